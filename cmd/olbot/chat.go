@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/scenarios"
+)
+
+const chatHelp = `Type as the client. Commands: /button N (press button N), /idle (the client goes silent),
+/restart (a new session), /state (where the dialog is), /quit.`
+
+// runChat is an interactive terminal session with one scenario. It also
+// works with piped stdin, echoing each input so the transcript reads well.
+func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("chat", "chat [--client NAME] FILE", stderr)
+	client := fs.String("client", "", "the client's first name as the channel would report it")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	sc, problems := scenarios.LoadFile(fs.Arg(0))
+	if sc == nil {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p.Error())
+		}
+		return 1
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.Error())
+	}
+	interactive := isTerminal(stdin)
+	c := &chat{sc: sc, out: stdout, client: *client, now: time.Now(), d: engine.Dialog{Key: "chat:terminal"}}
+	fmt.Fprintf(stdout, "olbot chat: scenario %s (%s), version %s\n%s\n\n", sc.Name, sc.File, sc.Version, chatHelp)
+	c.send(engine.Event{Type: engine.Start})
+	in := bufio.NewScanner(stdin)
+	in.Buffer(make([]byte, 64*1024), 1<<20)
+	for {
+		if interactive {
+			fmt.Fprint(stdout, "you> ")
+		}
+		if ctx.Err() != nil || !in.Scan() {
+			if interactive {
+				fmt.Fprintln(stdout)
+			}
+			return 0
+		}
+		line := strings.TrimRight(in.Text(), "\r")
+		if !interactive {
+			fmt.Fprintf(stdout, "you> %s\n", line)
+		}
+		if !c.command(line) {
+			return 0
+		}
+	}
+}
+
+type chat struct {
+	sc     *scenarios.Scenario
+	d      engine.Dialog
+	out    io.Writer
+	client string
+	now    time.Time
+}
+
+// command handles one typed line; it returns false on /quit.
+func (c *chat) command(line string) bool {
+	fields := strings.Fields(line)
+	if len(fields) == 0 || !strings.HasPrefix(fields[0], "/") {
+		c.send(engine.Event{Type: engine.Message, Text: line})
+		return true
+	}
+	switch fields[0] {
+	case "/quit", "/exit", "/q":
+		return false
+	case "/button", "/b":
+		if len(fields) < 2 {
+			fmt.Fprintln(c.out, "  ! /button needs a number or a button's text, e.g. /button 1")
+			return true
+		}
+		rest := strings.TrimSpace(strings.TrimPrefix(line, fields[0]))
+		if n, err := strconv.Atoi(rest); err == nil {
+			c.send(engine.Event{Type: engine.Button, Button: n})
+		} else {
+			c.send(engine.Event{Type: engine.Button, Text: rest})
+		}
+	case "/idle":
+		c.now = c.now.Add(c.sc.Settings.Idle)
+		c.send(engine.Event{Type: engine.Idle})
+	case "/restart":
+		c.d = engine.Dialog{Key: c.d.Key}
+		c.send(engine.Event{Type: engine.Start})
+	case "/state":
+		fmt.Fprintf(c.out, "  state %s, %s, retries %d, fields %v\n", c.d.State, c.d.Status, c.d.Retries, c.d.Fields)
+	case "/help", "/?":
+		fmt.Fprintln(c.out, chatHelp)
+	default:
+		fmt.Fprintf(c.out, "  ! unknown command %s\n%s\n", fields[0], chatHelp)
+	}
+	return true
+}
+
+func (c *chat) send(ev engine.Event) {
+	c.now = c.now.Add(time.Second)
+	ev.Time, ev.Client = c.now, c.client
+	res, err := engine.Step(c.sc, c.d, ev)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, engine.ErrNoButton) {
+			msg = strings.TrimPrefix(msg, engine.ErrNoButton.Error()+": ")
+		}
+		fmt.Fprintf(c.out, "  ! %s\n", msg)
+		return
+	}
+	c.d = res.Dialog
+	for _, a := range res.Actions {
+		switch a := a.(type) {
+		case engine.Say:
+			if a.Text != "" {
+				fmt.Fprintf(c.out, "bot> %s\n", strings.ReplaceAll(a.Text, "\n", "\n     "))
+			}
+			if len(a.Buttons) > 0 {
+				parts := make([]string, len(a.Buttons))
+				for i, b := range a.Buttons {
+					parts[i] = fmt.Sprintf("[%d] %s", i+1, b)
+				}
+				fmt.Fprintf(c.out, "     %s\n", strings.Join(parts, "  "))
+			}
+		default:
+			fmt.Fprintln(c.out, a.String())
+		}
+	}
+	if res.Outcome == engine.Ignored {
+		fmt.Fprintf(c.out, "  (ignored: %s)\n", res.Reason)
+	} else if res.Reason != "" {
+		fmt.Fprintf(c.out, "  (%s)\n", res.Reason)
+	}
+	switch {
+	case len(res.Actions) > 0 && c.d.Status == engine.HandedOff:
+		fmt.Fprintln(c.out, "  (an operator has the chat now; /restart for a new session)")
+	case c.d.Status == engine.HandedOff && res.Outcome == engine.Applied && ev.Type == engine.Message:
+		fmt.Fprintln(c.out, "[handoff → Bitrix24 calls an operator itself]")
+	case len(res.Actions) > 0 && c.d.Status == engine.Finished:
+		fmt.Fprintln(c.out, "  (the session is finished; write again to start a new one)")
+	}
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/olbot/olbot/scenarios"
+)
+
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: olbot %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// runCheck loads scenarios exactly as the server's reload does and prints
+// every problem; warnings alone exit 0.
+func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("check", "check PATH…", stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	set, problems := scenarios.LoadPaths(fs.Args()...)
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p.Error())
+	}
+	errs, warns := len(problems.Errors()), len(problems.Warnings())
+	if errs > 0 {
+		fmt.Fprintf(stdout, "%s, %s\n", plural(errs, "error"), plural(warns, "warning"))
+		return 1
+	}
+	for _, sc := range set.List {
+		lines := "default scenario"
+		if !sc.Default() {
+			lines = fmt.Sprintf("lines %v", sc.Lines)
+		}
+		fmt.Fprintf(stdout, "ok %s: scenario %s (%s), %s, version %s\n", sc.File, sc.Name, lines, plural(len(sc.States), "state"), sc.Version)
+	}
+	if warns > 0 {
+		fmt.Fprintf(stdout, "%s\n", plural(warns, "warning"))
+	}
+	return 0
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,65 @@
+// Command olbot runs and checks declarative dialog scenarios for Bitrix24
+// Open Lines chat-bots.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `olbot — declarative dialog scenarios for Bitrix24 Open Lines bots
+
+Usage:
+  olbot serve [flags]                 run the server (default: examples/ on 127.0.0.1:8080)
+  olbot check PATH…                   check scenario files or folders; exit 1 on errors
+  olbot test [--coverage] PATH…       run conversation tests (*.test.yaml)
+  olbot chat [--client NAME] FILE     talk to a scenario in the terminal
+  olbot graph [--format mermaid|dot] FILE
+                                      print the scenario as a diagram
+  olbot schema [--tests]              print the JSON Schema for editors
+  olbot help                          this text
+
+Run "olbot COMMAND -h" for a command's flags.
+`
+
+// command is one subcommand: it parses its own flags from args and returns
+// the process exit code.
+type command func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+
+var commands = map[string]command{
+	"check":  runCheck,
+	"test":   runTest,
+	"chat":   runChat,
+	"graph":  runGraph,
+	"schema": runSchema,
+	"serve":  runServe,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "olbot: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	return cmd(ctx, args[1:], stdin, stdout, stderr)
+}

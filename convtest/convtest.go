@@ -1,0 +1,326 @@
+// Package convtest runs conversation tests (*.test.yaml) through the engine:
+// each test plays a client's side of a conversation and checks the bot's
+// messages, actions and the dialog's state.
+package convtest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/scenarios"
+)
+
+// Result is the outcome of one test.
+type Result struct {
+	File    string
+	Test    string
+	Pass    bool
+	Failure string        // the first difference, "" when Pass
+	Pos     scenarios.Pos // the failing step, or the test
+}
+
+// String formats the result as one line: PASS file: name, or FAIL file:line:col: name: difference.
+func (r Result) String() string {
+	if r.Pass {
+		return fmt.Sprintf("PASS %s: %s", r.File, r.Test)
+	}
+	return fmt.Sprintf("FAIL %s:%d:%d: %s: %s", r.File, r.Pos.Line, r.Pos.Col, r.Test, r.Failure)
+}
+
+// Coverage collects the states and transitions that tests reached.
+type Coverage struct {
+	states map[*scenarios.Scenario]map[string]bool
+	edges  map[*scenarios.Scenario]map[string]bool
+}
+
+// NewCoverage returns an empty coverage collector.
+func NewCoverage() *Coverage {
+	return &Coverage{states: map[*scenarios.Scenario]map[string]bool{}, edges: map[*scenarios.Scenario]map[string]bool{}}
+}
+
+func (c *Coverage) add(sc *scenarios.Scenario, moves []engine.Move) {
+	if c == nil {
+		return
+	}
+	if c.states[sc] == nil {
+		c.states[sc], c.edges[sc] = map[string]bool{}, map[string]bool{}
+	}
+	for _, m := range moves {
+		c.states[sc][m.To] = true
+		c.edges[sc][m.From+"\x00"+m.Event] = true
+	}
+}
+
+// Missed lists, per scenario, the states and transitions no test reached.
+func (c *Coverage) Missed(list []*scenarios.Scenario) []string {
+	var out []string
+	for _, sc := range list {
+		for _, name := range sc.Order {
+			if !c.states[sc][name] {
+				out = append(out, fmt.Sprintf("%s: state %s never reached", sc.Name, name))
+			}
+		}
+		for _, t := range sc.Table {
+			if t.Kind == scenarios.EdgeMissing {
+				continue // taken only after a reload removes a state
+			}
+			if !c.edges[sc][t.From+"\x00"+t.Event] {
+				out = append(out, fmt.Sprintf("%s: transition %s --%s--> %s never taken", sc.Name, t.From, t.Event, t.To))
+			}
+		}
+	}
+	return out
+}
+
+// Run runs every test of tf against the scenario it names in set.
+func Run(set *scenarios.Set, tf *scenarios.TestFile, cov *Coverage) []Result {
+	sc := set.ByName[tf.Scenario]
+	var out []Result
+	for _, t := range tf.Tests {
+		r := Result{File: tf.File, Test: t.Name, Pos: t.Pos}
+		if sc == nil {
+			names := make([]string, 0, len(set.ByName))
+			for n := range set.ByName {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			r.Failure = fmt.Sprintf("scenario %q is not loaded (loaded: %s)", tf.Scenario, strings.Join(names, ", "))
+			out = append(out, r)
+			continue
+		}
+		r.Pos, r.Failure = runTest(sc, t, cov)
+		r.Pass = r.Failure == ""
+		if r.Pass {
+			r.Pos = t.Pos
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Epoch is the clock of conversation tests: each input step is one second later.
+var Epoch = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+type run struct {
+	sc      *scenarios.Scenario
+	d       engine.Dialog
+	now     time.Time
+	actions []engine.Action // since the last input
+	msgs    []string        // bot message texts since the last input, not yet checked
+	buttons [][]string
+	client  string
+	line    int
+}
+
+func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios.Pos, string) {
+	r := &run{sc: sc, d: engine.Dialog{Key: "test:" + t.Name}, now: Epoch}
+	for i, st := range t.Steps {
+		where := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
+		var ev *engine.Event
+		switch st.Kind {
+		case scenarios.StepStart:
+			if st.Client != "" {
+				r.client = st.Client
+			}
+			if st.Line != 0 {
+				r.line = st.Line
+			}
+			ev = &engine.Event{Type: engine.Start}
+		case scenarios.StepUser:
+			ev = &engine.Event{Type: engine.Message, Text: st.Text}
+		case scenarios.StepButton:
+			ev = &engine.Event{Type: engine.Button, Button: st.Button, Text: st.Text}
+		case scenarios.StepIdle:
+			ev = &engine.Event{Type: engine.Idle}
+			r.now = r.now.Add(sc.Settings.Idle)
+		case scenarios.StepClose:
+			ev = &engine.Event{Type: engine.Close}
+		case scenarios.StepBot:
+			if msg := r.checkBot(st); msg != "" {
+				return st.Pos, where + ": " + msg
+			}
+			continue
+		case scenarios.StepExpect:
+			if msg := r.checkExpect(st.Expect); msg != "" {
+				return st.Pos, where + ": " + msg
+			}
+			continue
+		}
+		r.now = r.now.Add(time.Second)
+		ev.Time, ev.Client, ev.Line = r.now, r.client, r.line
+		res, err := engine.Step(sc, r.d, *ev)
+		if err != nil {
+			return st.Pos, where + ": " + err.Error()
+		}
+		cov.add(sc, res.Moves)
+		r.d = res.Dialog
+		r.actions, r.msgs, r.buttons = res.Actions, nil, nil
+		for _, a := range res.Actions {
+			switch a := a.(type) {
+			case engine.Greet:
+				text := a.Text
+				if a.Welcome {
+					text = "(the line's welcome message)"
+				}
+				r.msgs, r.buttons = append(r.msgs, text), append(r.buttons, nil)
+			case engine.Say:
+				// a menu of its own is a message too: its text is empty
+				// because the numbered fallback is not part of the text
+				r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
+			}
+		}
+	}
+	return scenarios.Pos{}, ""
+}
+
+func (r *run) checkBot(st scenarios.TestStep) string {
+	if len(r.msgs) == 0 {
+		return fmt.Sprintf("want a bot message %q, but the bot said nothing more%s", st.Text, r.since())
+	}
+	got, btns := r.msgs[0], r.buttons[0]
+	r.msgs, r.buttons = r.msgs[1:], r.buttons[1:]
+	if !Glob(st.Text, got) {
+		return fmt.Sprintf("bot said %q, want %q", got, st.Text)
+	}
+	if st.Buttons != nil && strings.Join(btns, "\x00") != strings.Join(st.Buttons, "\x00") {
+		return fmt.Sprintf("buttons %q, want %q", btns, st.Buttons)
+	}
+	return ""
+}
+
+func (r *run) since() string {
+	if len(r.actions) == 0 {
+		return " (no actions since the last input)"
+	}
+	parts := make([]string, len(r.actions))
+	for i, a := range r.actions {
+		parts[i] = a.String()
+	}
+	return " (actions since the last input: " + strings.Join(parts, "; ") + ")"
+}
+
+func (r *run) checkExpect(e *scenarios.Expect) string {
+	d := r.d
+	if e.State != nil && d.State != *e.State {
+		return fmt.Sprintf("state is %q, want %q", d.State, *e.State)
+	}
+	if e.Finished != nil && (d.Status == engine.Finished) != *e.Finished {
+		return fmt.Sprintf("finished is %v, want %v (status %s)", d.Status == engine.Finished, *e.Finished, d.Status)
+	}
+	if e.HandedOff != nil && (d.Status == engine.HandedOff) != *e.HandedOff {
+		return fmt.Sprintf("handed_off is %v, want %v (status %s)", d.Status == engine.HandedOff, *e.HandedOff, d.Status)
+	}
+	for _, k := range sortedKeys(e.Fields) {
+		got, ok := d.Fields[k]
+		if !ok {
+			return fmt.Sprintf("field %s is not set, want %q (fields: %v)", k, e.Fields[k], d.Fields)
+		}
+		if got != e.Fields[k] {
+			return fmt.Sprintf("field %s is %q, want %q", k, got, e.Fields[k])
+		}
+	}
+	var op, crm bool
+	var tr *engine.Transfer
+	var greet *engine.Greet
+	for _, a := range r.actions {
+		switch a := a.(type) {
+		case engine.Operator:
+			op = true
+		case engine.CRM:
+			crm = true
+		case engine.Transfer:
+			tr = &a
+		case engine.Greet:
+			greet = &a
+		}
+	}
+	if e.Operator != nil && op != *e.Operator {
+		if op {
+			return "an operator handoff happened, want none" + r.since()
+		}
+		return "want a handoff to any operator, but none happened" + r.since()
+	}
+	if e.CRM != nil && crm != *e.CRM {
+		return fmt.Sprintf("crm action present is %v, want %v%s", crm, *e.CRM, r.since())
+	}
+	if e.Transfer != nil {
+		if tr == nil {
+			return "want a transfer, but none happened" + r.since()
+		}
+		if e.Transfer.User != nil && tr.User != *e.Transfer.User {
+			return fmt.Sprintf("transfer to user %d, want %d", tr.User, *e.Transfer.User)
+		}
+		if e.Transfer.Line != nil && tr.Line != *e.Transfer.Line {
+			return fmt.Sprintf("transfer to line %d, want %d", tr.Line, *e.Transfer.Line)
+		}
+		if e.Transfer.Leave != nil && tr.Leave != *e.Transfer.Leave {
+			return fmt.Sprintf("transfer leave is %v, want %v", tr.Leave, *e.Transfer.Leave)
+		}
+	}
+	if g := e.Greet; g != nil {
+		switch {
+		case !g.Want && greet != nil:
+			return "a greeting was sent, want none" + r.since()
+		case g.Want && greet == nil:
+			return "want a greeting, but none was sent" + r.since()
+		case g.Want && g.Text != "" && !Glob(g.Text, greet.Text):
+			return fmt.Sprintf("greeting %q, want %q", greet.Text, g.Text)
+		}
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Glob matches s against pattern, where * matches any run of characters
+// (including none) and every other character matches itself.
+func Glob(pattern, s string) bool {
+	pattern, s = strings.TrimSpace(pattern), strings.TrimSpace(s)
+	if !strings.Contains(pattern, "*") {
+		return pattern == s
+	}
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return strings.HasSuffix(s, last)
+}
+
+// RunPaths loads every scenario and test file under paths and runs the tests.
+// Problems with the files come back first; results hold every test.
+func RunPaths(cov *Coverage, paths ...string) (*scenarios.Set, []Result, scenarios.Problems) {
+	set, problems := scenarios.LoadPaths(paths...)
+	_, tests, err := scenarios.Files(paths...)
+	if err != nil {
+		return set, nil, problems
+	}
+	var results []Result
+	for _, f := range tests {
+		tf, ps := scenarios.LoadTests(f)
+		problems = append(problems, ps...)
+		if tf == nil {
+			continue
+		}
+		results = append(results, Run(set, tf, cov)...)
+	}
+	return set, results, problems
+}

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Action is one thing a step asks the channel to do, in order.
+// The concrete types are Greet, Say, CRM, Operator, Transfer and Finish.
+type Action interface {
+	// Kind names the action: greet, say, crm, operator, transfer, finish.
+	Kind() string
+	// String describes the action for people, e.g. "[handoff → any free operator]".
+	String() string
+}
+
+// Greet is the session's greeting (imopenlines.bot.session.message.send).
+type Greet struct {
+	Text    string `json:"text,omitempty"`
+	Welcome bool   `json:"welcome,omitempty"` // post the line's own configured greeting
+}
+
+// Say is a bot message, optionally with menu buttons (imbot.message.add).
+type Say struct {
+	Text     string   `json:"text"`
+	Buttons  []string `json:"buttons,omitempty"`
+	Numbered bool     `json:"numbered,omitempty"` // add the numbered [SEND=n] text fallback
+}
+
+// CRM writes the collected fields into the chat's CRM lead (crm.lead.update / crm.lead.add).
+type CRM struct {
+	Entity string            `json:"entity"` // "lead"
+	LeadID int               `json:"lead_id,omitempty"`
+	Fields map[string]string `json:"fields"`
+}
+
+// Operator hands the chat to any free operator (imopenlines.bot.session.operator).
+type Operator struct{}
+
+// Transfer hands the chat to a given operator or another line (imopenlines.bot.session.transfer).
+type Transfer struct {
+	User  int  `json:"user,omitempty"`
+	Line  int  `json:"line,omitempty"`
+	Leave bool `json:"leave,omitempty"`
+}
+
+// Finish ends the session (imopenlines.bot.session.finish).
+type Finish struct{}
+
+func (Greet) Kind() string    { return "greet" }
+func (Say) Kind() string      { return "say" }
+func (CRM) Kind() string      { return "crm" }
+func (Operator) Kind() string { return "operator" }
+func (Transfer) Kind() string { return "transfer" }
+func (Finish) Kind() string   { return "finish" }
+
+func (a Greet) String() string {
+	if a.Welcome {
+		return "[greeting: the line's own welcome message]"
+	}
+	return "[greeting] " + a.Text
+}
+
+func (a Say) String() string {
+	if len(a.Buttons) == 0 {
+		return a.Text
+	}
+	var b strings.Builder
+	b.WriteString(a.Text)
+	for i, t := range a.Buttons {
+		if i == 0 && a.Text != "" {
+			b.WriteString("\n")
+		} else if i > 0 {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, "[%d] %s", i+1, t)
+	}
+	return b.String()
+}
+
+func (a CRM) String() string {
+	keys := make([]string, 0, len(a.Fields))
+	for k := range a.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + a.Fields[k]
+	}
+	target := "new lead"
+	if a.LeadID != 0 {
+		target = fmt.Sprintf("lead %d", a.LeadID)
+	}
+	return fmt.Sprintf("[crm %s ← %s]", target, strings.Join(parts, ", "))
+}
+
+func (Operator) String() string { return "[handoff → any free operator]" }
+
+func (a Transfer) String() string {
+	leave := ""
+	if a.Leave {
+		leave = ", bot leaves"
+	}
+	if a.User != 0 {
+		return fmt.Sprintf("[transfer → operator %d%s]", a.User, leave)
+	}
+	return fmt.Sprintf("[transfer → line %d%s]", a.Line, leave)
+}
+
+func (Finish) String() string { return "[session finished]" }
+
+// MarshalActions encodes actions as JSON objects tagged with their kind:
+// [{"type":"say","text":"…","buttons":[…]}, {"type":"operator"}].
+func MarshalActions(actions []Action) ([]byte, error) {
+	out := make([]json.RawMessage, 0, len(actions))
+	for _, a := range actions {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		tag := fmt.Sprintf(`{"type":%q`, a.Kind())
+		if string(b) == "{}" {
+			b = []byte(tag + "}")
+		} else {
+			b = append([]byte(tag+","), b[1:]...)
+		}
+		out = append(out, b)
+	}
+	return json.Marshal(out)
+}

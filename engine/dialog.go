@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Status is where a dialog is in its lifecycle.
+type Status string
+
+// Dialog lifecycle states.
+const (
+	Active    Status = "active"     // the bot is talking to the client
+	HandedOff Status = "handed_off" // an operator or another line has the chat
+	Finished  Status = "finished"   // the session ended
+)
+
+// RecentIDs is how many processed event ids a dialog remembers for de-duplication.
+const RecentIDs = 8
+
+// Dialog is the whole state of one conversation: plain data that a store keeps.
+// Nothing about a dialog lives only in memory.
+type Dialog struct {
+	Key      string            `json:"k"`            // namespaced: b24:<member>:<DIALOG_ID>, api:<id>, pg:<id>
+	Scenario string            `json:"s,omitempty"`  // scenario name
+	Version  string            `json:"v,omitempty"`  // scenario version hash the state belongs to
+	State    string            `json:"st,omitempty"` // current state
+	Status   Status            `json:"x,omitempty"`  // "" before the first start
+	Fields   map[string]string `json:"f,omitempty"`  // collected answers
+	Retries  int               `json:"r,omitempty"`  // bad answers in the current state
+	Client   string            `json:"c,omitempty"`  // client's first name from the channel
+	Line     int               `json:"l,omitempty"`  // Open Line id
+	LeadID   int               `json:"lead,omitempty"`
+	IdleDone bool              `json:"i,omitempty"`   // idle already fired for the current silence
+	Started  time.Time         `json:"t0,omitempty"`  // start of the current run
+	LastIn   time.Time         `json:"ti,omitempty"`  // client's last message
+	Updated  time.Time         `json:"tu,omitempty"`  // last change
+	Rev      int64             `json:"rev,omitempty"` // optimistic concurrency: bumped by every commit
+	Recent   []string          `json:"ids,omitempty"` // ring of recently processed event ids
+	Meta     map[string]string `json:"m,omitempty"`   // channel data (chat id, portal, …), not used by the engine
+}
+
+// Exists reports whether the dialog has ever been started.
+func (d *Dialog) Exists() bool { return d.Status != "" }
+
+// Seen reports whether the event id was already applied to this dialog.
+func (d *Dialog) Seen(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, r := range d.Recent {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Remember adds an event id to the ring of recent ids.
+func (d *Dialog) Remember(id string) {
+	if id == "" {
+		return
+	}
+	d.Recent = append(d.Recent, id)
+	if n := len(d.Recent); n > RecentIDs {
+		d.Recent = append(d.Recent[:0], d.Recent[n-RecentIDs:]...)
+	}
+}
+
+// Clone returns a deep copy, so a step never changes the record it was given.
+func (d Dialog) Clone() Dialog {
+	if d.Fields != nil {
+		f := make(map[string]string, len(d.Fields))
+		for k, v := range d.Fields {
+			f[k] = v
+		}
+		d.Fields = f
+	}
+	if d.Recent != nil {
+		d.Recent = append([]string(nil), d.Recent...)
+	}
+	if d.Meta != nil {
+		m := make(map[string]string, len(d.Meta))
+		for k, v := range d.Meta {
+			m[k] = v
+		}
+		d.Meta = m
+	}
+	return d
+}
+
+// MarshalBinary encodes the record compactly (short JSON keys, empty values omitted).
+func (d Dialog) MarshalBinary() ([]byte, error) { return json.Marshal(d) }
+
+// UnmarshalBinary decodes a record written by MarshalBinary.
+func (d *Dialog) UnmarshalBinary(b []byte) error {
+	if err := json.Unmarshal(b, d); err != nil {
+		return fmt.Errorf("decode dialog record: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventType is the kind of a dialog event.
+type EventType string
+
+// Dialog events.
+const (
+	Start   EventType = "start"   // the bot joined the chat / the client opened it
+	Message EventType = "message" // the client wrote something
+	Button  EventType = "button"  // the client pressed button N of the last menu
+	Idle    EventType = "idle"    // the client was silent for settings.idle
+	Close   EventType = "close"   // the session was closed from outside
+)
+
+// Event is one input to a dialog.
+type Event struct {
+	Type   EventType
+	Text   string    // message text; for Button, the button's text when Button is 0
+	Button int       // 1-based button number for Button events
+	Client string    // client's first name as the channel reports it
+	Line   int       // Open Line id
+	LeadID int       // CRM lead bound to the chat (CHAT_ENTITY_DATA_2), 0 if none
+	ID     string    // channel's event/message id, for de-duplication
+	Time   time.Time // when it happened; the engine never reads the clock
+}
+
+// Validate reports whether the event is well-formed.
+func (e Event) Validate() error {
+	switch e.Type {
+	case Start, Message, Idle, Close:
+		return nil
+	case Button:
+		if e.Button < 0 {
+			return fmt.Errorf("button number %d: must be 1 or more", e.Button)
+		}
+		if e.Button == 0 && e.Text == "" {
+			return fmt.Errorf("button event needs a button number or text")
+		}
+		return nil
+	case "":
+		return fmt.Errorf("event type is missing (want start, message, button, idle or close)")
+	default:
+		return fmt.Errorf("unknown event type %q (want start, message, button, idle or close)", e.Type)
+	}
+}

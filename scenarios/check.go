@@ -1,0 +1,410 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/olbot/olbot/answers"
+	"github.com/olbot/olbot/match"
+)
+
+// check runs the load-time checks that need the whole decoded scenario, then
+// compiles it. Decoding problems have been reported already.
+func check(d *decoder, sc *Scenario, root *yaml.Node) {
+	names := sc.Order
+	at := func(path string) *yaml.Node {
+		p, ok := d.pos[path]
+		if !ok {
+			p = Pos{root.Line, root.Column}
+		}
+		return &yaml.Node{Line: p.Line, Column: p.Col}
+	}
+	keyAt := func(state string) *yaml.Node { return at("states." + state + "#key") }
+	ref := func(path, target string) {
+		if target == "" {
+			return
+		}
+		if _, ok := sc.States[target]; !ok {
+			hint := didYouMean(target, names)
+			if hint == "" {
+				hint = "states here: " + strings.Join(names, ", ")
+			}
+			d.errorf(at(path), path, ErrUnknownState, hint, "unknown state %q", target)
+		}
+	}
+	ref("start", sc.Start)
+	ref("settings.on_idle", sc.Settings.OnIdle)
+	ref("settings.on_missing_state", sc.Settings.OnMissingState)
+	for i, c := range sc.Commands {
+		ref(fmt.Sprintf("commands[%d].goto", i), c.Goto)
+	}
+	if sc.Settings.Idle > 0 && sc.Settings.OnIdle == "" {
+		d.warnf(at("settings.idle"), "settings.idle", ErrNoOnIdle, "add settings.on_idle: STATE, e.g. a state that says goodbye and finishes", "idle is set but on_idle is not: a silent client's session is finished without a word")
+	}
+	if sc.Settings.Idle == 0 && sc.Settings.OnIdle != "" {
+		d.warnf(at("settings.on_idle"), "settings.on_idle", ErrValue, "set settings.idle: 15m (or another duration) to use it", "on_idle is never used: idle is off")
+	}
+
+	for _, name := range names {
+		checkState(d, sc, sc.States[name], at, keyAt, ref)
+	}
+	if d.problems.HasErrors() {
+		return
+	}
+	compile(sc)
+	checkPassingCycles(d, sc, keyAt)
+	if d.problems.HasErrors() {
+		return
+	}
+	checkReachable(d, sc, keyAt)
+	checkTemplates(d, sc)
+}
+
+func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node, keyAt func(string) *yaml.Node, ref func(string, string)) {
+	p := "states." + st.Name
+	key := func(k string) string { return p + "." + k }
+	has := func(k string) bool { _, ok := d.pos[key(k)]; return ok }
+
+	// terminal actions: at most one, and nothing that waits or moves on beside it
+	var terms []string
+	for _, k := range []string{"operator", "transfer", "finish"} {
+		if has(k) && (k != "finish" || st.Finish) {
+			terms = append(terms, k)
+		}
+	}
+	if len(terms) > 1 {
+		d.errorf(at(key(terms[1])), key(terms[1]), ErrTerminal, "keep one: a state hands off, transfers, or finishes", "%s and %s in one state: both end the bot's part", terms[0], terms[1])
+	}
+	if len(terms) > 0 {
+		for _, k := range []string{"next", "ask", "menu", "on"} {
+			if has(k) {
+				d.errorf(at(key(k)), key(k), ErrTerminal, fmt.Sprintf("remove %s:, or move %s: into a state of its own", k, terms[0]), "%s: beside %s: — the dialog leaves the bot there, so %s is never used", k, terms[0], k)
+			}
+		}
+	}
+
+	// ask and its companions
+	if st.Ask != nil {
+		if st.Save == "" && !has("save") {
+			d.errorf(at(key("ask")), key("ask"), ErrMissing, "add save: FIELD, the name the answer is kept under (e.g. save: name)", "ask without save: the answer would be lost")
+		}
+		if st.Next == "" && st.Branch == nil && !has("next") && len(terms) == 0 {
+			d.errorf(at(key("ask")), key("ask"), ErrAskNoNext, "add next: STATE — where to go after a valid answer", "ask without next")
+		}
+		if st.Type == "choice" && len(st.Options) == 0 && !has("options") {
+			d.errorf(at(key("type")), key("type"), ErrMissing, "add options: [First, Second]", "type choice needs options:")
+		}
+		if has("options") && st.Type != "choice" {
+			d.errorf(at(key("options")), key("options"), ErrValue, "add type: choice, or remove options:", "options: only apply to type: choice")
+		}
+		if st.Type == "choice" && len(st.Menu) > 0 {
+			d.errorf(at(key("menu")), key("menu"), ErrValue, "a choice shows its options as buttons; remove menu: or use another type", "menu: beside type: choice")
+		}
+		if st.Validate != "" {
+			if err := answers.CheckTag(st.Type, st.Validate); err != nil {
+				d.errorf(at(key("validate")), key("validate"), ErrValidateTag, "use go-playground/validator rules such as min=2,max=40 or gte=18", "%v", err)
+			}
+		}
+		if st.OnFail == "" && len(terms) == 0 {
+			d.warnf(at(key("ask")), key("ask"), ErrNoOnFail, "add on_fail: STATE; without it the client is handed to any free operator", "no on_fail: after %d bad answers the dialog goes to an operator", sc.Retries(st)+1)
+		}
+	} else {
+		for _, k := range []string{"save", "type", "validate", "options"} {
+			if has(k) {
+				d.errorf(at(key(k)), key(k), ErrValue, "add ask: with the question, or remove "+k+":", "%s: only applies to a state with ask:", k)
+			}
+		}
+		if st.Branch != nil {
+			d.errorf(at(key("next")), key("next"), ErrValue, "use next: STATE here; branches follow the answer of a yesno or choice ask", "next: with branches needs an ask: of type yesno or choice")
+		}
+		if !st.Waits() {
+			for _, k := range []string{"retry", "retries", "on_fail"} {
+				if has(k) {
+					d.warnf(at(key(k)), key(k), ErrValue, "remove it, or make the state wait with ask:, menu: or on:", "%s: is never used: this state does not wait for the client", k)
+				}
+			}
+		} else if st.Next == "" && st.OnFail == "" && len(terms) == 0 {
+			d.warnf(keyAt(st.Name), p, ErrNoOnFail, "add on_fail: STATE, or next: STATE for input that matches nothing", "no on_fail: after %d unmatched messages the dialog goes to an operator", sc.Retries(st)+1)
+		}
+	}
+
+	// branches
+	if st.Branch != nil && st.Ask != nil {
+		switch st.Type {
+		case "yesno":
+			for k := range st.Branch {
+				if k != "yes" && k != "no" {
+					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, []string{"yes", "no"}, "a yesno answer branches on yes: and no:"), "unknown branch %q", k)
+				}
+			}
+			for _, k := range []string{"yes", "no"} {
+				if _, ok := st.Branch[k]; !ok {
+					d.errorf(at(key("next")), key("next"), ErrMissing, "add "+k+": STATE", "no branch for %q", k)
+				}
+			}
+		case "choice":
+			for k := range st.Branch {
+				if !contains(st.Options, k) {
+					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, st.Options, "branch names are the options' texts"), "%q is not one of the options", k)
+				}
+			}
+			for _, o := range st.Options {
+				if _, ok := st.Branch[o]; !ok {
+					d.errorf(at(key("next")), key("next"), ErrMissing, fmt.Sprintf("add %q: STATE", o), "no branch for option %q", o)
+				}
+			}
+		default:
+			d.errorf(at(key("next")), key("next"), ErrValue, "use next: STATE, or type: yesno / choice", "next: with branches needs type yesno or choice, not %s", st.Type)
+		}
+		st.branchEvents = map[string]string{}
+		for k := range st.Branch {
+			st.branchEvents[k] = EdgeAnswer + ":" + k
+		}
+	}
+
+	// options compile like menu items
+	for i, o := range st.Options {
+		pat, err := match.Compile(o)
+		if err != nil {
+			d.errorf(at(fmt.Sprintf("%s[%d]", key("options"), i)), key("options"), ErrValue, "an option needs words or digits", "%v", err)
+			continue
+		}
+		st.Choices = append(st.Choices, MenuItem{Text: o, match: pat})
+	}
+
+	// menu: texts unique
+	seen := map[string]int{}
+	for i, mi := range st.Menu {
+		c := match.Clean(mi.Text)
+		if j, ok := seen[c]; ok && c != "" {
+			pp := fmt.Sprintf("%s[%d].text", key("menu"), i)
+			d.errorf(at(pp), pp, ErrValue, "give each button its own text", "the same button text as item %d", j+1)
+		}
+		seen[c] = i
+	}
+
+	// references
+	ref(key("next"), st.Next)
+	for _, k := range sortedKeys(st.Branch) {
+		ref(key("next."+k), st.Branch[k])
+	}
+	ref(key("on_fail"), st.OnFail)
+	for i, mi := range st.Menu {
+		ref(fmt.Sprintf("%s[%d].goto", key("menu"), i), mi.Goto)
+	}
+	for i, r := range st.On {
+		ref(fmt.Sprintf("%s[%d].goto", key("on"), i), r.Goto)
+	}
+
+	// dead end
+	if !st.Waits() && len(terms) == 0 && st.Next == "" && !has("next") {
+		d.errorf(keyAt(st.Name), p, ErrDeadEnd, "add next: STATE, or wait with ask:/menu:/on:, or end with operator:, transfer: or finish: true", "state %q is a dead end: it neither waits, moves on, nor ends", st.Name)
+	}
+}
+
+func didYouMeanOr(s string, candidates []string, fallback string) string {
+	if h := didYouMean(s, candidates); h != "" {
+		return h
+	}
+	return fallback
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// checkPassingCycles finds loops of states that pass on without waiting.
+func checkPassingCycles(d *decoder, sc *Scenario, keyAt func(string) *yaml.Node) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	reported := map[string]bool{}
+	for _, name := range sc.Order {
+		var path []string
+		cur := name
+		for {
+			st := sc.States[cur]
+			if st == nil || st.Waits() || st.Terminal() || st.Next == "" || color[cur] == black {
+				break
+			}
+			if color[cur] == grey {
+				i := indexOf(path, cur)
+				cycle := append(append([]string(nil), path[i:]...), cur)
+				first := cycle[0]
+				for _, s := range cycle {
+					if reported[s] {
+						first = ""
+					}
+				}
+				if first != "" {
+					for _, s := range cycle {
+						reported[s] = true
+					}
+					d.errorf(keyAt(first), "states."+first, ErrCycle, "make one of these states wait for the client (ask:, menu: or on:) or end the dialog",
+						"states %s pass to each other forever without waiting for the client", strings.Join(cycle, " → "))
+				}
+				break
+			}
+			color[cur] = grey
+			path = append(path, cur)
+			cur = st.Next
+		}
+		for _, s := range path {
+			color[s] = black
+		}
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkReachable warns about states no dialog can ever enter.
+func checkReachable(d *decoder, sc *Scenario, keyAt func(string) *yaml.Node) {
+	out := map[string][]string{}
+	for _, t := range sc.Table {
+		out[t.From] = append(out[t.From], t.To)
+	}
+	seen := map[string]bool{NoState: true}
+	queue := []string{NoState}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, to := range out[cur] {
+			if !seen[to] {
+				seen[to] = true
+				queue = append(queue, to)
+			}
+		}
+	}
+	for _, name := range sc.Order {
+		if !seen[name] {
+			d.warnf(keyAt(name), "states."+name, ErrUnreachable, "point a next:, goto: or on_fail: at it, or remove it", "state %q is unreachable: nothing leads to it", name)
+		}
+	}
+}
+
+// checkTemplates reports template fields that may be unset when the text is
+// shown: a field counts as set only on its ask's next edge, and must be set on
+// every path into the state (a must-analysis over the transition table).
+func checkTemplates(d *decoder, sc *Scenario) {
+	saved := map[string]string{} // field -> a state that collects it
+	var fields []string
+	for _, name := range sc.Order {
+		if f := sc.States[name].Save; f != "" {
+			if _, ok := saved[f]; !ok {
+				saved[f] = name
+				fields = append(fields, f)
+			}
+		}
+	}
+	idx := map[string]int{}
+	for i, f := range fields {
+		idx[f] = i
+	}
+	n := len(fields)
+	full := newBits(n)
+	for i := 0; i < n; i++ {
+		full.set(i)
+	}
+	in := map[string]bits{}
+	for _, name := range sc.Order {
+		in[name] = full.clone()
+	}
+	in[NoState] = newBits(n)
+	in[sc.Start] = newBits(n)
+	in[sc.MissingTarget()] = newBits(n)
+	for changed := true; changed; {
+		changed = false
+		for _, t := range sc.Table {
+			src, ok := in[t.From]
+			if !ok {
+				continue
+			}
+			flow := src.clone()
+			if t.Sets != "" {
+				flow.set(idx[t.Sets])
+			}
+			if in[t.To].intersect(flow) {
+				changed = true
+			}
+		}
+	}
+	for _, name := range sc.Order {
+		st := sc.States[name]
+		for _, tp := range []struct {
+			key string
+			t   *Template
+		}{{"greet", greetTemplate(st)}, {"say", st.Say}, {"ask", st.Ask}, {"retry", st.Retry}} {
+			if tp.t == nil {
+				continue
+			}
+			path := "states." + name + "." + tp.key
+			for _, f := range tp.t.Fields {
+				pos := fieldPos(tp.t, f)
+				switch i, ok := idx[f]; {
+				case f == ClientField:
+				case !ok:
+					hint := didYouMean(f, append(fields, ClientField))
+					if hint == "" {
+						hint = "collect it with ask: and save: " + f + " first, or use one of: " + strings.Join(append(fields, ClientField), ", ")
+					}
+					d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: path, Err: ErrTemplate, Hint: hint,
+						Msg: fmt.Sprintf("{{%s}} is never collected: no state has save: %s", f, f)})
+				case !in[name].has(i):
+					d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: path, Err: ErrTemplate,
+						Hint: fmt.Sprintf("make every way into %q pass through %q, or remove {{%s}} from this text", name, saved[f], f),
+						Msg:  fmt.Sprintf("{{%s}} may be unset here: some paths into %q skip state %q, which collects it", f, name, saved[f])})
+				}
+			}
+		}
+	}
+}
+
+func greetTemplate(st *State) *Template {
+	if st.Greet == nil {
+		return nil
+	}
+	return st.Greet.Text
+}
+
+func fieldPos(t *Template, f string) Pos {
+	p := t.pos
+	if i := strings.Index(t.Raw, "{{"+f); i >= 0 && !strings.Contains(t.Raw[:i], "\n") && t.rawCol > 0 {
+		p.Col = t.rawCol + len([]rune(t.Raw[:i]))
+	}
+	return p
+}
+
+type bits []uint64
+
+func newBits(n int) bits      { return make(bits, (n+63)/64) }
+func (b bits) set(i int)      { b[i/64] |= 1 << (i % 64) }
+func (b bits) has(i int) bool { return b[i/64]&(1<<(i%64)) != 0 }
+func (b bits) clone() bits    { return append(bits(nil), b...) }
+func (b bits) intersect(o bits) bool {
+	changed := false
+	for i := range b {
+		if v := b[i] & o[i]; v != b[i] {
+			b[i] = v
+			changed = true
+		}
+	}
+	return changed
+}

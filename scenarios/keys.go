@@ -1,0 +1,26 @@
+package scenarios
+
+// The key sets of the scenario language. The loader walks the YAML tree
+// against them (unknown keys get a "did you mean"), and schema_test.go checks
+// that schema/scenario.schema.json lists exactly these keys.
+var (
+	topKeys      = []string{"name", "title", "lines", "start", "settings", "commands", "states"}
+	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state"}
+	routeKeys    = []string{"match", "goto"}
+	menuKeys     = []string{"text", "goto"}
+	transferKeys = []string{"user", "line", "leave"}
+	stateKeys    = []string{
+		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
+		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands",
+	}
+)
+
+// Conversation test files (*.test.yaml).
+var (
+	testFileKeys = []string{"scenario", "tests"}
+	testKeys     = []string{"name", "steps"}
+	stepKeys     = []string{"start", "user", "button", "idle", "close", "bot", "expect"}
+	startKeys    = []string{"client", "line"}
+	botKeys      = []string{"text", "buttons"}
+	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm"}
+)

@@ -1,0 +1,637 @@
+package scenarios
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/olbot/olbot/answers"
+	"github.com/olbot/olbot/match"
+)
+
+// MaxFileSize is the largest scenario or test file olbot reads.
+const MaxFileSize = 1 << 20
+
+// DefaultRetries is settings.retries when a scenario does not set it.
+const DefaultRetries = 2
+
+// TestSuffix marks conversation test files, which are never loaded as scenarios.
+const TestSuffix = ".test.yaml"
+
+func isLetter(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// ReadFile reads a file, refusing files over MaxFileSize.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w: scenario files are limited to 1 MiB", path, ErrTooLarge)
+	}
+	return b, nil
+}
+
+// Version returns the version hash of a file's content.
+func Version(src []byte) string {
+	h := sha256.Sum256(src)
+	return hex.EncodeToString(h[:6])
+}
+
+// Parse loads one scenario from src. file names it in problems; the scenario
+// name defaults to the file name without its extension. It returns the
+// scenario (nil when there are errors) and every problem found, warnings
+// included. The scenario is checked and compiled.
+func Parse(file string, src []byte) (*Scenario, Problems) {
+	if len(src) > MaxFileSize {
+		return nil, Problems{{File: file, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: fmt.Sprintf("the file is %d bytes; scenario files are limited to 1 MiB", len(src)), Hint: "split it into several scenarios"}}
+	}
+	root, p := parseYAML(file, src)
+	if p != nil {
+		return nil, Problems{p}
+	}
+	d := &decoder{file: file, pos: map[string]Pos{}}
+	sc := &Scenario{File: file, Version: Version(src), States: map[string]*State{}, pos: d.pos}
+	sc.Settings.Retries = DefaultRetries
+	d.scenario(root, sc)
+	if !d.problems.HasErrors() {
+		check(d, sc, root)
+	}
+	d.problems.Sort()
+	if d.problems.HasErrors() {
+		return nil, d.problems
+	}
+	sc.Warnings = d.problems
+	return sc, d.problems
+}
+
+// parseYAML parses one YAML document into its root mapping node.
+func parseYAML(file string, src []byte) (*yaml.Node, *Problem) {
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file is empty", Hint: "a scenario needs at least start: and states:"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file has only comments", Hint: "a scenario needs at least start: and states:"}
+		}
+		return nil, syntaxProblem(file, src, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Problem{File: file, Pos: posOf(&extra), Err: ErrSyntax, Msg: "a second YAML document (after ---) in one file", Hint: "put each scenario in a file of its own"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, syntaxProblem(file, src, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file is empty"}
+	}
+	return doc.Content[0], nil
+}
+
+func (d *decoder) scenario(root *yaml.Node, sc *Scenario) {
+	base := filepath.Base(sc.File)
+	sc.Name = strings.TrimSuffix(strings.TrimSuffix(base, filepath.Ext(base)), ".yaml")
+	var startNode, statesNode *yaml.Node
+	ok := d.mapping(root, "", topKeys, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "name":
+			if s, ok := d.name(v, p, "scenario"); ok {
+				sc.Name = s
+			}
+		case "title":
+			if s, ok := d.text(v, p); ok {
+				sc.Title = s
+			}
+		case "lines":
+			d.lines(v, p, sc)
+		case "start":
+			startNode = v
+			if s, ok := d.name(v, p, "state"); ok {
+				sc.Start = s
+			}
+		case "settings":
+			d.settings(v, p, sc)
+		case "commands":
+			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+				if r, ok := d.route(item, ip); ok {
+					sc.Commands = append(sc.Commands, r)
+				}
+			})
+		case "states":
+			statesNode = v
+			d.mapping(v, p, nil, func(name string, k, sv *yaml.Node, sp string) {
+				d.pos[sp+"#key"] = posOf(k)
+				if !validName(name) {
+					d.errorf(k, sp, ErrValue, "use letters, digits, _ and -, e.g. ask_email", "%q is not a valid state name", name)
+					return
+				}
+				st := d.state(name, sv, sp)
+				sc.States[name] = st
+				sc.Order = append(sc.Order, name)
+			})
+		}
+	})
+	if !ok {
+		return
+	}
+	if statesNode == nil {
+		d.errorf(root, "", ErrMissing, "add states: with at least one state", "no states: the scenario has nothing to do")
+	} else if len(sc.Order) == 0 && !d.problems.HasErrors() {
+		d.errorf(statesNode, "states", ErrMissing, "add at least one state under states:", "states: is empty")
+	}
+	if startNode == nil {
+		hint := "add start: NAME naming the first state"
+		if len(sc.Order) > 0 {
+			hint = fmt.Sprintf("add start: %s (or the name of the first state)", sc.Order[0])
+		}
+		d.errorf(root, "", ErrMissing, hint, "no start: olbot does not know which state comes first")
+	}
+}
+
+func (d *decoder) lines(v *yaml.Node, p string, sc *Scenario) {
+	if v.Kind == yaml.ScalarNode && !isNull(v) {
+		if n, ok := d.integer(v, p, 1); ok {
+			sc.Lines = []int{n}
+		}
+		return
+	}
+	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+		if n, ok := d.integer(item, ip, 1); ok {
+			if contains(intStrings(sc.Lines), fmt.Sprint(n)) {
+				d.errorf(item, ip, ErrValue, "", "line %d is listed twice", n)
+				return
+			}
+			sc.Lines = append(sc.Lines, n)
+		}
+	})
+	if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+		d.errorf(v, p, ErrValue, "list the Open Line ids, or remove lines: to make this the default scenario", "lines: is empty")
+	}
+}
+
+func intStrings(xs []int) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = fmt.Sprint(x)
+	}
+	return out
+}
+
+func (d *decoder) settings(v *yaml.Node, p string, sc *Scenario) {
+	d.mapping(v, p, settingsKeys, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "retries":
+			if n, ok := d.integer(v, p, 0); ok {
+				sc.Settings.Retries = n
+			}
+		case "idle":
+			if s, ok := d.text(v, p); ok {
+				dur, err := time.ParseDuration(strings.ReplaceAll(s, " ", ""))
+				switch {
+				case err != nil:
+					d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "%q is not a duration", s)
+				case dur < time.Second:
+					d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "idle must be at least 1s, got %s", s)
+				default:
+					sc.Settings.Idle = dur
+				}
+			}
+		case "on_idle":
+			if s, ok := d.name(v, p, "state"); ok {
+				sc.Settings.OnIdle = s
+			}
+		case "on_missing_state":
+			if s, ok := d.name(v, p, "state"); ok {
+				sc.Settings.OnMissingState = s
+			}
+		}
+	})
+}
+
+func (d *decoder) route(n *yaml.Node, p string) (Route, bool) {
+	var r Route
+	var matchNode *yaml.Node
+	ok := d.mapping(n, p, routeKeys, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "match":
+			matchNode = v
+			words, nodes, good := d.texts(v, p)
+			if !good {
+				return
+			}
+			set, errs := match.CompileAll(words)
+			for i, err := range errs {
+				if err != nil {
+					d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), ErrValue, "write a word or phrase; a trailing * matches any ending, e.g. врач*", "%v", err)
+				}
+			}
+			r.Match, r.match = words, set
+		case "goto":
+			if s, good := d.name(v, p, "state"); good {
+				r.Goto = s
+			}
+		}
+	})
+	if !ok {
+		return r, false
+	}
+	if matchNode == nil {
+		d.errorf(n, p, ErrMissing, "add match: [words…]", "a route needs match:")
+		return r, false
+	}
+	if r.Goto == "" && d.pos[p+".goto"] == (Pos{}) {
+		d.errorf(n, p, ErrMissing, "add goto: STATE", "a route needs goto:")
+		return r, false
+	}
+	return r, true
+}
+
+func (d *decoder) template(v *yaml.Node, p string) *Template {
+	s, ok := d.text(v, p)
+	if !ok {
+		return nil
+	}
+	t, msg, off := parseTemplate(s)
+	if t == nil {
+		pos := textPos(v, off)
+		d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: p, Msg: msg, Err: ErrValue, Hint: "write fields as {{name}}; to show braces literally, avoid {{"})
+		return nil
+	}
+	t.pos = posOf(v)
+	if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 && !strings.Contains(v.Value, "\n") {
+		t.rawCol = v.Column
+		if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			t.rawCol++
+		}
+	}
+	return t
+}
+
+// textPos is the position of byte offset off inside a scalar's text, exact for
+// single-line plain and quoted scalars and the scalar's start otherwise.
+func textPos(v *yaml.Node, off int) Pos {
+	if strings.Contains(v.Value[:min(off, len(v.Value))], "\n") || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return posOf(v)
+	}
+	col := v.Column + len([]rune(v.Value[:off]))
+	if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		col++
+	}
+	return Pos{v.Line, col}
+}
+
+func (d *decoder) state(name string, n *yaml.Node, path string) *State {
+	st := &State{Name: name, Commands: true}
+	d.mapping(n, path, stateKeys, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "greet":
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!bool" {
+				if b, _ := d.boolean(v, p); b {
+					st.Greet = &Greeting{Welcome: true}
+				}
+				return
+			}
+			if t := d.template(v, p); t != nil {
+				st.Greet = &Greeting{Text: t}
+			}
+		case "say":
+			st.Say = d.template(v, p)
+		case "ask":
+			st.Ask = d.template(v, p)
+		case "retry":
+			st.Retry = d.template(v, p)
+		case "save":
+			if s, ok := d.name(v, p, "field"); ok {
+				if s == ClientField {
+					d.errorf(v, p, ErrValue, "pick another field name, e.g. name", "%q is reserved for the client's name from the channel", s)
+					return
+				}
+				st.Save = s
+			}
+		case "type":
+			if s, ok := d.text(v, p); ok {
+				if !answers.Known(s) {
+					d.errorf(v, p, ErrUnknownType, typeHint(s), "unknown answer type %q", s)
+					return
+				}
+				st.Type = s
+			}
+		case "validate":
+			if s, ok := d.text(v, p); ok {
+				st.Validate = s
+			}
+		case "options":
+			opts, _, ok := d.texts(v, p)
+			if ok && v.Kind != yaml.SequenceNode {
+				d.errorf(v, p, ErrValue, "write the options as a list, e.g. [Moscow, Kazan]", "expected a list of options")
+				return
+			}
+			if ok {
+				st.Options = opts
+			}
+		case "retries":
+			if n, ok := d.integer(v, p, 0); ok {
+				st.Retries = &n
+			}
+		case "on_fail":
+			if s, ok := d.name(v, p, "state"); ok {
+				st.OnFail = s
+			}
+		case "next":
+			if v.Kind == yaml.MappingNode {
+				st.Branch = map[string]string{}
+				d.mapping(v, p, nil, func(key string, k, bv *yaml.Node, bp string) {
+					if s, ok := d.name(bv, bp, "state"); ok {
+						st.Branch[key] = s
+					}
+				})
+				return
+			}
+			if s, ok := d.name(v, p, "state"); ok {
+				st.Next = s
+			}
+		case "menu":
+			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+				var mi MenuItem
+				var hasText, hasGoto bool
+				ok := d.mapping(item, ip, menuKeys, func(key string, k, v *yaml.Node, p string) {
+					switch key {
+					case "text":
+						if s, ok := d.text(v, p); ok {
+							hasText = true
+							mi.Text = s
+							pat, err := match.Compile(s)
+							if err != nil {
+								d.errorf(v, p, ErrValue, "a button needs words or digits", "%v", err)
+								return
+							}
+							mi.match = pat
+						}
+					case "goto":
+						hasGoto = true
+						if s, ok := d.name(v, p, "state"); ok {
+							mi.Goto = s
+						}
+					}
+				})
+				if !ok {
+					return
+				}
+				if !hasText {
+					d.errorf(item, ip, ErrMissing, "add text: the button's label", "a menu item needs text:")
+				}
+				if !hasGoto {
+					d.errorf(item, ip, ErrMissing, "add goto: STATE", "a menu item needs goto:")
+				}
+				st.Menu = append(st.Menu, mi)
+			})
+			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+				d.errorf(v, p, ErrValue, "add buttons, or remove menu:", "menu: is empty")
+			}
+		case "on":
+			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+				if r, ok := d.route(item, ip); ok {
+					st.On = append(st.On, r)
+				}
+			})
+		case "crm":
+			if s, ok := d.text(v, p); ok {
+				if s != "lead" {
+					d.errorf(v, p, ErrValue, "write crm: lead", "unknown crm target %q", s)
+					return
+				}
+				st.CRM = s
+			}
+		case "operator":
+			if s, ok := d.text(v, p); ok {
+				if s != "any" {
+					d.errorf(v, p, ErrValue, "write operator: any; for a given person use transfer: {user: ID}", "unknown operator %q", s)
+					return
+				}
+				st.Operator = s
+			}
+		case "transfer":
+			tr := &Transfer{}
+			ok := d.mapping(v, p, transferKeys, func(key string, k, v *yaml.Node, p string) {
+				switch key {
+				case "user":
+					tr.User, _ = d.integer(v, p, 1)
+				case "line":
+					tr.Line, _ = d.integer(v, p, 1)
+				case "leave":
+					tr.Leave, _ = d.boolean(v, p)
+				}
+			})
+			if !ok {
+				return
+			}
+			_, hasUser := d.pos[p+".user"]
+			_, hasLine := d.pos[p+".line"]
+			switch {
+			case hasUser && hasLine:
+				d.errorf(v, p, ErrValue, "keep one of them: a transfer goes to one operator or one line", "transfer has both user and line")
+			case !hasUser && !hasLine:
+				d.errorf(v, p, ErrMissing, "write transfer: {user: 15} or transfer: {line: 2}", "transfer needs user: or line:")
+			}
+			st.Transfer = tr
+		case "finish":
+			if b, ok := d.boolean(v, p); ok {
+				st.Finish = b
+			}
+		case "commands":
+			if b, ok := d.boolean(v, p); ok {
+				st.Commands = b
+			}
+		}
+	})
+	if st.Ask != nil && st.Type == "" {
+		st.Type = "text"
+	}
+	return st
+}
+
+func typeHint(s string) string {
+	if h := didYouMean(s, answers.Kinds()); h != "" {
+		return h
+	}
+	return "known types: " + strings.Join(answers.Kinds(), ", ")
+}
+
+// LoadFile reads and parses one scenario file.
+func LoadFile(path string) (*Scenario, Problems) {
+	src, err := ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: readErr(err)}}
+	}
+	return Parse(path, src)
+}
+
+func readErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Files expands paths (files or folders, not recursive into hidden folders)
+// into the sorted scenario files and conversation test files they hold.
+func Files(paths ...string) (scenarios, tests []string, err error) {
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if !info.IsDir() {
+			if strings.HasSuffix(p, TestSuffix) {
+				tests = append(tests, p)
+			} else {
+				scenarios = append(scenarios, p)
+			}
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, de os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := de.Name()
+			if de.IsDir() {
+				if path != p && strings.HasPrefix(name, ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			switch {
+			case strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~"):
+			case strings.HasSuffix(name, TestSuffix):
+				tests = append(tests, path)
+			case strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"):
+				scenarios = append(scenarios, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	sort.Strings(scenarios)
+	sort.Strings(tests)
+	return scenarios, tests, nil
+}
+
+// Set is a group of scenarios loaded together, as a server serves them.
+type Set struct {
+	ByName  map[string]*Scenario
+	ByLine  map[int]*Scenario
+	Default *Scenario
+	List    []*Scenario // in file order
+}
+
+// Lookup picks the scenario for an Open Line: the one that lists it, else the default.
+func (s *Set) Lookup(line int) *Scenario {
+	if sc, ok := s.ByLine[line]; ok {
+		return sc
+	}
+	return s.Default
+}
+
+// LoadPaths loads every scenario under paths and checks them as one set:
+// names unique, at most one default, no line served twice. Files with errors
+// are left out of the set; their problems are returned with the others.
+func LoadPaths(paths ...string) (*Set, Problems) {
+	files, _, err := Files(paths...)
+	if err != nil {
+		return &Set{ByName: map[string]*Scenario{}, ByLine: map[int]*Scenario{}}, Problems{{File: firstOr(paths), Pos: Pos{1, 1}, Err: ErrMissing, Msg: readErr(err)}}
+	}
+	var loaded []*Scenario
+	var all Problems
+	for _, f := range files {
+		sc, ps := LoadFile(f)
+		all = append(all, ps...)
+		if sc != nil {
+			loaded = append(loaded, sc)
+		}
+	}
+	set, ps := NewSet(loaded)
+	all = append(all, ps...)
+	all.Sort()
+	return set, all
+}
+
+func firstOr(paths []string) string {
+	if len(paths) > 0 {
+		return paths[0]
+	}
+	return "."
+}
+
+// NewSet combines scenarios, earlier ones winning conflicts: a later scenario
+// with a taken name, a second default, or a taken line is left out with an error.
+func NewSet(list []*Scenario) (*Set, Problems) {
+	set := &Set{ByName: map[string]*Scenario{}, ByLine: map[int]*Scenario{}}
+	var ps Problems
+	for _, sc := range list {
+		bad := false
+		if other, ok := set.ByName[sc.Name]; ok {
+			ps = append(ps, &Problem{File: sc.File, Pos: sc.nameOrTop(), Path: "name", Err: ErrDuplicateName,
+				Msg:  fmt.Sprintf("scenario name %q is already used by %s", sc.Name, other.File),
+				Hint: "give each scenario its own name:"})
+			bad = true
+		}
+		if sc.Default() && set.Default != nil {
+			ps = append(ps, &Problem{File: sc.File, Pos: Pos{1, 1}, Path: "lines", Err: ErrTwoDefaults,
+				Msg:  fmt.Sprintf("this scenario has no lines: and so is the default, but %s is the default already", set.Default.File),
+				Hint: "add lines: [ID, …] to one of them; only one scenario may serve all other lines"})
+			bad = true
+		}
+		for i, l := range sc.Lines {
+			if other, ok := set.ByLine[l]; ok {
+				pos := sc.pos[fmt.Sprintf("lines[%d]", i)]
+				if pos == (Pos{}) {
+					pos = sc.pos["lines"]
+				}
+				ps = append(ps, &Problem{File: sc.File, Pos: pos, Path: "lines", Err: ErrLineTaken,
+					Msg:  fmt.Sprintf("line %d is already served by scenario %q (%s)", l, other.Name, other.File),
+					Hint: "a line is served by one scenario: remove it from one of the files"})
+				bad = true
+			}
+		}
+		if bad {
+			continue
+		}
+		set.ByName[sc.Name] = sc
+		for _, l := range sc.Lines {
+			set.ByLine[l] = sc
+		}
+		if sc.Default() {
+			set.Default = sc
+		}
+		set.List = append(set.List, sc)
+	}
+	return set, ps
+}
+
+func (s *Scenario) nameOrTop() Pos {
+	if p, ok := s.pos["name"]; ok {
+		return p
+	}
+	return Pos{1, 1}
+}

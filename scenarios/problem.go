@@ -1,0 +1,201 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Sentinel errors wrapped by Problems, so tests and callers can use errors.Is.
+var (
+	ErrSyntax        = errors.New("yaml syntax error")
+	ErrTooLarge      = errors.New("file too large")
+	ErrUnknownKey    = errors.New("unknown key")
+	ErrValue         = errors.New("bad value")
+	ErrMissing       = errors.New("missing key")
+	ErrUnknownState  = errors.New("unknown state")
+	ErrUnknownType   = errors.New("unknown answer type")
+	ErrValidateTag   = errors.New("bad validation rule")
+	ErrAskNoNext     = errors.New("ask without next")
+	ErrTerminal      = errors.New("terminal action conflict")
+	ErrCycle         = errors.New("cycle of passing states")
+	ErrDeadEnd       = errors.New("dead-end state")
+	ErrUnreachable   = errors.New("unreachable state")
+	ErrNoOnFail      = errors.New("no on_fail")
+	ErrNoOnIdle      = errors.New("no on_idle")
+	ErrTemplate      = errors.New("template field may be unset")
+	ErrDuplicateName = errors.New("duplicate scenario name")
+	ErrTwoDefaults   = errors.New("two default scenarios")
+	ErrLineTaken     = errors.New("line served by two scenarios")
+	ErrDuration      = errors.New("bad duration")
+)
+
+// Problem is one error or warning in a scenario or test file, with its position.
+type Problem struct {
+	File    string
+	Pos     Pos
+	Path    string // dotted path of the offending value, e.g. states.ask_email.next
+	Msg     string // plain-language description
+	Hint    string // how to fix it; may be empty
+	Warning bool   // warnings do not block loading
+	Err     error  // sentinel, for errors.Is
+}
+
+// Error formats the problem as FILE:LINE:COL: [warning: ]PATH: MSG, with the hint on the next line.
+func (p *Problem) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Pos.Line, p.Pos.Col)
+	if p.Warning {
+		b.WriteString("warning: ")
+	} else {
+		b.WriteString("error: ")
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	if p.Hint != "" {
+		b.WriteString("\n    hint: ")
+		b.WriteString(p.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel error.
+func (p *Problem) Unwrap() error { return p.Err }
+
+// Problems is every problem found in one load, errors and warnings.
+type Problems []*Problem
+
+// Error joins all problems, one per line, in file and position order.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Errors returns only the problems that block loading.
+func (ps Problems) Errors() Problems {
+	var out Problems
+	for _, p := range ps {
+		if !p.Warning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Warnings returns only the warnings.
+func (ps Problems) Warnings() Problems {
+	var out Problems
+	for _, p := range ps {
+		if p.Warning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// HasErrors reports whether any problem blocks loading.
+func (ps Problems) HasErrors() bool {
+	for _, p := range ps {
+		if !p.Warning {
+			return true
+		}
+	}
+	return false
+}
+
+// Err returns ps as an error when it holds errors, else nil.
+func (ps Problems) Err() error {
+	if ps.HasErrors() {
+		return ps
+	}
+	return nil
+}
+
+// Sort orders problems by file, line, column and message, so output is stable.
+func (ps Problems) Sort() {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		if a.Pos.Col != b.Pos.Col {
+			return a.Pos.Col < b.Pos.Col
+		}
+		return a.Msg < b.Msg
+	})
+}
+
+// Is reports whether any problem wraps target.
+func (ps Problems) Is(target error) bool {
+	for _, p := range ps {
+		if errors.Is(p, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns the candidate closest to s, if it is close enough to be a likely typo.
+func suggest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		d := distance(strings.ToLower(s), strings.ToLower(c))
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := 2
+	if n := len([]rune(s)); n <= 3 {
+		limit = 1
+	} else if n >= 9 {
+		limit = 3
+	}
+	if best == "" || bestD > limit {
+		return ""
+	}
+	return best
+}
+
+// didYouMean formats a hint for a likely typo, or "" when nothing is close.
+func didYouMean(s string, candidates []string) string {
+	if m := suggest(s, candidates); m != "" {
+		return fmt.Sprintf("did you mean %q?", m)
+	}
+	return ""
+}
+
+// distance is the Damerau-Levenshtein (optimal string alignment) distance in runes.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}

@@ -1,0 +1,130 @@
+// Package scenarios loads, checks and compiles olbot scenario files.
+//
+// A scenario is decoded from YAML through yaml.Node so that every value keeps
+// its line and column; all problems of a file are reported at once as
+// positioned Problems. A Scenario that loaded without errors is valid and
+// compiled: its transition table is ready for the engine.
+package scenarios
+
+import (
+	"time"
+
+	"github.com/olbot/olbot/match"
+)
+
+// Pos is a position in a scenario file, 1-based.
+type Pos struct {
+	Line int
+	Col  int
+}
+
+// Scenario is one loaded, checked and compiled scenario file.
+type Scenario struct {
+	File    string // path as given to the loader
+	Name    string // unique id; defaults to the file name without .yaml
+	Title   string
+	Lines   []int // Open Line ids; empty means this is the default scenario
+	Start   string
+	Version string // content hash (first 12 hex digits of SHA-256)
+
+	Settings Settings
+	Commands []Route           // global commands, in file order
+	States   map[string]*State // by name
+	Order    []string          // state names in file order
+
+	// Table is the compiled transition table: every edge a dialog can take.
+	Table []Transition
+
+	// Warnings are the non-blocking problems found while loading.
+	Warnings []*Problem
+
+	pos map[string]Pos // dotted path -> position of the value
+	fsm machines
+}
+
+// Default reports whether the scenario serves every line no other scenario serves.
+func (s *Scenario) Default() bool { return len(s.Lines) == 0 }
+
+// PosOf returns the position of the value at a dotted path such as
+// "states.ask_email.next", or the zero Pos when the path is unknown.
+func (s *Scenario) PosOf(path string) Pos { return s.pos[path] }
+
+// Settings are the scenario-wide settings.
+type Settings struct {
+	Retries        int           // bad answers re-asked before on_fail; default 2
+	Idle           time.Duration // 0 = off
+	OnIdle         string        // "" = finish
+	OnMissingState string        // "" = start
+}
+
+// Greeting is a state's greet action.
+type Greeting struct {
+	Text    *Template // nil when Welcome
+	Welcome bool      // greet: true — the line's own configured greeting
+}
+
+// Transfer is a state's transfer action: to a user, or to another line.
+type Transfer struct {
+	User  int
+	Line  int
+	Leave bool
+}
+
+// MenuItem is one button of a state's menu.
+type MenuItem struct {
+	Text  string
+	Goto  string
+	Event string // fsm event name, set by the compiler
+	match match.Pattern
+}
+
+// Matches reports whether a client message chooses this item: the cleaned
+// message equals its text, or contains its text as a phrase.
+func (m *MenuItem) Matches(in match.Input) bool { return m.match.Match(in) }
+
+// Route is a keyword route: a state-local `on` entry or a global command.
+type Route struct {
+	Match []string
+	Goto  string
+	Event string // fsm event name, set by the compiler (state-local routes)
+	match match.Set
+}
+
+// Matches reports whether any of the route's entries matches the message.
+func (r *Route) Matches(in match.Input) bool { return r.match.Match(in) }
+
+// State is one state of a scenario.
+type State struct {
+	Name string
+
+	Greet    *Greeting
+	Say      *Template
+	Ask      *Template
+	Save     string   // field the answer is saved into
+	Type     string   // answer type; "" means text when Ask is set
+	Validate string   // go-playground/validator tag applied to the cleaned answer
+	Options  []string // choices of type choice
+	Retry    *Template
+	Retries  *int // per-state override of settings.retries
+	OnFail   string
+	Next     string            // plain next
+	Branch   map[string]string // next: {yes: a, no: b} or {Option: state}
+	Menu     []MenuItem
+	On       []Route
+	CRM      string // "lead" or ""
+	Operator string // "any" or ""
+	Transfer *Transfer
+	Finish   bool
+	Commands bool // global commands apply here (default true)
+
+	// Choices are Options as menu items, matched like a menu.
+	Choices []MenuItem
+
+	branchEvents map[string]string
+}
+
+// Waits reports whether the state waits for the client.
+func (st *State) Waits() bool { return st.Ask != nil || len(st.Menu) > 0 || len(st.On) > 0 }
+
+// Terminal reports whether the state hands off or ends the dialog.
+func (st *State) Terminal() bool { return st.Operator != "" || st.Transfer != nil || st.Finish }
