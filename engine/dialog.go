@@ -33,6 +33,7 @@ type Dialog struct {
 	Line     int               `json:"l,omitempty"`  // Open Line id
 	LeadID   int               `json:"lead,omitempty"`
 	IdleDone bool              `json:"i,omitempty"`   // idle already fired for the current silence
+	IdleAt   time.Time         `json:"ia,omitempty"`  // when the idle event is due; zero when none is
 	Started  time.Time         `json:"t0,omitempty"`  // start of the current run
 	LastIn   time.Time         `json:"ti,omitempty"`  // client's last message
 	Updated  time.Time         `json:"tu,omitempty"`  // last change

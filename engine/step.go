@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/match"
@@ -68,6 +69,11 @@ func Step(sc *scenarios.Scenario, d Dialog, ev Event) (Result, error) {
 	s.r.Outcome = Applied
 	if err := s.run(); err != nil {
 		return Result{}, err
+	}
+	s.d.IdleAt = idleAt(sc, &s.d)
+	if s.r.Outcome == Ignored && ev.Type == Idle && !s.d.IdleAt.Equal(d.IdleAt) {
+		// a reload changed the idle setting: keep the new due time
+		s.r.Outcome = Applied
 	}
 	if !s.d.Updated.Equal(ev.Time) && s.r.Outcome == Applied {
 		s.d.Updated = ev.Time
@@ -145,6 +151,8 @@ func (s *stepper) run() error {
 			return s.ignore("idle is off in this scenario")
 		case d.IdleDone:
 			return s.ignore("idle already fired for this silence")
+		case ev.Time.Sub(d.LastIn) < s.sc.Settings.Idle:
+			return s.ignore("the client is not idle yet")
 		}
 		st := s.sc.States[d.State]
 		if st == nil || !st.Waits() {
@@ -215,6 +223,18 @@ func (s *stepper) run() error {
 		return s.input(false)
 	}
 	return fmt.Errorf("%w: unknown event type %q", ErrBadEvent, ev.Type)
+}
+
+// idleAt is when the dialog's idle event is due: only active dialogs waiting
+// in a state, once per silence, when the scenario sets idle.
+func idleAt(sc *scenarios.Scenario, d *Dialog) time.Time {
+	if d.Status != Active || d.IdleDone || sc.Settings.Idle == 0 || d.LastIn.IsZero() {
+		return time.Time{}
+	}
+	if st := sc.States[d.State]; st == nil || !st.Waits() {
+		return time.Time{}
+	}
+	return d.LastIn.Add(sc.Settings.Idle)
 }
 
 func (s *stepper) startRun() error {
@@ -305,7 +325,9 @@ func (s *stepper) input(routesOnly bool) error {
 			return s.enter(d.State)
 		}
 	}
-	if !routesOnly && st.Ask != nil && strongType(st.Type) {
+	// a strongly-typed answer is parsed once: a failed parse stays failed
+	strong := !routesOnly && st.Ask != nil && strongType(st.Type)
+	if strong {
 		if v, ok := s.parse(st, in); ok {
 			return s.accept(st, v)
 		}
@@ -324,8 +346,10 @@ func (s *stepper) input(routesOnly bool) error {
 		return nil
 	}
 	if st.Ask != nil {
-		if v, ok := s.parse(st, in); ok {
-			return s.accept(st, v)
+		if !strong {
+			if v, ok := s.parse(st, in); ok {
+				return s.accept(st, v)
+			}
 		}
 		return s.bad(st)
 	}

@@ -58,7 +58,8 @@ type Store interface {
 	Park(ctx context.Context, id uint64, errText string) error
 	// Calls lists a dialog's pending and parked calls in Seq order.
 	Calls(ctx context.Context, dialog string) ([]Call, error)
-	// Idle lists keys of active dialogs whose LastIn is before t and whose idle has not fired.
+	// Idle lists up to limit keys of dialogs whose idle event is due: IdleAt is
+	// set and not after before. Earliest IdleAt first, then by key.
 	Idle(ctx context.Context, before time.Time, limit int) ([]string, error)
 	// Close releases the store.
 	Close() error

@@ -1,0 +1,163 @@
+package bolt
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// batcher is the group commit: one goroutine runs the queued writes in one
+// bbolt transaction (one fsync) at a time.
+//
+// When it is idle, the first write waits up to delay for others to join it
+// (or until size are queued). Writes that queue while a transaction is being
+// written go together into the next transaction at once, without waiting.
+// bbolt's own DB.Batch is not used: its timer starts at a batch's first
+// write and the batch takes no more writes once the timer fires, even while
+// it waits for the previous transaction, so under load the writers split
+// into several half-full batches that each pay a full fsync.
+type batcher struct {
+	db    *bbolt.DB
+	delay time.Duration
+	size  int
+
+	mu    sync.Mutex
+	queue []*request
+
+	wake    chan struct{} // capacity 1: there is work
+	stop    chan struct{} // closed by close
+	stopped chan struct{} // closed when loop returns
+}
+
+type request struct {
+	fn   func(*bbolt.Tx) error
+	done chan error // capacity 1
+}
+
+func newBatcher(db *bbolt.DB, delay time.Duration, size int) *batcher {
+	b := &batcher{
+		db:      db,
+		delay:   delay,
+		size:    size,
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go b.loop()
+	return b
+}
+
+// do runs fn in a batched write transaction and returns once it is
+// committed and synced, or failed. fn may run more than once, each time in
+// a fresh transaction: when a function in the batch fails, the transaction
+// is rolled back and the others run again without it.
+func (b *batcher) do(fn func(*bbolt.Tx) error) error {
+	r := &request{fn: fn, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, r)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	return <-r.done
+}
+
+// close stops the loop. The caller makes sure no do is in flight.
+func (b *batcher) close() {
+	close(b.stop)
+	<-b.stopped
+}
+
+func (b *batcher) queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+func (b *batcher) take() []*request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(len(b.queue), b.size)
+	batch := slices.Clone(b.queue[:n])
+	b.queue = slices.Delete(b.queue, 0, n)
+	return batch
+}
+
+func (b *batcher) loop() {
+	defer close(b.stopped)
+	idle := true
+	for {
+		if idle {
+			select {
+			case <-b.wake:
+			case <-b.stop:
+				return
+			}
+			b.gather()
+		}
+		batch := b.take()
+		if len(batch) == 0 {
+			idle = true
+			continue
+		}
+		b.run(batch)
+		idle = b.queued() == 0
+	}
+}
+
+// gather waits up to delay for writes to join the first one.
+func (b *batcher) gather() {
+	if b.delay <= 0 {
+		return
+	}
+	timer := time.NewTimer(b.delay)
+	defer timer.Stop()
+	for b.queued() < b.size {
+		select {
+		case <-timer.C:
+			return
+		case <-b.wake:
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// run commits the batch in one transaction. A function that fails gets its
+// error, and the transaction runs again without it.
+func (b *batcher) run(batch []*request) {
+	for len(batch) > 0 {
+		failed, ferr := -1, error(nil)
+		err := b.db.Update(func(tx *bbolt.Tx) error {
+			for i, r := range batch {
+				if err := safely(r.fn, tx); err != nil {
+					failed, ferr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].done <- ferr
+			batch = slices.Delete(batch, failed, failed+1)
+			continue
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+func safely(fn func(*bbolt.Tx) error, tx *bbolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in a store write: %v", p)
+		}
+	}()
+	return fn(tx)
+}

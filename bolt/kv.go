@@ -1,0 +1,72 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/olbot/olbot/engine"
+)
+
+// kvKey keeps namespaces apart whatever bytes they hold.
+func kvKey(ns, key string) []byte { return append(dialogPrefix(ns), key...) }
+
+// Get returns the value stored under ns/key, or engine.ErrNotFound.
+func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketKV).Get(kvKey(ns, key)); v != nil {
+			out = append([]byte{}, v...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %s/%s: %w", ns, key, err)
+	}
+	if out == nil {
+		return nil, fmt.Errorf("get %s/%s: %w", ns, key, engine.ErrNotFound)
+	}
+	return out, nil
+}
+
+// Put stores value under ns/key, durably.
+func (s *Store) Put(ctx context.Context, ns, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v := append([]byte{}, value...)
+	return s.write(func(tx *bbolt.Tx) error { return tx.Bucket(bucketKV).Put(kvKey(ns, key), v) })
+}
+
+// Delete removes ns/key; deleting a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, ns, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.write(func(tx *bbolt.Tx) error { return tx.Bucket(bucketKV).Delete(kvKey(ns, key)) })
+}
+
+// ScanDialogs calls fn for every dialog record, in key order, until fn
+// returns an error, which ScanDialogs returns.
+func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketDialogs).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var d engine.Dialog
+			if err := d.UnmarshalBinary(v); err != nil {
+				return fmt.Errorf("dialog %q: %w", k, err)
+			}
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
