@@ -33,10 +33,10 @@ type Dialog struct {
 	Line     int               `json:"l,omitempty"`  // Open Line id
 	LeadID   int               `json:"lead,omitempty"`
 	IdleDone bool              `json:"i,omitempty"`   // idle already fired for the current silence
-	IdleAt   time.Time         `json:"ia,omitempty"`  // when the idle event is due; zero when none is
-	Started  time.Time         `json:"t0,omitempty"`  // start of the current run
-	LastIn   time.Time         `json:"ti,omitempty"`  // client's last message
-	Updated  time.Time         `json:"tu,omitempty"`  // last change
+	IdleAt   time.Time         `json:"ia,omitzero"`   // when the idle event is due; zero when none is
+	Started  time.Time         `json:"t0,omitzero"`   // start of the current run
+	LastIn   time.Time         `json:"ti,omitzero"`   // client's last message
+	Updated  time.Time         `json:"tu,omitzero"`   // last change
 	Rev      int64             `json:"rev,omitempty"` // optimistic concurrency: bumped by every commit
 	Recent   []string          `json:"ids,omitempty"` // ring of recently processed event ids
 	Meta     map[string]string `json:"m,omitempty"`   // channel data (chat id, portal, …), not used by the engine

@@ -178,3 +178,24 @@ func TestDialogClone(t *testing.T) {
 		t.Errorf("Exists() = %v, %v; want false for no status, true for finished", none.Exists(), done.Exists())
 	}
 }
+
+// TestDialogOmitsEmpty checks that empty values, zero times included, take no
+// room in the record.
+func TestDialogOmitsEmpty(t *testing.T) {
+	cases := []struct {
+		d    Dialog
+		want string
+	}{
+		{Dialog{Key: "api:1"}, `{"k":"api:1"}`},
+		{Dialog{Key: "api:1", Status: Finished, State: "bye", Updated: t0}, `{"k":"api:1","st":"bye","x":"finished","tu":"2025-03-01T10:00:00Z"}`},
+	}
+	for _, tc := range cases {
+		b, err := tc.d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != tc.want {
+			t.Errorf("MarshalBinary = %s, want %s", b, tc.want)
+		}
+	}
+}

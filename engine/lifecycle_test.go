@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// chainYAML is a line of n passing states s1…sn saying their number; the last
-// one ends with last (e.g. "finish: true" or "next: s1" is not allowed, so
-// a plain say that passes on is not possible there).
+// chainYAML is a line of n passing states s1…sn, each saying its number; the
+// last one also has the action last, e.g. "finish: true". A line is no cycle,
+// so it loads however long it is.
 func chainYAML(n int, settings, last string) string {
 	var b strings.Builder
 	b.WriteString("start: s1\n" + settings + "states:\n")
@@ -38,6 +38,7 @@ func chainWant(n int) ([]Action, string) {
 func TestPassingChain(t *testing.T) {
 	long := chainYAML(40, "", "finish: true")
 	stopped, stoppedMoves := chainWant(MaxChain)
+	stopped = append(stopped, Operator{})
 	full, fullMoves := chainWant(MaxChain)
 	full = append(full, Finish{})
 	runCases(t, []stepCase{
@@ -45,7 +46,7 @@ func TestPassingChain(t *testing.T) {
 			name: "a step stops after 32 chained states", src: long,
 			ev: start(),
 			want: want{
-				actions: stopped, state: fmt.Sprintf("s%d", MaxChain), status: Active,
+				actions: stopped, state: fmt.Sprintf("s%d", MaxChain), status: HandedOff,
 				moves: stoppedMoves, reason: "stopped after 32 chained states",
 			},
 		},
@@ -55,9 +56,9 @@ func TestPassingChain(t *testing.T) {
 			want: want{actions: full, state: fmt.Sprintf("s%d", MaxChain), status: Finished, moves: fullMoves},
 		},
 		{
-			name: "a message to a dialog stopped in a passing state is ignored", src: long,
+			name: "a message to a dialog stopped by the chain limit is the operator's", src: long,
 			setup: []Event{start()}, ev: msg("hello"),
-			want: want{outcome: Ignored, reason: "not waiting", state: "s32", status: Active},
+			want: want{outcome: Ignored, reason: "an operator has the dialog", state: "s32", status: HandedOff},
 		},
 	})
 }
@@ -154,9 +155,9 @@ states:
 			want: want{outcome: Ignored, reason: "not active"},
 		},
 		{
-			name: "idle in a state that does not wait is ignored", src: chainYAML(40, "settings:\n  idle: 1m\n", "finish: true"),
+			name: "idle after the chain limit handed off is ignored", src: chainYAML(40, "settings:\n  idle: 1m\n", "finish: true"),
 			setup: []Event{start()}, ev: idle(),
-			want: want{outcome: Ignored, reason: "not waiting", state: "s32", status: Active},
+			want: want{outcome: Ignored, reason: "not active", state: "s32", status: HandedOff},
 		},
 	})
 }
@@ -197,9 +198,15 @@ states:
     menu:
       - text: Delivery
         goto: sorry
+    on:
+      - match: [parcel*]
+        goto: parcel
     next: sorry
   sorry:
     say: "Sorry?"
+    finish: true
+  parcel:
+    say: "Parcels travel."
     finish: true
 `
 	finished := append(append([]Event{}, toEmail...), msg("anna@example.com"))
@@ -264,6 +271,19 @@ states:
 				actions: acts(greetAnon, welcomeMenu, handoffSay, Operator{}), state: "handoff", status: HandedOff,
 				moves: "[*] -start-> welcome, welcome -command:1-> handoff",
 			},
+		},
+		{
+			name: "a first message that matches an on route is handled", src: withNext,
+			ev: msg("where is my parcel"),
+			want: want{
+				actions: acts(menu("Topics.", "Delivery"), say("Parcels travel."), Finish{}), state: "parcel", status: Finished,
+				moves: "[*] -start-> topics, topics -on:1-> parcel",
+			},
+		},
+		{
+			name: "a first message that would go to next only starts the run", src: withNext,
+			ev:   msg("hello"),
+			want: want{actions: acts(menu("Topics.", "Delivery")), state: "topics", status: Active, moves: "[*] -start-> topics"},
 		},
 		{
 			name: "a first message that matches nothing only starts the run", src: supportYAML,
@@ -343,6 +363,16 @@ states:
 			name: "0 marks the dialog handed off and calls nothing", src: supportYAML,
 			setup: toEmail, ev: msg(" 0 "),
 			want: want{reason: "typed 0", state: "ask_email", status: HandedOff, fields: fields("name", "Anna")},
+		},
+		{
+			name: "0 as the first message of a chat hands off without a greeting", src: supportYAML,
+			ev:   msg("0"),
+			want: want{reason: "typed 0", state: "welcome", status: HandedOff},
+		},
+		{
+			name: "0 after a finished session hands off without a new run", src: supportYAML,
+			setup: append(append([]Event{}, toEmail...), msg("anna@example.com")), ev: msg("0"),
+			want: want{reason: "typed 0", state: "welcome", status: HandedOff},
 		},
 		{
 			name: "0 in a menu is not a button", src: supportYAML,

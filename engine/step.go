@@ -205,6 +205,17 @@ func (s *stepper) run() error {
 			return s.ignore("an operator has the dialog")
 		}
 		d.LastIn, d.IdleDone = ev.Time, false
+		if strings.TrimSpace(ev.Text) == "0" {
+			// Bitrix24 itself hands the chat to an operator on "0", whatever
+			// the dialog's state: olbot only records it.
+			if !active {
+				d.Scenario, d.Version, d.State = s.sc.Name, s.sc.Version, s.sc.Start
+				d.Fields, d.Retries, d.Started = nil, 0, ev.Time
+			}
+			d.Status = HandedOff
+			s.r.Reason = "the client typed 0: Bitrix24 calls an operator itself"
+			return nil
+		}
 		if !active {
 			if err := s.startRun(); err != nil {
 				return err
@@ -213,12 +224,6 @@ func (s *stepper) run() error {
 				return nil
 			}
 			return s.input(true)
-		}
-		if strings.TrimSpace(ev.Text) == "0" {
-			// Bitrix24 itself hands the chat to an operator on "0".
-			d.Status = HandedOff
-			s.r.Reason = "the client typed 0: Bitrix24 calls an operator itself"
-			return nil
 		}
 		return s.input(false)
 	}
@@ -505,7 +510,10 @@ func (s *stepper) enter(name string) error {
 		d.Status = Finished
 	case !st.Waits() && st.Next != "":
 		if s.chain >= MaxChain {
-			s.r.Reason = fmt.Sprintf("stopped after %d chained states at %q", MaxChain, name)
+			// only possible after an unusual reload; nobody is left stuck
+			s.r.Reason = fmt.Sprintf("stopped after %d chained states at %q; handed to an operator", MaxChain, name)
+			s.emit(Operator{})
+			d.Status = HandedOff
 			return nil
 		}
 		if err := s.fire(name, scenarios.EdgeNext); err != nil {
