@@ -1,0 +1,395 @@
+package bitrix24
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Request is one REST call: a method and its params (a map, a struct or
+// JSON object bytes). The *Request constructors build the params exactly as
+// the typed Client helpers send them, so an outbox can store Method and
+// json.Marshal(Params) at step time and send them later with Client.Do.
+type Request struct {
+	Method string
+	Params any
+}
+
+// Session message kinds for SessionMessageSend.
+const (
+	GreetWelcome = "WELCOME" // post the line's configured greeting; the message is ignored
+	GreetDefault = "DEFAULT" // post the given message
+)
+
+func yn(b bool) string {
+	if b {
+		return "Y"
+	}
+	return "N"
+}
+
+// MessageAddRequest builds imbot.message.add. Buttons become a KEYBOARD of
+// inline SEND buttons ({"TEXT":t,"ACTION":"SEND","ACTION_VALUE":t,"DISPLAY":"LINE"}):
+// pressing one sends its text as the client's message. With numbered, the
+// text also gets a numbered menu ([BR][SEND=1]1. Text[/SEND] per button), the
+// fallback for channels that do not show keyboards; the client may then
+// answer with the digit. botID 0 leaves BOT_ID out (the app's first bot).
+// text is sent as it is: pass client-supplied parts through EscapeBB first.
+func MessageAddRequest(dialogID string, botID int, text string, buttons []string, numbered bool) Request {
+	p := map[string]any{"DIALOG_ID": dialogID}
+	if botID > 0 {
+		p["BOT_ID"] = botID
+	}
+	msg := text
+	if numbered {
+		var b strings.Builder
+		b.WriteString(text)
+		for i, t := range buttons {
+			if b.Len() > 0 {
+				b.WriteString("[BR]")
+			}
+			fmt.Fprintf(&b, "[SEND=%d]%d. %s[/SEND]", i+1, i+1, t)
+		}
+		msg = b.String()
+	}
+	p["MESSAGE"] = msg
+	if len(buttons) > 0 {
+		btns := make([]map[string]string, len(buttons))
+		for i, t := range buttons {
+			btns[i] = map[string]string{"TEXT": t, "ACTION": "SEND", "ACTION_VALUE": t, "DISPLAY": "LINE"}
+		}
+		kb := map[string]any{"BUTTONS": btns}
+		if botID > 0 {
+			kb["BOT_ID"] = botID
+		}
+		p["KEYBOARD"] = kb
+	}
+	return Request{Method: MethodMessageAdd, Params: p}
+}
+
+// SessionMessageSendRequest builds imopenlines.bot.session.message.send;
+// name is GreetWelcome or GreetDefault.
+func SessionMessageSendRequest(chatID int, name, message string) Request {
+	p := map[string]any{"CHAT_ID": chatID, "NAME": name}
+	if name != GreetWelcome {
+		p["MESSAGE"] = message
+	}
+	return Request{Method: MethodSessionMessageSend, Params: p}
+}
+
+// SessionOperatorRequest builds imopenlines.bot.session.operator.
+func SessionOperatorRequest(chatID int) Request {
+	return Request{Method: MethodSessionOperator, Params: map[string]any{"CHAT_ID": chatID}}
+}
+
+// SessionTransferRequest builds imopenlines.bot.session.transfer to an
+// employee (userID) or, when userID is 0, to a line's queue (queueID = the
+// line ID). leave=true makes the bot leave at once.
+func SessionTransferRequest(chatID, userID, queueID int, leave bool) Request {
+	p := map[string]any{"CHAT_ID": chatID, "LEAVE": yn(leave)}
+	switch {
+	case userID > 0:
+		p["USER_ID"] = userID
+	case queueID > 0:
+		p["QUEUE_ID"] = queueID
+	}
+	return Request{Method: MethodSessionTransfer, Params: p}
+}
+
+// SessionFinishRequest builds imopenlines.bot.session.finish.
+func SessionFinishRequest(chatID int) Request {
+	return Request{Method: MethodSessionFinish, Params: map[string]any{"CHAT_ID": chatID}}
+}
+
+// RegisterParams are the imbot.register parameters olbot uses.
+type RegisterParams struct {
+	Code     string // CODE, unique per portal
+	Type     string // TYPE: "O" (Open Lines bot) when empty
+	OpenLine bool   // OPENLINE; forced Y by the portal for TYPE O
+	// EventHandler is copied into all event URLs by the portal; the
+	// Event* fields override single ones.
+	EventHandler        string
+	EventMessageAdd     string
+	EventMessageUpdate  string
+	EventMessageDelete  string
+	EventWelcomeMessage string
+	EventBotDelete      string
+	Properties          BotProperties
+}
+
+// BotProperties is imbot.register's PROPERTIES. Name or LastName is required.
+type BotProperties struct {
+	Name           string `json:"NAME,omitempty"`
+	LastName       string `json:"LAST_NAME,omitempty"`
+	Color          string `json:"COLOR,omitempty"`
+	Email          string `json:"EMAIL,omitempty"`
+	WorkPosition   string `json:"WORK_POSITION,omitempty"`
+	PersonalWWW    string `json:"PERSONAL_WWW,omitempty"`
+	PersonalGender string `json:"PERSONAL_GENDER,omitempty"`
+	PersonalPhoto  string `json:"PERSONAL_PHOTO,omitempty"` // base64
+}
+
+// RegisterRequest builds imbot.register.
+func RegisterRequest(r RegisterParams) Request {
+	typ := r.Type
+	if typ == "" {
+		typ = "O"
+	}
+	p := map[string]any{
+		"CODE":       r.Code,
+		"TYPE":       typ,
+		"OPENLINE":   yn(r.OpenLine || typ == "O"),
+		"PROPERTIES": r.Properties,
+	}
+	for k, v := range map[string]string{
+		"EVENT_HANDLER":         r.EventHandler,
+		"EVENT_MESSAGE_ADD":     r.EventMessageAdd,
+		"EVENT_MESSAGE_UPDATE":  r.EventMessageUpdate,
+		"EVENT_MESSAGE_DELETE":  r.EventMessageDelete,
+		"EVENT_WELCOME_MESSAGE": r.EventWelcomeMessage,
+		"EVENT_BOT_DELETE":      r.EventBotDelete,
+	} {
+		if v != "" {
+			p[k] = v
+		}
+	}
+	return Request{Method: MethodRegister, Params: p}
+}
+
+// UnregisterRequest builds imbot.unregister.
+func UnregisterRequest(botID int) Request {
+	return Request{Method: MethodUnregister, Params: map[string]any{"BOT_ID": botID}}
+}
+
+// LeadAddRequest builds crm.lead.add with LeadFields(fields).
+func LeadAddRequest(fields map[string]string) Request {
+	return Request{Method: MethodLeadAdd, Params: map[string]any{"fields": LeadFields(fields)}}
+}
+
+// LeadUpdateRequest builds crm.lead.update of lead id with LeadFields(fields).
+// Note that COMMENTS replaces the lead's comments, and PHONE/EMAIL entries
+// are added to the lead's existing ones.
+func LeadUpdateRequest(id int, fields map[string]string) Request {
+	return Request{Method: MethodLeadUpdate, Params: map[string]any{"id": id, "fields": LeadFields(fields)}}
+}
+
+// LeadFields maps collected dialog fields to CRM lead fields: name → NAME,
+// last_name → LAST_NAME, title → TITLE, phone → PHONE and email → EMAIL (as
+// multifields [{"VALUE":…,"VALUE_TYPE":"WORK"}]); every other non-empty field
+// becomes a "key: value" line of COMMENTS, sorted by key. Keys are matched
+// case-insensitively.
+func LeadFields(fields map[string]string) map[string]any {
+	out := map[string]any{}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var comments []string
+	for _, k := range keys {
+		v := fields[k]
+		if v == "" {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case "name":
+			out["NAME"] = v
+		case "last_name":
+			out["LAST_NAME"] = v
+		case "title":
+			out["TITLE"] = v
+		case "phone":
+			out["PHONE"] = []map[string]string{{"VALUE": v, "VALUE_TYPE": "WORK"}}
+		case "email":
+			out["EMAIL"] = []map[string]string{{"VALUE": v, "VALUE_TYPE": "WORK"}}
+		default:
+			comments = append(comments, k+": "+v)
+		}
+	}
+	if len(comments) > 0 {
+		out["COMMENTS"] = strings.Join(comments, "\n")
+	}
+	return out
+}
+
+// EscapeBB makes client-supplied text unable to form BB-codes by putting a
+// zero-width space (U+200B) after every "[": "[URL=x]" shows as typed but is
+// no longer a tag.
+func EscapeBB(s string) string {
+	return strings.ReplaceAll(s, "[", "[\u200b")
+}
+
+// MessageAdd posts a bot message (see MessageAddRequest) and returns its id.
+func (c *Client) MessageAdd(ctx context.Context, dialogID string, botID int, text string, buttons []string, numbered bool) (int, error) {
+	res, err := c.Do(ctx, MessageAddRequest(dialogID, botID, text, buttons, numbered))
+	if err != nil {
+		return 0, err
+	}
+	return ParseID(res)
+}
+
+// SessionMessageSend posts an automatic message into the Open Lines dialog;
+// name is GreetWelcome (the line's greeting) or GreetDefault (message).
+func (c *Client) SessionMessageSend(ctx context.Context, chatID int, name, message string) error {
+	_, err := c.Do(ctx, SessionMessageSendRequest(chatID, name, message))
+	return err
+}
+
+// SessionOperator hands the dialog to the next free operator. A WRONG_CHAT
+// answer (a person already has the chat) is returned as an *APIError that
+// Classify reports as ClassDone.
+func (c *Client) SessionOperator(ctx context.Context, chatID int) error {
+	_, err := c.Do(ctx, SessionOperatorRequest(chatID))
+	return err
+}
+
+// SessionTransfer transfers the dialog to an employee or a line's queue
+// (see SessionTransferRequest).
+func (c *Client) SessionTransfer(ctx context.Context, chatID, userID, queueID int, leave bool) error {
+	_, err := c.Do(ctx, SessionTransferRequest(chatID, userID, queueID, leave))
+	return err
+}
+
+// SessionFinish ends the current session of the dialog.
+func (c *Client) SessionFinish(ctx context.Context, chatID int) error {
+	_, err := c.Do(ctx, SessionFinishRequest(chatID))
+	return err
+}
+
+// Register registers a bot and returns its BOT_ID.
+func (c *Client) Register(ctx context.Context, r RegisterParams) (int, error) {
+	res, err := c.Do(ctx, RegisterRequest(r))
+	if err != nil {
+		return 0, err
+	}
+	return ParseID(res)
+}
+
+// Unregister deletes a bot.
+func (c *Client) Unregister(ctx context.Context, botID int) error {
+	_, err := c.Do(ctx, UnregisterRequest(botID))
+	return err
+}
+
+// LeadAdd creates a lead from collected fields (see LeadFields) and returns its id.
+func (c *Client) LeadAdd(ctx context.Context, fields map[string]string) (int, error) {
+	res, err := c.Do(ctx, LeadAddRequest(fields))
+	if err != nil {
+		return 0, err
+	}
+	return ParseID(res)
+}
+
+// LeadUpdate writes collected fields (see LeadFields) into lead id.
+func (c *Client) LeadUpdate(ctx context.Context, id int, fields map[string]string) error {
+	_, err := c.Do(ctx, LeadUpdateRequest(id, fields))
+	return err
+}
+
+// MaxBatch is the most sub-calls one batch request may carry.
+const MaxBatch = 50
+
+// BatchCall is one sub-call of a batch.
+type BatchCall = Request
+
+// BatchResult is the outcome of one sub-call: Result on success, else Err
+// (an *APIError with Status 0 and the sub-call's Method; use Classify).
+type BatchResult struct {
+	Result json.RawMessage
+	Err    error
+}
+
+func batchKey(i int) string { return "c" + strconv.Itoa(i) }
+
+// Batch sends up to MaxBatch calls in one request
+// ({"halt":0,"cmd":{"c0":"imbot.message.add?DIALOG_ID=…",…}}); it counts as
+// one request for the portal's rate limit. All sub-calls run even when some
+// fail. The returned results are in the order of calls. The error is non-nil
+// only when the batch request itself failed; then no result is known.
+func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, error) {
+	if len(calls) == 0 {
+		return nil, nil
+	}
+	if len(calls) > MaxBatch {
+		return nil, fmt.Errorf("%w: batch of %d calls, the limit is %d", ErrInvalidRequest, len(calls), MaxBatch)
+	}
+	cmd := make(map[string]string, len(calls))
+	for i, call := range calls {
+		body, err := c.prepare(call.Method, call.Params)
+		if err != nil {
+			return nil, fmt.Errorf("batch call %d: %w", i, err)
+		}
+		for k := range body {
+			if strings.EqualFold(k, "auth") {
+				delete(body, k) // the batch's own auth applies
+			}
+		}
+		tree := make(map[string]any, len(body))
+		for k, v := range body {
+			tree[k] = v
+		}
+		q := EncodeForm(tree).Encode()
+		if q == "" {
+			cmd[batchKey(i)] = call.Method
+		} else {
+			cmd[batchKey(i)] = call.Method + "?" + q
+		}
+	}
+	raw, err := c.Call(ctx, MethodBatch, map[string]any{"halt": 0, "cmd": cmd})
+	if err != nil {
+		return nil, err
+	}
+	var ans struct {
+		Result json.RawMessage `json:"result"`
+		Errors json.RawMessage `json:"result_error"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return nil, fmt.Errorf("%w: batch: result is not an object", ErrBadResponse)
+	}
+	results, errs := phpObject(ans.Result), phpObject(ans.Errors)
+	out := make([]BatchResult, len(calls))
+	for i, call := range calls {
+		k := batchKey(i)
+		if e, ok := errs[k]; ok {
+			out[i].Err = subCallError(call.Method, e)
+		} else if r, ok := results[k]; ok {
+			out[i].Result = r
+		} else {
+			out[i].Err = fmt.Errorf("%w: batch: no result for call %d (%s)", ErrBadResponse, i, call.Method)
+		}
+	}
+	return out, nil
+}
+
+// phpObject decodes a JSON object that PHP sends as [] when it is empty.
+func phpObject(raw json.RawMessage) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) == nil {
+		return m
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		m = make(map[string]json.RawMessage, len(list))
+		for i, v := range list {
+			m[strconv.Itoa(i)] = v
+		}
+	}
+	return m
+}
+
+func subCallError(method string, raw json.RawMessage) error {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(raw, &e) != nil {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			e.Error = s
+		}
+	}
+	return &APIError{Method: method, Code: e.Error, Description: e.Description}
+}

@@ -1,0 +1,251 @@
+package bitrix24
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// DefaultTokenURL is the Bitrix24 OAuth server's token endpoint.
+const DefaultTokenURL = "https://oauth.bitrix.info/oauth/token/"
+
+// TokenSource supplies OAuth access tokens to a Client.
+type TokenSource interface {
+	// Token returns the access token to use now.
+	Token(ctx context.Context) (string, error)
+	// Refresh returns a new access token after the portal answered
+	// expired_token for stale. If another caller already replaced stale, it
+	// returns the current token without refreshing again.
+	Refresh(ctx context.Context, stale string) (string, error)
+}
+
+// StaticToken is a TokenSource with one token that cannot be refreshed
+// (e.g. a bot token taken from an event). Refresh returns ErrCannotRefresh.
+type StaticToken string
+
+// Token returns the token.
+func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
+
+// Refresh always fails with ErrCannotRefresh.
+func (t StaticToken) Refresh(context.Context, string) (string, error) { return "", ErrCannotRefresh }
+
+// Token is an OAuth token pair and what the OAuth server says about it.
+type Token struct {
+	AccessToken    string    `json:"access_token"`
+	RefreshToken   string    `json:"refresh_token"`
+	Expiry         time.Time `json:"expiry,omitzero"` // zero: unknown, use until the portal says expired_token
+	ClientEndpoint string    `json:"client_endpoint,omitempty"`
+	MemberID       string    `json:"member_id,omitempty"`
+	Domain         string    `json:"domain,omitempty"`
+}
+
+// TokenFromAuth takes the token pair from an event's auth set; now is used
+// to turn expires_in into Expiry.
+func TokenFromAuth(a Auth, now time.Time) Token {
+	t := Token{AccessToken: a.AccessToken, RefreshToken: a.RefreshToken,
+		ClientEndpoint: a.ClientEndpoint, MemberID: a.MemberID, Domain: a.Domain}
+	switch {
+	case a.Expires > 0:
+		t.Expiry = time.Unix(a.Expires, 0)
+	case a.ExpiresIn > 0:
+		t.Expiry = now.Add(time.Duration(a.ExpiresIn) * time.Second)
+	}
+	return t
+}
+
+// OAuthConfig configures OAuthTokens.
+type OAuthConfig struct {
+	ClientID     string // the application's client_id
+	ClientSecret string // the application's client_secret
+	// TokenURL is the refresh endpoint; DefaultTokenURL when empty. http://
+	// only for loopback hosts.
+	TokenURL   string
+	HTTPClient *http.Client     // default: one with DefaultTimeout
+	UserAgent  string           // default: DefaultUserAgent
+	Now        func() time.Time // default: time.Now
+	Logger     *slog.Logger     // default: slog.Default()
+	// OnRefresh, when set, is called with every new token so it can be
+	// stored (refresh tokens rotate: the old one stops working). An error is
+	// logged; the new token is used anyway. It runs while the refresh lock is
+	// held: it must not call back into the OAuthTokens.
+	OnRefresh func(ctx context.Context, t Token) error
+	// Early is how long before Expiry Token refreshes on its own; default 1 minute.
+	Early time.Duration
+}
+
+// OAuthTokens is a TokenSource that refreshes through the OAuth server
+// (GET TokenURL?grant_type=refresh_token&client_id=…&client_secret=…&refresh_token=…).
+// Refreshes are serialized; concurrent callers that saw the same expired
+// token share one refresh. It is safe for concurrent use.
+type OAuthTokens struct {
+	cfg      OAuthConfig
+	tokenURL *url.URL
+	sem      chan struct{} // a lock that respects ctx
+	tok      Token
+}
+
+// NewOAuthTokens returns a TokenSource starting from tok.
+func NewOAuthTokens(cfg OAuthConfig, tok Token) (*OAuthTokens, error) {
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = DefaultTokenURL
+	}
+	u, err := checkBaseURL(cfg.TokenURL)
+	if err != nil {
+		return nil, fmt.Errorf("bitrix24: token URL: %w", err)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Early == 0 {
+		cfg.Early = time.Minute
+	}
+	return &OAuthTokens{cfg: cfg, tokenURL: u, sem: make(chan struct{}, 1), tok: tok}, nil
+}
+
+func (s *OAuthTokens) lock(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *OAuthTokens) unlock() { <-s.sem }
+
+// Current returns the token pair held now.
+func (s *OAuthTokens) Current() Token {
+	s.sem <- struct{}{}
+	defer s.unlock()
+	return s.tok
+}
+
+// Token returns the access token, refreshing first when it is known to
+// expire within cfg.Early and a refresh token is available.
+func (s *OAuthTokens) Token(ctx context.Context) (string, error) {
+	if err := s.lock(ctx); err != nil {
+		return "", err
+	}
+	defer s.unlock()
+	t := s.tok
+	if !t.Expiry.IsZero() && t.RefreshToken != "" && !s.cfg.Now().Add(s.cfg.Early).Before(t.Expiry) {
+		if err := s.refreshLocked(ctx); err != nil {
+			return "", err
+		}
+	}
+	return s.tok.AccessToken, nil
+}
+
+// Refresh gets a new access token unless stale was already replaced.
+func (s *OAuthTokens) Refresh(ctx context.Context, stale string) (string, error) {
+	if err := s.lock(ctx); err != nil {
+		return "", err
+	}
+	defer s.unlock()
+	if s.tok.AccessToken != stale {
+		return s.tok.AccessToken, nil
+	}
+	if err := s.refreshLocked(ctx); err != nil {
+		return "", err
+	}
+	return s.tok.AccessToken, nil
+}
+
+// tokenAnswer is the OAuth server's JSON answer.
+type tokenAnswer struct {
+	AccessToken    string `json:"access_token"`
+	RefreshToken   string `json:"refresh_token"`
+	ExpiresIn      int    `json:"expires_in"`
+	Expires        int64  `json:"expires"`
+	ClientEndpoint string `json:"client_endpoint"`
+	MemberID       string `json:"member_id"`
+	Error          string `json:"error"`
+	Description    string `json:"error_description"`
+}
+
+const tokenMethod = "oauth/token"
+
+func (s *OAuthTokens) refreshLocked(ctx context.Context) error {
+	if s.tok.RefreshToken == "" {
+		return ErrCannotRefresh
+	}
+	u := *s.tokenURL
+	q := url.Values{}
+	q.Set("grant_type", "refresh_token")
+	q.Set("client_id", s.cfg.ClientID)
+	q.Set("client_secret", s.cfg.ClientSecret)
+	q.Set("refresh_token", s.tok.RefreshToken)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("%w: token refresh request", ErrInvalidRequest)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", s.cfg.UserAgent)
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = s.tokenURL.String() // without the secrets in the query
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("bitrix24: token refresh: read response: %w", err)
+	}
+	var ans tokenAnswer
+	jsonErr := json.Unmarshal(data, &ans)
+	if resp.StatusCode != http.StatusOK || ans.Error != "" {
+		ae := &APIError{Status: resp.StatusCode, Method: tokenMethod, Code: ans.Error, Description: ans.Description}
+		if jsonErr != nil {
+			ae.Description = http.StatusText(resp.StatusCode)
+		}
+		s.cfg.Logger.WarnContext(ctx, "bitrix24 token refresh failed", "status", resp.StatusCode, "error", ae.Code)
+		return ae
+	}
+	if jsonErr != nil || ans.AccessToken == "" {
+		return fmt.Errorf("%w: %s: no access_token in answer", ErrBadResponse, tokenMethod)
+	}
+	// The answer's "domain" is the OAuth server's own (oauth.bitrix.info): keep the portal's.
+	t := Token{AccessToken: ans.AccessToken, RefreshToken: ans.RefreshToken,
+		ClientEndpoint: ans.ClientEndpoint, MemberID: ans.MemberID, Domain: s.tok.Domain}
+	if t.RefreshToken == "" {
+		t.RefreshToken = s.tok.RefreshToken
+	}
+	if t.ClientEndpoint == "" {
+		t.ClientEndpoint = s.tok.ClientEndpoint
+	}
+	if t.MemberID == "" {
+		t.MemberID = s.tok.MemberID
+	}
+	if ans.ExpiresIn > 0 {
+		t.Expiry = s.cfg.Now().Add(time.Duration(ans.ExpiresIn) * time.Second)
+	} else if ans.Expires > 0 {
+		t.Expiry = time.Unix(ans.Expires, 0)
+	}
+	s.tok = t
+	s.cfg.Logger.InfoContext(ctx, "bitrix24 access token refreshed", "member_id", t.MemberID)
+	if s.cfg.OnRefresh != nil {
+		if err := s.cfg.OnRefresh(ctx, t); err != nil {
+			s.cfg.Logger.ErrorContext(ctx, "bitrix24 storing refreshed token failed", "error", err)
+		}
+	}
+	return nil
+}
