@@ -1,0 +1,246 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/scenarios"
+)
+
+// EventRequest is the body of POST /v1/events.
+type EventRequest struct {
+	Dialog   string `json:"dialog"`             // the channel's dialog id; the key is api:<dialog>
+	Line     int    `json:"line,omitempty"`     // Open Line id, picks the scenario
+	Scenario string `json:"scenario,omitempty"` // overrides the line's scenario
+	Type     string `json:"type"`               // start, message, button, idle, close
+	Text     string `json:"text,omitempty"`
+	Button   int    `json:"button,omitempty"`
+	Client   string `json:"client,omitempty"` // the client's first name
+	ID       string `json:"id,omitempty"`     // event id, for de-duplication
+}
+
+// EventResponse is the answer of POST /v1/events.
+type EventResponse struct {
+	Dialog  DialogView      `json:"dialog"`
+	Outcome string          `json:"outcome"` // applied, ignored, duplicate
+	Reason  string          `json:"reason,omitempty"`
+	Actions json.RawMessage `json:"actions"`
+}
+
+// DialogView is a dialog as the API shows it.
+type DialogView struct {
+	Key      string            `json:"key"`
+	Scenario string            `json:"scenario,omitempty"`
+	Version  string            `json:"version,omitempty"`
+	State    string            `json:"state,omitempty"`
+	Status   string            `json:"status,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
+	Retries  int               `json:"retries,omitempty"`
+	Line     int               `json:"line,omitempty"`
+	Started  *time.Time        `json:"started,omitempty"`
+	LastIn   *time.Time        `json:"last_message,omitempty"`
+	Updated  *time.Time        `json:"updated,omitempty"`
+	Rev      int64             `json:"rev"`
+	Calls    []CallView        `json:"calls,omitempty"` // pending and parked portal calls
+}
+
+// CallView is an outbox call as the API shows it.
+type CallView struct {
+	ID       uint64          `json:"id"`
+	Method   string          `json:"method"`
+	Params   json.RawMessage `json:"params"`
+	Attempts int             `json:"attempts,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Parked   bool            `json:"parked,omitempty"`
+	NextAt   *time.Time      `json:"next_at,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func viewOf(d engine.Dialog) DialogView {
+	return DialogView{Key: d.Key, Scenario: d.Scenario, Version: d.Version, State: d.State, Status: string(d.Status), Fields: d.Fields,
+		Retries: d.Retries, Line: d.Line, Started: timePtr(d.Started), LastIn: timePtr(d.LastIn), Updated: timePtr(d.Updated), Rev: d.Rev}
+}
+
+const maxIDLen = 200
+
+// checkID validates a channel's dialog id.
+func checkID(field, id string) error {
+	switch {
+	case id == "":
+		return &Error{Code: EInvalid, Field: field, Message: field + " is missing: give the conversation an id, e.g. \"dialog\": \"chat-42\""}
+	case len(id) > maxIDLen:
+		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("%s is longer than %d bytes", field, maxIDLen)}
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return &Error{Code: EInvalid, Field: field, Message: field + " may not contain spaces or control characters"}
+		}
+	}
+	return nil
+}
+
+// decodeJSON decodes a JSON body strictly: unknown fields and trailing data are errors.
+func decodeJSON(c echo.Context, v any) error {
+	// The body is read as JSON whatever the Content-Type says: curl -d sends
+	// form-urlencoded by default, and a JSON error message helps more than a 415.
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		var synErr *json.SyntaxError
+		switch {
+		case errors.As(err, &tooBig):
+			return &Error{Code: ETooLarge, Message: "request body is too large"}
+		case errors.As(err, &typeErr):
+			return &Error{Code: EInvalid, Field: typeErr.Field, Message: fmt.Sprintf("%s: expected %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)}
+		case errors.As(err, &synErr):
+			return &Error{Code: EInvalid, Message: fmt.Sprintf("malformed JSON at byte %d: %v", synErr.Offset, err)}
+		case errors.Is(err, io.EOF):
+			return &Error{Code: EInvalid, Message: "the request body is empty; send a JSON object"}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &Error{Code: EInvalid, Field: f, Message: fmt.Sprintf("unknown field %q", f)}
+		default:
+			if he := new(echo.HTTPError); errors.As(err, &he) {
+				return err
+			}
+			return &Error{Code: EInvalid, Message: "malformed JSON: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return &Error{Code: EInvalid, Message: "unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+func (s *Server) handleEvent(c echo.Context) error {
+	var req EventRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := checkID("dialog", req.Dialog); err != nil {
+		return err
+	}
+	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Line: req.Line, ID: req.ID, Time: s.now()}
+	if err := ev.Validate(); err != nil {
+		return &Error{Code: EInvalid, Field: "type", Message: err.Error()}
+	}
+	if req.Line < 0 {
+		return &Error{Code: EInvalid, Field: "line", Message: "line must be a positive Open Line id"}
+	}
+	out, err := s.process(c.Request().Context(), input{Key: NSAPI + req.Dialog, Event: ev, Scenario: req.Scenario})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, responseOf(out))
+}
+
+func responseOf(out outcome) EventResponse {
+	actions, _ := engine.MarshalActions(out.Actions)
+	if out.Actions == nil {
+		actions = json.RawMessage("[]")
+	}
+	resp := EventResponse{Dialog: viewOf(out.Dialog), Outcome: string(out.Outcome), Reason: out.Reason, Actions: actions}
+	if out.Duplicate {
+		resp.Outcome = "duplicate"
+	}
+	return resp
+}
+
+// dialogKey turns a path id into a store key: a bare id is an API dialog.
+func dialogKey(id string) string {
+	for _, ns := range []string{NSPortal, NSAPI, NSPlayground} {
+		if strings.HasPrefix(id, ns) {
+			return id
+		}
+	}
+	return NSAPI + id
+}
+
+func (s *Server) handleDialog(c echo.Context) error {
+	id := c.Param("id")
+	if err := checkID("id", id); err != nil {
+		return err
+	}
+	key := dialogKey(id)
+	d, err := s.store.Dialog(c.Request().Context(), key)
+	if errors.Is(err, engine.ErrNotFound) {
+		return &Error{Code: ENotFound, Message: fmt.Sprintf("no dialog %q", key)}
+	}
+	if err != nil {
+		return unavailable("read dialog %s", key, err)
+	}
+	v := viewOf(d)
+	calls, err := s.store.Calls(c.Request().Context(), key)
+	if err != nil {
+		return unavailable("read calls of %s", key, err)
+	}
+	for _, cl := range calls {
+		v.Calls = append(v.Calls, CallView{ID: cl.ID, Method: cl.Method, Params: json.RawMessage(redactParams(cl.Params)), Attempts: cl.Attempts, Error: cl.Error, Parked: cl.Parked, NextAt: timePtr(cl.NextAt)})
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// ScenariosResponse is the answer of GET /v1/scenarios.
+type ScenariosResponse struct {
+	Version   string                 `json:"version"` // hash over all live versions: equal on replicas that agree
+	LoadedAt  time.Time              `json:"loaded_at"`
+	Dir       string                 `json:"dir"`
+	Scenarios []ScenarioView         `json:"scenarios"`
+	Files     []scenarios.FileStatus `json:"files"`
+}
+
+// ScenarioView is one live scenario.
+type ScenarioView struct {
+	Name    string `json:"name"`
+	Title   string `json:"title,omitempty"`
+	File    string `json:"file"`
+	Version string `json:"version"`
+	Lines   []int  `json:"lines,omitempty"`
+	Default bool   `json:"default,omitempty"`
+	States  int    `json:"states"`
+}
+
+func (s *Server) scenariosView() ScenariosResponse {
+	snap := s.registry.Current()
+	resp := ScenariosResponse{Version: snap.Version, LoadedAt: snap.LoadedAt, Dir: s.registry.Dir(), Files: snap.Files, Scenarios: []ScenarioView{}}
+	for _, sc := range snap.Set.List {
+		resp.Scenarios = append(resp.Scenarios, ScenarioView{Name: sc.Name, Title: sc.Title, File: sc.File, Version: sc.Version, Lines: sc.Lines, Default: sc.Default(), States: len(sc.States)})
+	}
+	return resp
+}
+
+func (s *Server) handleScenarios(c echo.Context) error { return c.JSON(http.StatusOK, s.scenariosView()) }
+
+func (s *Server) handleReload(c echo.Context) error {
+	out, err := s.Reload(c.Request().Context())
+	if err != nil {
+		return &Error{Code: EUnavailable, Message: "reload did not finish: " + err.Error()}
+	}
+	resp := map[string]any{"changed": out.Result.Changed, "scenarios": s.scenariosView()}
+	if out.Err != nil {
+		resp["error"] = out.Err.Error()
+		return c.JSON(http.StatusInternalServerError, resp)
+	}
+	if len(out.Result.Problems) > 0 {
+		resp["errors"] = strings.Split(out.Result.Problems.Error(), "\n")
+		return c.JSON(http.StatusUnprocessableEntity, resp)
+	}
+	return c.JSON(http.StatusOK, resp)
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Error codes of the application error, mapped to HTTP status in one place.
+const (
+	EInvalid      = "invalid"      // 400: the request is malformed or names something wrong
+	EUnauthorized = "unauthorized" // 401: missing or wrong token
+	ENotFound     = "not_found"    // 404
+	EConflict     = "conflict"     // 409
+	ETooLarge     = "too_large"    // 413
+	EUnavailable  = "unavailable"  // 503: the store or the scenarios are not ready; retry later
+	EInternal     = "internal"     // 500: logged in full, shown as "internal error"
+)
+
+// Error is an application error with a code and a message for the caller.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"error"`
+	Field   string `json:"field,omitempty"` // the offending field of the request, when known
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// errorf builds an application error.
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+var statusOf = map[string]int{
+	EInvalid:      http.StatusBadRequest,
+	EUnauthorized: http.StatusUnauthorized,
+	ENotFound:     http.StatusNotFound,
+	EConflict:     http.StatusConflict,
+	ETooLarge:     http.StatusRequestEntityTooLarge,
+	EUnavailable:  http.StatusServiceUnavailable,
+	EInternal:     http.StatusInternalServerError,
+}
+
+// httpError is Echo's error handler: every error becomes a JSON body that
+// says what is wrong; internal errors are logged and shown as "internal error".
+func (s *Server) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var ae *Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &he):
+		code := EInvalid
+		switch he.Code {
+		case http.StatusNotFound:
+			code = ENotFound
+		case http.StatusMethodNotAllowed:
+			code = EInvalid
+		case http.StatusRequestEntityTooLarge:
+			code = ETooLarge
+		case http.StatusUnauthorized:
+			code = EUnauthorized
+		case http.StatusServiceUnavailable:
+			code = EUnavailable
+		}
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		}
+		ae = &Error{Code: code, Message: msg}
+		if he.Code == http.StatusRequestEntityTooLarge {
+			ae.Message = fmt.Sprintf("request body is larger than %d bytes", s.cfg.BodyLimit)
+		}
+		if he.Code == http.StatusMethodNotAllowed {
+			_ = c.JSON(he.Code, &Error{Code: code, Message: "method not allowed"})
+			return
+		}
+	default:
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		ae = &Error{Code: EInternal, Message: "internal error"}
+	}
+	status := statusOf[ae.Code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, ae)
+}

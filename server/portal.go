@@ -1,0 +1,500 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/engine"
+)
+
+// Bitrix24Config says how olbot talks to portals.
+type Bitrix24Config struct {
+	// Incoming-webhook mode: every call goes through Webhook with ClientID.
+	Webhook  string
+	ClientID string
+	// AppToken is the application token events must carry when no install
+	// record is known for the portal (webhook mode); HandlerSecret is the k
+	// parameter of the handler URL that `olbot register` prints. An event
+	// passes if either matches.
+	AppToken      string
+	HandlerSecret string
+	// Local-application mode: tokens come with ONAPPINSTALL and events and
+	// are refreshed through OAuthURL with the application's credentials.
+	AppClientID     string
+	AppClientSecret string
+	OAuthURL        string
+	Portals         []string // domains allowed to install; empty allows any
+	AllowReinstall  bool     // accept a re-install with a different application token
+	PublicURL       string   // olbot's public base URL for imbot.register on install; default from the request
+
+	Rate  float64 // portal calls per second, per portal; default 2
+	Burst int     // default 50
+
+	HTTPClient *http.Client // for tests; default bitrix24's
+}
+
+// Sender delivers one outbox call and returns the portal's result. The
+// server uses a bitrix24.Client per portal; tests may plug their own.
+type Sender interface {
+	Send(ctx context.Context, call engine.Call) (json.RawMessage, error)
+}
+
+// kvStore is where portal install records live; all of olbot's stores have it.
+type kvStore interface {
+	Get(ctx context.Context, ns, key string) ([]byte, error)
+	Put(ctx context.Context, ns, key string, value []byte) error
+	Delete(ctx context.Context, ns, key string) error
+}
+
+const nsPortal = "portal"
+
+// install is what ONAPPINSTALL leaves behind for one portal (keyed by member_id).
+type install struct {
+	MemberID         string    `json:"member_id"`
+	Domain           string    `json:"domain"`
+	ClientEndpoint   string    `json:"client_endpoint"`
+	ApplicationToken string    `json:"application_token"`
+	AccessToken      string    `json:"access_token,omitempty"`
+	RefreshToken     string    `json:"refresh_token,omitempty"`
+	Expiry           time.Time `json:"expiry,omitzero"`
+	BotID            int       `json:"bot_id,omitempty"`
+	InstalledAt      time.Time `json:"installed_at"`
+}
+
+// portalSide is everything about Bitrix24: verifying events, turning
+// actions into outbox calls, and delivering them.
+type portalSide struct {
+	s       *Server
+	cfg     Bitrix24Config
+	kv      kvStore
+	sender  Sender // explicit sender (tests); nil = bitrix24 clients
+	webhook *bitrix24.Client
+	limiter *bitrix24.Limiter
+	owner   string
+	wakeCh  chan struct{}
+
+	mu      sync.Mutex
+	clients map[string]*bitrix24.Client // OAuth client per member_id
+}
+
+func newPortalSide(s *Server, cfg Bitrix24Config, sender Sender) (*portalSide, error) {
+	if cfg.Rate <= 0 {
+		cfg.Rate = 2
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 50
+	}
+	p := &portalSide{s: s, cfg: cfg, sender: sender, clients: map[string]*bitrix24.Client{}, wakeCh: make(chan struct{}, 1)}
+	kv, ok := s.store.(kvStore)
+	if !ok {
+		return nil, errors.New("server: the store keeps no portal records (it lacks Get/Put/Delete)")
+	}
+	p.kv = kv
+	p.limiter = bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate})
+	if cfg.Webhook != "" {
+		if cfg.ClientID == "" {
+			return nil, errors.New("bitrix24: a webhook needs the CLIENT_ID chosen at registration (--client-id); run olbot register to get one")
+		}
+		c, err := bitrix24.NewWebhook(cfg.Webhook, cfg.ClientID, p.clientOpts()...)
+		if err != nil {
+			return nil, fmt.Errorf("bitrix24 webhook: %w", err)
+		}
+		p.webhook = c
+	}
+	host, _ := os.Hostname()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	p.owner = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(rnd[:]))
+	return p, nil
+}
+
+func (p *portalSide) clientOpts() []bitrix24.Option {
+	opts := []bitrix24.Option{bitrix24.WithLogger(p.s.log)}
+	if p.cfg.HTTPClient != nil {
+		opts = append(opts, bitrix24.WithHTTPClient(p.cfg.HTTPClient))
+	}
+	return opts
+}
+
+// PortalMode describes how the server reaches portals, for the start-up log.
+func (s *Server) PortalMode() string {
+	switch {
+	case s.portal.sender != nil:
+		return "custom sender"
+	case s.portal.webhook != nil:
+		return "incoming webhook " + s.portal.webhook.String()
+	case s.portal.cfg.AppClientID != "":
+		return "local application (portals install it)"
+	default:
+		return "none configured: portal calls are logged, not sent (installs still work)"
+	}
+}
+
+func (p *portalSide) wake() {
+	select {
+	case p.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// calls turns a step's actions into outbox calls for a portal chat.
+func (p *portalSide) calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
+	chatID, _ := strconv.Atoi(d.Meta["chat"])
+	botID, _ := strconv.Atoi(d.Meta["bot"])
+	dialogID := d.Meta["dialog"]
+	member := d.Meta["member"]
+	if chatID <= 0 || dialogID == "" {
+		return nil, fmt.Errorf("dialog %s has no chat id: cannot address the portal", d.Key)
+	}
+	var out []engine.Call
+	for _, a := range actions {
+		var r bitrix24.Request
+		switch a := a.(type) {
+		case engine.Greet:
+			if a.Welcome {
+				r = bitrix24.SessionMessageSendRequest(chatID, bitrix24.GreetWelcome, "")
+			} else {
+				r = bitrix24.SessionMessageSendRequest(chatID, bitrix24.GreetDefault, a.Text)
+			}
+		case engine.Say:
+			r = bitrix24.MessageAddRequest(dialogID, botID, a.Text, a.Buttons, a.Numbered)
+		case engine.CRM:
+			if a.LeadID != 0 {
+				r = bitrix24.LeadUpdateRequest(a.LeadID, a.Fields)
+			} else {
+				r = bitrix24.LeadAddRequest(a.Fields)
+			}
+		case engine.Operator:
+			r = bitrix24.SessionOperatorRequest(chatID)
+		case engine.Transfer:
+			r = bitrix24.SessionTransferRequest(chatID, a.User, a.Line, a.Leave)
+		case engine.Finish:
+			r = bitrix24.SessionFinishRequest(chatID)
+		default:
+			return nil, fmt.Errorf("no portal call for action %T", a)
+		}
+		params, err := json.Marshal(r.Params)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", r.Method, err)
+		}
+		out = append(out, engine.Call{Portal: member, Method: r.Method, Params: params, Created: now})
+	}
+	return out, nil
+}
+
+// maxRetryAge is how long a call keeps being retried before it is parked.
+const maxRetryAge = 24 * time.Hour
+
+const (
+	claimBatch = 64
+	claimLease = 2 * time.Minute
+	senders    = 8 // concurrent deliveries (different dialogs)
+)
+
+// deliver runs the outbox worker until ctx ends: claim due calls (one per
+// dialog at most, so order per dialog holds), send them, record the outcome.
+func (p *portalSide) deliver(ctx context.Context) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		n := p.deliverOnce(ctx)
+		p.updateDepth(ctx)
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.wakeCh:
+		case <-tick.C:
+		}
+	}
+}
+
+// deliverOnce claims and sends one round of due calls and returns how many it handled.
+func (p *portalSide) deliverOnce(ctx context.Context) int {
+	calls, err := p.s.store.Claim(ctx, p.owner, claimBatch, p.s.now(), claimLease)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.s.log.Warn("outbox claim failed; will retry", "err", err)
+		}
+		return 0
+	}
+	sem := make(chan struct{}, senders)
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p.deliverCall(ctx, c)
+		}()
+	}
+	wg.Wait()
+	return len(calls)
+}
+
+func (p *portalSide) updateDepth(ctx context.Context) {
+	type depther interface {
+		Depth(ctx context.Context) (pending, parked int, err error)
+	}
+	if d, ok := p.s.store.(depther); ok {
+		if pending, parked, err := d.Depth(ctx); err == nil {
+			p.s.metrics.outbox.WithLabelValues("pending").Set(float64(pending))
+			p.s.metrics.outbox.WithLabelValues("parked").Set(float64(parked))
+		}
+	}
+}
+
+// flush delivers what is due until nothing is left or ctx ends (shutdown).
+func (p *portalSide) flush(ctx context.Context) {
+	for ctx.Err() == nil {
+		if p.deliverOnce(ctx) == 0 {
+			return
+		}
+	}
+}
+
+// deliverCall sends one call and records done, retry or park.
+func (p *portalSide) deliverCall(ctx context.Context, c engine.Call) {
+	log := p.s.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)
+	if err := p.limiter.Wait(ctx, c.Portal); err != nil {
+		return // shutting down: the lease runs out and the call is claimed again
+	}
+	if c.Method == bitrix24.MethodLeadAdd {
+		c = p.leadUpdateIfKnown(ctx, c)
+	}
+	res, err := p.send(ctx, c)
+	class := bitrix24.Classify(err)
+	if errors.Is(err, errLogged) {
+		class = bitrix24.ClassOK
+		p.s.metrics.portalCalls.WithLabelValues(c.Method, "logged").Inc()
+	}
+	now := p.s.now()
+	switch {
+	case class == bitrix24.ClassOK || class == bitrix24.ClassDone:
+		if err := p.s.store.Done(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			log.Warn("outbox: could not mark a delivered call done; it may be sent again", "err", err)
+		}
+		if !errors.Is(err, errLogged) {
+			p.s.metrics.portalCalls.WithLabelValues(c.Method, "ok").Inc()
+			p.s.metrics.deliveryLag.Observe(now.Sub(c.Created).Seconds())
+		}
+		if c.Method == bitrix24.MethodLeadAdd && err == nil {
+			p.saveLead(ctx, c.Dialog, res)
+		}
+		if c.Method == bitrix24.MethodRegister && err == nil {
+			p.saveBot(ctx, c.Portal, res)
+		}
+	case class.Retry() && now.Sub(c.Created) < maxRetryAge:
+		p.countError(err)
+		delay := bitrix24.Backoff(c.Attempts, nil)
+		var ae *bitrix24.APIError
+		if errors.As(err, &ae) && ae.RetryAfter > delay {
+			delay = ae.RetryAfter
+		}
+		p.s.metrics.retries.Inc()
+		p.s.metrics.portalCalls.WithLabelValues(c.Method, "retry").Inc()
+		log.Warn("portal call failed; retrying", "attempt", c.Attempts+1, "in", delay.Round(time.Millisecond), "err", err)
+		if err := p.s.store.Retry(ctx, c.ID, now.Add(delay), err.Error()); err != nil {
+			log.Warn("outbox: could not schedule a retry", "err", err)
+		}
+	default:
+		p.countError(err)
+		reason := err.Error()
+		if class.Retry() {
+			reason = "gave up after 24h of retries: " + reason
+		}
+		p.s.metrics.portalCalls.WithLabelValues(c.Method, "parked").Inc()
+		log.Error("portal call parked (dead letter): it will not be retried", "class", class.String(), "err", err)
+		if err := p.s.store.Park(ctx, c.ID, reason); err != nil {
+			log.Warn("outbox: could not park a call", "err", err)
+		}
+	}
+}
+
+func (p *portalSide) countError(err error) {
+	code := "network"
+	var ae *bitrix24.APIError
+	if errors.As(err, &ae) && ae.Code != "" {
+		code = ae.Code
+	}
+	p.s.metrics.portalErrors.WithLabelValues(code).Inc()
+}
+
+// errLogged marks a call that was logged because no portal is configured.
+var errLogged = errors.New("logged, not sent: no portal configured")
+
+// send delivers one call through the right client.
+func (p *portalSide) send(ctx context.Context, c engine.Call) (json.RawMessage, error) {
+	if p.sender != nil {
+		return p.sender.Send(ctx, c)
+	}
+	client, err := p.client(ctx, c.Portal)
+	if err != nil {
+		return nil, err
+	}
+	if client == nil {
+		p.s.log.Info("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(redactParams(c.Params)))
+		return nil, errLogged
+	}
+	return client.Do(ctx, bitrix24.Request{Method: c.Method, Params: json.RawMessage(c.Params)})
+}
+
+// client returns the REST client for a portal: the webhook, the portal's
+// OAuth client from its install record, or nil when no portal is configured.
+func (p *portalSide) client(ctx context.Context, member string) (*bitrix24.Client, error) {
+	if p.webhook != nil {
+		return p.webhook, nil
+	}
+	p.mu.Lock()
+	c := p.clients[member]
+	p.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	in, err := p.install(ctx, member)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	tok := bitrix24.Token{AccessToken: in.AccessToken, RefreshToken: in.RefreshToken, Expiry: in.Expiry, ClientEndpoint: in.ClientEndpoint, MemberID: in.MemberID, Domain: in.Domain}
+	src, err := bitrix24.NewOAuthTokens(bitrix24.OAuthConfig{
+		ClientID: p.cfg.AppClientID, ClientSecret: p.cfg.AppClientSecret, TokenURL: p.cfg.OAuthURL, HTTPClient: p.cfg.HTTPClient, Logger: p.s.log,
+		OnRefresh: func(ctx context.Context, t bitrix24.Token) error { return p.saveTokens(ctx, member, t) },
+	}, tok)
+	if err != nil {
+		return nil, fmt.Errorf("portal %s: %w", in.Domain, err)
+	}
+	c, err = bitrix24.NewOAuth(in.ClientEndpoint, src, p.clientOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("portal %s: %w", in.Domain, err)
+	}
+	p.mu.Lock()
+	p.clients[member] = c
+	p.mu.Unlock()
+	return c, nil
+}
+
+func (p *portalSide) install(ctx context.Context, member string) (install, error) {
+	var in install
+	b, err := p.kv.Get(ctx, nsPortal, member)
+	if err != nil {
+		return in, err
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, fmt.Errorf("portal record %s: %w", member, err)
+	}
+	return in, nil
+}
+
+func (p *portalSide) putInstall(ctx context.Context, in install) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return p.kv.Put(ctx, nsPortal, in.MemberID, b)
+}
+
+// saveTokens keeps rotated tokens: the old refresh token stops working.
+func (p *portalSide) saveTokens(ctx context.Context, member string, t bitrix24.Token) error {
+	in, err := p.install(ctx, member)
+	if err != nil {
+		return err
+	}
+	in.AccessToken, in.RefreshToken, in.Expiry = t.AccessToken, t.RefreshToken, t.Expiry
+	return p.putInstall(ctx, in)
+}
+
+// leadUpdateIfKnown turns a queued crm.lead.add into crm.lead.update when an
+// earlier call of the dialog created the lead meanwhile.
+func (p *portalSide) leadUpdateIfKnown(ctx context.Context, c engine.Call) engine.Call {
+	d, err := p.s.store.Dialog(ctx, c.Dialog)
+	if err != nil || d.LeadID == 0 {
+		return c
+	}
+	var params struct {
+		Fields map[string]any `json:"fields"`
+	}
+	if json.Unmarshal(c.Params, &params) != nil {
+		return c
+	}
+	b, err := json.Marshal(map[string]any{"id": d.LeadID, "fields": params.Fields})
+	if err != nil {
+		return c
+	}
+	c.Method, c.Params = bitrix24.MethodLeadUpdate, b
+	return c
+}
+
+// saveLead records a created lead's id on the dialog, so a later crm action updates it.
+func (p *portalSide) saveLead(ctx context.Context, key string, res json.RawMessage) {
+	id, err := bitrix24.ParseID(res)
+	if err != nil || id <= 0 {
+		p.s.log.Warn("crm.lead.add returned no lead id", "dialog", key, "result", string(res))
+		return
+	}
+	unlock := p.s.locks.lock(key)
+	defer unlock()
+	for attempt := 0; attempt < maxCASRetries; attempt++ {
+		d, err := p.s.store.Dialog(ctx, key)
+		if err != nil {
+			p.s.log.Warn("could not record the new lead on the dialog", "dialog", key, "lead", id, "err", err)
+			return
+		}
+		if d.LeadID == id {
+			return
+		}
+		prev := d.Rev
+		d.LeadID, d.Rev = id, d.Rev+1
+		err = p.s.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev})
+		if err == nil || !errors.Is(err, engine.ErrConflict) {
+			return
+		}
+	}
+}
+
+// redactParams hides tokens in call params shown by the API and logs.
+func redactParams(b []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return b
+	}
+	changed := false
+	for _, k := range []string{"auth", "AUTH", "access_token", "refresh_token", "CLIENT_ID"} {
+		if _, ok := m[k]; ok {
+			m[k] = "***"
+			changed = true
+		}
+	}
+	if !changed {
+		return b
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return b
+	}
+	return out
+}
+
+// hostOf returns the host of a URL, lower-cased, or "".
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
