@@ -44,7 +44,7 @@ func check(d *decoder, sc *Scenario, root *yaml.Node) {
 	if sc.Settings.Idle > 0 && sc.Settings.OnIdle == "" {
 		d.warnf(at("settings.idle"), "settings.idle", ErrNoOnIdle, "add settings.on_idle: STATE, e.g. a state that says goodbye and finishes", "idle is set but on_idle is not: a silent client's session is finished without a word")
 	}
-	if sc.Settings.Idle == 0 && sc.Settings.OnIdle != "" {
+	if sc.Settings.Idle == 0 && sc.Settings.OnIdle != "" && !d.failed("settings.idle") {
 		d.warnf(at("settings.on_idle"), "settings.on_idle", ErrValue, "set settings.idle: 15m (or another duration) to use it", "on_idle is never used: idle is off")
 	}
 
@@ -67,11 +67,17 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 	p := "states." + st.Name
 	key := func(k string) string { return p + "." + k }
 	has := func(k string) bool { _, ok := d.pos[key(k)]; return ok }
+	// A key whose value was rejected while decoding still counts as written,
+	// so that its error is not followed by others that assume it is absent;
+	// a misspelled key ("nxet:") counts as the key it was meant to be.
+	written := func(k string) bool { return has(k) || d.typo(p, k) }
+	asks := written("ask")
+	waits := asks || written("menu") || written("on")
 
 	// terminal actions: at most one, and nothing that waits or moves on beside it
 	var terms []string
 	for _, k := range []string{"operator", "transfer", "finish"} {
-		if has(k) && (k != "finish" || st.Finish) {
+		if has(k) && (k != "finish" || st.Finish || d.failed(key(k))) {
 			terms = append(terms, k)
 		}
 	}
@@ -81,34 +87,37 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 	if len(terms) > 0 {
 		for _, k := range []string{"next", "ask", "menu", "on"} {
 			if has(k) {
-				d.errorf(at(key(k)), key(k), ErrTerminal, fmt.Sprintf("remove %s:, or move %s: into a state of its own", k, terms[0]), "%s: beside %s: — the dialog leaves the bot there, so %s is never used", k, terms[0], k)
+				d.errorf(at(key(k)), key(k), ErrTerminal, fmt.Sprintf("remove %s:, or move %s: into a state of its own", k, terms[0]), "%s: beside %s: — %s: ends the bot's part of the dialog, so %s: is never used", k, terms[0], terms[0], k)
 			}
 		}
 	}
 
 	// ask and its companions
-	if st.Ask != nil {
-		if st.Save == "" && !has("save") {
+	typeOK := !d.failed(key("type"))
+	if asks {
+		if st.Save == "" && !written("save") {
 			d.errorf(at(key("ask")), key("ask"), ErrMissing, "add save: FIELD, the name the answer is kept under (e.g. save: name)", "ask without save: the answer would be lost")
 		}
-		if st.Next == "" && st.Branch == nil && !has("next") && len(terms) == 0 {
-			d.errorf(at(key("ask")), key("ask"), ErrAskNoNext, "add next: STATE — where to go after a valid answer", "ask without next")
+		if st.Next == "" && st.Branch == nil && !written("next") && len(terms) == 0 {
+			d.errorf(at(key("ask")), key("ask"), ErrAskNoNext, "add next: STATE — where to go after a valid answer", "ask without next: olbot does not know where to go after a valid answer")
 		}
-		if st.Type == "choice" && len(st.Options) == 0 && !has("options") {
+		if !typeOK {
+			// the type's own error says it all
+		} else if st.Type == "choice" && len(st.Options) == 0 && !has("options") {
 			d.errorf(at(key("type")), key("type"), ErrMissing, "add options: [First, Second]", "type choice needs options:")
 		}
-		if has("options") && st.Type != "choice" {
-			d.errorf(at(key("options")), key("options"), ErrValue, "add type: choice, or remove options:", "options: only apply to type: choice")
+		if has("options") && st.Type != "choice" && typeOK {
+			d.errorf(at(key("options")), key("options"), ErrValue, "add type: choice, or remove options:", "options: only applies to an ask of type: choice")
 		}
 		if st.Type == "choice" && len(st.Menu) > 0 {
 			d.errorf(at(key("menu")), key("menu"), ErrValue, "a choice shows its options as buttons; remove menu: or use another type", "menu: beside type: choice")
 		}
-		if st.Validate != "" {
+		if st.Validate != "" && typeOK {
 			if err := answers.CheckTag(st.Type, st.Validate); err != nil {
 				d.errorf(at(key("validate")), key("validate"), ErrValidateTag, "use go-playground/validator rules such as min=2,max=40 or gte=18", "%v", err)
 			}
 		}
-		if st.OnFail == "" && len(terms) == 0 {
+		if st.OnFail == "" && !has("on_fail") && len(terms) == 0 {
 			d.warnf(at(key("ask")), key("ask"), ErrNoOnFail, "add on_fail: STATE; without it the client is handed to any free operator", "no on_fail: after %d bad answers the dialog goes to an operator", sc.Retries(st)+1)
 		}
 	} else {
@@ -120,39 +129,44 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 		if st.Branch != nil {
 			d.errorf(at(key("next")), key("next"), ErrValue, "use next: STATE here; branches follow the answer of a yesno or choice ask", "next: with branches needs an ask: of type yesno or choice")
 		}
-		if !st.Waits() {
+		if !waits {
 			for _, k := range []string{"retry", "retries", "on_fail"} {
 				if has(k) {
 					d.warnf(at(key(k)), key(k), ErrValue, "remove it, or make the state wait with ask:, menu: or on:", "%s: is never used: this state does not wait for the client", k)
 				}
 			}
-		} else if st.Next == "" && st.OnFail == "" && len(terms) == 0 {
+		} else if st.Next == "" && !written("next") && !written("on_fail") && len(terms) == 0 {
 			d.warnf(keyAt(st.Name), p, ErrNoOnFail, "add on_fail: STATE, or next: STATE for input that matches nothing", "no on_fail: after %d unmatched messages the dialog goes to an operator", sc.Retries(st)+1)
 		}
 	}
 
 	// branches
-	if st.Branch != nil && st.Ask != nil {
+	if st.Branch != nil && asks && typeOK {
+		complete := !d.failed(key("next"))
 		switch st.Type {
 		case "yesno":
-			for k := range st.Branch {
+			meant := map[string]bool{} // a misspelled branch stands for the one it resembles
+			for _, k := range sortedKeys(st.Branch) {
 				if k != "yes" && k != "no" {
+					meant[suggest(k, []string{"yes", "no"})] = true
 					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, []string{"yes", "no"}, "a yesno answer branches on yes: and no:"), "unknown branch %q", k)
 				}
 			}
 			for _, k := range []string{"yes", "no"} {
-				if _, ok := st.Branch[k]; !ok {
+				if _, ok := st.Branch[k]; !ok && complete && !meant[k] {
 					d.errorf(at(key("next")), key("next"), ErrMissing, "add "+k+": STATE", "no branch for %q", k)
 				}
 			}
 		case "choice":
-			for k := range st.Branch {
+			meant := map[string]bool{}
+			for _, k := range sortedKeys(st.Branch) {
 				if !contains(st.Options, k) {
-					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, st.Options, "branch names are the options' texts"), "%q is not one of the options", k)
+					meant[suggest(k, st.Options)] = true
+					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, st.Options, "branch names are the options' texts: "+strings.Join(st.Options, ", ")), "%q is not one of the options", k)
 				}
 			}
 			for _, o := range st.Options {
-				if _, ok := st.Branch[o]; !ok {
+				if _, ok := st.Branch[o]; !ok && complete && !meant[o] {
 					d.errorf(at(key("next")), key("next"), ErrMissing, fmt.Sprintf("add %q: STATE", o), "no branch for option %q", o)
 				}
 			}
@@ -200,7 +214,8 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 	}
 
 	// dead end
-	if !st.Waits() && len(terms) == 0 && st.Next == "" && !has("next") {
+	ends := len(terms) > 0 || d.typo(p, "operator") || d.typo(p, "transfer") || d.typo(p, "finish")
+	if !waits && !ends && st.Next == "" && !written("next") {
 		d.errorf(keyAt(st.Name), p, ErrDeadEnd, "add next: STATE, or wait with ask:/menu:/on:, or end with operator:, transfer: or finish: true", "state %q is a dead end: it neither waits, moves on, nor ends", st.Name)
 	}
 }
@@ -367,6 +382,10 @@ func checkTemplates(d *decoder, sc *Scenario) {
 					}
 					d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: path, Err: ErrTemplate, Hint: hint,
 						Msg: fmt.Sprintf("{{%s}} is never collected: no state has save: %s", f, f)})
+				case !in[name].has(i) && saved[f] == name:
+					d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: path, Err: ErrTemplate,
+						Hint: fmt.Sprintf("this text is shown before the answer is saved: remove {{%s}}, or collect %s in an earlier state", f, f),
+						Msg:  fmt.Sprintf("{{%s}} may be unset here: this state is the one that collects it", f)})
 				case !in[name].has(i):
 					d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: path, Err: ErrTemplate,
 						Hint: fmt.Sprintf("make every way into %q pass through %q, or remove {{%s}} from this text", name, saved[f], f),

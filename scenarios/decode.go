@@ -20,6 +20,7 @@ type decoder struct {
 	pos      map[string]Pos
 	nodes    int
 	bombed   bool
+	claimed  map[*Problem]bool // unknown-key problems that already explain a missing key
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
@@ -55,6 +56,97 @@ func (d *decoder) count(n *yaml.Node) {
 	}
 }
 
+// missing reports that the mapping at path lacks a required key (one of
+// keys). When the mapping has an unknown key, that key was most likely meant
+// ("go:" for "goto:"), so its problem gets the hint instead of a second error.
+func (d *decoder) missing(n *yaml.Node, path string, keys []string, hint, format string, args ...any) {
+	var typo *Problem
+	for _, p := range d.problems {
+		rest, ok := strings.CutPrefix(p.Path, path+".")
+		if !ok || p.Err != ErrUnknownKey || strings.Contains(rest, ".") || d.claimed[p] {
+			continue
+		}
+		if typo == nil || contains(keys, suggest(rest, keys)) && !contains(keys, suggest(strings.TrimPrefix(typo.Path, path+"."), keys)) {
+			typo = p
+		}
+	}
+	if typo == nil {
+		d.errorf(n, path, ErrMissing, hint, format, args...)
+		return
+	}
+	if d.claimed == nil {
+		d.claimed = map[*Problem]bool{}
+	}
+	d.claimed[typo] = true
+	key := strings.TrimPrefix(typo.Path, path+".")
+	want := suggest(key, keys)
+	if want == "" {
+		want = keys[0]
+	}
+	typo.Hint = fmt.Sprintf("did you mean %q? %s", want, fmt.Sprintf(format, args...))
+}
+
+// failed reports whether an error was reported at path or inside it.
+func (d *decoder) failed(path string) bool {
+	for _, p := range d.problems {
+		if !p.Warning && (p.Path == path || strings.HasPrefix(p.Path, path+".") || strings.HasPrefix(p.Path, path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+// typo reports whether the mapping at path has an unknown key that is
+// probably a misspelling of key.
+func (d *decoder) typo(path, key string) bool {
+	for _, p := range d.problems {
+		if rest, ok := strings.CutPrefix(p.Path, path+"."); ok && p.Err == ErrUnknownKey && !strings.Contains(rest, ".") && strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", key)) {
+			return true
+		}
+	}
+	return false
+}
+
+// aliasBomb refuses a document that YAML aliases would expand beyond
+// maxNodes values ("billion laughs"), before anything walks it. Sizes are
+// memoized per node, so the check itself is linear in the file.
+func aliasBomb(file string, root *yaml.Node) *Problem {
+	size := map[*yaml.Node]int{}
+	var bad *yaml.Node
+	var walk func(n *yaml.Node, depth int) int
+	walk = func(n *yaml.Node, depth int) int {
+		if n == nil || bad != nil {
+			return 0
+		}
+		if s, ok := size[n]; ok {
+			return s
+		}
+		size[n] = maxNodes + 1 // an alias to a node being measured would loop
+		total := 1
+		if n.Kind == yaml.AliasNode {
+			total = walk(n.Alias, depth+1)
+		}
+		for _, c := range n.Content {
+			total += walk(c, depth+1)
+			if total > maxNodes {
+				break
+			}
+		}
+		if total > maxNodes && bad == nil {
+			bad = n
+		}
+		size[n] = min(total, maxNodes+1)
+		return size[n]
+	}
+	walk(root, 0)
+	if bad == nil {
+		return nil
+	}
+	return &Problem{File: file, Pos: posOf(bad), Err: ErrTooLarge,
+		Msg:  fmt.Sprintf("YAML aliases (*name) make this value expand to more than %d values", maxNodes),
+		Hint: "an alias repeats the block its anchor (&name) marks; write the values out instead of nesting aliases"}
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -78,11 +170,11 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, fn func(key
 		return false
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, ErrValue, "", "expected a map of keys, got %s", kindName(n))
+		d.errorf(n, path, ErrValue, "put its keys on the lines below it, each indented by two more spaces", "expected a map of keys, got %s", kindName(n))
 		return false
 	}
 	d.count(n)
-	seen := make(map[string]bool, len(n.Content)/2)
+	seen := make(map[string]int, len(n.Content)/2) // key -> its line
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], d.resolve(n.Content[i+1])
 		if k.Kind == yaml.AliasNode && k.Value == "<<" || k.Value == "<<" && k.Tag == "!!merge" {
@@ -95,7 +187,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, fn func(key
 			p = path + "." + key
 		}
 		if v == nil {
-			d.errorf(k, p, ErrValue, "", "alias nesting too deep")
+			d.errorf(k, p, ErrValue, "write the value out instead of an alias (*name) to another alias", "alias nesting too deep")
 			continue
 		}
 		if known != nil && !contains(known, key) {
@@ -106,11 +198,11 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, fn func(key
 			d.errorf(k, p, ErrUnknownKey, hint, "unknown key %q", key)
 			continue
 		}
-		if seen[key] {
-			d.errorf(k, p, ErrValue, "remove one of them", "key %q appears twice", key)
+		if line, ok := seen[key]; ok {
+			d.errorf(k, p, ErrValue, "remove one of them, or rename one", "key %q appears twice (first on line %d)", key, line)
 			continue
 		}
-		seen[key] = true
+		seen[key] = k.Line
 		d.pos[p] = posOf(v)
 		fn(key, k, v, p)
 	}
@@ -131,7 +223,15 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!
 // text decodes a scalar as text; numbers and booleans are taken as written.
 func (d *decoder) text(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, path, ErrValue, "write the text after the colon, in quotes if it contains \": \" or starts with a special character", "expected text, got %s", kindName(n))
+		key := path[strings.LastIndexAny(path, ".]")+1:]
+		if key == "" {
+			key = "say"
+		}
+		hint := fmt.Sprintf("write the text right after the colon, e.g. %s: \"…\"", key)
+		if n.Kind == yaml.SequenceNode {
+			hint = "write one text, not a [list]; put a text that starts with [ in quotes"
+		}
+		d.errorf(n, path, ErrValue, hint, "expected text, got %s", kindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -166,13 +266,17 @@ func (d *decoder) integer(n *yaml.Node, path string, min int) (int, bool) {
 	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
 		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
 			if v < min {
-				d.errorf(n, path, ErrValue, "", "must be %d or more, got %d", min, v)
+				d.errorf(n, path, ErrValue, fmt.Sprintf("write a whole number of %d or more", min), "must be %d or more, got %d", min, v)
 				return 0, false
 			}
 			return v, true
 		}
 	}
-	d.errorf(n, path, ErrValue, "", "expected a whole number, got %s", kindName(n))
+	hint := fmt.Sprintf("write a whole number in digits, e.g. %d", max(min, 2))
+	if strings.HasPrefix(path, "lines") {
+		hint = "write the Open Line ids as numbers, e.g. lines: [1, 3]"
+	}
+	d.errorf(n, path, ErrValue, hint, "expected a whole number, got %s", kindName(n))
 	return 0, false
 }
 
@@ -219,7 +323,7 @@ func (d *decoder) texts(n *yaml.Node, path string) ([]string, []*yaml.Node, bool
 // sequence iterates the items of a list.
 func (d *decoder) sequence(n *yaml.Node, path string, fn func(i int, item *yaml.Node, p string)) {
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, ErrValue, "", "expected a list (items start with \"- \"), got %s", kindName(n))
+		d.errorf(n, path, ErrValue, "write each item on a line of its own starting with \"- \", or as [first, second]", "expected a list, got %s", kindName(n))
 		return
 	}
 	d.count(n)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -60,17 +61,20 @@ func Version(src []byte) string {
 // included. The scenario is checked and compiled.
 func Parse(file string, src []byte) (*Scenario, Problems) {
 	if len(src) > MaxFileSize {
-		return nil, Problems{{File: file, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: fmt.Sprintf("the file is %d bytes; scenario files are limited to 1 MiB", len(src)), Hint: "split it into several scenarios"}}
+		return nil, Problems{{File: file, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: fmt.Sprintf("the file is %d bytes; scenario files are limited to 1 MiB", len(src)), Hint: "split it into several files"}}
 	}
 	root, p := parseYAML(file, src)
 	if p != nil {
+		return nil, Problems{p}
+	}
+	if p := aliasBomb(file, root); p != nil {
 		return nil, Problems{p}
 	}
 	d := &decoder{file: file, pos: map[string]Pos{}}
 	sc := &Scenario{File: file, Version: Version(src), States: map[string]*State{}, pos: d.pos}
 	sc.Settings.Retries = DefaultRetries
 	d.scenario(root, sc)
-	if !d.problems.HasErrors() {
+	if d.checkable() {
 		check(d, sc, root)
 	}
 	d.problems.Sort()
@@ -107,6 +111,7 @@ func parseYAML(file string, src []byte) (*yaml.Node, *Problem) {
 }
 
 func (d *decoder) scenario(root *yaml.Node, sc *Scenario) {
+	d.pos[rootPos] = posOf(root)
 	base := filepath.Base(sc.File)
 	sc.Name = strings.TrimSuffix(strings.TrimSuffix(base, filepath.Ext(base)), ".yaml")
 	var startNode, statesNode *yaml.Node
@@ -166,6 +171,25 @@ func (d *decoder) scenario(root *yaml.Node, sc *Scenario) {
 	}
 }
 
+// checkable reports whether the decoded scenario is complete enough for the
+// whole-scenario checks: its states were read, though some values in them
+// may have been rejected. Running the checks then reports every problem of
+// the file at once instead of only the decoding ones.
+func (d *decoder) checkable() bool {
+	if d.bombed {
+		return false
+	}
+	if _, ok := d.pos["states"]; !ok {
+		return false
+	}
+	for _, p := range d.problems {
+		if !p.Warning && p.Path == "states" {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *decoder) lines(v *yaml.Node, p string, sc *Scenario) {
 	if v.Kind == yaml.ScalarNode && !isNull(v) {
 		if n, ok := d.integer(v, p, 1); ok {
@@ -176,7 +200,7 @@ func (d *decoder) lines(v *yaml.Node, p string, sc *Scenario) {
 	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
 		if n, ok := d.integer(item, ip, 1); ok {
 			if contains(intStrings(sc.Lines), fmt.Sprint(n)) {
-				d.errorf(item, ip, ErrValue, "", "line %d is listed twice", n)
+				d.errorf(item, ip, ErrValue, "remove the second one", "line %d is listed twice", n)
 				return
 			}
 			sc.Lines = append(sc.Lines, n)
@@ -207,7 +231,7 @@ func (d *decoder) settings(v *yaml.Node, p string, sc *Scenario) {
 				dur, err := time.ParseDuration(strings.ReplaceAll(s, " ", ""))
 				switch {
 				case err != nil:
-					d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "%q is not a duration", s)
+					d.errorf(v, p, ErrDuration, durationHint(s), "%q is not a duration", s)
 				case dur < time.Second:
 					d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "idle must be at least 1s, got %s", s)
 				default:
@@ -224,6 +248,30 @@ func (d *decoder) settings(v *yaml.Node, p string, sc *Scenario) {
 			}
 		}
 	})
+}
+
+var durationWords = regexp.MustCompile(`^(\d+)\s*(\pL+)\.?$`)
+
+// durationHint suggests how to write a duration, rewriting "15 minutes" or
+// "2 часа" as 15m or 2h when the unit is recognisable.
+func durationHint(s string) string {
+	const general = "write a duration like 90s, 15m or 1h30m"
+	m := durationWords.FindStringSubmatch(strings.TrimSpace(strings.ToLower(s)))
+	if m == nil {
+		return general
+	}
+	unit := ""
+	switch w := m[2]; {
+	case w == "sec" || strings.HasPrefix(w, "second") || strings.HasPrefix(w, "сек"):
+		unit = "s"
+	case w == "min" || w == "mins" || strings.HasPrefix(w, "minute") || strings.HasPrefix(w, "мин"):
+		unit = "m"
+	case w == "hr" || w == "hrs" || strings.HasPrefix(w, "hour") || strings.HasPrefix(w, "час"):
+		unit = "h"
+	default:
+		return general
+	}
+	return fmt.Sprintf("write %s%s; durations use s, m and h, e.g. 90s, 15m or 1h30m", m[1], unit)
 }
 
 func (d *decoder) route(n *yaml.Node, p string) (Route, bool) {
@@ -254,11 +302,12 @@ func (d *decoder) route(n *yaml.Node, p string) (Route, bool) {
 		return r, false
 	}
 	if matchNode == nil {
-		d.errorf(n, p, ErrMissing, "add match: [words…]", "a route needs match:")
-		return r, false
+		d.missing(n, p, []string{"match"}, "add match: [words…]", "a route needs match:")
 	}
-	if r.Goto == "" && d.pos[p+".goto"] == (Pos{}) {
-		d.errorf(n, p, ErrMissing, "add goto: STATE", "a route needs goto:")
+	if _, ok := d.pos[p+".goto"]; !ok {
+		d.missing(n, p, []string{"goto"}, "add goto: STATE", "a route needs goto:")
+	}
+	if matchNode == nil || r.Goto == "" {
 		return r, false
 	}
 	return r, true
@@ -396,10 +445,10 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *State {
 					return
 				}
 				if !hasText {
-					d.errorf(item, ip, ErrMissing, "add text: the button's label", "a menu item needs text:")
+					d.missing(item, ip, []string{"text"}, "add text: the button's label", "a menu item needs text:")
 				}
 				if !hasGoto {
-					d.errorf(item, ip, ErrMissing, "add goto: STATE", "a menu item needs goto:")
+					d.missing(item, ip, []string{"goto"}, "add goto: STATE", "a menu item needs goto:")
 				}
 				st.Menu = append(st.Menu, mi)
 			})
@@ -449,7 +498,7 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *State {
 			case hasUser && hasLine:
 				d.errorf(v, p, ErrValue, "keep one of them: a transfer goes to one operator or one line", "transfer has both user and line")
 			case !hasUser && !hasLine:
-				d.errorf(v, p, ErrMissing, "write transfer: {user: 15} or transfer: {line: 2}", "transfer needs user: or line:")
+				d.missing(v, p, []string{"line", "user"}, "write transfer: {user: 15} or transfer: {line: 2}", "transfer needs user: or line:")
 			}
 			st.Transfer = tr
 		case "finish":
@@ -479,9 +528,22 @@ func typeHint(s string) string {
 func LoadFile(path string) (*Scenario, Problems) {
 	src, err := ReadFile(path)
 	if err != nil {
-		return nil, Problems{{File: path, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: readErr(err)}}
+		return nil, Problems{readProblem(path, err, "scenario")}
 	}
 	return Parse(path, src)
+}
+
+// readProblem reports a file that could not be read, or is too large.
+func readProblem(path string, err error, what string) *Problem {
+	if errors.Is(err, ErrTooLarge) {
+		size := "more than 1 MiB"
+		if info, err := os.Stat(path); err == nil {
+			size = fmt.Sprintf("%d bytes", info.Size())
+		}
+		return &Problem{File: path, Pos: Pos{1, 1}, Err: ErrTooLarge, Hint: "split it into several files",
+			Msg: fmt.Sprintf("the file is %s; %s files are limited to 1 MiB", size, what)}
+	}
+	return &Problem{File: path, Pos: Pos{1, 1}, Err: ErrRead, Msg: "cannot read the file: " + readErr(err)}
 }
 
 func readErr(err error) string {
@@ -591,13 +653,17 @@ func NewSet(list []*Scenario) (*Set, Problems) {
 	for _, sc := range list {
 		bad := false
 		if other, ok := set.ByName[sc.Name]; ok {
+			hint := fmt.Sprintf("change name: in one of the two files; every scenario needs its own, e.g. name: %s_2", sc.Name)
+			if _, ok := sc.pos["name"]; !ok {
+				hint = "the name comes from the file name here: add name: with a name of its own"
+			}
 			ps = append(ps, &Problem{File: sc.File, Pos: sc.nameOrTop(), Path: "name", Err: ErrDuplicateName,
 				Msg:  fmt.Sprintf("scenario name %q is already used by %s", sc.Name, other.File),
-				Hint: "give each scenario its own name:"})
+				Hint: hint})
 			bad = true
 		}
 		if sc.Default() && set.Default != nil {
-			ps = append(ps, &Problem{File: sc.File, Pos: Pos{1, 1}, Path: "lines", Err: ErrTwoDefaults,
+			ps = append(ps, &Problem{File: sc.File, Pos: sc.top(), Path: "lines", Err: ErrTwoDefaults,
 				Msg:  fmt.Sprintf("this scenario has no lines: and so is the default, but %s is the default already", set.Default.File),
 				Hint: "add lines: [ID, …] to one of them; only one scenario may serve all other lines"})
 			bad = true
@@ -633,5 +699,17 @@ func (s *Scenario) nameOrTop() Pos {
 	if p, ok := s.pos["name"]; ok {
 		return p
 	}
+	return s.top()
+}
+
+// top is the position of the scenario's first key, where a missing
+// top-level key would be added.
+func (s *Scenario) top() Pos {
+	if p, ok := s.pos[rootPos]; ok {
+		return p
+	}
 	return Pos{1, 1}
 }
+
+// rootPos is the pos key of the document's top-level map.
+const rootPos = "#root"

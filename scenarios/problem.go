@@ -11,6 +11,7 @@ import (
 var (
 	ErrSyntax        = errors.New("yaml syntax error")
 	ErrTooLarge      = errors.New("file too large")
+	ErrRead          = errors.New("cannot read file")
 	ErrUnknownKey    = errors.New("unknown key")
 	ErrValue         = errors.New("bad value")
 	ErrMissing       = errors.New("missing key")
@@ -135,6 +136,16 @@ func (ps Problems) Sort() {
 	})
 }
 
+// Unwrap returns the problems as errors, so that errors.As finds a *Problem
+// (the first one) in an error returned by Err.
+func (ps Problems) Unwrap() []error {
+	out := make([]error, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
 // Is reports whether any problem wraps target.
 func (ps Problems) Is(target error) bool {
 	for _, p := range ps {
@@ -160,7 +171,35 @@ func suggest(s string, candidates []string) string {
 	} else if n >= 9 {
 		limit = 3
 	}
-	if best == "" || bestD > limit {
+	if best != "" && bestD <= limit {
+		return best
+	}
+	return prefixMatch(s, candidates)
+}
+
+// prefixMatch returns the one candidate that shares the longest beginning
+// with s ("retry" → "retries", "go" → "goto"): at least 4 letters, or all of
+// s when s is shorter. Ties suggest nothing.
+func prefixMatch(s string, candidates []string) string {
+	rs := []rune(strings.ToLower(s))
+	best, bestN, tie := "", 0, false
+	for _, c := range candidates {
+		rc := []rune(strings.ToLower(c))
+		n := 0
+		for n < len(rs) && n < len(rc) && rs[n] == rc[n] {
+			n++
+		}
+		if n < 4 && (n < 2 || n != len(rs)) {
+			continue
+		}
+		switch {
+		case n > bestN:
+			best, bestN, tie = c, n, false
+		case n == bestN:
+			tie = true
+		}
+	}
+	if tie {
 		return ""
 	}
 	return best

@@ -99,7 +99,7 @@ func (r *Registry) Reload() (ReloadResult, error) {
 		present[f] = true
 		src, err := ReadFile(f)
 		if err != nil {
-			p := &Problem{File: f, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: readErr(err)}
+			p := readProblem(f, err, "scenario")
 			problems = append(problems, p)
 			r.fail(f, Problems{p}, now)
 			continue

@@ -73,10 +73,13 @@ type ExpectGreet struct {
 // ParseTests parses a conversation test file.
 func ParseTests(file string, src []byte) (*TestFile, Problems) {
 	if len(src) > MaxFileSize {
-		return nil, Problems{{File: file, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: "test files are limited to 1 MiB"}}
+		return nil, Problems{{File: file, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: fmt.Sprintf("the file is %d bytes; test files are limited to 1 MiB", len(src)), Hint: "split it into several files"}}
 	}
 	root, p := parseYAML(file, src)
 	if p != nil {
+		return nil, Problems{p}
+	}
+	if p := aliasBomb(file, root); p != nil {
 		return nil, Problems{p}
 	}
 	d := &decoder{file: file, pos: map[string]Pos{}}
@@ -115,7 +118,7 @@ func ParseTests(file string, src []byte) (*TestFile, Problems) {
 func LoadTests(path string) (*TestFile, Problems) {
 	src, err := ReadFile(path)
 	if err != nil {
-		return nil, Problems{{File: path, Pos: Pos{1, 1}, Err: ErrTooLarge, Msg: readErr(err)}}
+		return nil, Problems{readProblem(path, err, "test")}
 	}
 	return ParseTests(path, src)
 }

@@ -226,7 +226,9 @@ func (s *Server) scenariosView() ScenariosResponse {
 	return resp
 }
 
-func (s *Server) handleScenarios(c echo.Context) error { return c.JSON(http.StatusOK, s.scenariosView()) }
+func (s *Server) handleScenarios(c echo.Context) error {
+	return c.JSON(http.StatusOK, s.scenariosView())
+}
 
 func (s *Server) handleReload(c echo.Context) error {
 	out, err := s.Reload(c.Request().Context())

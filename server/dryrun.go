@@ -140,4 +140,3 @@ func (r DryRunResponse) Summary() string {
 	}
 	return b.String()
 }
-

@@ -10,21 +10,21 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	events        *prometheus.CounterVec   // type, outcome
-	stepSeconds   prometheus.Histogram     // engine step + commit
-	dialogs       *prometheus.CounterVec   // event: started, finished, handed_off
-	handoffs      *prometheus.CounterVec   // reason
-	invalid       prometheus.Counter       // validation failures
-	reloads       *prometheus.CounterVec   // result: success, failure
-	reloadOK      prometheus.Gauge         // last reload successful (0/1)
-	reloadSuccess prometheus.Gauge         // last successful reload, unix seconds
-	scenarios     prometheus.Gauge         // live scenarios
-	portalCalls   *prometheus.CounterVec   // method, result: ok, retry, parked, done_already, logged
-	portalErrors  *prometheus.CounterVec   // code
-	retries       prometheus.Counter       // delivery retries
-	outbox        *prometheus.GaugeVec     // state: pending, parked
-	deliveryLag   prometheus.Histogram     // commit -> delivered
-	templateMiss  prometheus.Counter       // template fields rendered empty
+	events        *prometheus.CounterVec // type, outcome
+	stepSeconds   prometheus.Histogram   // engine step + commit
+	dialogs       *prometheus.CounterVec // event: started, finished, handed_off
+	handoffs      *prometheus.CounterVec // reason
+	invalid       prometheus.Counter     // validation failures
+	reloads       *prometheus.CounterVec // result: success, failure
+	reloadOK      prometheus.Gauge       // last reload successful (0/1)
+	reloadSuccess prometheus.Gauge       // last successful reload, unix seconds
+	scenarios     prometheus.Gauge       // live scenarios
+	portalCalls   *prometheus.CounterVec // method, result: ok, retry, parked, done_already, logged
+	portalErrors  *prometheus.CounterVec // code
+	retries       prometheus.Counter     // delivery retries
+	outbox        *prometheus.GaugeVec   // state: pending, parked
+	deliveryLag   prometheus.Histogram   // commit -> delivered
+	templateMiss  prometheus.Counter     // template fields rendered empty
 }
 
 func newMetrics() *metrics {

@@ -85,8 +85,8 @@ type Server struct {
 	readyMu   sync.RWMutex
 	lastLoad  scenarios.ReloadOutcome
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 	inFlight sync.WaitGroup
 }
 
