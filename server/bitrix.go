@@ -212,7 +212,7 @@ func (p *portalSide) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 		p.s.log.Warn("install refused: portal not in --portals", "domain", domain, "member", a.MemberID)
 		return &Error{Code: EUnauthorized, Field: "auth[domain]", Message: fmt.Sprintf("portal %s may not install this olbot (not in --portals)", domain)}
 	}
-	if h := hostOf(a.ClientEndpoint); h == "" || h != domain {
+	if h := hostOf(a.ClientEndpoint); h == "" || (h != domain && h != hostOf("//"+domain)) {
 		return &Error{Code: EInvalid, Field: "auth[client_endpoint]", Message: fmt.Sprintf("client_endpoint %q is not on the portal's domain %s", a.ClientEndpoint, domain)}
 	}
 	old, err := p.install(ctx, a.MemberID)

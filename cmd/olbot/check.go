@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/olbot/olbot/scenarios"
 )
@@ -22,13 +23,18 @@ func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 // runCheck loads scenarios exactly as the server's reload does and prints
 // every problem; warnings alone exit 0.
 func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "check PATH…", stderr)
+	fs := newFlags("check", "check [--server URL] PATH…", stderr)
+	srv := fs.String("server", "", "a running olbot: report what saving each FILE would do to its live dialogs (dry run)")
+	token := fs.String("admin-token", os.Getenv("OLBOT_ADMIN_TOKEN"), "the server's admin token (env OLBOT_ADMIN_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
+	}
+	if *srv != "" {
+		return checkServer(ctx, *srv, *token, fs.Args(), stdout, stderr)
 	}
 	set, problems := scenarios.LoadPaths(fs.Args()...)
 	for _, p := range problems {

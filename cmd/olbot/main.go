@@ -16,11 +16,15 @@ const usage = `olbot — declarative dialog scenarios for Bitrix24 Open Lines bo
 Usage:
   olbot serve [flags]                 run the server (default: examples/ on 127.0.0.1:8080)
   olbot check PATH…                   check scenario files or folders; exit 1 on errors
+  olbot check --server URL FILE…      ask a running server what saving FILE would do to live dialogs
   olbot test [--coverage] PATH…       run conversation tests (*.test.yaml)
   olbot chat [--client NAME] FILE     talk to a scenario in the terminal
   olbot graph [--format mermaid|dot] FILE
                                       print the scenario as a diagram
   olbot schema [--tests]              print the JSON Schema for editors
+  olbot register --webhook URL --handler URL [--name NAME]
+                                      register the Open Lines bot on a portal
+  olbot fakeportal [--olbot URL]      run a fake Bitrix24 portal and chat through it (demo)
   olbot help                          this text
 
 Run "olbot COMMAND -h" for a command's flags.
@@ -31,12 +35,14 @@ Run "olbot COMMAND -h" for a command's flags.
 type command func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
 
 var commands = map[string]command{
-	"check":  runCheck,
-	"test":   runTest,
-	"chat":   runChat,
-	"graph":  runGraph,
-	"schema": runSchema,
-	"serve":  runServe,
+	"check":      runCheck,
+	"test":       runTest,
+	"chat":       runChat,
+	"graph":      runGraph,
+	"schema":     runSchema,
+	"serve":      runServe,
+	"register":   runRegister,
+	"fakeportal": runFakePortal,
 }
 
 func main() {
