@@ -189,7 +189,10 @@ func (s *stepper) run() error {
 				return fmt.Errorf("%w: state %q has no button %q", ErrNoButton, d.State, ev.Text)
 			}
 		} else if i >= len(items) {
-			return fmt.Errorf("%w: button %d, but state %q shows %d", ErrNoButton, ev.Button, d.State, len(items))
+			if len(items) == 0 {
+				return fmt.Errorf("%w: button %d, but state %q shows no buttons", ErrNoButton, ev.Button, d.State)
+			}
+			return fmt.Errorf("%w: button %d, but state %q shows only %d", ErrNoButton, ev.Button, d.State, len(items))
 		}
 		d.LastIn, d.IdleDone = ev.Time, false
 		if st.Type == "choice" && st.Ask != nil {
