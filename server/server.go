@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -319,6 +320,12 @@ func (s *Server) routes() *echo.Echo {
 
 	v1 := e.Group("/v1", s.requireAdmin)
 	v1.POST("/events", s.handleEvent)
+	// noop reads the body and answers like /v1/events would, doing nothing
+	// else: the load tool's baseline, the HTTP ceiling of this server.
+	v1.POST("/noop", func(c echo.Context) error {
+		_, _ = io.Copy(io.Discard, c.Request().Body)
+		return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+	})
 	v1.GET("/dialogs/:id", s.handleDialog)
 	v1.GET("/scenarios", s.handleScenarios)
 	v1.POST("/scenarios/reload", s.handleReload)
