@@ -25,6 +25,8 @@ Usage:
   olbot register --webhook URL --handler URL [--name NAME]
                                       register the Open Lines bot on a portal
   olbot fakeportal [--olbot URL]      run a fake Bitrix24 portal and chat through it (demo)
+  olbot load [--target URL] [--mode json|bitrix24|noop] [--dialogs N] [--rate R]
+                                      load-test a running server: throughput, latency, outbox lag
   olbot help                          this text
 
 Run "olbot COMMAND -h" for a command's flags.
@@ -43,6 +45,7 @@ var commands = map[string]command{
 	"serve":      runServe,
 	"register":   runRegister,
 	"fakeportal": runFakePortal,
+	"load":       runLoad,
 }
 
 func main() {

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/olbot/olbot/loadtest"
+)
+
+const loadUsage = `load [--target URL] [--mode json|bitrix24|noop] [--dialogs N] [--concurrency C] [--rate R] [flags]
+
+Plays --dialogs concurrent dialogs of a scenario against a running olbot on a
+loopback address and prints throughput, latency percentiles (p50/p90/p99/max),
+errors and how long the outbox took to deliver the portal calls.
+
+  json      POST /v1/events (dialog keys api:load-RUN-N)
+  bitrix24  POST /bitrix24/events as a portal posts them: the tool runs a fake
+            portal (--portal-listen), installs it into the target (ONAPPINSTALL),
+            and counts the REST calls olbot makes to it. Start the target with a
+            high portal rate (olbot serve --rate 1000000,1000000) or the outbox
+            is paced at the default 2 calls/s.
+  noop      POST /v1/noop only: the server's plain-HTTP ceiling
+
+With --baseline (default), the noop route is played first with the same dialogs,
+events and concurrency, flat out, and the run's throughput is shown as a ratio
+to it. With --rate, events start on a fixed schedule shared by all workers and
+latency is measured from each event's scheduled start (no coordinated omission).
+Exit status: 0 when every event was answered as expected, 1 when some were not,
+2 on bad usage or when the run could not start.
+
+Flags:`
+
+// runLoad is `olbot load`.
+func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("load", loadUsage, stderr)
+	target := fs.String("target", "http://127.0.0.1:8080", "base URL of the olbot to load (loopback addresses only)")
+	mode := fs.String("mode", "json", "json, bitrix24 or noop")
+	dialogs := fs.Int("dialogs", 200, "dialogs to play")
+	conc := fs.Int("concurrency", 32, "dialogs in flight at once")
+	rate := fs.Float64("rate", 0, "events per second across all dialogs; 0 = flat out")
+	duration := fs.Duration("duration", 60*time.Second, "cap: no event starts later than this after a phase began")
+	events := fs.Int("events", 0, "cap on events per phase (0: dialogs × steps)")
+	token := fs.String("admin-token", os.Getenv("OLBOT_ADMIN_TOKEN"), "the server's admin token for /v1 (env OLBOT_ADMIN_TOKEN)")
+	line := fs.Int("scenario-line", 1, "Open Line id of the dialogs (picks the scenario)")
+	scenario := fs.String("scenario", "", "json mode: scenario name to use instead of the line's")
+	script := fs.String("script", "support", "conversation to play: "+strings.Join(slices.Sorted(maps.Keys(loadtest.Scripts)), ", "))
+	baseline := fs.Bool("baseline", true, "first play the noop route with the same dialogs and concurrency, and report ratios to it")
+	portalListen := fs.String("portal-listen", "127.0.0.1:0", "bitrix24 mode: where the tool's fake portal listens")
+	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
+	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait for the outbox to drain after the run")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "olbot load: unexpected argument %q (load takes only flags)\n", fs.Arg(0))
+		return 2
+	}
+	mk, ok := loadtest.Scripts[*script]
+	if !ok {
+		fmt.Fprintf(stderr, "olbot load: unknown --script %q (have: %s)\n", *script, strings.Join(slices.Sorted(maps.Keys(loadtest.Scripts)), ", "))
+		return 2
+	}
+	if *dialogs < 1 || *conc < 1 || *duration <= 0 || *timeout <= 0 || *drain <= 0 {
+		fmt.Fprintln(stderr, "olbot load: --dialogs, --concurrency, --duration, --timeout and --drain-timeout must be positive")
+		return 2
+	}
+	cfg := loadtest.Config{
+		Target: *target, Mode: loadtest.Mode(*mode), Dialogs: *dialogs, Concurrency: *conc, Rate: *rate,
+		Duration: *duration, Events: *events, AdminToken: *token, Line: *line, Scenario: *scenario,
+		Script: mk(), Baseline: *baseline, PortalListen: *portalListen, Timeout: *timeout, DrainTimeout: *drain,
+	}
+	if !*quiet {
+		cfg.Log = stderr
+	}
+	rep, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "olbot load:", err)
+		return 2
+	}
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "olbot load:", err)
+		return 2
+	}
+	if rep.Failed() {
+		return 1
+	}
+	return 0
+}
