@@ -19,6 +19,7 @@ import (
 	"github.com/olbot/olbot/bolt"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/postgres"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
 )
@@ -179,12 +180,16 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 }
 
 // openStore opens the store a --store value names.
-func openStore(spec string) (engine.Store, string, error) {
+func openStore(ctx context.Context, spec string, log *slog.Logger) (engine.Store, string, error) {
 	switch {
 	case spec == "memory":
 		return memstore.New(), "memory (nothing survives a restart)", nil
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		return nil, "", fmt.Errorf("store %s: this build has no PostgreSQL store yet; use a bbolt file path or memory", redactURL(spec))
+		s, err := postgres.Open(ctx, spec, postgres.Options{Logger: log})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "PostgreSQL " + s.Name() + " schema " + s.Schema(), nil
 	default:
 		s, err := bolt.Open(spec, bolt.Options{})
 		if err != nil {
@@ -238,7 +243,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if st, err := os.Stat(cfg.Scenarios); err != nil || !st.IsDir() {
 		return fmt.Errorf("scenario folder %q: not found (set --scenarios or OLBOT_SCENARIOS)", cfg.Scenarios)
 	}
-	store, storeDesc, err := openStore(cfg.Store)
+	store, storeDesc, err := openStore(ctx, cfg.Store, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,91 @@
+package postgres
+
+import "strings"
+
+// queries are the store's SQL with the schema filled in.
+type queries struct {
+	dialog, commitNew, commitNext, idle, scan                string
+	claim, done, retry, park, calls, depth, get, put, delete string
+}
+
+// callColumns are read by scanCall, in this order.
+const callColumns = `id, dialog, seq, portal, method, params, created, attempts, next_at, error, parked`
+
+// insertCalls is the tail of both commit statements: it inserts the calls
+// only when the CAS in d matched (d has a row), numbering them from d.base.
+// The ORDER BY makes the identity column hand out ids in call order.
+const insertCalls = `,
+ins AS (
+	INSERT INTO {s}.outbox (dialog, seq, portal, method, params, created, attempts, next_at, error, parked)
+	SELECT d.key, d.base + u.ord, u.portal, u.method, u.params, u.created, u.attempts, u.next_at, u.error, u.parked
+	FROM d CROSS JOIN unnest($6::text[], $7::text[], $8::json[], $9::timestamptz[], $10::integer[], $11::timestamptz[], $12::text[], $13::boolean[])
+		WITH ORDINALITY AS u(portal, method, params, created, attempts, next_at, error, parked, ord)
+	ORDER BY u.ord
+)
+SELECT base FROM d`
+
+func newQueries(schema string) queries {
+	q := queries{
+		dialog: `SELECT record FROM {s}.dialogs WHERE key = $1`,
+
+		// $1 key, $2 rev, $3 number of calls, $4 record, $5 idle_at, $6–$13 the calls.
+		commitNew: `WITH d AS (
+	INSERT INTO {s}.dialogs (key, rev, seq, record, idle_at) VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (key) DO NOTHING
+	RETURNING key, 0::bigint AS base
+)` + insertCalls,
+		// The same, and $14 the previous rev.
+		commitNext: `WITH d AS (
+	UPDATE {s}.dialogs SET rev = $2, seq = seq + $3, record = $4, idle_at = $5, updated_at = now()
+	WHERE key = $1 AND rev = $14
+	RETURNING key, seq - $3 AS base
+)` + insertCalls,
+
+		idle: `SELECT key FROM {s}.dialogs WHERE idle_at <= $1 ORDER BY idle_at, key LIMIT $2`,
+		scan: `SELECT key, record FROM {s}.dialogs WHERE key > $1 ORDER BY key LIMIT $2`,
+
+		// $1 now, $2 owner, $3 limit, $4 lease end. A call is a dialog's
+		// head when no unparked call of the dialog has a lower seq. Rows
+		// that another claim has locked are skipped; a row that another
+		// claim leased and committed meanwhile is re-read under the lock and
+		// fails the lease condition (READ COMMITTED re-checks the WHERE
+		// clause on the newest row version).
+		claim: `WITH c AS (
+	SELECT o.id FROM {s}.outbox o
+	WHERE NOT o.parked AND o.next_at <= $1
+		AND (o.lease_until IS NULL OR o.lease_until <= $1 OR o.lease_owner = $2)
+		AND NOT EXISTS (SELECT 1 FROM {s}.outbox p WHERE p.dialog = o.dialog AND p.seq < o.seq AND NOT p.parked)
+	ORDER BY o.next_at, o.id
+	LIMIT $3
+	FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE {s}.outbox o SET lease_owner = $2, lease_until = $4
+FROM c WHERE o.id = c.id
+RETURNING ` + prefixed("o.", callColumns),
+
+		done:  `DELETE FROM {s}.outbox WHERE id = $1`,
+		retry: `UPDATE {s}.outbox SET attempts = attempts + 1, next_at = $2, error = $3, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+		park:  `UPDATE {s}.outbox SET parked = true, error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+		calls: `SELECT ` + callColumns + ` FROM {s}.outbox WHERE dialog = $1 ORDER BY seq`,
+		depth: `SELECT count(*) FILTER (WHERE NOT parked), count(*) FILTER (WHERE parked) FROM {s}.outbox`,
+
+		get: `SELECT value FROM {s}.kv WHERE ns = $1 AND key = $2`,
+		put: `INSERT INTO {s}.kv (ns, key, value) VALUES ($1, $2, $3)
+	ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, updated_at = now()`,
+		delete: `DELETE FROM {s}.kv WHERE ns = $1 AND key = $2`,
+	}
+	for _, p := range []*string{&q.dialog, &q.commitNew, &q.commitNext, &q.idle, &q.scan, &q.claim,
+		&q.done, &q.retry, &q.park, &q.calls, &q.depth, &q.get, &q.put, &q.delete} {
+		*p = strings.ReplaceAll(*p, "{s}", schema)
+	}
+	return q
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = prefix + c
+	}
+	return strings.Join(cols, ", ")
+}
