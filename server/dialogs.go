@@ -121,6 +121,7 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 	}
 	out.Dialog, out.Calls = d, len(calls)
 	s.count(old, d, res, note)
+	s.pg.recorded(old, d, res, note)
 	if len(calls) > 0 {
 		s.portal.wake()
 	}
@@ -165,8 +166,14 @@ func (s *Server) step(old engine.Dialog, in input) (engine.Result, string, error
 	}
 	res, err := engine.Step(sc, old, ev)
 	if err != nil {
-		if errors.Is(err, engine.ErrBadEvent) || errors.Is(err, engine.ErrNoButton) || errors.Is(err, engine.ErrWrongScenario) {
-			return engine.Result{}, "", &Error{Code: EInvalid, Message: err.Error()}
+		// name the offending field of the request, as every 400 does
+		switch {
+		case errors.Is(err, engine.ErrNoButton):
+			return engine.Result{}, "", &Error{Code: EInvalid, Field: "button", Message: err.Error()}
+		case errors.Is(err, engine.ErrWrongScenario):
+			return engine.Result{}, "", &Error{Code: EInvalid, Field: "scenario", Message: err.Error()}
+		case errors.Is(err, engine.ErrBadEvent):
+			return engine.Result{}, "", &Error{Code: EInvalid, Field: "type", Message: err.Error()}
 		}
 		return engine.Result{}, "", err
 	}

@@ -80,6 +80,7 @@ type Server struct {
 	ln       net.Listener
 	locks    keyLocks
 	portal   *portalSide
+	pg       *playground // the playground page: reload news and the funnel (playground.go)
 
 	reloadReq chan chan<- scenarios.ReloadOutcome
 	ready     bool
@@ -158,6 +159,7 @@ func (s *Server) Open(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.http = &http.Server{Handler: s.echo, ReadTimeout: s.cfg.ReadTimeout, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.playgroundOpen(bg)
 	s.goBackground(func() {
 		if err := scenarios.Watch(bg, s.registry, s.cfg.Debounce, s.log, s.reloadReq, s.reloaded); err != nil {
 			s.log.Error("scenario watcher stopped; reload with SIGHUP or POST /v1/scenarios/reload", "err", err)
@@ -235,6 +237,7 @@ func (s *Server) reloaded(out scenarios.ReloadOutcome) {
 	s.readyMu.Lock()
 	s.lastLoad = out
 	s.readyMu.Unlock()
+	s.pg.reloaded(out) // tell open playground pages; never blocks
 	snap := s.registry.Current()
 	s.metrics.scenarios.Set(float64(len(snap.Set.List)))
 	switch {
@@ -280,11 +283,13 @@ func (s *Server) Close() error {
 		err = s.http.Shutdown(ctx)
 	}
 	s.inFlight.Wait()
-	s.portal.flush(ctx)
+	// Stop the delivery loop before flushing: both claim as the same owner,
+	// and a call claimed twice by one owner would be sent twice.
 	if s.cancel != nil {
 		s.cancel()
 	}
 	s.wg.Wait()
+	s.portal.flush(ctx)
 	return err
 }
 
@@ -330,6 +335,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/scenarios", s.handleScenarios)
 	v1.POST("/scenarios/reload", s.handleReload)
 	v1.POST("/scenarios/check", s.handleDryRun)
+	s.playgroundRoutes(e)
 	return e
 }
 

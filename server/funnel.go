@@ -1,0 +1,384 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/scenarios"
+)
+
+// The funnel counts real traffic per scenario (portal and API dialogs; never
+// playground ones): how many times each state was entered, each arrow taken,
+// where active dialogs wait now, and where dialogs finished or were handed
+// off, and why.
+//
+// Counts live in memory and are written to the store's key-value space
+// (namespace "funnel", key = scenario name, JSON) every funnelFlushEvery and
+// on Close, and read back on Open. A crash loses at most the counts of the
+// last few seconds; dialogs themselves are never affected. Each flush adds
+// this replica's new counts to what the store holds (read, add, write), so
+// replicas sharing a store add up, save for a rare lost update when two
+// flush the same scenario at the same instant. On Open the "waiting now"
+// counts are rebuilt from the dialog records, which also heals any drift.
+const (
+	nsFunnel         = "funnel"
+	funnelFlushEvery = 5 * time.Second
+)
+
+// Funnel is one scenario's traffic counts. State keys are state names; edge
+// keys are "FROM -> TO" with "[*]" for the start and the end (as in
+// Scenario.Edges and `olbot graph`).
+type Funnel struct {
+	Scenario string    `json:"scenario"`
+	Since    time.Time `json:"since,omitzero"`   // first count
+	Updated  time.Time `json:"updated,omitzero"` // last write to the store
+	Started  int64     `json:"started"`          // runs started
+	// Entered counts entries into each state; a dialog that comes back to a
+	// state counts again, a re-asked question (bad answer) does not.
+	Entered map[string]int64 `json:"entered,omitempty"`
+	// Edges counts the arrows taken, including the arrows to the end drawn
+	// from states that hand off or finish.
+	Edges map[string]int64 `json:"edges,omitempty"`
+	// Active counts the dialogs waiting in each state now.
+	Active map[string]int64 `json:"active,omitempty"`
+	// Finished and HandedOff count where runs ended.
+	Finished  map[string]int64 `json:"finished,omitempty"`
+	HandedOff map[string]int64 `json:"handed_off,omitempty"`
+	// Reasons counts handoffs by why: asked (a menu button or keyword led to
+	// a person), command (a global command), retries (used up), idle,
+	// client_zero (the client typed 0), scenario (the scenario's own
+	// operator/transfer state), scenario_removed.
+	Reasons map[string]int64 `json:"handoff_reasons,omitempty"`
+}
+
+// edgeKey names an arrow in Funnel.Edges.
+func edgeKey(from, to string) string { return from + " -> " + to }
+
+func newFunnel(name string) *Funnel { return &Funnel{Scenario: name} }
+
+func inc(m *map[string]int64, key string, n int64) {
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[key] += n
+	if (*m)[key] == 0 {
+		delete(*m, key)
+	}
+}
+
+// add adds g's counts to f.
+func (f *Funnel) add(g *Funnel) {
+	if g == nil {
+		return
+	}
+	if f.Since.IsZero() || (!g.Since.IsZero() && g.Since.Before(f.Since)) {
+		f.Since = g.Since
+	}
+	if g.Updated.After(f.Updated) {
+		f.Updated = g.Updated
+	}
+	f.Started += g.Started
+	for _, p := range []struct{ dst, src *map[string]int64 }{
+		{&f.Entered, &g.Entered}, {&f.Edges, &g.Edges}, {&f.Active, &g.Active},
+		{&f.Finished, &g.Finished}, {&f.HandedOff, &g.HandedOff}, {&f.Reasons, &g.Reasons},
+	} {
+		for k, v := range *p.src {
+			inc(p.dst, k, v)
+		}
+	}
+}
+
+// funnelBook keeps the funnels of all scenarios: what the store held at the
+// last read or write (base), what a flush is writing now (flushing), and what
+// was counted since (delta). A view is their sum.
+type funnelBook struct {
+	kv  kvStore // nil: counts stay in memory
+	now func() time.Time
+
+	mu       sync.Mutex
+	base     map[string]*Funnel
+	flushing map[string]*Funnel
+	delta    map[string]*Funnel
+
+	flushMu sync.Mutex // one flush at a time
+}
+
+func newFunnelBook(kv kvStore, now func() time.Time) *funnelBook {
+	return &funnelBook{kv: kv, now: now, base: map[string]*Funnel{}, flushing: map[string]*Funnel{}, delta: map[string]*Funnel{}}
+}
+
+// deltaFor returns the delta funnel of a scenario; b.mu must be held.
+func (b *funnelBook) deltaFor(name string) *Funnel {
+	f := b.delta[name]
+	if f == nil {
+		f = newFunnel(name)
+		f.Since = b.now()
+		b.delta[name] = f
+	}
+	return f
+}
+
+// record counts one committed step of a real dialog. set is the live
+// scenario set, used to tell the built-in "hand off"/"finish" arrows (drawn
+// to the end) from the self-loops the engine records for them.
+func (b *funnelBook) record(set *scenarios.Set, old, d engine.Dialog, res engine.Result, note string) {
+	if strings.HasPrefix(d.Key, NSPlayground) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old.Status == engine.Active && old.Scenario != "" && old.State != "" {
+		f := b.deltaFor(old.Scenario)
+		inc(&f.Active, old.State, -1)
+	}
+	if d.Status == engine.Active && d.Scenario != "" && d.State != "" {
+		f := b.deltaFor(d.Scenario)
+		inc(&f.Active, d.State, 1)
+	}
+	if d.Scenario == "" {
+		return // handed off without any scenario (no scenario serves the line)
+	}
+	var sc *scenarios.Scenario
+	if set != nil {
+		sc = set.ByName[d.Scenario]
+	}
+	f := b.deltaFor(d.Scenario)
+	toEnd := false
+	for _, m := range res.Moves {
+		to := m.To
+		if m.To == m.From && sc != nil && implicitEdge(sc, m.From, m.Event) {
+			to, toEnd = scenarios.NoState, true
+		}
+		inc(&f.Edges, edgeKey(m.From, to), 1)
+		if m.Event == scenarios.EdgeStart {
+			f.Started++
+		}
+		if to != scenarios.NoState && m.Event != scenarios.EdgeRetry {
+			inc(&f.Entered, to, 1)
+		}
+	}
+	newRun := d.Started != old.Started || !old.Exists()
+	if d.Status == old.Status && !newRun {
+		return
+	}
+	switch d.Status {
+	case engine.Finished:
+		inc(&f.Finished, d.State, 1)
+	case engine.HandedOff:
+		inc(&f.HandedOff, d.State, 1)
+		inc(&f.Reasons, handoffReason(res, note), 1)
+	default:
+		return
+	}
+	// the arrow to the end that the diagram draws from a handing-off or
+	// finishing state
+	if !toEnd && sc != nil && len(res.Moves) > 0 {
+		if st := sc.States[d.State]; st != nil && st.Terminal() {
+			inc(&f.Edges, edgeKey(d.State, scenarios.NoState), 1)
+		}
+	}
+}
+
+// implicitEdge reports whether the transition fired by event in state from
+// is a built-in action without a target (fail → operator, idle → finish).
+func implicitEdge(sc *scenarios.Scenario, from, event string) bool {
+	for _, t := range sc.Table {
+		if t.From == from && t.Event == event {
+			return t.Implicit != ""
+		}
+	}
+	return false
+}
+
+// view returns a scenario's funnel: the store's counts plus this replica's
+// unflushed ones. It reads the store the first time a scenario is asked for.
+func (b *funnelBook) view(ctx context.Context, name string) (Funnel, error) {
+	b.mu.Lock()
+	_, ok := b.base[name]
+	b.mu.Unlock()
+	if !ok {
+		if err := b.load(ctx, name); err != nil {
+			return Funnel{}, err
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := newFunnel(name)
+	for _, part := range []*Funnel{b.base[name], b.flushing[name], b.delta[name]} {
+		f.add(part)
+	}
+	for k, v := range f.Active { // a lost count (crash) must not show as negative
+		if v < 0 {
+			delete(f.Active, k)
+		}
+	}
+	return *f, nil
+}
+
+// get reads a scenario's stored funnel; a missing one is empty.
+func (b *funnelBook) get(ctx context.Context, name string) (*Funnel, error) {
+	f := newFunnel(name)
+	if b.kv == nil {
+		return f, nil
+	}
+	raw, err := b.kv.Get(ctx, nsFunnel, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the funnel of %q: %w", name, err)
+	}
+	if err := json.Unmarshal(raw, f); err != nil {
+		return nil, fmt.Errorf("decode the funnel of %q: %w", name, err)
+	}
+	f.Scenario = name
+	return f, nil
+}
+
+func (b *funnelBook) put(ctx context.Context, f *Funnel) error {
+	if b.kv == nil {
+		return nil
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := b.kv.Put(ctx, nsFunnel, f.Scenario, raw); err != nil {
+		return fmt.Errorf("write the funnel of %q: %w", f.Scenario, err)
+	}
+	return nil
+}
+
+// load reads a scenario's funnel from the store unless it is known already.
+func (b *funnelBook) load(ctx context.Context, name string) error {
+	f, err := b.get(ctx, name)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if _, ok := b.base[name]; !ok {
+		b.base[name] = f
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+// flush adds the counts made since the last flush to the store.
+func (b *funnelBook) flush(ctx context.Context) error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	pending := b.delta
+	b.delta = map[string]*Funnel{}
+	for name, d := range pending {
+		b.flushing[name] = d
+	}
+	b.mu.Unlock()
+	names := make([]string, 0, len(pending))
+	for name := range pending {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		d := pending[name]
+		stored, err := b.get(ctx, name)
+		if err == nil {
+			if stored.Since.IsZero() {
+				stored.Since = d.Since
+			}
+			stored.add(d)
+			stored.Updated = b.now()
+			err = b.put(ctx, stored)
+		}
+		b.mu.Lock()
+		delete(b.flushing, name)
+		if err != nil {
+			b.deltaFor(name).add(d) // keep the counts for the next flush
+			errs = append(errs, err)
+		} else {
+			b.base[name] = stored
+		}
+		b.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// rebuildActive recounts the dialogs waiting in each state from the dialog
+// records and writes the counts of every scenario in names (and of every
+// scenario with active dialogs). It runs on Open, before events arrive.
+func (b *funnelBook) rebuildActive(ctx context.Context, scan dialogScanner, names []string) error {
+	counts := map[string]map[string]int64{}
+	for _, n := range names {
+		counts[n] = map[string]int64{}
+	}
+	err := scan.ScanDialogs(ctx, func(d engine.Dialog) error {
+		if strings.HasPrefix(d.Key, NSPlayground) || d.Status != engine.Active || d.Scenario == "" || d.State == "" {
+			return nil
+		}
+		if counts[d.Scenario] == nil {
+			counts[d.Scenario] = map[string]int64{}
+		}
+		counts[d.Scenario][d.State]++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("count active dialogs: %w", err)
+	}
+	var errs []error
+	for name, active := range counts {
+		f, err := b.get(ctx, name)
+		if err == nil {
+			if len(active) == 0 && len(f.Active) == 0 {
+				b.mu.Lock()
+				b.base[name] = f
+				b.mu.Unlock()
+				continue // nothing to write
+			}
+			f.Active = active
+			if len(active) == 0 {
+				f.Active = nil
+			}
+			err = b.put(ctx, f)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.mu.Lock()
+		b.base[name] = f
+		b.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// FunnelView is a scenario's funnel as GET /playground/api/funnel shows it.
+type FunnelView struct {
+	Funnel
+	Version string `json:"version,omitempty"` // live version of the scenario
+	// Totals over all states.
+	TotalActive    int64 `json:"total_active"`
+	TotalFinished  int64 `json:"total_finished"`
+	TotalHandedOff int64 `json:"total_handed_off"`
+}
+
+func funnelView(f Funnel, version string) FunnelView {
+	v := FunnelView{Funnel: f, Version: version}
+	for _, n := range f.Active {
+		v.TotalActive += n
+	}
+	for _, n := range f.Finished {
+		v.TotalFinished += n
+	}
+	for _, n := range f.HandedOff {
+		v.TotalHandedOff += n
+	}
+	return v
+}
