@@ -28,9 +28,9 @@ func check(d *decoder, sc *Scenario, root *yaml.Node) {
 			return
 		}
 		if _, ok := sc.States[target]; !ok {
-			hint := didYouMean(target, names)
+			hint := d.didYouMean(target, names)
 			if hint == "" {
-				hint = "states here: " + strings.Join(names, ", ")
+				hint = "states here: " + listOf(names)
 			}
 			d.errorf(at(path), path, ErrUnknownState, hint, "unknown state %q", target)
 		}
@@ -54,6 +54,13 @@ func check(d *decoder, sc *Scenario, root *yaml.Node) {
 	if d.problems.HasErrors() {
 		return
 	}
+	if n := tableSize(sc); n > maxTransitions {
+		// every waiting state gets an edge per global command: a large file
+		// could otherwise compile to a table of hundreds of millions of edges
+		d.errorf(at("commands"), "commands", ErrTooLarge, "use fewer global commands or fewer states, or split the scenario into several files",
+			"the scenario has %d ways from state to state (each state that waits gets one per command); at most %d are allowed", n, maxTransitions)
+		return
+	}
 	compile(sc)
 	checkPassingCycles(d, sc, keyAt)
 	if d.problems.HasErrors() {
@@ -61,6 +68,26 @@ func check(d *decoder, sc *Scenario, root *yaml.Node) {
 	}
 	checkReachable(d, sc, keyAt)
 	checkTemplates(d, sc)
+}
+
+// maxTransitions bounds the compiled transition table of one scenario.
+const maxTransitions = 100_000
+
+// tableSize is the number of transitions compile will make, at most.
+func tableSize(sc *Scenario) int {
+	n := 2
+	for _, st := range sc.States {
+		n += len(st.Menu) + len(st.On)
+		if !st.Waits() {
+			n++
+			continue
+		}
+		if st.Commands {
+			n += len(sc.Commands)
+		}
+		n += 4 + len(st.Branch) // answer (or unmatched), retry, fail, idle
+	}
+	return n
 }
 
 func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node, keyAt func(string) *yaml.Node, ref func(string, string)) {
@@ -95,10 +122,10 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 	// ask and its companions
 	typeOK := !d.failed(key("type"))
 	if asks {
-		if st.Save == "" && !written("save") {
+		if st.Save == "" && !written("save") && !d.claim(p, "save", "ask without save: the answer would be lost") {
 			d.errorf(at(key("ask")), key("ask"), ErrMissing, "add save: FIELD, the name the answer is kept under (e.g. save: name)", "ask without save: the answer would be lost")
 		}
-		if st.Next == "" && st.Branch == nil && !written("next") && len(terms) == 0 {
+		if st.Next == "" && st.Branch == nil && !written("next") && len(terms) == 0 && !d.claim(p, "next", "ask without next") {
 			d.errorf(at(key("ask")), key("ask"), ErrAskNoNext, "add next: STATE — where to go after a valid answer", "ask without next: olbot does not know where to go after a valid answer")
 		}
 		if !typeOK {
@@ -114,10 +141,10 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 		}
 		if st.Validate != "" && typeOK {
 			if err := answers.CheckTag(st.Type, st.Validate); err != nil {
-				d.errorf(at(key("validate")), key("validate"), ErrValidateTag, "use go-playground/validator rules such as min=2,max=40 or gte=18", "%v", err)
+				d.errorf(at(key("validate")), key("validate"), ErrValidateTag, "write rules such as min=2,max=40 (length of a text) or gte=18 (a number); see validate: in the README", "%v", err)
 			}
 		}
-		if st.OnFail == "" && !has("on_fail") && len(terms) == 0 {
+		if st.OnFail == "" && !written("on_fail") && len(terms) == 0 {
 			d.warnf(at(key("ask")), key("ask"), ErrNoOnFail, "add on_fail: STATE; without it the client is handed to any free operator", "no on_fail: after %d bad answers the dialog goes to an operator", sc.Retries(st)+1)
 		}
 	} else {
@@ -148,8 +175,8 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 			meant := map[string]bool{} // a misspelled branch stands for the one it resembles
 			for _, k := range sortedKeys(st.Branch) {
 				if k != "yes" && k != "no" {
-					meant[suggest(k, []string{"yes", "no"})] = true
-					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, []string{"yes", "no"}, "a yesno answer branches on yes: and no:"), "unknown branch %q", k)
+					meant[d.suggest(k, []string{"yes", "no"})] = true
+					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, d.didYouMeanOr(k, []string{"yes", "no"}, "a yesno answer branches on yes: and no:"), "unknown branch %q", k)
 				}
 			}
 			for _, k := range []string{"yes", "no"} {
@@ -159,10 +186,14 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 			}
 		case "choice":
 			meant := map[string]bool{}
+			options := make(map[string]bool, len(st.Options))
+			for _, o := range st.Options {
+				options[o] = true
+			}
 			for _, k := range sortedKeys(st.Branch) {
-				if !contains(st.Options, k) {
-					meant[suggest(k, st.Options)] = true
-					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, didYouMeanOr(k, st.Options, "branch names are the options' texts: "+strings.Join(st.Options, ", ")), "%q is not one of the options", k)
+				if !options[k] {
+					meant[d.suggest(k, st.Options)] = true
+					d.errorf(at(key("next."+k)), key("next."+k), ErrValue, d.didYouMeanOr(k, st.Options, "branch names are the options' texts: "+listOf(st.Options)), "%q is not one of the options", k)
 				}
 			}
 			for _, o := range st.Options {
@@ -218,13 +249,6 @@ func checkState(d *decoder, sc *Scenario, st *State, at func(string) *yaml.Node,
 	if !waits && !ends && st.Next == "" && !written("next") {
 		d.errorf(keyAt(st.Name), p, ErrDeadEnd, "add next: STATE, or wait with ask:/menu:/on:, or end with operator:, transfer: or finish: true", "state %q is a dead end: it neither waits, moves on, nor ends", st.Name)
 	}
-}
-
-func didYouMeanOr(s string, candidates []string, fallback string) string {
-	if h := didYouMean(s, candidates); h != "" {
-		return h
-	}
-	return fallback
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -345,19 +369,29 @@ func checkTemplates(d *decoder, sc *Scenario) {
 	in[NoState] = newBits(n)
 	in[sc.Start] = newBits(n)
 	in[sc.MissingTarget()] = newBits(n)
-	for changed := true; changed; {
-		changed = false
-		for _, t := range sc.Table {
-			src, ok := in[t.From]
-			if !ok {
-				continue
-			}
-			flow := src.clone()
+	// a worklist: a state is looked at again only when what flows into it shrank
+	out := map[string][]Transition{}
+	for _, t := range sc.Table {
+		out[t.From] = append(out[t.From], t)
+	}
+	queue := append([]string{NoState}, sc.Order...)
+	queued := map[string]bool{}
+	for _, q := range queue {
+		queued[q] = true
+	}
+	flow := newBits(n)
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		queued[cur] = false
+		for _, t := range out[cur] {
+			copy(flow, in[cur])
 			if t.Sets != "" {
 				flow.set(idx[t.Sets])
 			}
-			if in[t.To].intersect(flow) {
-				changed = true
+			if in[t.To].intersect(flow) && !queued[t.To] {
+				queued[t.To] = true
+				queue = append(queue, t.To)
 			}
 		}
 	}
@@ -371,14 +405,15 @@ func checkTemplates(d *decoder, sc *Scenario) {
 				continue
 			}
 			path := "states." + name + "." + tp.key
-			for _, f := range tp.t.Fields {
-				pos := fieldPos(tp.t, f)
+			for i, f := range tp.t.Fields {
+				pos := fieldPos(tp.t, i)
 				switch i, ok := idx[f]; {
 				case f == ClientField:
 				case !ok:
-					hint := didYouMean(f, append(fields, ClientField))
+					known := append(fields[:len(fields):len(fields)], ClientField)
+					hint := d.didYouMean(f, known)
 					if hint == "" {
-						hint = "collect it with ask: and save: " + f + " first, or use one of: " + strings.Join(append(fields, ClientField), ", ")
+						hint = "collect it with ask: and save: " + f + " first, or use one of: " + listOf(known)
 					}
 					d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: path, Err: ErrTemplate, Hint: hint,
 						Msg: fmt.Sprintf("{{%s}} is never collected: no state has save: %s", f, f)})
@@ -403,12 +438,12 @@ func greetTemplate(st *State) *Template {
 	return st.Greet.Text
 }
 
-func fieldPos(t *Template, f string) Pos {
-	p := t.pos
-	if i := strings.Index(t.Raw, "{{"+f); i >= 0 && !strings.Contains(t.Raw[:i], "\n") && t.rawCol > 0 {
-		p.Col = t.rawCol + len([]rune(t.Raw[:i]))
+// fieldPos is the position in the file of the first {{…}} of t.Fields[i].
+func fieldPos(t *Template, i int) Pos {
+	if i < len(t.fieldPos) {
+		return t.fieldPos[i]
 	}
-	return p
+	return t.pos
 }
 
 type bits []uint64

@@ -8,8 +8,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodes bounds how many YAML nodes one file may expand to, aliases
-// included, so an alias bomb is refused instead of eating memory.
+// maxNodes bounds how many values YAML aliases may add to a file when
+// expanded, so an alias bomb is refused instead of eating time and memory.
 const maxNodes = 100_000
 
 // decoder walks a yaml.Node tree against known key sets, recording problems
@@ -19,8 +19,51 @@ type decoder struct {
 	problems Problems
 	pos      map[string]Pos
 	nodes    int
+	maxNodes int // values the walk may visit, aliases expanded; see aliasBomb
 	bombed   bool
 	claimed  map[*Problem]bool // unknown-key problems that already explain a missing key
+	src      []string          // the source lines, for positions inside values
+	idx      problemIndex
+	ops      int // comparisons spent on "did you mean" hints; see didYouMean
+}
+
+// problemIndex answers the questions the checks ask about the problems found
+// so far without scanning them all each time, which would be quadratic in a
+// large file with many problems. It is brought up to date on each question
+// and is valid until the problems are sorted.
+type problemIndex struct {
+	n       int                   // problems indexed so far
+	failed  map[string]bool       // paths of errors and of everything that contains them
+	unknown map[string][]*Problem // unknown-key problems by the path of their mapping
+}
+
+func (d *decoder) index() *problemIndex {
+	x := &d.idx
+	if x.failed == nil {
+		x.failed, x.unknown = map[string]bool{}, map[string][]*Problem{}
+	}
+	for ; x.n < len(d.problems); x.n++ {
+		p := d.problems[x.n]
+		if p.Warning {
+			continue
+		}
+		x.failed[p.Path] = true
+		for i := 0; i < len(p.Path); i++ {
+			if c := p.Path[i]; c == '.' || c == '[' {
+				x.failed[p.Path[:i]] = true
+			}
+		}
+		if p.Err == ErrUnknownKey {
+			parent, key := "", p.Path
+			if i := strings.LastIndexByte(p.Path, '.'); i >= 0 {
+				parent, key = p.Path[:i], p.Path[i+1:]
+			}
+			if key != "" && !strings.Contains(key, "[") {
+				x.unknown[parent] = append(x.unknown[parent], p)
+			}
+		}
+	}
+	return x
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
@@ -50,7 +93,7 @@ func (d *decoder) count(n *yaml.Node) {
 		return
 	}
 	d.nodes += 1 + len(n.Content)
-	if d.nodes > maxNodes {
+	if d.nodes > d.maxNodes {
 		d.bombed = true
 		d.errorf(n, "", ErrTooLarge, "remove YAML aliases (*name) that repeat large blocks", "the file expands to more than %d values", maxNodes)
 	}
@@ -59,15 +102,23 @@ func (d *decoder) count(n *yaml.Node) {
 // missing reports that the mapping at path lacks a required key (one of
 // keys). When the mapping has an unknown key, that key was most likely meant
 // ("go:" for "goto:"), so its problem gets the hint instead of a second error.
-func (d *decoder) missing(n *yaml.Node, path string, keys []string, hint, format string, args ...any) {
+// Any unknown key counts in small mappings (a menu item, a route); in large
+// ones (strict) only a key whose "did you mean" names one of keys.
+func (d *decoder) missing(n *yaml.Node, path string, keys []string, strict bool, hint, format string, args ...any) {
 	var typo *Problem
-	for _, p := range d.problems {
-		rest, ok := strings.CutPrefix(p.Path, path+".")
-		if !ok || p.Err != ErrUnknownKey || strings.Contains(rest, ".") || d.claimed[p] {
+	meant := ""
+	for _, p := range d.index().unknown[path] {
+		rest, ok := childKey(p.Path, path)
+		if !ok || d.claimed[p] {
 			continue
 		}
-		if typo == nil || contains(keys, suggest(rest, keys)) && !contains(keys, suggest(strings.TrimPrefix(typo.Path, path+"."), keys)) {
-			typo = p
+		for _, k := range keys {
+			if strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", k)) && meant == "" {
+				typo, meant = p, k
+			}
+		}
+		if typo == nil && !strict {
+			typo, meant = p, d.suggest(rest, keys)
 		}
 	}
 	if typo == nil {
@@ -78,73 +129,140 @@ func (d *decoder) missing(n *yaml.Node, path string, keys []string, hint, format
 		d.claimed = map[*Problem]bool{}
 	}
 	d.claimed[typo] = true
-	key := strings.TrimPrefix(typo.Path, path+".")
-	want := suggest(key, keys)
-	if want == "" {
-		want = keys[0]
+	if meant == "" {
+		meant = keys[0]
 	}
-	typo.Hint = fmt.Sprintf("did you mean %q? %s", want, fmt.Sprintf(format, args...))
+	typo.Hint = fmt.Sprintf("did you mean %q? %s", meant, fmt.Sprintf(format, args...))
 }
 
-// failed reports whether an error was reported at path or inside it.
-func (d *decoder) failed(path string) bool {
-	for _, p := range d.problems {
-		if !p.Warning && (p.Path == path || strings.HasPrefix(p.Path, path+".") || strings.HasPrefix(p.Path, path+"[")) {
+// claim looks for an unknown key of the mapping at path that resembles key
+// ("sav:" for "save:") although its hint named another known key, and makes
+// its hint explain why key is needed. It reports whether it found one, so
+// that the caller need not report key as missing too.
+func (d *decoder) claim(path, key, why string) bool {
+	for _, p := range d.index().unknown[path] {
+		rest, ok := childKey(p.Path, path)
+		if ok && !d.claimed[p] && suggest(rest, []string{key}) == key {
+			if d.claimed == nil {
+				d.claimed = map[*Problem]bool{}
+			}
+			d.claimed[p] = true
+			p.Hint = fmt.Sprintf("did you mean %q? %s", key, why)
 			return true
 		}
 	}
 	return false
 }
+
+// childKey returns the key of path p when p names a key directly inside
+// the mapping at path ("" for the top level).
+func childKey(p, path string) (string, bool) {
+	if path != "" {
+		var ok bool
+		if p, ok = strings.CutPrefix(p, path+"."); !ok {
+			return "", false
+		}
+	}
+	return p, p != "" && !strings.ContainsAny(p, ".[")
+}
+
+// suggestBudget bounds the candidates compared for "did you mean" hints in
+// one file: a file with thousands of bad references to thousands of states
+// gets its first hints, not a quadratic wait.
+const suggestBudget = 50_000
+
+// suggest is suggest within the file's budget.
+func (d *decoder) suggest(s string, candidates []string) string {
+	if d.ops += len(candidates); d.ops > suggestBudget {
+		return ""
+	}
+	return suggest(s, candidates)
+}
+
+// didYouMean is didYouMean within the file's budget.
+func (d *decoder) didYouMean(s string, candidates []string) string {
+	if m := d.suggest(s, candidates); m != "" {
+		return fmt.Sprintf("did you mean %q?", m)
+	}
+	return ""
+}
+
+// didYouMeanOr is d.didYouMean, or fallback when nothing is close.
+func (d *decoder) didYouMeanOr(s string, candidates []string, fallback string) string {
+	if h := d.didYouMean(s, candidates); h != "" {
+		return h
+	}
+	return fallback
+}
+
+// failed reports whether an error was reported at path or inside it.
+func (d *decoder) failed(path string) bool { return d.index().failed[path] }
 
 // typo reports whether the mapping at path has an unknown key that is
 // probably a misspelling of key.
 func (d *decoder) typo(path, key string) bool {
-	for _, p := range d.problems {
-		if rest, ok := strings.CutPrefix(p.Path, path+"."); ok && p.Err == ErrUnknownKey && !strings.Contains(rest, ".") && strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", key)) {
+	for _, p := range d.index().unknown[path] {
+		if strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", key)) {
 			return true
 		}
 	}
 	return false
 }
 
-// aliasBomb refuses a document that YAML aliases would expand beyond
-// maxNodes values ("billion laughs"), before anything walks it. Sizes are
-// memoized per node, so the check itself is linear in the file.
-func aliasBomb(file string, root *yaml.Node) *Problem {
+// aliasBomb refuses a document whose YAML aliases would add more than
+// maxNodes values to it when expanded ("billion laughs"), before anything
+// walks it; a large file without aliases is not refused. Sizes are memoized
+// per node, so the check is linear in the file. It returns the number of
+// values the file expands to at most, the limit for the decoder's walk.
+func aliasBomb(file string, root *yaml.Node) (*Problem, int) {
+	own, aliases := 0, false // the nodes written in the file, aliases not followed
+	var count func(n *yaml.Node)
+	count = func(n *yaml.Node) {
+		own++
+		aliases = aliases || n.Kind == yaml.AliasNode
+		for _, c := range n.Content {
+			count(c)
+		}
+	}
+	count(root)
+	limit := own + maxNodes
+	if !aliases {
+		return nil, limit
+	}
 	size := map[*yaml.Node]int{}
 	var bad *yaml.Node
-	var walk func(n *yaml.Node, depth int) int
-	walk = func(n *yaml.Node, depth int) int {
+	var walk func(n *yaml.Node) int
+	walk = func(n *yaml.Node) int {
 		if n == nil || bad != nil {
 			return 0
 		}
 		if s, ok := size[n]; ok {
 			return s
 		}
-		size[n] = maxNodes + 1 // an alias to a node being measured would loop
+		size[n] = limit + 1 // an alias to a node being measured would loop
 		total := 1
 		if n.Kind == yaml.AliasNode {
-			total = walk(n.Alias, depth+1)
+			total = walk(n.Alias)
 		}
 		for _, c := range n.Content {
-			total += walk(c, depth+1)
-			if total > maxNodes {
+			total += walk(c)
+			if total > limit {
 				break
 			}
 		}
-		if total > maxNodes && bad == nil {
+		if total > limit && bad == nil {
 			bad = n
 		}
-		size[n] = min(total, maxNodes+1)
+		size[n] = min(total, limit+1)
 		return size[n]
 	}
-	walk(root, 0)
+	walk(root)
 	if bad == nil {
-		return nil
+		return nil, limit
 	}
 	return &Problem{File: file, Pos: posOf(bad), Err: ErrTooLarge,
 		Msg:  fmt.Sprintf("YAML aliases (*name) make this value expand to more than %d values", maxNodes),
-		Hint: "an alias repeats the block its anchor (&name) marks; write the values out instead of nesting aliases"}
+		Hint: "an alias repeats the block its anchor (&name) marks; write the values out instead of nesting aliases"}, limit
 }
 
 func kindName(n *yaml.Node) string {
@@ -191,7 +309,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, fn func(key
 			continue
 		}
 		if known != nil && !contains(known, key) {
-			hint := didYouMean(key, known)
+			hint := d.didYouMean(key, known)
 			if hint == "" {
 				hint = "known keys here: " + strings.Join(known, ", ")
 			}

@@ -28,15 +28,15 @@ func (s *Scenario) Edges() []Edge {
 			}
 			e.Label = "state removed by a reload"
 		case EdgeMenu:
-			e.Label = "button: " + t.Label
+			e.Label = "button " + t.Label
 		case EdgeOn:
-			e.Label = "on: " + t.Label
+			e.Label = "on " + t.Label
 		case EdgeCommand:
-			e.Label = "command: " + t.Label
+			e.Label = "command " + t.Label
 		case EdgeAnswer:
 			e.Label = "answer"
 			if t.Label != "" {
-				e.Label = "answer: " + t.Label
+				e.Label = "answer " + t.Label
 			}
 		case EdgeUnmatched:
 			e.Label = "anything else"

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -67,10 +69,11 @@ func Parse(file string, src []byte) (*Scenario, Problems) {
 	if p != nil {
 		return nil, Problems{p}
 	}
-	if p := aliasBomb(file, root); p != nil {
+	p, limit := aliasBomb(file, root)
+	if p != nil {
 		return nil, Problems{p}
 	}
-	d := &decoder{file: file, pos: map[string]Pos{}}
+	d := &decoder{file: file, pos: map[string]Pos{}, maxNodes: limit, src: splitLines(string(src))}
 	sc := &Scenario{File: file, Version: Version(src), States: map[string]*State{}, pos: d.pos}
 	sc.Settings.Retries = DefaultRetries
 	d.scenario(root, sc)
@@ -105,7 +108,11 @@ func parseYAML(file string, src []byte) (*yaml.Node, *Problem) {
 		return nil, syntaxProblem(file, src, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file is empty"}
+		return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file is empty", Hint: "a scenario needs at least start: and states:"}
+	}
+	if root := doc.Content[0]; root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+		// only "---" or "..." markers: yaml.v3 places the empty value after them
+		return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file has no keys", Hint: "a scenario needs at least start: and states:"}
 	}
 	return doc.Content[0], nil
 }
@@ -158,7 +165,7 @@ func (d *decoder) scenario(root *yaml.Node, sc *Scenario) {
 		return
 	}
 	if statesNode == nil {
-		d.errorf(root, "", ErrMissing, "add states: with at least one state", "no states: the scenario has nothing to do")
+		d.missing(root, "", []string{"states"}, true, "add states: with at least one state", "no states: the scenario has nothing to do")
 	} else if len(sc.Order) == 0 && !d.problems.HasErrors() {
 		d.errorf(statesNode, "states", ErrMissing, "add at least one state under states:", "states: is empty")
 	}
@@ -167,7 +174,7 @@ func (d *decoder) scenario(root *yaml.Node, sc *Scenario) {
 		if len(sc.Order) > 0 {
 			hint = fmt.Sprintf("add start: %s (or the name of the first state)", sc.Order[0])
 		}
-		d.errorf(root, "", ErrMissing, hint, "no start: olbot does not know which state comes first")
+		d.missing(root, "", []string{"start"}, true, hint, "no start: olbot does not know which state comes first")
 	}
 }
 
@@ -197,26 +204,20 @@ func (d *decoder) lines(v *yaml.Node, p string, sc *Scenario) {
 		}
 		return
 	}
+	seen := map[int]bool{}
 	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
 		if n, ok := d.integer(item, ip, 1); ok {
-			if contains(intStrings(sc.Lines), fmt.Sprint(n)) {
+			if seen[n] {
 				d.errorf(item, ip, ErrValue, "remove the second one", "line %d is listed twice", n)
 				return
 			}
+			seen[n] = true
 			sc.Lines = append(sc.Lines, n)
 		}
 	})
 	if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
 		d.errorf(v, p, ErrValue, "list the Open Line ids, or remove lines: to make this the default scenario", "lines: is empty")
 	}
-}
-
-func intStrings(xs []int) []string {
-	out := make([]string, len(xs))
-	for i, x := range xs {
-		out[i] = fmt.Sprint(x)
-	}
-	return out
 }
 
 func (d *decoder) settings(v *yaml.Node, p string, sc *Scenario) {
@@ -302,10 +303,10 @@ func (d *decoder) route(n *yaml.Node, p string) (Route, bool) {
 		return r, false
 	}
 	if matchNode == nil {
-		d.missing(n, p, []string{"match"}, "add match: [words…]", "a route needs match:")
+		d.missing(n, p, []string{"match"}, false, "add match: [words…]", "a route needs match:")
 	}
 	if _, ok := d.pos[p+".goto"]; !ok {
-		d.missing(n, p, []string{"goto"}, "add goto: STATE", "a route needs goto:")
+		d.missing(n, p, []string{"goto"}, false, "add goto: STATE", "a route needs goto:")
 	}
 	if matchNode == nil || r.Goto == "" {
 		return r, false
@@ -320,31 +321,174 @@ func (d *decoder) template(v *yaml.Node, p string) *Template {
 	}
 	t, msg, off := parseTemplate(s)
 	if t == nil {
-		pos := textPos(v, off)
+		pos := d.textPos(v, off)
 		d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: p, Msg: msg, Err: ErrValue, Hint: "write fields as {{name}}; to show braces literally, avoid {{"})
 		return nil
 	}
 	t.pos = posOf(v)
-	if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 && !strings.Contains(v.Value, "\n") {
-		t.rawCol = v.Column
-		if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			t.rawCol++
-		}
-	}
+	t.fieldPos = d.textPositions(v, t.fieldOff)
 	return t
 }
 
-// textPos is the position of byte offset off inside a scalar's text, exact for
-// single-line plain and quoted scalars and the scalar's start otherwise.
-func textPos(v *yaml.Node, off int) Pos {
-	if strings.Contains(v.Value[:min(off, len(v.Value))], "\n") || v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		return posOf(v)
+// textPos is the position in the file of byte offset off of a scalar's value.
+func (d *decoder) textPos(v *yaml.Node, off int) Pos {
+	return d.textPositions(v, []int{off})[0]
+}
+
+// textPositions returns the positions in the file of byte offsets offs
+// (ascending) of a scalar's value: exact for one-line plain and quoted
+// scalars (backslash escapes and doubled single quotes included) and for
+// literal blocks (|), else the scalar's start. The line is read once.
+func (d *decoder) textPositions(v *yaml.Node, offs []int) []Pos {
+	out := make([]Pos, len(offs))
+	for i := range out {
+		out[i] = posOf(v)
 	}
-	col := v.Column + len([]rune(v.Value[:off]))
-	if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		col++
+	if v.Line < 1 || v.Line > len(d.src) {
+		return out
 	}
-	return Pos{v.Line, col}
+	if v.Style&yaml.LiteralStyle != 0 {
+		d.literalPositions(v, offs, out)
+		return out
+	}
+	if v.Style&yaml.FoldedStyle != 0 {
+		return out
+	}
+	line := d.src[v.Line-1]
+	si := byteAtCol(line, v.Column)
+	var quote byte
+	switch {
+	case v.Style&yaml.DoubleQuotedStyle != 0:
+		quote = '"'
+	case v.Style&yaml.SingleQuotedStyle != 0:
+		quote = '\''
+	}
+	if si < 0 || quote != 0 && (si >= len(line) || line[si] != quote) {
+		return out
+	}
+	if quote != 0 {
+		si++
+	}
+	vi := 0   // bytes of the value matched so far
+	col := -1 // runes of line[:si], counted from lineStart
+	lineStart := 0
+	for i, off := range offs {
+		off = max(0, min(off, len(v.Value)))
+		if off < vi || strings.Contains(v.Value[vi:off], "\n") {
+			break // offsets out of order, or past the first line: the start
+		}
+		for vi < off && si < len(line) {
+			switch c := line[si]; {
+			case quote == '"' && c == '\\' && si+1 < len(line):
+				n, produced := escapeLen(line[si+1:])
+				si += 1 + n
+				vi += produced
+			case quote == '\'' && c == '\'' && si+1 < len(line) && line[si+1] == '\'':
+				si += 2
+				vi++
+			default:
+				_, size := utf8.DecodeRuneInString(line[si:])
+				si += size
+				vi += size
+			}
+		}
+		if vi != off { // the value continues on the next line
+			break
+		}
+		if col < 0 {
+			col = 0
+		}
+		col += utf8.RuneCountInString(line[lineStart:si])
+		lineStart = si
+		out[i] = Pos{v.Line, col + 1}
+	}
+	return out
+}
+
+// literalPositions places offsets (ascending) of a literal block scalar
+// (|) into out: each line of the value is a line of the file, after the
+// block's indentation. Offsets it cannot place keep the scalar's start.
+func (d *decoder) literalPositions(v *yaml.Node, offs []int, out []Pos) {
+	indent := -1
+	for i := v.Line; i < len(d.src); i++ { // d.src[v.Line] is the line after the |
+		if strings.TrimSpace(d.src[i]) != "" {
+			indent = indentOf(d.src[i])
+			break
+		}
+	}
+	if indent < 0 {
+		return
+	}
+	k, lineStart, at := 0, 0, 0 // value line k starts at byte lineStart; read up to at
+	checked, runes := -1, 0     // the line last checked against the file; runes of lineStart..at
+	for i, off := range offs {
+		off = max(0, min(off, len(v.Value)))
+		if off < at {
+			return
+		}
+		for j := strings.IndexByte(v.Value[at:off], '\n'); j >= 0; j = strings.IndexByte(v.Value[at:off], '\n') {
+			k++
+			at += j + 1
+			lineStart, runes = at, 0
+		}
+		runes += utf8.RuneCountInString(v.Value[at:off])
+		at = off
+		n := v.Line + 1 + k // 1-based line of the offset
+		if n > len(d.src) {
+			return
+		}
+		if checked != k {
+			end := strings.IndexByte(v.Value[lineStart:], '\n')
+			if end < 0 {
+				end = len(v.Value) - lineStart
+			}
+			if src := d.src[n-1]; len(src) < indent || !strings.HasPrefix(src[indent:], v.Value[lineStart:lineStart+end]) {
+				return
+			}
+			checked = k
+		}
+		out[i] = Pos{n, indent + runes + 1}
+	}
+}
+
+// byteAtCol returns the byte index of 1-based rune column col of line, or -1.
+func byteAtCol(line string, col int) int {
+	for i := range line {
+		if col--; col == 0 {
+			return i
+		}
+	}
+	if col == 1 {
+		return len(line)
+	}
+	return -1
+}
+
+// escapeLen reads the escape after a backslash in a double-quoted scalar: it
+// returns the bytes it takes in the file and the bytes it yields in the value.
+func escapeLen(s string) (n, produced int) {
+	if s == "" {
+		return 0, 0
+	}
+	hex := map[byte]int{'x': 2, 'u': 4, 'U': 8}
+	switch s[0] {
+	case 'x', 'u', 'U':
+		k := hex[s[0]]
+		if len(s) > k {
+			if r, err := strconv.ParseUint(s[1:1+k], 16, 32); err == nil {
+				if l := utf8.RuneLen(rune(r)); l > 0 {
+					return 1 + k, l
+				}
+				return 1 + k, 3 // invalid runes become U+FFFD
+			}
+		}
+		return 1, 1
+	case 'N', '_':
+		return 1, 2 // U+0085, U+00A0
+	case 'L', 'P':
+		return 1, 3 // U+2028, U+2029
+	}
+	return 1, 1
 }
 
 func (d *decoder) state(name string, n *yaml.Node, path string) *State {
@@ -445,10 +589,10 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *State {
 					return
 				}
 				if !hasText {
-					d.missing(item, ip, []string{"text"}, "add text: the button's label", "a menu item needs text:")
+					d.missing(item, ip, []string{"text"}, false, "add text: the button's label", "a menu item needs text:")
 				}
 				if !hasGoto {
-					d.missing(item, ip, []string{"goto"}, "add goto: STATE", "a menu item needs goto:")
+					d.missing(item, ip, []string{"goto"}, false, "add goto: STATE", "a menu item needs goto:")
 				}
 				st.Menu = append(st.Menu, mi)
 			})
@@ -498,7 +642,7 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *State {
 			case hasUser && hasLine:
 				d.errorf(v, p, ErrValue, "keep one of them: a transfer goes to one operator or one line", "transfer has both user and line")
 			case !hasUser && !hasLine:
-				d.missing(v, p, []string{"line", "user"}, "write transfer: {user: 15} or transfer: {line: 2}", "transfer needs user: or line:")
+				d.missing(v, p, []string{"line", "user"}, false, "write transfer: {user: 15} or transfer: {line: 2}", "transfer needs user: or line:")
 			}
 			st.Transfer = tr
 		case "finish":

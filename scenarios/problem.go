@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors wrapped by Problems, so tests and callers can use errors.Is.
@@ -158,18 +159,23 @@ func (ps Problems) Is(target error) bool {
 
 // suggest returns the candidate closest to s, if it is close enough to be a likely typo.
 func suggest(s string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		d := distance(strings.ToLower(s), strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
 	limit := 2
-	if n := len([]rune(s)); n <= 3 {
+	n := utf8.RuneCountInString(s)
+	if n <= 3 {
 		limit = 1
 	} else if n >= 9 {
 		limit = 3
+	}
+	best, bestD := "", 1<<30
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		if diff := utf8.RuneCountInString(c) - n; diff > limit || -diff > limit {
+			continue // the distance is at least the difference in length
+		}
+		d := distance(ls, strings.ToLower(c))
+		if d < bestD {
+			best, bestD = c, d
+		}
 	}
 	if best != "" && bestD <= limit {
 		return best
@@ -203,6 +209,15 @@ func prefixMatch(s string, candidates []string) string {
 		return ""
 	}
 	return best
+}
+
+// listOf joins names for a hint, shortened when there are many.
+func listOf(names []string) string {
+	const most = 12
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s, … (%d in all)", strings.Join(names[:most], ", "), len(names))
 }
 
 // didYouMean formats a hint for a likely typo, or "" when nothing is close.

@@ -16,7 +16,7 @@ var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // indentation.
 func syntaxProblem(file string, src []byte, err error) *Problem {
 	p := &Problem{File: file, Pos: Pos{1, 1}, Err: ErrSyntax, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	lines := strings.Split(string(src), "\n")
+	lines := splitLines(string(src))
 	line, msg := 1, p.Msg
 	if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
@@ -113,6 +113,9 @@ func syntaxProblem(file string, src []byte, err error) *Problem {
 		p.Hint = "a value may not start with @ or `: put it in quotes"
 	case strings.HasPrefix(msg, "could not find expected ':'"):
 		p.Hint = "every key needs a colon and a space after it, e.g. say: Hello"
+	}
+	if p.Hint == "" {
+		p.Hint = "check this line and the ones just above it: quotes and brackets must be closed, and keys of one block start in the same column"
 	}
 	return p
 }
@@ -370,4 +373,35 @@ func misindented(lines []string, from int) (line, want, deeper int, ok bool) {
 		}
 	}
 	return 0, 0, 0, false
+}
+
+// splitLines splits a file into lines as YAML counts them: a line ends at
+// \n, \r\n, a lone \r, or (as yaml.v3 reads them) NEL, LS and PS.
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); {
+		n := 0 // length of the line break at i
+		switch {
+		case s[i] == '\n':
+			n = 1
+		case s[i] == '\r':
+			n = 1
+			if i+1 < len(s) && s[i+1] == '\n' {
+				n = 2
+			}
+		case strings.HasPrefix(s[i:], "\u0085"):
+			n = 2
+		case strings.HasPrefix(s[i:], "\u2028"), strings.HasPrefix(s[i:], "\u2029"):
+			n = 3
+		}
+		if n == 0 {
+			i++
+			continue
+		}
+		lines = append(lines, s[start:i])
+		i += n
+		start = i
+	}
+	return append(lines, s[start:])
 }

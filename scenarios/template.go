@@ -14,7 +14,9 @@ type Template struct {
 	parts  []tplPart
 	Fields []string // field names used, in order, without duplicates
 	pos    Pos
-	rawCol int // column of the text's first character, 0 when not on one line
+
+	fieldOff []int // byte offset in Raw of each field's first {{, as Fields
+	fieldPos []Pos // position in the file of each field's first {{, as Fields
 }
 
 type tplPart struct {
@@ -26,6 +28,7 @@ type tplPart struct {
 // and the byte offset of the problem for a malformed placeholder.
 func parseTemplate(s string) (*Template, string, int) {
 	t := &Template{Raw: s}
+	var seen map[string]bool // fields so far, once there are many
 	rest, off := s, 0
 	for {
 		i := strings.Index(rest, "{{")
@@ -47,8 +50,20 @@ func parseTemplate(s string) (*Template, string, int) {
 			t.parts = append(t.parts, tplPart{lit: rest[:i]})
 		}
 		t.parts = append(t.parts, tplPart{field: name})
-		if !contains(t.Fields, name) {
+		if seen == nil && len(t.Fields) >= 16 {
+			seen = make(map[string]bool, 2*len(t.Fields))
+			for _, f := range t.Fields {
+				seen[f] = true
+			}
+		}
+		if seen[name] || seen == nil && contains(t.Fields, name) {
+			// already listed
+		} else {
 			t.Fields = append(t.Fields, name)
+			t.fieldOff = append(t.fieldOff, off+i)
+			if seen != nil {
+				seen[name] = true
+			}
 		}
 		off += i + 2 + j + 2
 		rest = rest[i+2+j+2:]

@@ -79,10 +79,11 @@ func ParseTests(file string, src []byte) (*TestFile, Problems) {
 	if p != nil {
 		return nil, Problems{p}
 	}
-	if p := aliasBomb(file, root); p != nil {
+	p, limit := aliasBomb(file, root)
+	if p != nil {
 		return nil, Problems{p}
 	}
-	d := &decoder{file: file, pos: map[string]Pos{}}
+	d := &decoder{file: file, pos: map[string]Pos{}, maxNodes: limit}
 	tf := &TestFile{File: file}
 	var hasScenario, hasTests bool
 	d.mapping(root, "", testFileKeys, func(key string, k, v *yaml.Node, p string) {
@@ -101,10 +102,10 @@ func ParseTests(file string, src []byte) (*TestFile, Problems) {
 	})
 	if root.Kind == yaml.MappingNode {
 		if !hasScenario {
-			d.errorf(root, "", ErrMissing, "add scenario: NAME — the name of the scenario under test", "no scenario:")
+			d.missing(root, "", []string{"scenario"}, true, "add scenario: NAME — the name of the scenario under test", "no scenario:")
 		}
 		if !hasTests {
-			d.errorf(root, "", ErrMissing, "add tests: with a list of conversations", "no tests:")
+			d.missing(root, "", []string{"tests"}, true, "add tests: with a list of conversations", "no tests:")
 		}
 	}
 	d.problems.Sort()
@@ -146,7 +147,7 @@ func (d *decoder) test(n *yaml.Node, p string) (Test, bool) {
 		t.Name = fmt.Sprintf("test at line %d", n.Line)
 	}
 	if !hasSteps {
-		d.errorf(n, p, ErrMissing, "add steps: with start:, user:, bot: and expect: steps", "a test needs steps:")
+		d.missing(n, p, []string{"steps"}, true, "add steps: with start:, user:, bot: and expect: steps", "a test needs steps:")
 		return t, false
 	}
 	return t, true
