@@ -166,6 +166,28 @@ func (s *OAuthTokens) Refresh(ctx context.Context, stale string) (string, error)
 	return s.tok.AccessToken, nil
 }
 
+// Offer adopts t's access token when it expires later than the one held,
+// e.g. a fresh token that came with an event. The refresh token is replaced
+// only by a non-empty one, so the rotating refresh chain is never lost. It
+// does not wait for a refresh in progress (that one brings a fresh token
+// anyway) and reports whether it adopted t.
+func (s *OAuthTokens) Offer(t Token) bool {
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		return false
+	}
+	defer s.unlock()
+	if t.AccessToken == "" || t.AccessToken == s.tok.AccessToken || !t.Expiry.After(s.tok.Expiry) {
+		return false
+	}
+	s.tok.AccessToken, s.tok.Expiry = t.AccessToken, t.Expiry
+	if t.RefreshToken != "" {
+		s.tok.RefreshToken = t.RefreshToken
+	}
+	return true
+}
+
 // tokenAnswer is the OAuth server's JSON answer.
 type tokenAnswer struct {
 	AccessToken    string `json:"access_token"`

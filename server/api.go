@@ -139,7 +139,11 @@ func (s *Server) handleEvent(c echo.Context) error {
 	}
 	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Line: req.Line, ID: req.ID, Time: s.now()}
 	if err := ev.Validate(); err != nil {
-		return &Error{Code: EInvalid, Field: "type", Message: err.Error()}
+		field := "type"
+		if ev.Type == engine.Button {
+			field = "button" // a button event without a usable button number
+		}
+		return &Error{Code: EInvalid, Field: field, Message: err.Error()}
 	}
 	if req.Line < 0 {
 		return &Error{Code: EInvalid, Field: "line", Message: "line must be a positive Open Line id"}

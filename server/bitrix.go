@@ -215,6 +215,8 @@ func (p *portalSide) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 	if h := hostOf(a.ClientEndpoint); h == "" || (h != domain && h != hostOf("//"+domain)) {
 		return &Error{Code: EInvalid, Field: "auth[client_endpoint]", Message: fmt.Sprintf("client_endpoint %q is not on the portal's domain %s", a.ClientEndpoint, domain)}
 	}
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
 	old, err := p.install(ctx, a.MemberID)
 	switch {
 	case err == nil:
@@ -298,6 +300,8 @@ func (p *portalSide) saveBot(ctx context.Context, member string, res json.RawMes
 		p.s.log.Warn("imbot.register returned no bot id", "member", member, "result", string(res))
 		return
 	}
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
 	in, err := p.install(ctx, member)
 	if err != nil {
 		p.s.log.Warn("could not record the bot id", "member", member, "err", err)
@@ -312,33 +316,49 @@ func (p *portalSide) saveBot(ctx context.Context, member string, res json.RawMes
 }
 
 // freshToken keeps the newest token that came with an event, so replies use
-// it (the bot's own token from data[BOT]).
+// it (the bot's own token from data[BOT]). The cached client adopts it in
+// place: rebuilding the client from the record could lose a refresh token
+// that a delivery is rotating right now.
 func (p *portalSide) freshToken(ctx context.Context, a bitrix24.Auth) {
 	if a.AccessToken == "" || p.webhook != nil {
 		return
 	}
-	in, err := p.install(ctx, a.MemberID)
-	if err != nil {
+	t := bitrix24.TokenFromAuth(a, p.s.now())
+	if !p.keepToken(ctx, a.MemberID, t) {
 		return
 	}
-	t := bitrix24.TokenFromAuth(a, p.s.now())
-	if !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
-		return
+	p.mu.Lock()
+	src := p.tokens[a.MemberID]
+	p.mu.Unlock()
+	if src != nil {
+		src.Offer(t) // outside tokMu: a refresh holds the source's lock while it takes tokMu
+	}
+}
+
+// keepToken writes an event's fresher access token into the install record
+// and reports whether it did.
+func (p *portalSide) keepToken(ctx context.Context, member string, t bitrix24.Token) bool {
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
+	in, err := p.install(ctx, member)
+	if err != nil || !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
+		return false
 	}
 	in.AccessToken, in.Expiry = t.AccessToken, t.Expiry
 	if t.RefreshToken != "" {
 		in.RefreshToken = t.RefreshToken
 	}
 	if err := p.putInstall(ctx, in); err != nil {
-		p.s.log.Warn("could not keep the event's token", "member", a.MemberID, "err", err)
-		return
+		p.s.log.Warn("could not keep the event's token", "member", member, "err", err)
+		return false
 	}
-	p.forget(a.MemberID)
+	return true
 }
 
 // forget drops a cached client so the next call reads the install record again.
 func (p *portalSide) forget(member string) {
 	p.mu.Lock()
 	delete(p.clients, member)
+	delete(p.tokens, member)
 	p.mu.Unlock()
 }

@@ -84,9 +84,19 @@ type portalSide struct {
 	limiter *bitrix24.Limiter
 	owner   string
 	wakeCh  chan struct{}
+	// backoff is the delay before the next attempt of a call that failed
+	// attempt times before: bitrix24.Backoff. Tests of this package shorten
+	// it (set it between New and Open) so that recovery takes milliseconds.
+	backoff func(attempt int) time.Duration
 
 	mu      sync.Mutex
-	clients map[string]*bitrix24.Client // OAuth client per member_id
+	clients map[string]*bitrix24.Client      // OAuth client per member_id
+	tokens  map[string]*bitrix24.OAuthTokens // each cached client's token source
+
+	// tokMu serialises the read-modify-write of install records (a refresh
+	// saving rotated tokens, an event's fresher token, the bot id): a lost
+	// update could bring back a refresh token the portal already rotated out.
+	tokMu sync.Mutex
 }
 
 func newPortalSide(s *Server, cfg Bitrix24Config, sender Sender) (*portalSide, error) {
@@ -96,7 +106,8 @@ func newPortalSide(s *Server, cfg Bitrix24Config, sender Sender) (*portalSide, e
 	if cfg.Burst <= 0 {
 		cfg.Burst = 50
 	}
-	p := &portalSide{s: s, cfg: cfg, sender: sender, clients: map[string]*bitrix24.Client{}, wakeCh: make(chan struct{}, 1)}
+	p := &portalSide{s: s, cfg: cfg, sender: sender, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}, wakeCh: make(chan struct{}, 1),
+		backoff: func(attempt int) time.Duration { return bitrix24.Backoff(attempt, nil) }}
 	kv, ok := s.store.(kvStore)
 	if !ok {
 		return nil, errors.New("server: the store keeps no portal records (it lacks Get/Put/Delete)")
@@ -138,7 +149,7 @@ func (s *Server) PortalMode() string {
 	case s.portal.cfg.AppClientID != "":
 		return "local application (portals install it)"
 	default:
-		return "none configured: portal calls are logged, not sent (installs still work)"
+		return "none configured: calls for portals that have not installed the application are logged, not sent"
 	}
 }
 
@@ -299,7 +310,7 @@ func (p *portalSide) deliverCall(ctx context.Context, c engine.Call) {
 		}
 	case class.Retry() && now.Sub(c.Created) < maxRetryAge:
 		p.countError(err)
-		delay := bitrix24.Backoff(c.Attempts, nil)
+		delay := p.backoff(c.Attempts)
 		var ae *bitrix24.APIError
 		if errors.As(err, &ae) && ae.RetryAfter > delay {
 			delay = ae.RetryAfter
@@ -384,8 +395,13 @@ func (p *portalSide) client(ctx context.Context, member string) (*bitrix24.Clien
 		return nil, fmt.Errorf("portal %s: %w", in.Domain, err)
 	}
 	p.mu.Lock()
-	p.clients[member] = c
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if cached := p.clients[member]; cached != nil {
+		// built concurrently: keep one token source per portal, or two
+		// would refresh the same rotating refresh token
+		return cached, nil
+	}
+	p.clients[member], p.tokens[member] = c, src
 	return c, nil
 }
 
@@ -411,6 +427,8 @@ func (p *portalSide) putInstall(ctx context.Context, in install) error {
 
 // saveTokens keeps rotated tokens: the old refresh token stops working.
 func (p *portalSide) saveTokens(ctx context.Context, member string, t bitrix24.Token) error {
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
 	in, err := p.install(ctx, member)
 	if err != nil {
 		return err
