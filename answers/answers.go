@@ -25,6 +25,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/olbot/olbot/match"
+	"github.com/olbot/olbot/typo"
 )
 
 // The answer kinds a scenario can name in `type:`.
@@ -612,7 +613,7 @@ func hint(kind, bad string) string {
 	// More than two edits, or edits to half the word, is a different word, not a typo.
 	best, bestDist := "", min(2, utf8.RuneCountInString(lower)/2)+1
 	for _, c := range cands {
-		if d := distance(lower, c); d < bestDist {
+		if d := typo.Distance(lower, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
@@ -623,32 +624,4 @@ func hint(kind, bad string) string {
 		return `rules for a number look like "gte=18,lte=120"`
 	}
 	return `rules look like "min=2,max=40", "oneof=red green" or "startswith=+7"`
-}
-
-// distance is the edit distance between a and b in runes, counting a swap of two
-// neighbouring runes as one edit ("mxa" is one edit from "max"), since that is the
-// commonest typo.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }

@@ -326,21 +326,6 @@ func TestTextRulesExist(t *testing.T) {
 	}
 }
 
-func TestDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"min", "min", 0}, {"", "max", 3}, {"mni", "min", 1}, {"mxa", "max", 1},
-		{"mxa", "min", 2}, {"gtee", "gte", 1}, {"numberic", "numeric", 1}, {"мин", "min", 3},
-		{"ab", "ba", 1}, {"abc", "ca", 3},
-	} {
-		if got := distance(tc.a, tc.b); got != tc.want {
-			t.Errorf("distance(%q, %q)=%d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name             string

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/olbot/olbot/typo"
 )
 
 // Sentinel errors wrapped by Problems, so tests and callers can use errors.Is.
@@ -172,7 +174,7 @@ func suggest(s string, candidates []string) string {
 		if diff := utf8.RuneCountInString(c) - n; diff > limit || -diff > limit {
 			continue // the distance is at least the difference in length
 		}
-		d := distance(ls, strings.ToLower(c))
+		d := typo.Distance(ls, strings.ToLower(c))
 		if d < bestD {
 			best, bestD = c, d
 		}
@@ -226,30 +228,4 @@ func didYouMean(s string, candidates []string) string {
 		return fmt.Sprintf("did you mean %q?", m)
 	}
 	return ""
-}
-
-// distance is the Damerau-Levenshtein (optimal string alignment) distance in runes.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
