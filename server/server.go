@@ -86,6 +86,7 @@ type Server struct {
 	ready     bool
 	readyMu   sync.RWMutex
 	lastLoad  scenarios.ReloadOutcome
+	logged    map[string]string // file -> version last logged as loaded
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -158,7 +159,7 @@ func (s *Server) Open(ctx context.Context) error {
 	s.reloaded(reloadNow(s.registry, "start"))
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.http = &http.Server{Handler: s.echo, ReadTimeout: s.cfg.ReadTimeout, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.http = &http.Server{Handler: s.echo, ReadTimeout: s.cfg.ReadTimeout, ReadHeaderTimeout: min(5*time.Second, s.cfg.ReadTimeout), WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	s.playgroundOpen(bg)
 	s.goBackground(func() {
 		if err := scenarios.Watch(bg, s.registry, s.cfg.Debounce, s.log, s.reloadReq, s.reloaded); err != nil {
@@ -256,14 +257,32 @@ func (s *Server) reloaded(out scenarios.ReloadOutcome) {
 		s.metrics.reloadOK.Set(1)
 		s.metrics.reloadSuccess.Set(float64(s.now().Unix()))
 		if out.Result.Changed {
-			for _, f := range snap.Files {
-				s.log.Info("scenario loaded", "file", f.File, "name", f.Name, "version", f.Version, "lines", f.Lines, "warnings", f.Warnings)
-				for _, w := range f.Problems.Warnings() {
-					s.log.Warn("scenario warning", "problem", w.Error())
-				}
-			}
+			s.logLoaded(snap)
 		}
 	}
+}
+
+// logLoaded logs the files whose live version changed, with their warnings.
+func (s *Server) logLoaded(snap *scenarios.Snapshot) {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	seen := make(map[string]string, len(snap.Files))
+	for _, f := range snap.Files {
+		seen[f.File] = f.Version
+		if f.Version == "" || s.logged[f.File] == f.Version {
+			continue
+		}
+		s.log.Info("scenario loaded", "file", f.File, "name", f.Name, "version", f.Version, "lines", f.Lines, "warnings", f.Warnings)
+		for _, w := range f.Problems.Warnings() {
+			s.log.Warn("scenario warning", "problem", w.Error())
+		}
+	}
+	for f := range s.logged {
+		if _, ok := seen[f]; !ok {
+			s.log.Info("scenario file removed", "file", f)
+		}
+	}
+	s.logged = seen
 }
 
 func (s *Server) setReady(v bool) {
