@@ -230,11 +230,13 @@ type node struct {
 	m    map[string]any
 }
 
+// at names key under n in wire notation, for error messages. Keys come from
+// the request, so each is clipped: a hostile key is not echoed at length.
 func (n node) at(key string) string {
 	if n.path == "" {
-		return key
+		return clip(key)
 	}
-	return n.path + "[" + key + "]"
+	return n.path + "[" + clip(key) + "]"
 }
 
 // child returns the group under key; ok is false when it is absent.

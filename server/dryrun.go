@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -50,7 +49,7 @@ func (s *Server) handleDryRun(c echo.Context) error {
 	if strings.Contains(name, "/") || strings.Contains(name, `\`) || strings.HasPrefix(name, ".") {
 		return &Error{Code: EInvalid, Field: "file", Message: "file is a name inside the scenario folder, without folders"}
 	}
-	src, err := io.ReadAll(c.Request().Body)
+	src, err := readBody(c)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -53,6 +54,9 @@ func (s *Server) httpError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &ae):
+		if ae.Code == EUnavailable {
+			s.log.Warn("request refused: service unavailable", "method", c.Request().Method, "path", c.Path(), "err", err)
+		}
 	case errors.As(err, &he):
 		code := EInvalid
 		switch he.Code {
@@ -92,4 +96,23 @@ func (s *Server) httpError(err error, c echo.Context) {
 		return
 	}
 	_ = c.JSON(status, ae)
+}
+
+// readBody reads a whole request body. A body over the limit is a 413 however
+// it came: with a Content-Length (the middleware refuses it before the
+// handler runs) or chunked (cut off while reading — possibly after the JSON
+// or form inside it already looked complete, so it must be read to the end
+// before it is decoded). A body that cannot be read (a client too slow for
+// the read timeout) is the caller's fault, not an internal error.
+func readBody(c echo.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		var he *echo.HTTPError
+		if errors.As(err, &tooBig) || errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
+			return nil, echo.ErrStatusRequestEntityTooLarge
+		}
+		return nil, &Error{Code: EInvalid, Message: "could not read the request body"}
+	}
+	return b, nil
 }
