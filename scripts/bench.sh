@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end throughput and latency of olbot serve with each store, each as a
+# ratio to the no-op route of the same server in the same run (olbot load's
+# baseline), plus latency at a fixed 1,000 events/s and a hot-reload run.
+# Figures go to BENCHMARKS.md. Loopback only; every run is bounded.
+#
+#   scripts/bench.sh                 # all of it
+#   DIALOGS=2000 scripts/bench.sh    # more dialogs per run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIALOGS=${DIALOGS:-1000}
+CONC=${CONC:-64}
+PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+work=$(mktemp -d)
+go build -o "$work/olbot" ./cmd/olbot
+cp -r examples "$work/scenarios"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+start() { # port store [extra flags]
+  local port=$1 store=$2; shift 2
+  "$work/olbot" serve --listen "127.0.0.1:$port" --scenarios "$work/scenarios" --store "$store" \
+    --rate 1000000,1000000 --log-level error "$@" >>"$work/serve-$port.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
+  echo "server on $port did not start"; cat "$work/serve-$port.log"; exit 1
+}
+stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+load() { "$work/olbot" load --dialogs "$DIALOGS" --concurrency "$CONC" --quiet "$@"; }
+
+echo "### memory store"
+start 18501 memory; load --target http://127.0.0.1:18501; stop_all
+echo; echo "### embedded store (bbolt, durable, group commit)"
+start 18502 "$work/olbot.db"; load --target http://127.0.0.1:18502
+echo; echo "### embedded store at a fixed 1,000 events/s"
+load --target http://127.0.0.1:18502 --rate 1000 --baseline=false
+echo; echo "### embedded store, flat out, with a hot reload every 200 ms"
+( for i in $(seq 1 100); do sleep 0.2; echo "# reload $i" >>"$work/scenarios/support.yaml"; done ) &
+load --target http://127.0.0.1:18502 --baseline=false
+wait $! 2>/dev/null || true
+curl -s http://127.0.0.1:18502/metrics | grep -E '^olbot_scenario_reloads_total'
+stop_all
+schema="bench_$RANDOM$RANDOM"
+echo; echo "### PostgreSQL, one replica (schema $schema)"
+start 18503 "$PG" --store-schema "$schema"; load --target http://127.0.0.1:18503; stop_all
+echo; echo "### PostgreSQL, two replicas, half the dialogs each, at once"
+start 18504 "$PG" --store-schema "$schema"; start 18505 "$PG" --store-schema "$schema"
+load --target http://127.0.0.1:18504 --dialogs $((DIALOGS / 2)) > "$work/r1.txt" &
+l1=$!
+load --target http://127.0.0.1:18505 --dialogs $((DIALOGS / 2)) > "$work/r2.txt" &
+l2=$!
+wait $l1 $l2 || true
+echo "replica 1:"; cat "$work/r1.txt"; echo "replica 2:"; cat "$work/r2.txt"
+stop_all
+psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
