@@ -28,6 +28,8 @@ type migration struct {
 //	outbox   one row per pending or parked call; next_at is '-infinity'
 //	         for a zero NextAt so it sorts first; done calls are deleted
 //	kv       small records of other packages (portal installs)
+//	rate     the portal rate limit every replica shares: one row per portal
+//	         with its GCRA theoretical arrival time (see Reserve)
 var migrations = []migration{
 	{1, "dialogs, outbox, kv", `
 CREATE TABLE {schema}.dialogs (
@@ -66,6 +68,12 @@ CREATE TABLE {schema}.kv (
 	value      bytea NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (ns, key)
+);
+`},
+	{2, "rate", `
+CREATE TABLE {schema}.rate (
+	portal text COLLATE "C" PRIMARY KEY,
+	tat    timestamptz NOT NULL
 );
 `},
 }

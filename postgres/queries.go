@@ -6,6 +6,7 @@ import "strings"
 type queries struct {
 	dialog, commitNew, commitNext, idle, scan                string
 	claim, done, retry, park, calls, depth, get, put, delete string
+	release, reserve                                         string
 }
 
 // callColumns are read by scanCall, in this order.
@@ -73,9 +74,37 @@ RETURNING ` + prefixed("o.", callColumns),
 		put: `INSERT INTO {s}.kv (ns, key, value) VALUES ($1, $2, $3)
 	ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, updated_at = now()`,
 		delete: `DELETE FROM {s}.kv WHERE ns = $1 AND key = $2`,
+
+		// $1 owner.
+		release: `UPDATE {s}.outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
+
+		// GCRA, one statement per reservation. $1 portal, $2 now (NULL: the
+		// database's clock), $3 the emission interval and $4 the window
+		// (burst × interval), both in microseconds. tat is the portal's
+		// theoretical arrival time: a call is allowed when max(tat, now) +
+		// interval <= now + window; then tat moves to max(tat, now) +
+		// interval. The first branch returns 0 for an allowed call; the
+		// second, when the update's WHERE refused it, how long until one
+		// would be allowed (read from the statement's snapshot, so possibly
+		// a little early: the caller just asks again).
+		reserve: `WITH t AS (
+	SELECT coalesce($2::timestamptz, statement_timestamp()) AS t_now,
+		$3::bigint * interval '1 microsecond' AS t_every,
+		$4::bigint * interval '1 microsecond' AS t_win
+), up AS (
+	INSERT INTO {s}.rate AS r (portal, tat) SELECT $1, t_now + t_every FROM t
+	ON CONFLICT (portal) DO UPDATE SET tat = greatest(r.tat, (SELECT t_now FROM t)) + (SELECT t_every FROM t)
+	WHERE greatest(r.tat, (SELECT t_now FROM t)) + (SELECT t_every FROM t) <= (SELECT t_now + t_win FROM t)
+	RETURNING 0::bigint AS wait
+)
+SELECT wait FROM up
+UNION ALL
+SELECT greatest(1, ceil(extract(epoch FROM greatest(r.tat, t_now) + t_every - (t_now + t_win)) * 1000000))::bigint
+FROM {s}.rate r CROSS JOIN t
+WHERE r.portal = $1 AND NOT EXISTS (SELECT 1 FROM up)`,
 	}
 	for _, p := range []*string{&q.dialog, &q.commitNew, &q.commitNext, &q.idle, &q.scan, &q.claim,
-		&q.done, &q.retry, &q.park, &q.calls, &q.depth, &q.get, &q.put, &q.delete} {
+		&q.done, &q.retry, &q.park, &q.calls, &q.depth, &q.get, &q.put, &q.delete, &q.release, &q.reserve} {
 		*p = strings.ReplaceAll(*p, "{s}", schema)
 	}
 	return q

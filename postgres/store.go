@@ -15,7 +15,10 @@
 //     concurrent claims never hand one call to two owners, and it leases only
 //     the head of each dialog (its lowest-seq unparked call). Leases are rows
 //     (lease_owner, lease_until): they survive a restart, and the calls of a
-//     replica that died are claimable again when its leases expire.
+//     replica that died are claimable again when its leases expire; a
+//     replica that shuts down cleanly ends its leases at once (Release).
+//   - Reserve keeps the portal rate limit in a row per portal, so replicas
+//     share one limit instead of each spending the portal's whole budget.
 //   - Migrations run on Open, each in its own transaction under a
 //     transaction-scoped advisory lock, so replicas that start together
 //     migrate once.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/olbot/olbot/bitrix24"
@@ -51,6 +52,22 @@ type Sender interface {
 	Send(ctx context.Context, call engine.Call) (json.RawMessage, error)
 }
 
+// rateStore is a store that keeps the per-portal rate limit for every
+// replica on it (PostgreSQL): Reserve takes a slot for one call, returning
+// 0, or returns how long until one is free, taking nothing. A zero now means
+// the store's own clock, the same for every replica. Stores of one process
+// (bolt, memory) lack it and the server limits with bitrix24.Limiter.
+type rateStore interface {
+	Reserve(ctx context.Context, portal string, now time.Time, every time.Duration, burst int) (wait time.Duration, err error)
+}
+
+// leaseReleaser is a store whose outbox leases outlive the process
+// (PostgreSQL): on shutdown the server ends its own, so that other replicas
+// send those calls at once instead of when the leases run out.
+type leaseReleaser interface {
+	Release(ctx context.Context, owner string) (int, error)
+}
+
 // kvStore is where portal install records live; all of olbot's stores have it.
 type kvStore interface {
 	Get(ctx context.Context, ns, key string) ([]byte, error)
@@ -81,7 +98,9 @@ type portalSide struct {
 	kv      kvStore
 	sender  Sender // explicit sender (tests); nil = bitrix24 clients
 	webhook *bitrix24.Client
-	limiter *bitrix24.Limiter
+	limiter *bitrix24.Limiter // this process's own rate limit (single-process stores)
+	shared  rateStore         // the store's rate limit, shared by every replica; nil when it keeps none
+	every   time.Duration     // 1/Rate: the interval between calls to one portal
 	owner   string
 	wakeCh  chan struct{}
 	// backoff is the delay before the next attempt of a call that failed
@@ -114,6 +133,8 @@ func newPortalSide(s *Server, cfg Bitrix24Config, sender Sender) (*portalSide, e
 	}
 	p.kv = kv
 	p.limiter = bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate})
+	p.shared, _ = s.store.(rateStore)
+	p.every = time.Duration(float64(time.Second) / cfg.Rate)
 	if cfg.Webhook != "" {
 		if cfg.ClientID == "" {
 			return nil, errors.New("bitrix24: a webhook needs the CLIENT_ID chosen at registration (--client-id); run olbot register to get one")
@@ -210,7 +231,6 @@ const maxRetryAge = 24 * time.Hour
 
 const (
 	claimBatch = 64
-	claimLease = 2 * time.Minute
 	senders    = 8 // concurrent deliveries (different dialogs)
 )
 
@@ -233,9 +253,16 @@ func (p *portalSide) deliver(ctx context.Context) {
 	}
 }
 
-// deliverOnce claims and sends one round of due calls and returns how many it handled.
+// deliverOnce claims and sends one round of due calls and returns how many
+// it sent (whatever the outcome); claimed calls it left for a later round
+// (see deliverCall) do not count, so that the worker then waits a tick
+// instead of claiming them again at once.
 func (p *portalSide) deliverOnce(ctx context.Context) int {
-	calls, err := p.s.store.Claim(ctx, p.owner, claimBatch, p.s.now(), claimLease)
+	if err := p.s.storeWritable(ctx); err != nil {
+		return 0 // a delivery that cannot be recorded would be sent again every round
+	}
+	claimed := time.Now()
+	calls, err := p.s.store.Claim(ctx, p.owner, claimBatch, p.s.now(), p.s.cfg.OutboxLease)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.s.log.Warn("outbox claim failed; will retry", "err", err)
@@ -244,16 +271,19 @@ func (p *portalSide) deliverOnce(ctx context.Context) int {
 	}
 	sem := make(chan struct{}, senders)
 	var wg sync.WaitGroup
+	var sent atomic.Int64
 	for _, c := range calls {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			p.deliverCall(ctx, c)
+			if p.deliverCall(ctx, c, claimed) {
+				sent.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
-	return len(calls)
+	return int(sent.Load())
 }
 
 func (p *portalSide) updateDepth(ctx context.Context) {
@@ -277,16 +307,30 @@ func (p *portalSide) flush(ctx context.Context) {
 	}
 }
 
-// deliverCall sends one call and records done, retry or park.
-func (p *portalSide) deliverCall(ctx context.Context, c engine.Call) {
+// deliverCall sends one call claimed at claimed and records done, retry or
+// park. It reports false when it left the call unsent for a later round.
+//
+// The call is this replica's only while its lease lasts: after that another
+// replica may claim it, send it and go on with the dialog's next call. So
+// the wait for a rate-limit slot must end within the first half of the
+// lease (else the call is left for the next round, which renews the lease),
+// and the send is cut off before the lease ends (it is then retried).
+func (p *portalSide) deliverCall(ctx context.Context, c engine.Call, claimed time.Time) bool {
 	log := p.s.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)
-	if err := p.limiter.Wait(ctx, c.Portal); err != nil {
-		return // shutting down: the lease runs out and the call is claimed again
+	lease := p.s.cfg.OutboxLease
+	startBy, cutAt := claimed.Add(lease/2), claimed.Add(lease-lease/10)
+	wctx, cancel := context.WithDeadline(ctx, startBy)
+	err := p.waitSlot(wctx, c.Portal)
+	cancel()
+	if err != nil {
+		return false // shutting down, or no slot early enough in the lease: the call is claimed again
 	}
+	sctx, cancel := context.WithDeadline(ctx, cutAt)
+	defer cancel()
 	if c.Method == bitrix24.MethodLeadAdd {
-		c = p.leadUpdateIfKnown(ctx, c)
+		c = p.leadUpdateIfKnown(sctx, c)
 	}
-	res, err := p.send(ctx, c)
+	res, err := p.send(sctx, c)
 	class := bitrix24.Classify(err)
 	if errors.Is(err, errLogged) {
 		class = bitrix24.ClassOK
@@ -297,6 +341,7 @@ func (p *portalSide) deliverCall(ctx context.Context, c engine.Call) {
 	case class == bitrix24.ClassOK || class == bitrix24.ClassDone:
 		if err := p.s.store.Done(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			log.Warn("outbox: could not mark a delivered call done; it may be sent again", "err", err)
+			p.s.writeFailed(err)
 		}
 		if !errors.Is(err, errLogged) {
 			p.s.metrics.portalCalls.WithLabelValues(c.Method, "ok").Inc()
@@ -320,6 +365,7 @@ func (p *portalSide) deliverCall(ctx context.Context, c engine.Call) {
 		log.Warn("portal call failed; retrying", "attempt", c.Attempts+1, "in", delay.Round(time.Millisecond), "err", err)
 		if err := p.s.store.Retry(ctx, c.ID, now.Add(delay), err.Error()); err != nil {
 			log.Warn("outbox: could not schedule a retry", "err", err)
+			p.s.writeFailed(err)
 		}
 	default:
 		p.countError(err)
@@ -331,7 +377,60 @@ func (p *portalSide) deliverCall(ctx context.Context, c engine.Call) {
 		log.Error("portal call parked (dead letter): it will not be retried", "class", class.String(), "err", err)
 		if err := p.s.store.Park(ctx, c.ID, reason); err != nil {
 			log.Warn("outbox: could not park a call", "err", err)
+			p.s.writeFailed(err)
 		}
+	}
+	return true
+}
+
+// waitSlot waits until a call to portal fits the rate limit and takes the
+// slot: the store's limit, shared by every replica, when it keeps one; this
+// process's own otherwise. It gives up at once when the slot would come
+// after ctx's deadline.
+func (p *portalSide) waitSlot(ctx context.Context, portal string) error {
+	if p.shared == nil {
+		return p.limiter.Wait(ctx, portal)
+	}
+	for {
+		wait, err := p.shared.Reserve(ctx, portal, time.Time{}, p.every, p.cfg.Burst)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			p.s.log.Warn("the shared portal rate limit is unavailable; limiting this replica's calls only", "portal", portal, "err", err)
+			return p.limiter.Wait(ctx, portal)
+		case wait <= 0:
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+			return context.DeadlineExceeded
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// release ends this replica's outbox leases in a store that keeps them
+// across processes, after the final flush: what is left goes out from the
+// other replicas at once.
+func (p *portalSide) release() {
+	r, ok := p.s.store.(leaseReleaser)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := r.Release(ctx, p.owner)
+	switch {
+	case err != nil:
+		p.s.log.Warn("could not release this replica's outbox calls; other replicas send them when their leases end", "err", err)
+	case n > 0:
+		p.s.log.Info("released unsent outbox calls to the other replicas", "calls", n)
 	}
 }
 

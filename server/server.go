@@ -34,6 +34,10 @@ type Config struct {
 	Debounce      time.Duration // scenario folder debounce; default 250ms
 	IdleInterval  time.Duration // how often idle dialogs are swept; default 5s
 	ShutdownGrace time.Duration // drain time on Close; default 10s
+	// OutboxLease is how long a claimed outbox call stays reserved for this
+	// replica: the calls of a replica that died go out from the others once
+	// it ends. Longer than any one delivery; default 2m.
+	OutboxLease time.Duration
 
 	Bitrix24 Bitrix24Config
 
@@ -55,6 +59,9 @@ func (c *Config) defaults() {
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.OutboxLease <= 0 {
+		c.OutboxLease = 2 * time.Minute
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 10 * time.Second
@@ -80,6 +87,7 @@ type Server struct {
 	ln       net.Listener
 	locks    keyLocks
 	portal   *portalSide
+	health   storeHealth // whether the store takes writes (storehealth.go)
 	pg       *playground // the playground page: reload news and the funnel (playground.go)
 
 	reloadReq chan chan<- scenarios.ReloadOutcome
@@ -292,7 +300,8 @@ func (s *Server) setReady(v bool) {
 }
 
 // Close stops accepting requests, drains in-flight events, flushes the outbox
-// within the grace period, and stops the background work.
+// within the grace period, stops the background work, and releases the
+// outbox calls it still holds to the other replicas (PostgreSQL).
 func (s *Server) Close() error {
 	s.setReady(false)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
@@ -309,6 +318,7 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	s.portal.flush(ctx)
+	s.portal.release()
 	return err
 }
 
@@ -398,6 +408,8 @@ func (s *Server) handleReady(c echo.Context) error {
 	defer cancel()
 	if _, err := s.store.Dialog(ctx, "olbot:readyz"); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		problems = append(problems, "store unreachable: "+err.Error())
+	} else if err := s.storeWritable(ctx); err != nil {
+		problems = append(problems, "store refuses writes: "+err.Error())
 	}
 	if len(s.registry.Current().Set.List) == 0 {
 		problems = append(problems, "no scenario loaded")

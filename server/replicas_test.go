@@ -1,0 +1,663 @@
+package server
+
+// Several replicas on one PostgreSQL schema, in one process: each is a real
+// server (New + Open on 127.0.0.1:0) with a postgres.Store of its own, the
+// same scenario folder and the same local application of one fake portal.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/fakeportal"
+	"github.com/olbot/olbot/postgres"
+	"github.com/olbot/olbot/scenarios"
+)
+
+// replicaDSN returns the PostgreSQL test server's URL (OLBOT_TEST_POSTGRES,
+// as in package postgres). When it cannot be reached the test fails under
+// CI (CI set and not false) and is skipped elsewhere.
+func replicaDSN(tb testing.TB) string {
+	tb.Helper()
+	const def = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	dsn := os.Getenv("OLBOT_TEST_POSTGRES")
+	if dsn == "" {
+		dsn = def
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err == nil {
+		err = c.Ping(ctx)
+		c.Close(ctx)
+	}
+	if err != nil {
+		msg := "PostgreSQL test server unreachable (OLBOT_TEST_POSTGRES names it, default " + def + "): " + err.Error()
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			tb.Fatal(msg + " — CI is set, so this fails instead of skipping")
+		}
+		tb.Skip(msg)
+	}
+	return dsn
+}
+
+// replicaSchema names a schema of the test's own, dropped when it ends
+// (after the replicas: cleanups run last-registered first).
+func replicaSchema(tb testing.TB, dsn string) string {
+	tb.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "olbot_replicas_" + hex.EncodeToString(b)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// replicaNode is one olbot replica of the test.
+type replicaNode struct {
+	name  string
+	srv   *Server
+	store *postgres.Store
+	base  string
+	logs  *logBuf
+	dead  atomic.Bool
+}
+
+// startReplica starts a replica on schema with the scenario folder dir, in
+// local-application mode against portal; fix adjusts its configuration.
+func startReplica(t *testing.T, name, dsn, schema, dir string, portal *fakeportal.Portal, fix func(*Config)) *replicaNode {
+	t.Helper()
+	r := &replicaNode{name: name, logs: &logBuf{}}
+	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{Schema: schema, Logger: log})
+	if err != nil {
+		t.Fatalf("%s: open the store: %v", name, err)
+	}
+	r.store = st
+	b24 := localApp(portal)
+	b24.HTTPClient = tagged(name)
+	cfg := Config{Listen: "127.0.0.1:0", IdleInterval: time.Hour, Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second, Bitrix24: b24}
+	if fix != nil {
+		fix(&cfg)
+	}
+	srv, err := New(cfg, Options{Store: st, Registry: scenarios.NewRegistry(dir, nil), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.portal.backoff = func(int) time.Duration { return 20 * time.Millisecond }
+	if err := srv.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.srv, r.base = srv, "http://"+srv.Addr()
+	t.Cleanup(func() {
+		if !r.dead.Load() {
+			if err := r.srv.Close(); err != nil {
+				t.Errorf("%s: close: %v", name, err)
+			}
+		}
+		r.store.Close()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, r.logs.String())
+		}
+	})
+	return r
+}
+
+// kill ends the replica as a crash would, as far as other replicas can
+// tell: its listener and every connection close at once, its background
+// work (delivery, sweeper, watcher) stops, and its store connections close —
+// without Close: no drain, no final flush, no release of its outbox leases.
+func (r *replicaNode) kill() {
+	s := r.srv
+	r.dead.Store(true)
+	s.setReady(false)
+	_ = s.http.Close()
+	s.cancel()
+	s.wg.Wait()       // no claim or delivery of its own goes on
+	s.inFlight.Wait() // events cut off by the kill give up (their clients saw the connection close)
+	r.store.Close()
+}
+
+// replicaHeader names the replica that makes a portal call (see tagged).
+const replicaHeader = "X-Test-Replica"
+
+// tagged is an HTTP client for one replica's portal calls: each request
+// says which replica sent it.
+func tagged(name string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: tagTransport{name: name, base: http.DefaultTransport.(*http.Transport).Clone()}}
+}
+
+type tagTransport struct {
+	name string
+	base http.RoundTripper
+}
+
+func (t tagTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(replicaHeader, t.name)
+	return t.base.RoundTrip(r)
+}
+
+// portalFront serves the fake portal with every REST answer held back a
+// little after the portal has done the call, so that calls are in flight:
+// done on the portal, not yet in the outbox. A frozen replica's calls are
+// done on the portal and never answered: a replica that dies now has calls
+// in flight whose outcome it never learns.
+type portalFront struct {
+	p      *fakeportal.Portal
+	delay  time.Duration
+	frozen atomic.Pointer[string]
+	lost   atomic.Int64 // calls of the frozen replica done on the portal, never answered
+}
+
+func (f *portalFront) freeze(replica string) { f.frozen.Store(&replica) }
+
+func (f *portalFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/rest/") {
+		f.p.ServeHTTP(w, r)
+		return
+	}
+	rec := &answerRecorder{header: http.Header{}, code: http.StatusOK}
+	f.p.ServeHTTP(rec, r)
+	if fr := f.frozen.Load(); fr != nil && *fr == r.Header.Get(replicaHeader) {
+		f.lost.Add(1)
+		<-r.Context().Done()
+		return
+	}
+	t := time.NewTimer(f.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return // the caller hung up: it never learns the outcome
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.code)
+	_, _ = w.Write([]byte(rec.body.String()))
+}
+
+type answerRecorder struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (a *answerRecorder) Header() http.Header         { return a.header }
+func (a *answerRecorder) WriteHeader(code int)        { a.code = code }
+func (a *answerRecorder) Write(b []byte) (int, error) { return a.body.Write(b) }
+
+// newPortalFront starts a fake portal behind a portalFront.
+func newPortalFront(t *testing.T, delay time.Duration) (*fakeportal.Portal, *portalFront) {
+	t.Helper()
+	portal := fakeportal.New(fakeportal.Config{Burst: -1})
+	front := &portalFront{p: portal, delay: delay}
+	srv := httptest.NewServer(front)
+	t.Cleanup(srv.Close)
+	portal.SetBaseURL(srv.URL)
+	return portal, front
+}
+
+// leaseCounter returns a function that counts the outbox calls an owner
+// (a replica) holds claimed in schema.
+func leaseCounter(t *testing.T, dsn, schema string) func(owner string) int {
+	t.Helper()
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	outbox := pgx.Identifier{schema, "outbox"}.Sanitize()
+	var mu sync.Mutex
+	return func(owner string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		var n int
+		if err := db.QueryRow(context.Background(), "SELECT count(*) FROM "+outbox+" WHERE lease_owner = $1", owner).Scan(&n); err != nil {
+			t.Errorf("count the leases of %s: %v", owner, err)
+		}
+		return n
+	}
+}
+
+// installVia installs the application through replica r and waits until the
+// bot is registered; it returns the bot's id and the paths (with query) of
+// its handlers by event key (EVENT_WELCOME_MESSAGE, EVENT_MESSAGE_ADD).
+func installVia(t *testing.T, r *replicaNode, portal *fakeportal.Portal) (int, map[string]string) {
+	t.Helper()
+	resp, err := portal.Post(context.Background(), r.base+"/bitrix24/events", portal.InstallEvent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := decodeResp(t, resp); status != http.StatusOK {
+		t.Fatalf("ONAPPINSTALL: %d %v", status, body)
+	}
+	var bot int
+	waitFor(t, "the bot registration", func() (bool, string) {
+		in, err := r.srv.portal.install(context.Background(), portal.Config().MemberID)
+		bot = in.BotID
+		return err == nil && bot > 0, fmt.Sprintf("%+v %v", in, err)
+	})
+	bots := portal.Bots()
+	if len(bots) != 1 || bots[0].ID != bot {
+		t.Fatalf("bots on the portal: %+v, want one, %d", bots, bot)
+	}
+	paths := map[string]string{}
+	for _, key := range []string{"EVENT_WELCOME_MESSAGE", "EVENT_MESSAGE_ADD"} {
+		u, err := url.Parse(bots[0].Handlers[key])
+		if err != nil || u.Path == "" {
+			t.Fatalf("handler %s: %q %v", key, bots[0].Handlers[key], err)
+		}
+		paths[key] = u.RequestURI()
+	}
+	return bot, paths
+}
+
+// replicaChat is one client's chat and the events the replicas acknowledged.
+type replicaChat struct {
+	chat  *fakeportal.Chat
+	name  string
+	key   string
+	acked []engine.Event
+}
+
+func randN(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		panic(err)
+	}
+	return int(v.Int64())
+}
+
+// TestReplicas runs three replicas on one schema and drives 60 chats
+// through the support scenario, each event to a random replica and about
+// one in four to two replicas at once. Mid-load one replica is killed (see
+// kill) while it holds claimed calls, some of them done on the portal but
+// not yet answered. Then every dialog must be in the state a single server
+// reaches by applying its acknowledged events in order, every portal call
+// of those events must have reached the portal in order per chat, and the
+// only duplicates allowed are calls the killed replica held claimed: at
+// most that many, and at least the unanswered ones (the other replicas send
+// them again once the dead replica's leases end).
+func TestReplicas(t *testing.T) {
+	dsn := replicaDSN(t)
+	schema := replicaSchema(t, dsn)
+	const (
+		nReplicas   = 3
+		nChats      = 60
+		lease       = 2 * time.Second // the killed replica's calls go out again after it
+		answerDelay = 20 * time.Millisecond
+	)
+	portal, front := newPortalFront(t, answerDelay)
+	dir := defaultScenarios(t)
+	reps := make([]*replicaNode, nReplicas)
+	for i := range reps {
+		reps[i] = startReplica(t, fmt.Sprintf("replica%d", i+1), dsn, schema, dir, portal, func(c *Config) { c.OutboxLease = lease })
+	}
+	heldBy := leaseCounter(t, dsn, schema)
+	// every replica serves the same scenarios: the same version hash
+	var version string
+	for _, r := range reps {
+		v := r.srv.scenariosView().Version
+		if version == "" {
+			version = v
+		}
+		if v == "" || v != version {
+			t.Fatalf("%s serves scenario version %q, another %q", r.name, v, version)
+		}
+	}
+
+	// install once, through the first replica; any replica registers the bot
+	bot, handlerPath := installVia(t, reps[0], portal)
+
+	names := []string{"Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ilya", "Kira", "Lev"}
+	chats := make([]*replicaChat, nChats)
+	for i := range chats {
+		name := names[i%len(names)]
+		c := portal.Chat(1, 7001+i, bitrix24.User{FirstName: name, LastName: "Replica"})
+		chats[i] = &replicaChat{chat: c, name: name, key: fmt.Sprintf("%s%s:chat%d", NSPortal, portal.Config().MemberID, c.ChatID)}
+	}
+
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var (
+		acked, posts, doubled, cutOff atomic.Int64
+		unexpectedMu                  sync.Mutex
+		unexpected                    []string
+	)
+	// post sends an event to one replica and reports whether it acknowledged it.
+	post := func(r *replicaNode, path string, body string) bool {
+		posts.Add(1)
+		req, err := http.NewRequest(http.MethodPost, r.base+path, strings.NewReader(body))
+		if err != nil {
+			panic(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := client.Do(req)
+		if err != nil {
+			cutOff.Add(1) // the killed replica: no answer
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var answer struct {
+			OK bool `json:"ok"`
+		}
+		if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &answer) == nil && answer.OK {
+			return true
+		}
+		unexpectedMu.Lock()
+		unexpected = append(unexpected, fmt.Sprintf("%s: %d %s", r.name, resp.StatusCode, b))
+		unexpectedMu.Unlock()
+		return false
+	}
+	// send delivers one event until a replica acknowledges it: to a random
+	// replica, or to two at once. A post the killed replica cut off is sent
+	// again, the same event (same MESSAGE_ID), as a client retypes an
+	// unanswered message: the replicas apply it once whether or not the
+	// killed one committed it.
+	send := func(form url.Values) {
+		path := handlerPath["EVENT_MESSAGE_ADD"]
+		if form.Get("event") == bitrix24.EventJoinChat {
+			path = handlerPath["EVENT_WELCOME_MESSAGE"]
+		}
+		body := form.Encode()
+		for attempt := 1; ; attempt++ {
+			targets := []*replicaNode{reps[randN(nReplicas)]}
+			if randN(4) == 0 {
+				other := reps[randN(nReplicas)]
+				for other == targets[0] {
+					other = reps[randN(nReplicas)]
+				}
+				targets = append(targets, other)
+				doubled.Add(1)
+			}
+			var ok atomic.Bool
+			var wg sync.WaitGroup
+			for _, r := range targets {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if post(r, path, body) {
+						ok.Store(true)
+					}
+				}()
+			}
+			wg.Wait()
+			if ok.Load() {
+				acked.Add(1)
+				return
+			}
+			if attempt == 50 {
+				t.Errorf("event %s not acknowledged after %d attempts", form.Get("event"), attempt)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	// the load: every chat plays the support conversation
+	total := int64(nChats * 5)
+	var wg sync.WaitGroup
+	for _, c := range chats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, next := range supportEvents(c.chat, c.name) {
+				form := next()
+				ev := engine.Event{Line: c.chat.Line, LeadID: c.chat.LeadID, Client: c.name, Type: engine.Start}
+				if i > 0 {
+					ev.Type, ev.Text, ev.ID = engine.Message, form.Get("data[PARAMS][MESSAGE]"), "m"+form.Get("data[PARAMS][MESSAGE_ID]")
+				}
+				send(form)
+				c.acked = append(c.acked, ev)
+				time.Sleep(time.Duration(randN(20)) * time.Millisecond)
+			}
+		}()
+	}
+	loadDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(loadDone)
+	}()
+	running := func() bool {
+		select {
+		case <-loadDone:
+			return false
+		default:
+			return true
+		}
+	}
+
+	// Mid-load, kill a replica while it has calls in flight: from a third
+	// of the events on, its portal calls get no answer; at the first such
+	// call, it dies.
+	victim := reps[1+randN(nReplicas-1)]
+	owner := victim.srv.portal.owner
+	for acked.Load() < total/3 && running() {
+		time.Sleep(time.Millisecond)
+	}
+	front.freeze(victim.name)
+	for front.lost.Load() == 0 {
+		if !running() {
+			t.Fatalf("%s made no portal call under load (%d of %d events acknowledged)", victim.name, acked.Load(), total)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	victim.kill()
+	killedAt := acked.Load()
+	held, lost := heldBy(owner), int(front.lost.Load())
+	<-loadDone
+	if t.Failed() {
+		return
+	}
+	unexpectedMu.Lock()
+	if len(unexpected) > 0 {
+		t.Fatalf("answers that are neither 200 nor a cut-off connection:\n%s", strings.Join(unexpected, "\n"))
+	}
+	unexpectedMu.Unlock()
+	if held < lost {
+		t.Fatalf("the killed %s holds %d claimed calls, fewer than the %d it had in flight", victim.name, held, lost)
+	}
+
+	// what a single server does: apply each chat's acknowledged events in order
+	set, probs := scenarios.LoadPaths(dir)
+	if probs.HasErrors() {
+		t.Fatal(probs.Errors().Error())
+	}
+	live := reps[0]
+	wants := make([][]string, len(chats))
+	records := make([]engine.Dialog, len(chats))
+	for i, c := range chats {
+		records[i], wants[i] = replayChat(t, live, set, c)
+		if flow := supportFlow(t, c.chat, bot, c.name); !reflect.DeepEqual(wants[i], flow) {
+			checkCalls(t, wants[i], flow) // the replay is the support flow
+		}
+	}
+
+	// every call of an acknowledged event reaches the portal, in order per
+	// chat; a repeat of the call just delivered is a duplicate
+	type tally struct{ matched, dups, stray int }
+	match := func(want, got []string) (m tally) {
+		for _, g := range got {
+			switch {
+			case m.matched < len(want) && g == want[m.matched]:
+				m.matched++
+			case m.matched > 0 && g == want[m.matched-1]:
+				m.dups++
+			default:
+				m.stray++
+			}
+		}
+		return m
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing := 0
+		for i, c := range chats {
+			m := match(wants[i], delivered(portal, about(c.chat)))
+			missing += len(wants[i]) - m.matched
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls of acknowledged events never reached the portal", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dups, expected := 0, 0
+	for i, c := range chats {
+		got := delivered(portal, about(c.chat))
+		m := match(wants[i], got)
+		expected += len(wants[i])
+		dups += m.dups
+		if m.stray > 0 {
+			t.Errorf("chat %d: delivered calls out of order or unexpected:\n%s\nwant:\n%s", c.chat.ChatID, strings.Join(got, "\n"), strings.Join(wants[i], "\n"))
+		}
+		d, err := live.store.Dialog(context.Background(), c.key)
+		if err != nil {
+			t.Fatalf("chat %d: %v", c.chat.ChatID, err)
+		}
+		w := records[i]
+		if d.Scenario != w.Scenario || d.Version != w.Version || d.State != w.State || d.Status != w.Status ||
+			!reflect.DeepEqual(d.Fields, w.Fields) || d.Retries != w.Retries {
+			t.Errorf("chat %d: stored %s/%s state %q status %q fields %v retries %d; a single server applying its %d acknowledged events reaches %s/%s state %q status %q fields %v retries %d",
+				c.chat.ChatID, d.Scenario, d.Version, d.State, d.Status, d.Fields, d.Retries, len(c.acked),
+				w.Scenario, w.Version, w.State, w.Status, w.Fields, w.Retries)
+		}
+	}
+	if pending, parked, err := live.store.Depth(context.Background()); err != nil || pending != 0 || parked != 0 {
+		t.Errorf("outbox after delivery: %d pending, %d parked, %v; want none", pending, parked, err)
+	}
+	t.Logf("REPLICAS replicas=%d chats=%d events_acked=%d posts=%d doubled=%d cut_off=%d killed=%s after %d events, holding %d claimed calls, %d of them done on the portal but unanswered; calls expected=%d duplicates=%d",
+		nReplicas, nChats, acked.Load(), posts.Load(), doubled.Load(), cutOff.Load(), victim.name, killedAt, held, lost, expected, dups)
+	switch {
+	case dups > held:
+		t.Errorf("%d duplicate deliveries, but the killed replica held only %d calls: duplicates no crash explains", dups, held)
+	case dups < lost:
+		t.Errorf("%d duplicate deliveries, but %d calls were done on the portal and unanswered when their replica died: the others must have sent them again", dups, lost)
+	}
+}
+
+// replayChat applies a chat's acknowledged events to a fresh dialog as one
+// server does (engine.Step with the line's scenario, or the running one) and
+// returns the final record and the portal calls of the steps, rendered as
+// the portal's calls are (see call).
+func replayChat(tb testing.TB, r *replicaNode, set *scenarios.Set, c *replicaChat) (engine.Dialog, []string) {
+	tb.Helper()
+	d := engine.Dialog{Key: c.key}
+	meta := map[string]string{"dialog": fmt.Sprintf("chat%d", c.chat.ChatID), "chat": fmt.Sprint(c.chat.ChatID), "bot": fmt.Sprint(c.chat.BotID)}
+	var calls []string
+	for i, ev := range c.acked {
+		if d.Seen(ev.ID) {
+			continue
+		}
+		sc := set.Lookup(ev.Line)
+		if d.Status == engine.Active && d.Scenario != "" {
+			sc = set.ByName[d.Scenario]
+		}
+		ev.Time = time.Unix(1_700_000_000+int64(i), 0)
+		res, err := engine.Step(sc, d, ev)
+		if err != nil {
+			tb.Fatalf("chat %d: replay of event %d (%+v): %v", c.chat.ChatID, i, ev, err)
+		}
+		if res.Outcome == engine.Ignored {
+			continue
+		}
+		d = res.Dialog
+		d.Remember(ev.ID)
+		d.Meta = meta
+		out, err := r.srv.portal.calls(d, res.Actions, ev.Time)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, oc := range out {
+			calls = append(calls, want(tb, oc.Method, string(oc.Params)))
+		}
+	}
+	return d, calls
+}
+
+// TestReplicaReleasesOnClose: a replica shut down while a call of its
+// claim is unanswered releases the call on Close, so another replica sends
+// it — and the dialog's later calls — at once, long before the lease (a
+// minute here) would have ended.
+func TestReplicaReleasesOnClose(t *testing.T) {
+	dsn := replicaDSN(t)
+	schema := replicaSchema(t, dsn)
+	portal, front := newPortalFront(t, 0)
+	dir := defaultScenarios(t)
+	heldBy := leaseCounter(t, dsn, schema)
+	a := startReplica(t, "replica-a", dsn, schema, dir, portal, func(c *Config) {
+		c.OutboxLease, c.ShutdownGrace = time.Minute, 300*time.Millisecond
+	})
+	bot, paths := installVia(t, a, portal)
+
+	// a alone delivers; its calls are done on the portal and never answered
+	front.freeze(a.name)
+	chat := portal.Chat(1, 7500, bitrix24.User{FirstName: "Anna", LastName: "Release"})
+	resp, err := portal.Post(context.Background(), a.base+paths["EVENT_WELCOME_MESSAGE"], chat.Join())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := decodeResp(t, resp); status != http.StatusOK {
+		t.Fatalf("join: %d %v", status, body)
+	}
+	waitFor(t, "a's first call to reach the portal", func() (bool, string) {
+		return front.lost.Load() > 0, fmt.Sprint(heldBy(a.srv.portal.owner), " claimed")
+	})
+	b := startReplica(t, "replica-b", dsn, schema, dir, portal, func(c *Config) { c.OutboxLease = time.Minute })
+
+	if err := a.srv.Close(); err != nil {
+		t.Fatalf("close a: %v", err)
+	}
+	a.dead.Store(true) // closed already
+	if n := heldBy(a.srv.portal.owner); n != 0 {
+		t.Fatalf("after Close a still holds %d claimed calls, want 0 (released)", n)
+	}
+	// b sends the join's calls now: the greeting, which a sent (once, or
+	// twice with its final flush) without learning the outcome, again — at
+	// least once — and then the menu
+	flow := supportFlow(t, chat, bot, "Anna")
+	var want []string
+	for range front.lost.Load() + 1 {
+		want = append(want, flow[0])
+	}
+	want = append(want, flow[1])
+	checkCalls(t, waitDelivered(t, portal, len(want), about(chat)), want)
+	waitFor(t, "b to finish its calls", func() (bool, string) {
+		n := heldBy(b.srv.portal.owner)
+		return n == 0, fmt.Sprint(n, " claimed")
+	})
+}
