@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,15 +99,16 @@ func checkID(field, id string) error {
 func decodeJSON(c echo.Context, v any) error {
 	// The body is read as JSON whatever the Content-Type says: curl -d sends
 	// form-urlencoded by default, and a JSON error message helps more than a 415.
-	dec := json.NewDecoder(c.Request().Body)
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError
 		var synErr *json.SyntaxError
 		switch {
-		case errors.As(err, &tooBig):
-			return &Error{Code: ETooLarge, Message: "request body is too large"}
 		case errors.As(err, &typeErr):
 			return &Error{Code: EInvalid, Field: typeErr.Field, Message: fmt.Sprintf("%s: expected %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)}
 		case errors.As(err, &synErr):
@@ -117,9 +119,6 @@ func decodeJSON(c echo.Context, v any) error {
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &Error{Code: EInvalid, Field: f, Message: fmt.Sprintf("unknown field %q", f)}
 		default:
-			if he := new(echo.HTTPError); errors.As(err, &he) {
-				return err
-			}
 			return &Error{Code: EInvalid, Message: "malformed JSON: " + err.Error()}
 		}
 	}

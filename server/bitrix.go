@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,13 +32,9 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	if ct := req.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		return &Error{Code: EInvalid, Message: fmt.Sprintf("Content-Type is %q; Bitrix24 events are application/x-www-form-urlencoded", ct)}
 	}
-	body, err := io.ReadAll(req.Body)
+	body, err := readBody(c)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &Error{Code: ETooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", s.cfg.BodyLimit)}
-		}
-		return &Error{Code: EInvalid, Message: "could not read the request body"}
+		return err
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -88,6 +83,10 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	}
 	if !ev.IsOpenLine() {
 		return ignored("not an Open Lines chat")
+	}
+	if ev.ChatID() <= 0 {
+		// every reply addresses the chat: without it the step could not be committed
+		return &Error{Code: EInvalid, Field: "data[PARAMS][CHAT_ID]", Message: "an Open Lines event needs its chat: data[PARAMS][CHAT_ID], or a DIALOG_ID of the form chat<N>"}
 	}
 	line, _ := ev.OpenLine()
 	in := input{

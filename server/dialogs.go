@@ -117,8 +117,10 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 		if errors.Is(err, engine.ErrConflict) {
 			return outcome{}, err
 		}
+		s.writeFailed(err)
 		return outcome{}, unavailable("commit dialog %s", in.Key, err)
 	}
+	s.writeOK()
 	out.Dialog, out.Calls = d, len(calls)
 	s.count(old, d, res, note)
 	s.pg.recorded(old, d, res, note)
@@ -128,8 +130,30 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 	return out, nil
 }
 
+// unavailable is the 503 for a store failure. The answer says what could
+// not be done and that a retry may work; the cause (a file path, a database
+// host) goes to the log only: whoever posted the request need not learn it.
 func unavailable(format, key string, err error) error {
-	return &Error{Code: EUnavailable, Message: fmt.Sprintf(format+": the store is unavailable, try again: %v", key, err)}
+	return &storeError{answer: &Error{Code: EUnavailable, Message: fmt.Sprintf(format+": the store is unavailable, try again", key)}, cause: err}
+}
+
+// storeError is a store failure: errors.As finds its *Error answer, and its
+// Error() (for logs) carries the cause.
+type storeError struct {
+	answer *Error
+	cause  error
+}
+
+func (e *storeError) Error() string { return e.answer.Message + ": " + e.cause.Error() }
+func (e *storeError) Unwrap() error { return e.cause }
+
+// As hands out the answer to errors.As(err, **Error).
+func (e *storeError) As(target any) bool {
+	if t, ok := target.(**Error); ok {
+		*t = e.answer
+		return true
+	}
+	return false
 }
 
 // step picks the scenario for the dialog and runs the engine.

@@ -30,6 +30,8 @@ type serveConfig struct {
 	Listen          string `yaml:"listen"`
 	Scenarios       string `yaml:"scenarios"`
 	Store           string `yaml:"store"`
+	StoreSchema     string `yaml:"store_schema"`
+	OutboxLease     string `yaml:"outbox_lease"`
 	Webhook         string `yaml:"webhook"`
 	ClientID        string `yaml:"client_id"`
 	AppToken        string `yaml:"app_token"`
@@ -58,6 +60,8 @@ func (c *serveConfig) options() []option {
 		{name: "listen", env: "OLBOT_LISTEN", def: "127.0.0.1:8080", help: "address to listen on", str: &c.Listen},
 		{name: "scenarios", env: "OLBOT_SCENARIOS", def: "examples", help: "folder of scenario files (watched and hot-reloaded)", str: &c.Scenarios},
 		{name: "store", env: "OLBOT_STORE", def: bolt.DefaultPath, help: "dialog store: a bbolt file path, memory, or a postgres:// URL", str: &c.Store},
+		{name: "store-schema", env: "OLBOT_STORE_SCHEMA", def: postgres.DefaultSchema, help: "PostgreSQL schema that holds olbot's tables (created when missing); replicas of one olbot share it", str: &c.StoreSchema},
+		{name: "outbox-lease", env: "OLBOT_OUTBOX_LEASE", def: "2m", help: "how long a replica reserves a portal call it is delivering; the calls of a replica that died go out from the others after it", str: &c.OutboxLease},
 		{name: "webhook", env: "OLBOT_WEBHOOK", help: "incoming webhook URL https://PORTAL/rest/USER/SECRET/ (webhook mode)", secret: true, str: &c.Webhook},
 		{name: "client-id", env: "OLBOT_CLIENT_ID", help: "the imbot CLIENT_ID chosen at registration (webhook mode)", secret: true, str: &c.ClientID},
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, str: &c.AppToken},
@@ -180,12 +184,12 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 }
 
 // openStore opens the store a --store value names.
-func openStore(ctx context.Context, spec string, log *slog.Logger) (engine.Store, string, error) {
+func openStore(ctx context.Context, spec, schema string, log *slog.Logger) (engine.Store, string, error) {
 	switch {
 	case spec == "memory":
 		return memstore.New(), "memory (nothing survives a restart)", nil
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		s, err := postgres.Open(ctx, spec, postgres.Options{Logger: log})
+		s, err := postgres.Open(ctx, spec, postgres.Options{Schema: schema, Logger: log})
 		if err != nil {
 			return nil, "", err
 		}
@@ -243,7 +247,11 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if st, err := os.Stat(cfg.Scenarios); err != nil || !st.IsDir() {
 		return fmt.Errorf("scenario folder %q: not found (set --scenarios or OLBOT_SCENARIOS)", cfg.Scenarios)
 	}
-	store, storeDesc, err := openStore(ctx, cfg.Store, log)
+	lease, err := time.ParseDuration(cfg.OutboxLease)
+	if err != nil || lease <= 0 {
+		return fmt.Errorf("outbox lease %q: want a positive duration, e.g. 2m", cfg.OutboxLease)
+	}
+	store, storeDesc, err := openStore(ctx, cfg.Store, cfg.StoreSchema, log)
 	if err != nil {
 		return err
 	}
@@ -255,8 +263,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		}
 	}
 	srv, err := server.New(server.Config{
-		Listen:     cfg.Listen,
-		AdminToken: cfg.AdminToken,
+		Listen:      cfg.Listen,
+		AdminToken:  cfg.AdminToken,
+		OutboxLease: lease,
 		Bitrix24: server.Bitrix24Config{
 			Webhook:         cfg.Webhook,
 			ClientID:        cfg.ClientID,
