@@ -404,12 +404,8 @@ func (s *Server) handleReady(c echo.Context) error {
 	if !ready {
 		problems = append(problems, "not serving (starting or shutting down)")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	if _, err := s.store.Dialog(ctx, "olbot:readyz"); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		problems = append(problems, "store unreachable: "+err.Error())
-	} else if err := s.storeWritable(ctx); err != nil {
-		problems = append(problems, "store refuses writes: "+err.Error())
+	if p := s.probeStore(c.Request().Context()); p != "" {
+		problems = append(problems, p)
 	}
 	if len(s.registry.Current().Set.List) == 0 {
 		problems = append(problems, "no scenario loaded")
@@ -418,6 +414,34 @@ func (s *Server) handleReady(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readyTimeout bounds the store probe of /readyz: a store that does not
+// answer in time is not ready, whatever its driver's own timeouts are.
+const readyTimeout = time.Second
+
+// probeStore reads and, after a failed write, writes the store; it returns
+// the problem, or "" when the store is fine. It never takes longer than
+// readyTimeout, so orchestrators get an answer while the store hangs.
+func (s *Server) probeStore(parent context.Context) string {
+	ctx, cancel := context.WithTimeout(parent, readyTimeout)
+	defer cancel()
+	done := make(chan string, 1)
+	go func() {
+		if _, err := s.store.Dialog(ctx, "olbot:readyz"); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			done <- "store unreachable: " + err.Error()
+		} else if err := s.storeWritable(ctx); err != nil {
+			done <- "store refuses writes: " + err.Error()
+		} else {
+			done <- ""
+		}
+	}()
+	select {
+	case p := <-done:
+		return p
+	case <-ctx.Done():
+		return fmt.Sprintf("store unreachable: no answer within %s", readyTimeout)
+	}
 }
 
 // keyLocks serialises events of one dialog inside the process; events of
