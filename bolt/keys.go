@@ -8,7 +8,7 @@ import (
 
 // Bucket names. The layout:
 //
-//	dialogs  key → Dialog.MarshalBinary
+//	dialogs  key → Dialog.AppendRecord (older files: JSON, still read)
 //	seqs     key → last Seq given to the dialog's calls (uint64)
 //	outbox   id → JSON engine.Call; the bucket sequence gives ids
 //	queue    dialogPrefix(key)+seq → id, the pending (unparked) calls: the

@@ -60,7 +60,7 @@ func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) e
 				return err
 			}
 			var d engine.Dialog
-			if err := d.UnmarshalBinary(v); err != nil {
+			if err := d.DecodeRecord(v); err != nil {
 				return fmt.Errorf("dialog %q: %w", k, err)
 			}
 			if err := fn(d); err != nil {

@@ -51,12 +51,9 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	rec, err := c.Dialog.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("commit %q: %w", c.Dialog.Key, err)
-	}
+	rec := c.Dialog.AppendRecord(nil)
 	var res commitResult
-	err = s.write(func(tx *bbolt.Tx) error {
+	err := s.write(func(tx *bbolt.Tx) error {
 		res = commitResult{}
 		return commitTx(txBuckets(tx), c, rec, &res)
 	})
@@ -76,7 +73,7 @@ func commitTx(b buckets, c engine.Commit, rec []byte, res *commitResult) error {
 	var prevRev int64
 	var old engine.Dialog
 	if v := b.dialogs.Get([]byte(key)); v != nil {
-		if err := old.UnmarshalBinary(v); err != nil {
+		if err := old.DecodeRecord(v); err != nil {
 			return err
 		}
 		prevRev = old.Rev

@@ -216,7 +216,7 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 			return nil
 		}
 		found = true
-		return d.UnmarshalBinary(v)
+		return d.DecodeRecord(v)
 	})
 	switch {
 	case err != nil:

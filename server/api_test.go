@@ -414,3 +414,31 @@ func TestMetrics(t *testing.T) {
 		t.Logf("metrics:\n%s", grepLines(m, "olbot_"))
 	}
 }
+
+func TestPprof(t *testing.T) {
+	const token = "admin-s3cret"
+	tests := []struct {
+		name       string
+		enabled    bool
+		path, tok  string
+		wantStatus int
+		wantBody   string
+	}{
+		{"off by default", false, "/debug/pprof/", token, http.StatusNotFound, ""},
+		{"index", true, "/debug/pprof/", token, http.StatusOK, "goroutine"},
+		{"goroutines", true, "/debug/pprof/goroutine?debug=1", token, http.StatusOK, "goroutine profile:"},
+		{"heap", true, "/debug/pprof/heap?debug=1", token, http.StatusOK, "heap profile:"},
+		{"cmdline", true, "/debug/pprof/cmdline", token, http.StatusOK, ""},
+		{"no token", true, "/debug/pprof/", "", http.StatusUnauthorized, "admin token"},
+		{"wrong token", true, "/debug/pprof/heap", "x", http.StatusUnauthorized, "admin token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEnv(t, nil, func(e *env) { e.cfg.AdminToken, e.cfg.Pprof = token, tt.enabled })
+			status, body := e.request(http.MethodGet, tt.path, "", nil, tt.tok)
+			if status != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
+				t.Fatalf("GET %s: %d %.200s, want %d with %q", tt.path, status, body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}

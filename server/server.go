@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ type Config struct {
 	// replica: the calls of a replica that died go out from the others once
 	// it ends. Longer than any one delivery; default 2m.
 	OutboxLease time.Duration
+	// Pprof serves net/http/pprof under /debug/pprof/, behind the admin
+	// token: off by default, since profiles reveal internals and cost CPU.
+	Pprof bool
 
 	Bitrix24 Bitrix24Config
 
@@ -364,6 +368,14 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/scenarios", s.handleScenarios)
 	v1.POST("/scenarios/reload", s.handleReload)
 	v1.POST("/scenarios/check", s.handleDryRun)
+	if s.cfg.Pprof {
+		dbg := e.Group("/debug/pprof", s.requireAdmin)
+		dbg.GET("/cmdline", echo.WrapHandler(http.HandlerFunc(pprof.Cmdline)))
+		dbg.GET("/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
+		dbg.GET("/symbol", echo.WrapHandler(http.HandlerFunc(pprof.Symbol)))
+		dbg.GET("/trace", echo.WrapHandler(http.HandlerFunc(pprof.Trace)))
+		dbg.GET("/*", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
+	}
 	s.playgroundRoutes(e)
 	return e
 }

@@ -43,6 +43,7 @@ type serveConfig struct {
 	Portals         string `yaml:"portals"`
 	Rate            string `yaml:"rate"`
 	AllowReinstall  bool   `yaml:"allow_reinstall"`
+	Pprof           bool   `yaml:"pprof"`
 	LogLevel        string `yaml:"log_level"`
 	LogFormat       string `yaml:"log_format"`
 }
@@ -73,6 +74,7 @@ func (c *serveConfig) options() []option {
 		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", str: &c.Portals},
 		{name: "rate", env: "OLBOT_RATE", def: "2,50", help: "portal calls per second and burst, per portal, e.g. 2,50", str: &c.Rate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", help: "accept a re-install of a known portal with a different application token", boolean: &c.AllowReinstall},
+		{name: "pprof", env: "OLBOT_PPROF", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: &c.Pprof},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", str: &c.LogLevel},
 		{name: "log-format", env: "OLBOT_LOG_FORMAT", def: "text", help: "text or json", str: &c.LogFormat},
 	}
@@ -266,6 +268,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		Listen:      cfg.Listen,
 		AdminToken:  cfg.AdminToken,
 		OutboxLease: lease,
+		Pprof:       cfg.Pprof,
 		Bitrix24: server.Bitrix24Config{
 			Webhook:         cfg.Webhook,
 			ClientID:        cfg.ClientID,
