@@ -2,10 +2,8 @@ package bitrix24
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -287,109 +285,4 @@ func (c *Client) LeadAdd(ctx context.Context, fields map[string]string) (int, er
 func (c *Client) LeadUpdate(ctx context.Context, id int, fields map[string]string) error {
 	_, err := c.Do(ctx, LeadUpdateRequest(id, fields))
 	return err
-}
-
-// MaxBatch is the most sub-calls one batch request may carry.
-const MaxBatch = 50
-
-// BatchCall is one sub-call of a batch.
-type BatchCall = Request
-
-// BatchResult is the outcome of one sub-call: Result on success, else Err
-// (an *APIError with Status 0 and the sub-call's Method; use Classify).
-type BatchResult struct {
-	Result json.RawMessage
-	Err    error
-}
-
-func batchKey(i int) string { return "c" + strconv.Itoa(i) }
-
-// Batch sends up to MaxBatch calls in one request
-// ({"halt":0,"cmd":{"c0":"imbot.message.add?DIALOG_ID=…",…}}); it counts as
-// one request for the portal's rate limit. All sub-calls run even when some
-// fail. The returned results are in the order of calls. The error is non-nil
-// only when the batch request itself failed; then no result is known.
-func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, error) {
-	if len(calls) == 0 {
-		return nil, nil
-	}
-	if len(calls) > MaxBatch {
-		return nil, fmt.Errorf("%w: batch of %d calls, the limit is %d", ErrInvalidRequest, len(calls), MaxBatch)
-	}
-	cmd := make(map[string]string, len(calls))
-	for i, call := range calls {
-		body, err := c.prepare(call.Method, call.Params)
-		if err != nil {
-			return nil, fmt.Errorf("batch call %d: %w", i, err)
-		}
-		for k := range body {
-			if strings.EqualFold(k, "auth") {
-				delete(body, k) // the batch's own auth applies
-			}
-		}
-		tree := make(map[string]any, len(body))
-		for k, v := range body {
-			tree[k] = v
-		}
-		q := EncodeForm(tree).Encode()
-		if q == "" {
-			cmd[batchKey(i)] = call.Method
-		} else {
-			cmd[batchKey(i)] = call.Method + "?" + q
-		}
-	}
-	raw, err := c.Call(ctx, MethodBatch, map[string]any{"halt": 0, "cmd": cmd})
-	if err != nil {
-		return nil, err
-	}
-	var ans struct {
-		Result json.RawMessage `json:"result"`
-		Errors json.RawMessage `json:"result_error"`
-	}
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return nil, fmt.Errorf("%w: batch: result is not an object", ErrBadResponse)
-	}
-	results, errs := phpObject(ans.Result), phpObject(ans.Errors)
-	out := make([]BatchResult, len(calls))
-	for i, call := range calls {
-		k := batchKey(i)
-		if e, ok := errs[k]; ok {
-			out[i].Err = subCallError(call.Method, e)
-		} else if r, ok := results[k]; ok {
-			out[i].Result = r
-		} else {
-			out[i].Err = fmt.Errorf("%w: batch: no result for call %d (%s)", ErrBadResponse, i, call.Method)
-		}
-	}
-	return out, nil
-}
-
-// phpObject decodes a JSON object that PHP sends as [] when it is empty.
-func phpObject(raw json.RawMessage) map[string]json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) == nil {
-		return m
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) == nil {
-		m = make(map[string]json.RawMessage, len(list))
-		for i, v := range list {
-			m[strconv.Itoa(i)] = v
-		}
-	}
-	return m
-}
-
-func subCallError(method string, raw json.RawMessage) error {
-	var e struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(raw, &e) != nil {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			e.Error = s
-		}
-	}
-	return &APIError{Method: method, Code: e.Error, Description: e.Description}
 }

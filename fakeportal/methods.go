@@ -548,6 +548,12 @@ func (p *Portal) leadGet(prm params) (any, *apiErr) {
 }
 
 // batchLocked runs a batch: {"halt":0,"cmd":{"key":"method?query",…}}.
+// The request's checks (rate limit, where the batch took one token, auth,
+// request-level faults) are done; each sub-call then runs through callLocked
+// like a single call, in cmd's order, and is recorded with its key in
+// Call.Batch. The answer is the documented
+// {"result":{result,result_error,result_total,result_next,result_time}}
+// keyed by sub-call key, with PHP's [] for an empty part.
 func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiErr) {
 	raw, _ := prm.get("cmd")
 	cmd, ok := raw.(map[string]any)
@@ -570,7 +576,7 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 		})
 	}
 	halt := prm.intval("halt") != 0
-	results, errs := map[string]any{}, map[string]any{}
+	results, errs, times := map[string]any{}, map[string]any{}, map[string]any{}
 	for _, key := range order {
 		line := scalar(cmd[key])
 		method, query, _ := strings.Cut(line, "?")
@@ -588,12 +594,16 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 			switch {
 			case method == bitrix24.MethodBatch:
 				e = fail("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
+			case len(p.failQueue) > 0 && !requestLevel(p.failQueue[0]):
+				// FailNext's method-level faults hit sub-calls one by one
+				e = injected(p.failQueue[0])
+				p.failQueue = p.failQueue[1:]
 			default:
 				subWho := who
 				if who.webhook {
 					subWho.clientID = sub.str("CLIENT_ID")
 				}
-				res, e = p.dispatchLocked(subWho, method, sub)
+				res, e = p.callLocked(subWho, method, sub)
 			}
 		}
 		rec.Params = sub
@@ -607,6 +617,7 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 		} else {
 			rec.Status, rec.Result = http.StatusOK, res
 			results[key] = res
+			times[key] = p.timeLocked()
 		}
 		p.recordLocked(rec)
 		if e != nil && halt {
@@ -620,11 +631,13 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 		}
 		return m
 	}
+	// result_total and result_next are for list methods, which the fake
+	// does not page: empty, as the portal sends them for other methods.
 	return map[string]any{
 		"result":       phpMap(results),
 		"result_error": phpMap(errs),
 		"result_total": []any{},
 		"result_next":  []any{},
-		"result_time":  []any{},
+		"result_time":  phpMap(times),
 	}, nil
 }

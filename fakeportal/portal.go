@@ -146,6 +146,7 @@ type Portal struct {
 	chats       map[int]string
 
 	failQueue  []string
+	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
 	down       bool
 	badGateway bool
 	delay      time.Duration
@@ -209,6 +210,7 @@ func New(cfg Config) *Portal {
 		nextLead:    1208,
 		nextMessage: 86100,
 		chats:       map[int]string{},
+		chatFails:   map[int][]string{},
 	}
 	p.issueLocked()
 	p.SetBaseURL(cfg.BaseURL)
@@ -303,15 +305,44 @@ func (p *Portal) BadGateway(on bool) {
 	p.badGateway = on
 }
 
-// FailNext makes the next n REST requests fail with code (with its usual
+// FailNext makes the next n REST calls fail with code (with its usual
 // HTTP status: 503 QUERY_LIMIT_EXCEEDED, 500 INTERNAL_SERVER_ERROR, 401
 // expired_token, 400 for parameter codes, …), before any other check.
+//
+// Inside a batch it fails what the real portal would fail: a code of the
+// request as a whole (401 and 5xx: expired_token, QUERY_LIMIT_EXCEEDED,
+// INTERNAL_SERVER_ERROR, …; the batch errors ERROR_BATCH_*) fails the
+// batch request, taking one from the queue for the whole batch; any other
+// code (parameter errors, 403, 404, OPERATION_TIME_LIMIT) fails sub-calls,
+// one from the queue each, in the result_error part of a successful batch
+// answer.
 func (p *Portal) FailNext(n int, code string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for range n {
 		p.failQueue = append(p.failQueue, code)
 	}
+}
+
+// FailChat makes the next n calls about chat chatID (CHAT_ID = chatID or
+// DIALOG_ID = "chat<chatID>"), single or inside a batch, fail with code
+// after the request's own checks (rate limit, auth). Inside a batch each
+// such sub-call gets its own result_error entry whatever the code, so tests
+// can fail one chosen sub-call of a batch.
+func (p *Portal) FailChat(chatID, n int, code string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for range n {
+		p.chatFails[chatID] = append(p.chatFails[chatID], code)
+	}
+}
+
+// requestLevel reports whether code fails a whole request (a batch as a
+// whole) rather than one method call: authorization and 5xx system errors,
+// and the batch errors (ERROR_BATCH_*).
+func requestLevel(code string) bool {
+	s := errorStatus(code)
+	return s == http.StatusUnauthorized || s >= 500 || strings.HasPrefix(strings.ToUpper(code), "ERROR_BATCH_")
 }
 
 // QueryLimitBurst makes the next n REST requests get 503 QUERY_LIMIT_EXCEEDED.
@@ -462,6 +493,8 @@ func errorStatus(code string) int {
 		return http.StatusForbidden
 	case "ERROR_METHOD_NOT_FOUND":
 		return http.StatusNotFound
+	case "ERROR_BATCH_METHOD_NOT_ALLOWED":
+		return http.StatusMethodNotAllowed
 	case "OPERATION_TIME_LIMIT":
 		return http.StatusTooManyRequests
 	case "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER", "PORTAL_DELETED":
@@ -623,7 +656,7 @@ func (p *Portal) serveREST(w http.ResponseWriter, r *http.Request) {
 		answer(nil, injected("QUERY_LIMIT_EXCEEDED"))
 		return
 	}
-	if len(p.failQueue) > 0 {
+	if len(p.failQueue) > 0 && (method != bitrix24.MethodBatch || requestLevel(p.failQueue[0])) {
 		code := p.failQueue[0]
 		p.failQueue = p.failQueue[1:]
 		answer(nil, injected(code))
@@ -643,7 +676,23 @@ func (p *Portal) serveREST(w http.ResponseWriter, r *http.Request) {
 		answer(p.batchLocked(who, prm, order))
 		return
 	}
-	answer(p.dispatchLocked(who, method, prm))
+	answer(p.callLocked(who, method, prm))
+}
+
+// callLocked runs one method call, single or a batch's sub-call, after the
+// request's checks: FailChat's faults first, then the method. Callers hold mu.
+func (p *Portal) callLocked(who caller, method string, prm params) (any, *apiErr) {
+	chat := prm.intval("CHAT_ID")
+	if chat <= 0 {
+		if d := prm.str("DIALOG_ID"); strings.HasPrefix(d, "chat") {
+			chat = intval(d[len("chat"):])
+		}
+	}
+	if codes := p.chatFails[chat]; chat > 0 && len(codes) > 0 {
+		p.chatFails[chat] = codes[1:]
+		return nil, injected(codes[0])
+	}
+	return p.dispatchLocked(who, method, prm)
 }
 
 func (p *Portal) checkTokenLocked(tok string) *apiErr {

@@ -24,6 +24,7 @@ type metrics struct {
 	retries       prometheus.Counter     // delivery retries
 	outbox        *prometheus.GaugeVec   // state: pending, parked
 	deliveryLag   prometheus.Histogram   // commit -> delivered
+	portalReqs    *prometheus.CounterVec // kind: single, batch (HTTP requests, each one against the rate limit)
 	templateMiss  prometheus.Counter     // template fields rendered empty
 }
 
@@ -47,8 +48,9 @@ func newMetrics() *metrics {
 	m.outbox = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "olbot_outbox_calls", Help: "Portal calls in the outbox: pending or parked (dead letters)."}, []string{"state"})
 	m.deliveryLag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "olbot_outbox_delivery_lag_seconds", Help: "Time from commit to successful delivery of a portal call.",
 		Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 30, 60, 300, 3600}})
+	m.portalReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "olbot_portal_requests_total", Help: "REST requests sent to portals by the outbox: single calls and batches (up to 50 calls each); each counts once against the portal's rate limit."}, []string{"kind"})
 	m.templateMiss = prometheus.NewCounter(prometheus.CounterOpts{Name: "olbot_template_fields_missing_total", Help: "Template fields rendered empty because the dialog had no value (possible after a reload)."})
-	for _, c := range []prometheus.Collector{m.events, m.stepSeconds, m.dialogs, m.handoffs, m.invalid, m.reloads, m.reloadOK, m.reloadSuccess, m.scenarios, m.portalCalls, m.portalErrors, m.retries, m.outbox, m.deliveryLag, m.templateMiss} {
+	for _, c := range []prometheus.Collector{m.events, m.stepSeconds, m.dialogs, m.handoffs, m.invalid, m.reloads, m.reloadOK, m.reloadSuccess, m.scenarios, m.portalCalls, m.portalErrors, m.retries, m.outbox, m.deliveryLag, m.portalReqs, m.templateMiss} {
 		f(c)
 	}
 	return m

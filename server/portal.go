@@ -40,8 +40,10 @@ type Bitrix24Config struct {
 	AllowReinstall  bool     // accept a re-install with a different application token
 	PublicURL       string   // olbot's public base URL for imbot.register on install; default from the request
 
-	Rate  float64 // portal calls per second, per portal; default 2
-	Burst int     // default 50
+	// Rate and Burst are the per-portal rate limit in requests: a single
+	// call or a batch of up to 50 calls each take one. Default 2/s, 50.
+	Rate  float64
+	Burst int
 
 	HTTPClient *http.Client // for tests; default bitrix24's
 }
@@ -107,6 +109,10 @@ type portalSide struct {
 	// attempt times before: bitrix24.Backoff. Tests of this package shorten
 	// it (set it between New and Open) so that recovery takes milliseconds.
 	backoff func(attempt int) time.Duration
+	// maxBatch is the most calls sent in one batch request:
+	// bitrix24.MaxBatch; 1 sends every call by itself. Tests set it (between
+	// New and Open) to compare the two.
+	maxBatch int
 
 	mu      sync.Mutex
 	clients map[string]*bitrix24.Client      // OAuth client per member_id
@@ -126,7 +132,7 @@ func newPortalSide(s *Server, cfg Bitrix24Config, sender Sender) (*portalSide, e
 		cfg.Burst = 50
 	}
 	p := &portalSide{s: s, cfg: cfg, sender: sender, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}, wakeCh: make(chan struct{}, 1),
-		backoff: func(attempt int) time.Duration { return bitrix24.Backoff(attempt, nil) }}
+		backoff: func(attempt int) time.Duration { return bitrix24.Backoff(attempt, nil) }, maxBatch: bitrix24.MaxBatch}
 	kv, ok := s.store.(kvStore)
 	if !ok {
 		return nil, errors.New("server: the store keeps no portal records (it lacks Get/Put/Delete)")
@@ -230,8 +236,10 @@ func (p *portalSide) calls(d engine.Dialog, actions []engine.Action, now time.Ti
 const maxRetryAge = 24 * time.Hour
 
 const (
-	claimBatch = 64
-	senders    = 8 // concurrent deliveries (different dialogs)
+	// claimBatch is how many calls one round claims: enough for a few full
+	// batches, so that a backlog goes out in batches of MaxBatch.
+	claimBatch = 4 * bitrix24.MaxBatch
+	senders    = 8 // concurrent deliveries (single calls or batches)
 )
 
 // deliver runs the outbox worker until ctx ends: claim due calls (one per
@@ -257,6 +265,17 @@ func (p *portalSide) deliver(ctx context.Context) {
 // it sent (whatever the outcome); claimed calls it left for a later round
 // (see deliverCall) do not count, so that the worker then waits a tick
 // instead of claiming them again at once.
+//
+// The calls of one portal go out in batches of up to maxBatch calls, each
+// batch one request against the portal's rate limit (one Reserve of one
+// slot). Order per dialog holds without further care: Claim hands out only
+// the first unfinished, unparked call of each dialog, and that dialog's next
+// call cannot be claimed before this one is recorded done or parked, which
+// happens only after its batch's answer is read. So a batch never holds two
+// calls of one dialog, and no later call of a dialog is ever in flight while
+// an earlier one may still fail and be retried. The batch goes with halt=0,
+// so one call's failure does not stop the calls of other dialogs; each
+// sub-call's outcome is recorded on its own call (record).
 func (p *portalSide) deliverOnce(ctx context.Context) int {
 	if err := p.s.storeWritable(ctx); err != nil {
 		return 0 // a delivery that cannot be recorded would be sent again every round
@@ -272,18 +291,53 @@ func (p *portalSide) deliverOnce(ctx context.Context) int {
 	sem := make(chan struct{}, senders)
 	var wg sync.WaitGroup
 	var sent atomic.Int64
-	for _, c := range calls {
+	for _, group := range p.batches(calls) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if p.deliverCall(ctx, c, claimed) {
-				sent.Add(1)
+			if len(group) == 1 {
+				if p.deliverCall(ctx, group[0], claimed) {
+					sent.Add(1)
+				}
+				return
 			}
+			sent.Add(int64(p.deliverBatch(ctx, group, claimed)))
 		}()
 	}
 	wg.Wait()
 	return int(sent.Load())
+}
+
+// batches splits claimed calls into what goes out in one request: the calls
+// of one portal, in claim order, maxBatch at a time. A group of one is sent
+// as a plain call (deliverCall): it costs the rate limit the same, and its
+// errors keep their HTTP status. A custom Sender knows no batches, so with
+// one every call is a group of its own.
+func (p *portalSide) batches(calls []engine.Call) [][]engine.Call {
+	size := p.maxBatch
+	if p.sender != nil || size < 1 {
+		size = 1
+	}
+	size = min(size, bitrix24.MaxBatch)
+	var order []string
+	byPortal := map[string][]engine.Call{}
+	for _, c := range calls {
+		if _, ok := byPortal[c.Portal]; !ok {
+			order = append(order, c.Portal)
+		}
+		byPortal[c.Portal] = append(byPortal[c.Portal], c)
+	}
+	var out [][]engine.Call
+	for _, portal := range order {
+		cs := byPortal[portal]
+		for len(cs) > 0 {
+			n := min(size, len(cs))
+			out = append(out, cs[:n:n])
+			cs = cs[n:]
+		}
+	}
+	return out
 }
 
 func (p *portalSide) updateDepth(ctx context.Context) {
@@ -307,18 +361,23 @@ func (p *portalSide) flush(ctx context.Context) {
 	}
 }
 
-// deliverCall sends one call claimed at claimed and records done, retry or
-// park. It reports false when it left the call unsent for a later round.
-//
-// The call is this replica's only while its lease lasts: after that another
-// replica may claim it, send it and go on with the dialog's next call. So
-// the wait for a rate-limit slot must end within the first half of the
-// lease (else the call is left for the next round, which renews the lease),
-// and the send is cut off before the lease ends (it is then retried).
-func (p *portalSide) deliverCall(ctx context.Context, c engine.Call, claimed time.Time) bool {
-	log := p.s.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)
+// leaseWindow says, for calls claimed at claimed, by when a send must start
+// and when it is cut off. A claimed call is this replica's only while its
+// lease lasts: after that another replica may claim it, send it and go on
+// with the dialog's next call. So the wait for a rate-limit slot must end
+// within the first half of the lease (else the call is left for the next
+// round, which renews the lease), and the send is cut off before the lease
+// ends (it is then retried).
+func (p *portalSide) leaseWindow(claimed time.Time) (startBy, cutAt time.Time) {
 	lease := p.s.cfg.OutboxLease
-	startBy, cutAt := claimed.Add(lease/2), claimed.Add(lease-lease/10)
+	return claimed.Add(lease / 2), claimed.Add(lease - lease/10)
+}
+
+// deliverCall sends one call claimed at claimed and records done, retry or
+// park. It reports false when it left the call unsent for a later round
+// (see leaseWindow).
+func (p *portalSide) deliverCall(ctx context.Context, c engine.Call, claimed time.Time) bool {
+	startBy, cutAt := p.leaseWindow(claimed)
 	wctx, cancel := context.WithDeadline(ctx, startBy)
 	err := p.waitSlot(wctx, c.Portal)
 	cancel()
@@ -331,6 +390,80 @@ func (p *portalSide) deliverCall(ctx context.Context, c engine.Call, claimed tim
 		c = p.leadUpdateIfKnown(sctx, c)
 	}
 	res, err := p.send(sctx, c)
+	p.record(ctx, c, res, err)
+	return true
+}
+
+// deliverBatch sends calls of one portal, claimed at claimed, in one batch
+// request and records each call's own outcome. It returns how many calls
+// it sent, 0 when it left them all for a later round (see leaseWindow).
+//
+// When the batch request as a whole fails, no sub-call is known to have
+// run: a transient error (network, 5xx, QUERY_LIMIT_EXCEEDED, expired_token
+// that a refresh did not cure) retries every call with backoff and an
+// authorization error parks every call, as each would on its own. A 400/405
+// answer to the batch itself (a batch error, not any one call's) sends the
+// calls one by one instead, so that one bad call cannot hold up the others.
+func (p *portalSide) deliverBatch(ctx context.Context, calls []engine.Call, claimed time.Time) int {
+	portal := calls[0].Portal
+	startBy, cutAt := p.leaseWindow(claimed)
+	wctx, cancel := context.WithDeadline(ctx, startBy)
+	err := p.waitSlot(wctx, portal) // one slot: the portal counts a batch as one request
+	cancel()
+	if err != nil {
+		return 0
+	}
+	sctx, cancel := context.WithDeadline(ctx, cutAt)
+	defer cancel()
+	client, err := p.client(sctx, portal)
+	if err == nil && client == nil {
+		err = errLogged
+	}
+	if err != nil {
+		for _, c := range calls {
+			if errors.Is(err, errLogged) {
+				p.s.log.Info("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(redactParams(c.Params)))
+			}
+			p.record(ctx, c, nil, err)
+		}
+		return len(calls)
+	}
+	reqs := make([]bitrix24.BatchCall, len(calls))
+	for i, c := range calls {
+		if c.Method == bitrix24.MethodLeadAdd {
+			calls[i] = p.leadUpdateIfKnown(sctx, c)
+		}
+		reqs[i] = bitrix24.BatchCall{Method: calls[i].Method, Params: json.RawMessage(calls[i].Params)}
+	}
+	p.s.metrics.portalReqs.WithLabelValues("batch").Inc()
+	results, err := client.Batch(sctx, reqs)
+	if err != nil && bitrix24.Classify(err) == bitrix24.ClassPermanent {
+		p.countError(err)
+		p.s.log.Warn("portal refused a batch as a whole; sending its calls one by one", "portal", portal, "calls", len(calls), "err", err)
+		sent := 0
+		for _, c := range calls {
+			if p.deliverCall(ctx, c, claimed) {
+				sent++
+			}
+		}
+		return sent
+	}
+	for i, c := range calls {
+		if err != nil {
+			p.record(ctx, c, nil, err)
+		} else {
+			p.record(ctx, c, results[i].Result, results[i].Err)
+		}
+	}
+	return len(calls)
+}
+
+// record stores the outcome of one sent call (single or a batch's
+// sub-call): done (also for errors that mean the goal already holds, such
+// as WRONG_CHAT on session.operator), a retry with backoff for transient
+// errors younger than maxRetryAge, or parked.
+func (p *portalSide) record(ctx context.Context, c engine.Call, res json.RawMessage, err error) {
+	log := p.s.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)
 	class := bitrix24.Classify(err)
 	if errors.Is(err, errLogged) {
 		class = bitrix24.ClassOK
@@ -380,7 +513,6 @@ func (p *portalSide) deliverCall(ctx context.Context, c engine.Call, claimed tim
 			p.s.writeFailed(err)
 		}
 	}
-	return true
 }
 
 // waitSlot waits until a call to portal fits the rate limit and takes the
@@ -459,6 +591,7 @@ func (p *portalSide) send(ctx context.Context, c engine.Call) (json.RawMessage, 
 		p.s.log.Info("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(redactParams(c.Params)))
 		return nil, errLogged
 	}
+	p.s.metrics.portalReqs.WithLabelValues("single").Inc()
 	return client.Do(ctx, bitrix24.Request{Method: c.Method, Params: json.RawMessage(c.Params)})
 }
 

@@ -231,8 +231,5 @@ func viewCall(tb testing.TB, c CallView) string {
 	if err := dec.Decode(&params); err != nil {
 		tb.Fatalf("params of call %d: %v", c.ID, err)
 	}
-	delete(params, "auth")
-	delete(params, "CLIENT_ID")
-	b, _ := json.Marshal(params)
-	return c.Method + " " + string(b)
+	return c.Method + " " + canonParams(params)
 }

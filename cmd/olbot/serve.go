@@ -72,7 +72,7 @@ func (c *serveConfig) options() []option {
 		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, str: &c.AppClientSecret},
 		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: "https://oauth.bitrix.info/oauth/token/", help: "OAuth server used to refresh expired tokens", str: &c.OAuthURL},
 		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", str: &c.Portals},
-		{name: "rate", env: "OLBOT_RATE", def: "2,50", help: "portal calls per second and burst, per portal, e.g. 2,50", str: &c.Rate},
+		{name: "rate", env: "OLBOT_RATE", def: "2,50", help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", str: &c.Rate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", help: "accept a re-install of a known portal with a different application token", boolean: &c.AllowReinstall},
 		{name: "pprof", env: "OLBOT_PPROF", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: &c.Pprof},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", str: &c.LogLevel},

@@ -1,0 +1,200 @@
+package bitrix24
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MaxBatch is the most sub-calls one batch request may carry.
+const MaxBatch = 50
+
+// BatchCall is one sub-call of a batch.
+type BatchCall = Request
+
+// BatchResult is the outcome of one sub-call of a batch, taken from the
+// batch answer's result.{result,result_error,result_total,result_next,
+// result_time} under the sub-call's key.
+type BatchResult struct {
+	// Result is the sub-call's result on success.
+	Result json.RawMessage
+	// Err is the sub-call's error: an *APIError with Status 0 and the
+	// sub-call's Method, classed by Classify exactly like the same error of
+	// a single call (WRONG_CHAT on session.operator is ClassDone,
+	// QUERY_LIMIT_EXCEEDED transient, parameter codes permanent); an
+	// ErrInvalidRequest for a call refused before sending (it was left out
+	// of the request); an ErrBadResponse when the answer has no entry for it.
+	Err error
+	// Total and Next are result_total and result_next (list methods); 0
+	// when absent.
+	Total, Next int
+	// Time is the sub-call's result_time entry (start, finish, duration,
+	// operating, operating_reset_at, …) as sent, or nil.
+	Time json.RawMessage
+}
+
+func batchKey(i int) string { return "c" + strconv.Itoa(i) }
+
+// BatchCommand renders one sub-call the way it travels inside a batch's cmd:
+// "METHOD?QUERY", with QUERY the params in PHP http_build_query form
+// (KEYBOARD[BUTTONS][0][TEXT]=Yes&MESSAGE=Pick+one), keys sorted, encoded
+// once. Once is right because Batch sends cmd in a JSON body; the docs'
+// "double encoding" applies only when the whole batch travels in a URL.
+// Params get what a single call would carry (CLIENT_ID for webhook imbot.*
+// calls) but no auth: the batch request's own auth applies to every
+// sub-call.
+func (c *Client) BatchCommand(call BatchCall) (string, error) {
+	body, err := c.prepare(call.Method, call.Params)
+	if err != nil {
+		return "", err
+	}
+	tree := make(map[string]any, len(body))
+	for k, v := range body {
+		if !strings.EqualFold(k, "auth") {
+			tree[k] = v
+		}
+	}
+	q := EncodeForm(tree).Encode()
+	if q == "" {
+		return call.Method, nil
+	}
+	return call.Method + "?" + q, nil
+}
+
+// Batch sends up to MaxBatch calls in one request, POST {endpoint}batch with
+// {"halt":0,"cmd":{"c0":"imbot.message.add?DIALOG_ID=…","c1":…}}. The
+// portal counts it as one request against its rate limit (each sub-call
+// still counts toward its method's time budget). cmd lists the sub-calls in
+// the order of calls, which is the order the portal runs them in; with
+// halt=0 every sub-call runs whatever the others' outcome.
+//
+// The results are in the order of calls, one per call. The error is
+// non-nil only when the batch request as a whole failed (network, 503
+// QUERY_LIMIT_EXCEEDED, 401 after a refresh, 400/405 batch errors; classify
+// it with Classify): then no sub-call is known to have run. As with Call, an
+// expired_token answer makes the client refresh the token once and send the
+// batch again. A call that cannot be encoded gets its ErrInvalidRequest in
+// its result and the others are sent without it.
+func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, error) {
+	if len(calls) == 0 {
+		return nil, nil
+	}
+	if len(calls) > MaxBatch {
+		return nil, fmt.Errorf("%w: batch of %d calls, the limit is %d", ErrInvalidRequest, len(calls), MaxBatch)
+	}
+	out := make([]BatchResult, len(calls))
+	// cmd is written by hand: a Go map would be marshalled with sorted keys
+	// (c0, c1, c10, c11, …, c2), and the portal runs sub-calls in the
+	// object's order.
+	var cmd bytes.Buffer
+	cmd.WriteByte('{')
+	sent := 0
+	for i, call := range calls {
+		line, err := c.BatchCommand(call)
+		if err != nil {
+			out[i].Err = fmt.Errorf("batch call %d: %w", i, err)
+			continue
+		}
+		if sent > 0 {
+			cmd.WriteByte(',')
+		}
+		k, _ := json.Marshal(batchKey(i))
+		v, _ := json.Marshal(line)
+		cmd.Write(k)
+		cmd.WriteByte(':')
+		cmd.Write(v)
+		sent++
+	}
+	cmd.WriteByte('}')
+	if sent == 0 {
+		return out, nil
+	}
+	raw, err := c.Call(ctx, MethodBatch, map[string]any{"halt": 0, "cmd": json.RawMessage(cmd.Bytes())})
+	if err != nil {
+		return nil, err
+	}
+	var ans struct {
+		Result json.RawMessage `json:"result"`
+		Errors json.RawMessage `json:"result_error"`
+		Total  json.RawMessage `json:"result_total"`
+		Next   json.RawMessage `json:"result_next"`
+		Time   json.RawMessage `json:"result_time"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return nil, fmt.Errorf("%w: batch: result is not an object", ErrBadResponse)
+	}
+	results, errs := phpObject(ans.Result), phpObject(ans.Errors)
+	totals, nexts, times := phpObject(ans.Total), phpObject(ans.Next), phpObject(ans.Time)
+	for i, call := range calls {
+		if out[i].Err != nil {
+			continue
+		}
+		k := batchKey(i)
+		if e, ok := errs[k]; ok {
+			out[i].Err = subCallError(call.Method, e)
+		} else if r, ok := results[k]; ok {
+			out[i].Result = r
+		} else {
+			// With halt=0 every sub-call answers; a missing one is a broken
+			// answer, and retrying is the safe reading of it.
+			out[i].Err = fmt.Errorf("%w: batch: no result for call %d (%s)", ErrBadResponse, i, call.Method)
+		}
+		out[i].Total = lenientInt(totals[k])
+		out[i].Next = lenientInt(nexts[k])
+		out[i].Time = times[k]
+	}
+	return out, nil
+}
+
+// phpObject decodes a JSON object that PHP sends as [] when it is empty
+// (and as a list when its keys are 0, 1, …).
+func phpObject(raw json.RawMessage) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) == nil {
+		return m
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		m = make(map[string]json.RawMessage, len(list))
+		for i, v := range list {
+			m[strconv.Itoa(i)] = v
+		}
+	}
+	return m
+}
+
+// lenientInt reads a number sent as 5 or "5"; anything else is 0.
+func lenientInt(raw json.RawMessage) int {
+	if raw == nil {
+		return 0
+	}
+	n, err := ParseID(raw)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// subCallError turns a result_error entry, {"error":"CODE",
+// "error_description":"…"} (or a bare string from old portals), into the
+// *APIError a single call would give, minus the HTTP status the batch
+// answer does not carry.
+func subCallError(method string, raw json.RawMessage) error {
+	var e struct {
+		Error       any    `json:"error"`
+		Description string `json:"error_description"`
+	}
+	code := ""
+	if json.Unmarshal(raw, &e) == nil {
+		code, _ = e.Error.(string)
+	} else {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			code = s
+		}
+	}
+	return &APIError{Method: method, Code: code, Description: e.Description}
+}
