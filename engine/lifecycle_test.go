@@ -427,6 +427,18 @@ states:
     operator: any
 `
 	goneToStart := strings.Replace(gone, "settings:\n  on_missing_state: topics\n", "", 1)
+	stopsWaiting := strings.Replace(supportYAML, `  ask_email:
+    ask: "{{name}}, what is your email?"
+    save: email
+    type: email
+    retry: "That does not look like an email. Example: anna@example.com"
+    on_fail: handoff
+    next: thanks
+`, `  ask_email:
+    say: "We no longer ask for emails."
+    next: bye
+`, 1)
+	stopsWaiting = strings.Replace(stopsWaiting, " We will write to {{email}}.", "", 1)
 	newVersion := func(t *testing.T, before Dialog, r Result) {
 		if r.Dialog.Version == before.Version {
 			t.Errorf("version = %q, want the new version", r.Dialog.Version)
@@ -443,6 +455,24 @@ states:
 			name: "bad answers counted before a reload count against the new limit", older: supportYAML, src: lower,
 			setup: append(append([]Event{}, toEmail...), msg("bad")), ev: msg("bad"),
 			want: want{actions: acts(handoffSay, Operator{}), state: "handoff", status: HandedOff, fields: fields("name", "Anna"), invalid: 1, moves: "ask_email -fail-> handoff"},
+		},
+		{
+			// found by TestProperty: the record kept more bad answers than
+			// the new version allows once the dialog was handed off
+			name: "retries above a lowered limit are cut to it", older: supportYAML, src: lower,
+			setup: append(append([]Event{}, toEmail...), msg("bad"), msg("bad")), ev: msg("0"),
+			want: want{state: "ask_email", status: HandedOff, fields: fields("name", "Anna"), retries: 1, reason: "typed 0"},
+		},
+		{
+			// found by TestProperty: a dialog waiting in a state that a
+			// reload made passing ignored every message from then on
+			name: "a dialog whose state no longer waits runs it again", older: supportYAML, src: stopsWaiting,
+			setup: toEmail, ev: msg("anna@example.com"),
+			want: want{
+				actions: acts(say("We no longer ask for emails."), say("I'll close this chat for now. Write any time!"), Finish{}),
+				state:   "bye", status: Finished, fields: fields("name", "Anna"), moves: "ask_email -next-> bye", reason: `state "ask_email" no longer waits`,
+			},
+			extra: newVersion,
 		},
 		{
 			name: "a dialog whose state is gone moves to on_missing_state", older: supportYAML, src: gone,
@@ -723,4 +753,27 @@ func TestStepTimes(t *testing.T) {
 	if got := res.Dialog; res.Outcome != Ignored || !got.Updated.Equal(at) || !got.LastIn.Equal(at) {
 		t.Errorf("outcome %s, last in %v, updated %v; want ignored, %v, %v", res.Outcome, got.LastIn, got.Updated, at, at)
 	}
+}
+
+// TestSilentReask: a bad answer in a state that has only on: routes has
+// no text to ask again; it counts, but sends no empty message (found by
+// TestProperty: the portal refuses an empty imbot.message.add).
+func TestSilentReask(t *testing.T) {
+	const onOnly = `
+start: a
+states:
+  a:
+    on:
+      - match: [yes]
+        goto: done
+    on_fail: done
+  done:
+    finish: true
+`
+	runCases(t, []stepCase{
+		{
+			name: "unmatched input in an on-only state", src: onOnly, setup: []Event{start()}, ev: msg("hmm"),
+			want: want{state: "a", status: Active, retries: 1, invalid: 1, moves: "a -retry-> a"},
+		},
+	})
 }

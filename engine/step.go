@@ -112,19 +112,35 @@ func (s *stepper) run() error {
 	// a reload may have changed the scenario under a running dialog
 	if active && d.Version != s.sc.Version {
 		d.Version = s.sc.Version
-		if _, ok := s.sc.States[d.State]; !ok {
+		st, ok := s.sc.States[d.State]
+		if ok && d.Retries > s.sc.Retries(st) {
+			// bad answers counted before the reload count against the new,
+			// lower limit: the next one goes to on_fail, as it would have
+			// with the count at the limit, and the record never holds more
+			// retries than its state allows
+			d.Retries = s.sc.Retries(st)
+		}
+		if !ok || !st.Waits() {
 			if ev.Type == Close {
 				d.Status = Finished
 				return nil
+			}
+			if ev.Type == Message || ev.Type == Button {
+				d.LastIn, d.IdleDone = ev.Time, false
+			}
+			if ok {
+				// The state is still there but no longer waits (it now
+				// passes on or ends): waiting in it would leave the dialog
+				// stuck, since only a waiting state handles input. It runs
+				// again, so the dialog moves on as the new version says.
+				s.r.Reason = fmt.Sprintf("state %q no longer waits after a reload; entered it again", d.State)
+				return s.enter(d.State)
 			}
 			gone := d.State
 			if err := s.fire(scenarios.NoState, scenarios.EdgeMissing); err != nil {
 				return err
 			}
 			s.r.Reason = fmt.Sprintf("state %q is gone after a reload; moved to %q", gone, d.State)
-			if ev.Type == Message || ev.Type == Button {
-				d.LastIn, d.IdleDone = ev.Time, false
-			}
 			return s.enter(d.State)
 		}
 	}
@@ -424,7 +440,11 @@ func (s *stepper) bad(st *scenarios.State) error {
 		if text != nil {
 			say.Text = s.render(text)
 		}
-		s.emit(say)
+		// a state with only on: routes has nothing to ask again: an empty
+		// message would be refused by the portal, so the re-ask is silent
+		if say.Text != "" || len(say.Buttons) > 0 {
+			s.emit(say)
+		}
 		return nil
 	}
 	if err := s.fire(d.State, scenarios.EdgeFail); err != nil {

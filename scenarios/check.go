@@ -66,6 +66,7 @@ func check(d *decoder, sc *Scenario, root *yaml.Node) {
 	if d.problems.HasErrors() {
 		return
 	}
+	checkEnds(d, sc, keyAt)
 	checkReachable(d, sc, keyAt)
 	checkTemplates(d, sc)
 }
@@ -312,6 +313,63 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// checkEnds warns about waiting states from which no way leads to an
+// operator, a transfer or a finish: a client who enters one can only go
+// round in circles with the bot. Ends are the terminal states and the edges that end
+// by themselves (retries used up without on_fail, idle without on_idle).
+func checkEnds(d *decoder, sc *Scenario, keyAt func(string) *yaml.Node) {
+	into := map[string][]string{}
+	ends := map[string]bool{}
+	var queue []string
+	end := func(s string) {
+		if !ends[s] {
+			ends[s] = true
+			queue = append(queue, s)
+		}
+	}
+	for _, t := range sc.Table {
+		into[t.To] = append(into[t.To], t.From)
+		if t.Implicit != "" {
+			end(t.From)
+		}
+	}
+	for _, name := range sc.Order {
+		if sc.States[name].Terminal() {
+			end(name)
+		}
+	}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, from := range into[cur] {
+			end(from)
+		}
+	}
+	var trapped []string
+	for _, name := range sc.Order {
+		if sc.States[name].Waits() && !ends[name] {
+			trapped = append(trapped, name)
+		}
+	}
+	if len(trapped) == 0 {
+		return
+	}
+	first := trapped[0]
+	// A warning, not an error: a client can still type 0 (Bitrix24's own
+	// "call an operator") and the line's own timeout closes the session,
+	// and an endless loop may be meant (a bot that only takes notes).
+	d.warnf(keyAt(first), "states."+first, ErrNoWayOut,
+		"give one of these states a way to an operator or an end: a menu item or on: route to a state with operator:, transfer: or finish:, on_fail: (or none, which calls an operator), a global command, or settings.idle",
+		"%s %s to an operator or an end: a client there can only go round in circles", strings.Join(trapped, ", "), plural(len(trapped), "never leads", "never lead"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // checkReachable warns about states no dialog can ever enter.

@@ -280,6 +280,9 @@ func TestCheckSentinels(t *testing.T) {
 		{"self cycle", "start: a\nstates:\n  a:\n    say: hi\n    next: a\n", ErrCycle, false},
 		{"dead end", "start: a\nstates:\n  a:\n    say: hi\n", ErrDeadEnd, false},
 		{"unreachable", "start: handoff\nstates:\n  a:\n    finish: true" + tail, ErrUnreachable, true},
+		// found by engine.TestProperty: two menus pointing at each other,
+		// no command, no idle, no way to an operator
+		{"no way out", "start: a\nstates:\n  a:\n    menu: [{text: x, goto: b}]\n    next: b\n  b:\n    on: [{match: [y], goto: a}]\n    next: a\n", ErrNoWayOut, true},
 		{"no on_fail", "start: a\nstates:\n  a:\n    ask: q\n    save: f\n    next: handoff" + tail, ErrNoOnFail, true},
 		{"idle without on_idle", "start: handoff\nsettings: {idle: 1m}\nstates:" + tail, ErrNoOnIdle, true},
 		{"template field never collected", "start: a\nstates:\n  a:\n    say: 'Hi {{name}}'\n    finish: true\n", ErrTemplate, false},

@@ -25,6 +25,7 @@ var (
 	ErrTerminal      = errors.New("terminal action conflict")
 	ErrCycle         = errors.New("cycle of passing states")
 	ErrDeadEnd       = errors.New("dead-end state")
+	ErrNoWayOut      = errors.New("states with no way to an end")
 	ErrUnreachable   = errors.New("unreachable state")
 	ErrNoOnFail      = errors.New("no on_fail")
 	ErrNoOnIdle      = errors.New("no on_idle")
