@@ -5,23 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/olbot/olbot/engine"
 )
 
-// Dialog returns the record for key, or engine.ErrNotFound.
+// Dialog returns the record for key, or engine.ErrNotFound. Concurrent
+// reads share one query (see batcher).
 func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 	if !validKey(key) {
 		return engine.Dialog{}, fmt.Errorf("dialog %q: %w", key, engine.ErrNotFound)
 	}
-	var rec []byte
-	err := s.with(ctx, func(c *pgx.Conn) error { return c.QueryRow(ctx, s.q.dialog, key).Scan(&rec) })
+	rec, err := s.reads.do(ctx, key)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return engine.Dialog{}, fmt.Errorf("dialog %q: %w", key, engine.ErrNotFound)
@@ -35,6 +37,44 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 	return d, nil
 }
 
+// readDialogs runs a batch of Dialog reads: one query for all of them. A
+// key without a record gets pgx.ErrNoRows.
+func (s *Store) readDialogs(ctx context.Context, ops []*op[string, []byte]) {
+	if len(ops) == 1 {
+		o := ops[0]
+		o.err = s.with(ctx, func(c *pgx.Conn) error { return c.QueryRow(ctx, s.q.dialog, o.in).Scan(&o.out) })
+		return
+	}
+	keys := make([]string, len(ops))
+	for i, o := range ops {
+		keys[i] = o.in
+	}
+	found := make(map[string][]byte, len(ops))
+	err := s.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, s.q.dialogs, keys)
+		if err != nil {
+			return err
+		}
+		var key string
+		var rec []byte
+		_, err = pgx.ForEachRow(rows, []any{&key, &rec}, func() error {
+			found[key] = rec
+			return nil
+		})
+		return err
+	})
+	for _, o := range ops {
+		switch rec, ok := found[o.in]; {
+		case err != nil:
+			o.err = err
+		case !ok:
+			o.err = pgx.ErrNoRows
+		default:
+			o.out = rec
+		}
+	}
+}
+
 // Commit writes the record and its calls in one statement, so atomically.
 // It returns engine.ErrConflict when the stored Rev is not c.PrevRev (0: no
 // record), and another error for a malformed commit; either way it writes
@@ -43,6 +83,10 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 // across dialogs committing at the same moment they follow the order in
 // which the commits reached the database, which may differ slightly from
 // the order in which they became visible.
+//
+// Concurrent commits of different dialogs share one statement, so one
+// transaction (see batcher and commitBatch); each still wins or loses its
+// own compare-and-set.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err := validate(c); err != nil {
 		return err
@@ -51,40 +95,142 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err != nil {
 		return fmt.Errorf("commit %q: %w", c.Dialog.Key, err)
 	}
-	n := len(c.Calls)
-	var (
-		portals, methods, errs = make([]string, n), make([]string, n), make([]string, n)
-		params                 = make([][]byte, n)
-		created, next          = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-		attempts               = make([]int32, n)
-		parked                 = make([]bool, n)
-	)
-	for i, call := range c.Calls {
-		portals[i], methods[i], errs[i] = call.Portal, call.Method, cleanText(call.Error)
-		if len(call.Params) > 0 {
-			params[i] = call.Params
-		}
-		created[i] = nullTime(call.Created)
-		next[i] = dueTime(call.NextAt)
-		attempts[i] = int32(min(max(call.Attempts, 0), 1<<31-1))
-		parked[i] = call.Parked
-	}
 	d := c.Dialog
-	args := []any{d.Key, d.Rev, int64(n), rec, nullTime(d.IdleAt), portals, methods, params, created, attempts, next, errs, parked}
-	query := s.q.commitNew
-	if c.PrevRev > 0 {
-		query = s.q.commitNext
-		args = append(args, c.PrevRev)
-	}
-	var base int64
-	err = s.with(ctx, func(conn *pgx.Conn) error { return conn.QueryRow(ctx, query, args...).Scan(&base) })
+	_, err = s.commits.do(ctx, commitReq{key: d.Key, rev: d.Rev, prev: c.PrevRev, rec: rec, idle: nullTime(d.IdleAt), calls: c.Calls})
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, engine.ErrConflict):
 		return fmt.Errorf("commit %q from rev %d: %w", d.Key, c.PrevRev, engine.ErrConflict)
 	case err != nil:
 		return fmt.Errorf("commit %q: %w", d.Key, err)
 	}
 	return nil
+}
+
+// commitReq is a validated commit with its record encoded.
+type commitReq struct {
+	key       string
+	rev, prev int64
+	rec       []byte
+	idle      pgtype.Timestamptz
+	calls     []engine.Call
+}
+
+func commitKey(r commitReq) string { return r.key }
+
+// callArrays holds calls as the column arrays that the commit statements
+// unnest: commit is the 1-based position of the call's commit in a batch,
+// pos its 1-based position within its commit.
+type callArrays struct {
+	commit, pos            []int64
+	portals, methods, errs []string
+	params                 [][]byte
+	created, next          []pgtype.Timestamptz
+	attempts               []int32
+	parked                 []bool
+}
+
+func (a *callArrays) add(commit int64, calls []engine.Call) {
+	for i, call := range calls {
+		a.commit = append(a.commit, commit)
+		a.pos = append(a.pos, int64(i+1))
+		a.portals = append(a.portals, call.Portal)
+		a.methods = append(a.methods, call.Method)
+		a.errs = append(a.errs, cleanText(call.Error))
+		var params []byte
+		if len(call.Params) > 0 {
+			params = call.Params
+		}
+		a.params = append(a.params, params)
+		a.created = append(a.created, nullTime(call.Created))
+		a.next = append(a.next, dueTime(call.NextAt))
+		a.attempts = append(a.attempts, int32(min(max(call.Attempts, 0), 1<<31-1)))
+		a.parked = append(a.parked, call.Parked)
+	}
+}
+
+// commitOne runs one commit as its own statement; an error wrapping
+// engine.ErrConflict means the compare-and-set failed.
+func (s *Store) commitOne(ctx context.Context, r commitReq) error {
+	var a callArrays
+	a.add(1, r.calls)
+	args := []any{r.key, r.rev, int64(len(r.calls)), r.rec, r.idle, a.portals, a.methods, a.params, a.created, a.attempts, a.next, a.errs, a.parked}
+	query := s.q.commitNew
+	if r.prev > 0 {
+		query = s.q.commitNext
+		args = append(args, r.prev)
+	}
+	var base int64
+	err := s.with(ctx, func(conn *pgx.Conn) error { return conn.QueryRow(ctx, query, args...).Scan(&base) })
+	if errors.Is(err, pgx.ErrNoRows) {
+		return engine.ErrConflict
+	}
+	return err
+}
+
+// commitBatch runs a batch of commits of distinct dialogs as one statement
+// (queries.commitMany), so in one transaction: each commit's
+// compare-and-set is checked on its own row, and the calls of the commits
+// that won are inserted. When the statement fails in the database (so
+// wrote nothing) — a deadlock with another replica's batch, or one commit
+// that the database refuses — every commit runs again alone, so each gets
+// its own answer. When the connection fails, every commit gets its error:
+// as for a single statement, the batch may or may not have been written.
+func (s *Store) commitBatch(ctx context.Context, ops []*op[commitReq, struct{}]) {
+	if len(ops) == 1 {
+		ops[0].err = s.commitOne(ctx, ops[0].in)
+		return
+	}
+	// Rows are locked in key order, as every replica's batches lock them:
+	// two batches that share dialogs then wait for each other instead of
+	// deadlocking.
+	slices.SortFunc(ops, func(a, b *op[commitReq, struct{}]) int { return strings.Compare(a.in.key, b.in.key) })
+	n := len(ops)
+	var (
+		keys        = make([]string, n)
+		revs, prevs = make([]int64, n), make([]int64, n)
+		ncalls      = make([]int64, n)
+		recs        = make([][]byte, n)
+		idle        = make([]pgtype.Timestamptz, n)
+		a           callArrays
+	)
+	for i, o := range ops {
+		r := o.in
+		keys[i], revs[i], prevs[i], ncalls[i], recs[i], idle[i] = r.key, r.rev, r.prev, int64(len(r.calls)), r.rec, r.idle
+		a.add(int64(i+1), r.calls)
+	}
+	won := make([]bool, n)
+	err := s.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, s.q.commitMany, keys, revs, prevs, ncalls, recs, idle,
+			a.commit, a.pos, a.portals, a.methods, a.params, a.created, a.attempts, a.next, a.errs, a.parked)
+		if err != nil {
+			return err
+		}
+		var i int64
+		_, err = pgx.ForEachRow(rows, []any{&i}, func() error {
+			if i >= 1 && i <= int64(n) {
+				won[i-1] = true
+			}
+			return nil
+		})
+		return err
+	})
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe):
+		for _, o := range ops {
+			o.err = s.commitOne(o.ctx, o.in)
+		}
+	case err != nil:
+		for _, o := range ops {
+			o.err = err
+		}
+	default:
+		for i, o := range ops {
+			if !won[i] {
+				o.err = engine.ErrConflict
+			}
+		}
+	}
 }
 
 // validate rejects a malformed commit before it reaches the database.

@@ -296,3 +296,45 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("Claim after cancellations=%q, want [c1]", got)
 	}
 }
+
+// TestPoolSize: the pool holds DefaultMaxConns connections unless the URL's
+// pool_max_conns or Options.MaxConns says otherwise, and a bad
+// pool_max_conns is an invalid URL that does not show the password.
+func TestPoolSize(t *testing.T) {
+	dsn := testDSN(t)
+	schema := newSchema(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	tests := []struct {
+		name string
+		url  string
+		opts Options
+		want int32
+	}{
+		{"default", dsn, Options{}, int32(DefaultMaxConns())},
+		{"URL", dsn + sep + "pool_max_conns=3", Options{}, 3},
+		{"Options over URL", dsn + sep + "pool_max_conns=3", Options{MaxConns: 5}, 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Schema, tc.opts.Logger = schema, quiet
+			s, err := Open(context.Background(), tc.url, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.pool.Config().MaxConns; got != tc.want {
+				t.Fatalf("MaxConns=%d, want %d", got, tc.want)
+			}
+			mustCommit(t, s, engine.Dialog{Key: "api:" + tc.name}, 0)
+		})
+	}
+	const secret = "s3cr3t-pw"
+	_, err := Open(context.Background(), "postgres://olbot:"+secret+"@db/olbot?pool_max_conns=lots", Options{Logger: quiet})
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.HasPrefix(err.Error(), "store postgres://olbot@db/olbot: invalid URL: ") {
+		t.Fatalf("bad pool_max_conns: err=%v", err)
+	}
+	t.Log(err)
+}

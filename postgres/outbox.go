@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,9 +53,63 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 }
 
 // Done removes a delivered (or parked) call, or returns engine.ErrNotFound.
-// The dialog's next call becomes claimable.
+// The dialog's next call becomes claimable. Concurrent Dones (the calls of
+// one portal batch, recorded by several senders) share one statement.
 func (s *Store) Done(ctx context.Context, id uint64) error {
-	return s.update(ctx, "done", id, s.q.done)
+	if id == 0 || id > math.MaxInt64 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("done call %d: %w", id, engine.ErrNotFound)
+	}
+	_, err := s.dones.do(ctx, int64(id))
+	if err != nil {
+		return fmt.Errorf("done call %d: %w", id, err)
+	}
+	return nil
+}
+
+func doneKey(id int64) string { return strconv.FormatInt(id, 10) }
+
+// deleteCalls runs a batch of Dones: one DELETE for all of them. A call
+// that was not there gets engine.ErrNotFound.
+func (s *Store) deleteCalls(ctx context.Context, ops []*op[int64, struct{}]) {
+	if len(ops) == 1 {
+		o := ops[0]
+		o.err = s.with(ctx, func(c *pgx.Conn) error {
+			tag, err := c.Exec(ctx, s.q.done, o.in)
+			if err == nil && tag.RowsAffected() == 0 {
+				err = engine.ErrNotFound
+			}
+			return err
+		})
+		return
+	}
+	ids := make([]int64, len(ops))
+	for i, o := range ops {
+		ids[i] = o.in
+	}
+	gone := make(map[int64]bool, len(ops))
+	err := s.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, s.q.doneMany, ids)
+		if err != nil {
+			return err
+		}
+		var id int64
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+			gone[id] = true
+			return nil
+		})
+		return err
+	})
+	for _, o := range ops {
+		switch {
+		case err != nil:
+			o.err = err
+		case !gone[o.in]:
+			o.err = engine.ErrNotFound
+		}
+	}
 }
 
 // Retry records a failed attempt (Attempts+1, Error) and makes the call due

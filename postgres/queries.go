@@ -4,9 +4,9 @@ import "strings"
 
 // queries are the store's SQL with the schema filled in.
 type queries struct {
-	dialog, commitNew, commitNext, idle, scan                string
-	claim, done, retry, park, calls, depth, get, put, delete string
-	release, reserve                                         string
+	dialog, dialogs, commitNew, commitNext, commitMany, idle, scan     string
+	claim, done, doneMany, retry, park, calls, depth, get, put, delete string
+	release, reserve                                                   string
 }
 
 // callColumns are read by scanCall, in this order.
@@ -28,6 +28,8 @@ SELECT base FROM d`
 func newQueries(schema string) queries {
 	q := queries{
 		dialog: `SELECT record FROM {s}.dialogs WHERE key = $1`,
+		// A batch of reads: $1 the keys.
+		dialogs: `SELECT key, record FROM {s}.dialogs WHERE key = ANY($1::text[])`,
 
 		// $1 key, $2 rev, $3 number of calls, $4 record, $5 idle_at, $6–$13 the calls.
 		commitNew: `WITH d AS (
@@ -41,6 +43,42 @@ func newQueries(schema string) queries {
 	WHERE key = $1 AND rev = $14
 	RETURNING key, seq - $3 AS base
 )` + insertCalls,
+
+		// A batch of commits of distinct dialogs (see commitBatch), sorted
+		// by key. $1–$6 one element per commit: key, rev, prev rev (0: a
+		// new dialog), number of calls, record, idle_at. $7–$16 one element
+		// per call: its commit's position (c.i), its position within that
+		// commit, then the columns as in insertCalls. Returns c.i of each
+		// commit whose compare-and-set matched. The statement is one
+		// transaction; each commit's CAS is checked on its own row exactly
+		// as in commitNew and commitNext (under READ COMMITTED, an UPDATE
+		// that waited for another transaction re-checks rev = prev on the
+		// row's newest version).
+		commitMany: `WITH c AS (
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::json[], $6::timestamptz[])
+		WITH ORDINALITY AS c(key, rev, prev, n, record, idle_at, i)
+), upd AS (
+	UPDATE {s}.dialogs AS d SET rev = c.rev, seq = d.seq + c.n, record = c.record, idle_at = c.idle_at, updated_at = now()
+	FROM c WHERE c.prev > 0 AND d.key = c.key AND d.rev = c.prev
+	RETURNING c.i, d.seq - c.n AS base
+), new AS (
+	INSERT INTO {s}.dialogs (key, rev, seq, record, idle_at)
+	SELECT key, rev, n, record, idle_at FROM c WHERE prev = 0 ORDER BY key
+	ON CONFLICT (key) DO NOTHING
+	RETURNING key
+), won AS (
+	SELECT i, base FROM upd
+	UNION ALL
+	SELECT c.i, 0::bigint FROM new JOIN c ON c.key = new.key AND c.prev = 0
+), ins AS (
+	INSERT INTO {s}.outbox (dialog, seq, portal, method, params, created, attempts, next_at, error, parked)
+	SELECT c.key, won.base + u.pos, u.portal, u.method, u.params, u.created, u.attempts, u.next_at, u.error, u.parked
+	FROM unnest($7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::json[], $12::timestamptz[], $13::integer[], $14::timestamptz[], $15::text[], $16::boolean[])
+		WITH ORDINALITY AS u(ci, pos, portal, method, params, created, attempts, next_at, error, parked, ord)
+	JOIN won ON won.i = u.ci JOIN c ON c.i = u.ci
+	ORDER BY u.ord
+)
+SELECT i FROM won`,
 
 		idle: `SELECT key FROM {s}.dialogs WHERE idle_at <= $1 ORDER BY idle_at, key LIMIT $2`,
 		scan: `SELECT key, record FROM {s}.dialogs WHERE key > $1 ORDER BY key LIMIT $2`,
@@ -64,11 +102,13 @@ UPDATE {s}.outbox o SET lease_owner = $2, lease_until = $4
 FROM c WHERE o.id = c.id
 RETURNING ` + prefixed("o.", callColumns),
 
-		done:  `DELETE FROM {s}.outbox WHERE id = $1`,
-		retry: `UPDATE {s}.outbox SET attempts = attempts + 1, next_at = $2, error = $3, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
-		park:  `UPDATE {s}.outbox SET parked = true, error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
-		calls: `SELECT ` + callColumns + ` FROM {s}.outbox WHERE dialog = $1 ORDER BY seq`,
-		depth: `SELECT count(*) FILTER (WHERE NOT parked), count(*) FILTER (WHERE parked) FROM {s}.outbox`,
+		done: `DELETE FROM {s}.outbox WHERE id = $1`,
+		// A batch of Dones: $1 the ids (distinct).
+		doneMany: `DELETE FROM {s}.outbox WHERE id = ANY($1::bigint[]) RETURNING id`,
+		retry:    `UPDATE {s}.outbox SET attempts = attempts + 1, next_at = $2, error = $3, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+		park:     `UPDATE {s}.outbox SET parked = true, error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+		calls:    `SELECT ` + callColumns + ` FROM {s}.outbox WHERE dialog = $1 ORDER BY seq`,
+		depth:    `SELECT count(*) FILTER (WHERE NOT parked), count(*) FILTER (WHERE parked) FROM {s}.outbox`,
 
 		get: `SELECT value FROM {s}.kv WHERE ns = $1 AND key = $2`,
 		put: `INSERT INTO {s}.kv (ns, key, value) VALUES ($1, $2, $3)
@@ -103,8 +143,8 @@ SELECT greatest(1, ceil(extract(epoch FROM greatest(r.tat, t_now) + t_every - (t
 FROM {s}.rate r CROSS JOIN t
 WHERE r.portal = $1 AND NOT EXISTS (SELECT 1 FROM up)`,
 	}
-	for _, p := range []*string{&q.dialog, &q.commitNew, &q.commitNext, &q.idle, &q.scan, &q.claim,
-		&q.done, &q.retry, &q.park, &q.calls, &q.depth, &q.get, &q.put, &q.delete, &q.release, &q.reserve} {
+	for _, p := range []*string{&q.dialog, &q.dialogs, &q.commitNew, &q.commitNext, &q.commitMany, &q.idle, &q.scan, &q.claim,
+		&q.done, &q.doneMany, &q.retry, &q.park, &q.calls, &q.depth, &q.get, &q.put, &q.delete, &q.release, &q.reserve} {
 		*p = strings.ReplaceAll(*p, "{s}", schema)
 	}
 	return q

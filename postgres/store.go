@@ -10,7 +10,9 @@
 //     a new dialog) and the insert of its calls, which happens only when the
 //     compare-and-set matched. Of two commits from the same PrevRev, on any
 //     replicas, exactly one wins; the other gets engine.ErrConflict and
-//     writes nothing.
+//     writes nothing. Concurrent commits of one replica share a statement
+//     (one transaction, one WAL flush), each with its own compare-and-set;
+//     concurrent dialog reads share a query (see batcher).
 //   - Claim locks the calls it leases with FOR UPDATE SKIP LOCKED, so
 //     concurrent claims never hand one call to two owners, and it leases only
 //     the head of each dialog (its lowest-seq unparked call). Leases are rows
@@ -34,12 +36,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/olbot/olbot/engine"
 )
@@ -71,22 +76,42 @@ var (
 type Options struct {
 	// Schema holds every table; it is created when missing. Default "olbot".
 	Schema string
-	// MaxConns is the most connections the store opens. Default
-	// max(4, GOMAXPROCS), like pgxpool.
+	// MaxConns is the most connections the store opens. Zero: the URL's
+	// pool_max_conns parameter, else DefaultMaxConns().
 	MaxConns int
 	// Logger gets a line per applied migration. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultMaxConns is the pool size when neither Options.MaxConns nor the
+// URL's pool_max_conns sets one: max(8, 4×GOMAXPROCS). Much of a
+// statement's time is the network and, for a commit, the WAL flush, so more
+// connections than cores keep the server busy; a quarter of them read
+// dialogs and a quarter commit, in batches, the rest serve the outbox, the
+// rate limit and the KV space.
+func DefaultMaxConns() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 // Store is the PostgreSQL engine.Store. It is safe for concurrent use, and
 // any number of Stores (replicas) may share one schema.
 type Store struct {
 	name   string // redacted URL, for messages
 	schema string
-	pool   *pool
+	pool   *pgxpool.Pool
+	closed atomic.Bool
 	q      queries
 	log    *slog.Logger
+
+	reads   *batcher[string, []byte]      // Dialog
+	commits *batcher[commitReq, struct{}] // Commit
+	dones   *batcher[int64, struct{}]     // Done
 }
+
+// Batches (see batcher): at most this many operations each.
+const (
+	maxReadBatch   = 128
+	maxCommitBatch = 64
+	maxDoneBatch   = 64
+)
 
 // Open connects to the server at url (postgres://user:password@host:port/db?…,
 // or any form pgx accepts), creates or migrates the schema, and returns the
@@ -100,42 +125,74 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, parseError(url, err)
 	}
-	name := displayName(cfg)
+	name := displayName(cfg.ConnConfig)
 	if err := checkSchemaName(opts.Schema); err != nil {
 		return nil, fmt.Errorf("store %s: %w", name, err)
 	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = int32(min(opts.MaxConns, 1<<31-1))
+	case !setsMaxConns(url):
+		cfg.MaxConns = int32(DefaultMaxConns())
 	}
-	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = "olbot"
+	cfg.MinConns = min(cfg.MinConns, cfg.MaxConns)
+	cc := cfg.ConnConfig
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = DefaultConnectTimeout
+	}
+	if _, ok := cc.RuntimeParams["application_name"]; !ok {
+		cc.RuntimeParams["application_name"] = "olbot"
+	}
+	p, err := pgxpool.NewWithConfig(context.WithoutCancel(ctx), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", name, err)
 	}
 	s := &Store{
 		name:   name,
 		schema: opts.Schema,
-		pool:   newPool(cfg, opts.MaxConns),
+		pool:   p,
 		q:      newQueries(pgx.Identifier{opts.Schema}.Sanitize()),
 		log:    opts.Logger,
 	}
-	c, err := s.pool.acquire(ctx)
+	// Up to a quarter of the connections read and as many commit, in
+	// batches, and an eighth record delivered calls; the rest serve claims,
+	// the rate limit and the KV space.
+	workers := max(1, int(cfg.MaxConns)/4)
+	s.reads = newBatcher(workers, maxReadBatch, nil, s.readDialogs)
+	s.commits = newBatcher(workers, maxCommitBatch, commitKey, s.commitBatch)
+	s.dones = newBatcher(max(1, workers/2), maxDoneBatch, doneKey, s.deleteCalls)
+	// The pool connects lazily: take a connection now, so that an
+	// unreachable server fails Open, and migrate on it.
+	c, err := p.Acquire(ctx)
 	if err != nil {
-		s.pool.close()
+		s.Close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("store %s: %w", name, ctx.Err())
 		}
 		return nil, &connectError{name: name, err: err}
 	}
-	err = s.migrate(ctx, c, migrations)
-	s.pool.release(c)
+	err = s.migrate(ctx, c.Conn(), migrations)
+	c.Release()
 	if err != nil {
-		s.pool.close()
+		s.Close()
 		return nil, fmt.Errorf("store %s: schema %s: %w", name, opts.Schema, err)
 	}
 	return s, nil
+}
+
+// setsMaxConns reports whether url sets pool_max_conns (pgxpool parses it
+// but does not say whether the value was its own default).
+func setsMaxConns(url string) bool {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return false
+	}
+	_, ok := cfg.RuntimeParams["pool_max_conns"]
+	return ok
 }
 
 // Name returns the server's URL without its password, for logs.
@@ -147,21 +204,33 @@ func (s *Store) Schema() string { return s.schema }
 // Close waits for the operations in flight, then closes every connection.
 // Later operations return ErrClosed.
 func (s *Store) Close() error {
-	s.pool.close()
+	s.closed.Store(true)
+	s.reads.close()
+	s.commits.close()
+	s.dones.close()
+	s.pool.Close() // waits for the connections in use; safe to repeat
 	return nil
 }
 
-// with runs fn on a connection of the pool.
+// with runs fn on a connection of the pool. A connection that fn leaves
+// broken or inside a transaction is closed instead of reused (pgxpool
+// checks on release), and one idle for over a second is pinged before use.
 func (s *Store) with(ctx context.Context, fn func(c *pgx.Conn) error) error {
-	c, err := s.pool.acquire(ctx)
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
-			return err
+		switch {
+		case s.closed.Load():
+			return ErrClosed
+		case ctx.Err() != nil:
+			return ctx.Err()
 		}
 		return &connectError{name: s.name, err: err}
 	}
-	defer s.pool.release(c)
-	return fn(c)
+	defer c.Release()
+	return fn(c.Conn())
 }
 
 // connectError reads "store postgres://user@host/db: cannot connect: …".
