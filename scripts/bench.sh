@@ -5,11 +5,19 @@
 # Figures go to BENCHMARKS.md. Loopback only; every run is bounded.
 #
 #   scripts/bench.sh                 # all of it
-#   DIALOGS=2000 scripts/bench.sh    # more dialogs per run
+#   DIALOGS=20000 scripts/bench.sh   # more dialogs per run
+#
+# Each run plays DIALOGS support conversations (4 events each) with CONC
+# concurrent clients; the embedded store also runs with CONC_HIGH clients
+# (more writes per fsync). The hot-reload run rewrites support.yaml every
+# RELOAD_EVERY seconds, longer than the watcher's debounce, so each write is
+# one reload.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DIALOGS=${DIALOGS:-1000}
+DIALOGS=${DIALOGS:-10000}
 CONC=${CONC:-64}
+CONC_HIGH=${CONC_HIGH:-256}
+RELOAD_EVERY=${RELOAD_EVERY:-0.5}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 work=$(mktemp -d)
 go build -o "$work/olbot" ./cmd/olbot
@@ -33,12 +41,20 @@ echo "### memory store"
 start 18501 memory; load --target http://127.0.0.1:18501; stop_all
 echo; echo "### embedded store (bbolt, durable, group commit)"
 start 18502 "$work/olbot.db"; load --target http://127.0.0.1:18502
+echo; echo "### embedded store, $CONC_HIGH concurrent clients"
+load --target http://127.0.0.1:18502 --concurrency "$CONC_HIGH"
 echo; echo "### embedded store at a fixed 1,000 events/s"
 load --target http://127.0.0.1:18502 --rate 1000 --baseline=false
-echo; echo "### embedded store, flat out, with a hot reload every 200 ms"
-( for i in $(seq 1 100); do sleep 0.2; echo "# reload $i" >>"$work/scenarios/support.yaml"; done ) &
+echo; echo "### embedded store, flat out, without and with a hot reload every $RELOAD_EVERY s"
 load --target http://127.0.0.1:18502 --baseline=false
-wait $! 2>/dev/null || true
+before=$(curl -s http://127.0.0.1:18502/metrics | awk '/^olbot_scenario_reloads_total\{result="success"\}/{print $2}')
+touch "$work/reloading"
+( i=0; while [ -e "$work/reloading" ]; do sleep "$RELOAD_EVERY"; i=$((i + 1)); echo "# reload $i" >>"$work/scenarios/support.yaml"; done ) &
+rl=$!
+load --target http://127.0.0.1:18502 --baseline=false
+rm -f "$work/reloading"; wait $rl 2>/dev/null || true
+after=$(curl -s http://127.0.0.1:18502/metrics | awk '/^olbot_scenario_reloads_total\{result="success"\}/{print $2}')
+echo "hot reloads applied during the run: $(( ${after%.*} - ${before%.*} ))"
 curl -s http://127.0.0.1:18502/metrics | grep -E '^olbot_scenario_reloads_total'
 stop_all
 schema="bench_$RANDOM$RANDOM"

@@ -64,4 +64,16 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 sleep 1
 echo "done: $round rounds; samples in $OUT/samples.tsv, reports in $OUT/runs.jsonl"
+# Summary: each round's latency p99 (the run's "latency_ms" block) and the
+# memory and goroutines of the first and last quarter of the samples.
+awk '/"latency_ms"/{in_lat=1} in_lat && /"p99"/{gsub(/[",]/,""); print $2; in_lat=0}' "$OUT/runs.jsonl" | sort -g >"$OUT/p99.txt"
+if [ -s "$OUT/p99.txt" ]; then
+  n=$(wc -l <"$OUT/p99.txt")
+  echo "latency p99 per round (ms): min $(head -n1 "$OUT/p99.txt"), median $(sed -n "$(( (n + 1) / 2 ))p" "$OUT/p99.txt"), max $(tail -n1 "$OUT/p99.txt") over $n rounds"
+fi
+awk -F'\t' 'NR > 1 { rss[NR] = $2; gr[NR] = $3; n = NR }
+  END { q = int((n - 1) / 4); if (q < 1) q = 1
+    for (i = 2; i < 2 + q; i++) { r1 += rss[i]; g1 += gr[i] }
+    for (i = n - q + 1; i <= n; i++) { r2 += rss[i]; g2 += gr[i] }
+    printf "RSS MB first quarter %.1f, last quarter %.1f; goroutines %.0f, %.0f\n", r1 / q / 1e6, r2 / q / 1e6, g1 / q, g2 / q }' "$OUT/samples.tsv"
 tail -n 3 "$OUT/samples.tsv"

@@ -448,13 +448,21 @@ func (p *portalSide) deliverBatch(ctx context.Context, calls []engine.Call, clai
 		}
 		return sent
 	}
+	// The outcomes are recorded at once rather than one after another: the
+	// calls belong to different dialogs, and concurrent writes share the
+	// store's group commit (one fsync, or one PostgreSQL statement) where a
+	// loop would wait for one per call.
+	var wg sync.WaitGroup
 	for i, c := range calls {
-		if err != nil {
-			p.record(ctx, c, nil, err)
-		} else {
-			p.record(ctx, c, results[i].Result, results[i].Err)
-		}
+		wg.Go(func() {
+			if err != nil {
+				p.record(ctx, c, nil, err)
+			} else {
+				p.record(ctx, c, results[i].Result, results[i].Err)
+			}
+		})
 	}
+	wg.Wait()
 	return len(calls)
 }
 
