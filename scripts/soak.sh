@@ -25,7 +25,7 @@ cp -r examples "$work/scenarios"
 "$bin" serve --listen "127.0.0.1:$PORT" --scenarios "$work/scenarios" --store "$work/olbot.db" \
   --rate 1000000,1000000 --log-level warn >"$OUT/serve.log" 2>&1 &
 server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; }
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 
