@@ -158,56 +158,10 @@ func TestBatchEncodingGolden(t *testing.T) {
 		if err := d.Decode(&m); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := canonJSON(sub.Params), canonJSON(m); got != want {
+		if got, want := fakeportal.CanonicalParams(sub.Params), fakeportal.CanonicalParams(m); got != want {
 			t.Errorf("c%d %s decoded as\n%s\nwant\n%s", i, call.Method, got, want)
 		}
 	}
-}
-
-// canonJSON renders params with form and JSON differences evened out:
-// scalars as strings, groups keyed 0..n-1 as lists, no auth or CLIENT_ID.
-func canonJSON(params map[string]any) string {
-	var norm func(v any) any
-	norm = func(v any) any {
-		switch x := v.(type) {
-		case json.Number:
-			return x.String()
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = norm(e)
-			}
-			return out
-		case map[string]any:
-			list := make([]any, len(x))
-			isList := len(x) > 0
-			for k, e := range x {
-				i, err := strconv.Atoi(k)
-				if err != nil || i < 0 || i >= len(x) {
-					isList = false
-					break
-				}
-				list[i] = norm(e)
-			}
-			if isList {
-				return list
-			}
-			out := map[string]any{}
-			for k, e := range x {
-				out[k] = norm(e)
-			}
-			return out
-		}
-		return v
-	}
-	m := map[string]any{}
-	for k, v := range params {
-		if k != "auth" && k != "CLIENT_ID" {
-			m[k] = norm(v)
-		}
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
 }
 
 // TestBatchSubCallErrors runs one batch of calls that each meet another

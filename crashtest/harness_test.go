@@ -786,66 +786,7 @@ func expectedCall(tb testing.TB, chat *fakeportal.Chat, a engine.Action) string 
 // strings decoded, auth and CLIENT_ID left out — so that a call sent as
 // JSON and one sent inside a batch (form-encoded) read the same.
 func canon(method string, params map[string]any) string {
-	m := map[string]any{}
-	for k, v := range params {
-		if k != "auth" && k != "CLIENT_ID" {
-			m[k] = norm(v)
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return method + " <" + err.Error() + ">"
-	}
-	return strings.ToLower(method) + " " + string(b)
-}
-
-func norm(v any) any {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case json.Number:
-		return x.String()
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case string:
-		if t := strings.TrimSpace(x); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-			dec := json.NewDecoder(strings.NewReader(t))
-			dec.UseNumber()
-			var out any
-			if dec.Decode(&out) == nil {
-				return norm(out)
-			}
-		}
-		return x
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = norm(e)
-		}
-		return out
-	case map[string]any:
-		list := make([]any, len(x))
-		isList := len(x) > 0
-		for k, e := range x {
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(x) || strconv.Itoa(i) != k {
-				isList = false
-				break
-			}
-			list[i] = norm(e)
-		}
-		if isList {
-			return list
-		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = norm(e)
-		}
-		return out
-	}
-	return fmt.Sprint(v)
+	return strings.ToLower(method) + " " + fakeportal.CanonicalParams(params)
 }
 
 // readyState polls /readyz of p until it answers want (200 or 503).

@@ -426,9 +426,9 @@ func (e *env) settle() {
 }
 
 // call renders a portal call as "method {params}" with canonical params
-// (see canonParams), leaving out auth and CLIENT_ID.
+// (see fakeportal.CanonicalParams), leaving out auth and CLIENT_ID.
 func call(c fakeportal.Call) string {
-	return c.Method + " " + canonParams(c.Params)
+	return c.Method + " " + fakeportal.CanonicalParams(c.Params)
 }
 
 // want renders an expected call like call does; params is JSON.
@@ -440,70 +440,7 @@ func want(tb testing.TB, method, params string) string {
 	if err := dec.Decode(&m); err != nil {
 		tb.Fatalf("expected params of %s: %v", method, err)
 	}
-	return method + " " + canonParams(m)
-}
-
-// canonParams renders call params as canonical JSON: sorted keys, scalars
-// as strings, form groups keyed 0..n-1 as lists, auth and CLIENT_ID left
-// out. A call sent by itself arrives as JSON (CHAT_ID 7101, BUTTONS a list)
-// and one sent inside a batch as a PHP form (CHAT_ID "7101", BUTTONS[0]…):
-// both read the same.
-func canonParams(params map[string]any) string {
-	m := map[string]any{}
-	for k, v := range params {
-		if k != "auth" && k != "CLIENT_ID" {
-			m[k] = canonValue(v)
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "<" + err.Error() + ">"
-	}
-	return string(b)
-}
-
-func canonValue(v any) any {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool: // PHP's http_build_query sends true as 1, false as 0
-		if x {
-			return "1"
-		}
-		return "0"
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = canonValue(e)
-		}
-		return out
-	case map[string]any:
-		list := make([]any, len(x))
-		isList := len(x) > 0
-		for k, e := range x {
-			i, err := strconv.Atoi(k)
-			if err != nil || i < 0 || i >= len(x) || strconv.Itoa(i) != k {
-				isList = false
-				break
-			}
-			list[i] = canonValue(e)
-		}
-		if isList {
-			return list
-		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = canonValue(e)
-		}
-		return out
-	}
-	return fmt.Sprint(v)
+	return method + " " + fakeportal.CanonicalParams(m)
 }
 
 // delivered returns the portal's successful calls that match keep, rendered by call.

@@ -231,5 +231,5 @@ func viewCall(tb testing.TB, c CallView) string {
 	if err := dec.Decode(&params); err != nil {
 		tb.Fatalf("params of call %d: %v", c.ID, err)
 	}
-	return c.Method + " " + canonParams(params)
+	return c.Method + " " + fakeportal.CanonicalParams(params)
 }
