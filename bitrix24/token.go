@@ -75,6 +75,15 @@ type OAuthConfig struct {
 	// logged; the new token is used anyway. It runs while the refresh lock is
 	// held: it must not call back into the OAuthTokens.
 	OnRefresh func(ctx context.Context, t Token) error
+	// Stored, when set, returns the token pair as OnRefresh last stored it,
+	// where other processes store theirs too (replicas sharing one
+	// database). A refresh first looks there: when another replica has
+	// rotated the pair meanwhile, its tokens are adopted instead of
+	// spending a refresh token the OAuth server has already retired; and a
+	// refresh the server refuses with invalid_grant (two replicas refreshed
+	// the same pair at once) adopts the winner's stored pair. It runs while
+	// the refresh lock is held.
+	Stored func(ctx context.Context) (Token, error)
 	// Early is how long before Expiry Token refreshes on its own; default 1 minute.
 	Early time.Duration
 }
@@ -202,7 +211,71 @@ type tokenAnswer struct {
 
 const tokenMethod = "oauth/token"
 
+// storedRetries and storedWait bound how long a refresh that lost the race
+// to another replica waits for the winner's pair to be stored.
+const (
+	storedRetries = 5
+	storedWait    = 100 * time.Millisecond
+)
+
+// refreshLocked gets a fresh access token: from the shared store when
+// another replica has rotated the pair (see OAuthConfig.Stored), else from
+// the OAuth server.
 func (s *OAuthTokens) refreshLocked(ctx context.Context) error {
+	stale := s.tok.AccessToken
+	if s.adoptStored(ctx, stale) {
+		return nil
+	}
+	err := s.refreshOAuth(ctx)
+	var ae *APIError
+	if s.cfg.Stored == nil || !errors.As(err, &ae) || ae.Code != "invalid_grant" {
+		return err
+	}
+	// Another replica may have spent this refresh token a moment ago: its
+	// new pair reaches the store once its refresh answer is in.
+	for range storedRetries {
+		held := s.tok.RefreshToken
+		if s.adoptStored(ctx, stale) {
+			return nil
+		}
+		if s.tok.RefreshToken != held {
+			// the stored pair was rotated but is about to expire
+			return s.refreshOAuth(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(storedWait):
+		}
+	}
+	return err
+}
+
+// adoptStored takes the stored pair when another process rotated it: its
+// refresh token differs from the one held, and its access token is not the
+// stale one and is not about to expire. It reports whether it did.
+func (s *OAuthTokens) adoptStored(ctx context.Context, stale string) bool {
+	if s.cfg.Stored == nil {
+		return false
+	}
+	t, err := s.cfg.Stored(ctx)
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "bitrix24 reading the stored token failed", "error", err)
+		return false
+	}
+	if t.RefreshToken == "" || t.RefreshToken == s.tok.RefreshToken || t.AccessToken == "" || t.AccessToken == stale {
+		return false
+	}
+	s.tok.AccessToken, s.tok.RefreshToken, s.tok.Expiry = t.AccessToken, t.RefreshToken, t.Expiry
+	if !t.Expiry.IsZero() && !s.cfg.Now().Add(s.cfg.Early).Before(t.Expiry) {
+		// rotated, but already old: refresh with the newer refresh token
+		return false
+	}
+	s.cfg.Logger.InfoContext(ctx, "bitrix24 access token taken from the store (refreshed by another replica)", "member_id", s.tok.MemberID)
+	return true
+}
+
+func (s *OAuthTokens) refreshOAuth(ctx context.Context) error {
 	if s.tok.RefreshToken == "" {
 		return ErrCannotRefresh
 	}

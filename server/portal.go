@@ -626,6 +626,12 @@ func (p *portalSide) client(ctx context.Context, member string) (*bitrix24.Clien
 	src, err := bitrix24.NewOAuthTokens(bitrix24.OAuthConfig{
 		ClientID: p.cfg.AppClientID, ClientSecret: p.cfg.AppClientSecret, TokenURL: p.cfg.OAuthURL, HTTPClient: p.cfg.HTTPClient, Logger: p.s.log,
 		OnRefresh: func(ctx context.Context, t bitrix24.Token) error { return p.saveTokens(ctx, member, t) },
+		// replicas share the install record: a pair another replica rotated
+		// is taken from there instead of refreshing a retired refresh token
+		Stored: func(ctx context.Context) (bitrix24.Token, error) {
+			in, err := p.install(ctx, member)
+			return bitrix24.Token{AccessToken: in.AccessToken, RefreshToken: in.RefreshToken, Expiry: in.Expiry}, err
+		},
 	}, tok)
 	if err != nil {
 		return nil, fmt.Errorf("portal %s: %w", in.Domain, err)
