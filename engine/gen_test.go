@@ -424,21 +424,10 @@ func (g *gScenario) trapped() []string {
 	for _, e := range g.edges() {
 		into[e.to] = append(into[e.to], e.from)
 	}
-	ends := map[string]bool{"": true}
-	queue := []string{""}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		for _, from := range into[cur] {
-			if !ends[from] {
-				ends[from] = true
-				queue = append(queue, from)
-			}
-		}
-	}
+	reach := reachesEnd(into, []string{""})
 	var out []string
 	for _, st := range g.states {
-		if st.waits() && !ends[st.name] {
+		if st.waits() && !reach[st.name] {
 			out = append(out, st.name)
 		}
 	}

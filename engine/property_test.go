@@ -230,38 +230,48 @@ func checkWayOut(sc *scenarios.Scenario, g *gScenario) string {
 // an edge that does so itself.
 func trappedStates(sc *scenarios.Scenario) []string {
 	into := map[string][]string{}
-	ends := map[string]bool{}
-	var queue []string
+	var ends []string
 	for _, tr := range sc.Table {
 		into[tr.To] = append(into[tr.To], tr.From)
-		if tr.Implicit != "" && !ends[tr.From] {
-			ends[tr.From] = true
-			queue = append(queue, tr.From)
+		if tr.Implicit != "" {
+			ends = append(ends, tr.From)
 		}
 	}
 	for _, name := range sc.Order {
-		if sc.States[name].Terminal() && !ends[name] {
-			ends[name] = true
-			queue = append(queue, name)
+		if sc.States[name].Terminal() {
+			ends = append(ends, name)
 		}
+	}
+	reach := reachesEnd(into, ends)
+	var out []string
+	for _, name := range sc.Order {
+		if sc.States[name].Waits() && !reach[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// reachesEnd returns the states from which some path of edges (into maps a
+// state to the states with an edge into it) leads to one of ends: a
+// breadth-first search backwards from ends.
+func reachesEnd(into map[string][]string, ends []string) map[string]bool {
+	reach := map[string]bool{}
+	queue := slices.Clone(ends)
+	for _, e := range ends {
+		reach[e] = true
 	}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
 		for _, from := range into[cur] {
-			if !ends[from] {
-				ends[from] = true
+			if !reach[from] {
+				reach[from] = true
 				queue = append(queue, from)
 			}
 		}
 	}
-	var out []string
-	for _, name := range sc.Order {
-		if sc.States[name].Waits() && !ends[name] {
-			out = append(out, name)
-		}
-	}
-	return out
+	return reach
 }
 
 // run plays the case: up to 80 deliveries of new, repeated and stale
