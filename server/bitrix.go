@@ -81,48 +81,12 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	default:
 		return ignored("olbot does not handle " + ev.Name)
 	}
-	if !ev.IsOpenLine() {
-		return ignored("not an Open Lines chat")
+	in, why, err := s.portalInput(ev)
+	if err != nil {
+		return err
 	}
-	if ev.ChatID() <= 0 {
-		// every reply addresses the chat: without it the step could not be committed
-		return &Error{Code: EInvalid, Field: "data[PARAMS][CHAT_ID]", Message: "an Open Lines event needs its chat: data[PARAMS][CHAT_ID], or a DIALOG_ID of the form chat<N>"}
-	}
-	line, _ := ev.OpenLine()
-	in := input{
-		Key:   NSPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
-		Event: engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
-		Meta:  map[string]string{"member": ev.Auth.MemberID, "dialog": ev.Params.DialogID, "chat": strconv.Itoa(ev.ChatID()), "domain": ev.Auth.Domain},
-	}
-	if bot, ok := ev.Bot(); ok {
-		in.Meta["bot"] = strconv.Itoa(bot.BotID)
-		s.portal.freshToken(ctx, bot.Auth)
-	}
-	if ev.User != nil {
-		in.Event.Client = ev.User.FirstName
-		if in.Event.Client == "" {
-			in.Event.Client, _, _ = strings.Cut(ev.User.Name, " ")
-		}
-	}
-	switch ev.Name {
-	case bitrix24.EventJoinChat:
-		in.Event.Type = engine.Start
-	case bitrix24.EventMessageAdd:
-		if who := operatorMessage(ev); who != "" {
-			return ignored(who)
-		}
-		in.Event.Type, in.Event.Text = engine.Message, ev.Params.Message
-		if ev.Params.MessageID != 0 {
-			in.Event.ID = "m" + strconv.Itoa(ev.Params.MessageID)
-		}
-	case bitrix24.EventCommandAdd:
-		cmd, ok := firstCommand(ev)
-		n, err := strconv.Atoi(strings.TrimSpace(cmd.Params))
-		if !ok || err != nil || n < 1 {
-			return ignored(fmt.Sprintf("command %q with params %q is not a menu button", cmd.Command, cmd.Params))
-		}
-		in.Event.Type, in.Event.Button = engine.Button, n
-		in.Event.ID = fmt.Sprintf("c%d:%d", cmd.MessageID, cmd.ID)
+	if why != "" {
+		return ignored(why)
 	}
 	out, err := s.process(ctx, in)
 	if err != nil {
@@ -138,22 +102,6 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
-// operatorMessage says why a message is not the client's, or "" when it is:
-// in Open Lines the client is the connector user named by CHAT_ENTITY_ID
-// (<connector>|<line>|<chat>|<user>).
-func operatorMessage(ev *bitrix24.Event) string {
-	if ev.User != nil && ev.User.IsBot {
-		return "a bot's message"
-	}
-	parts := strings.Split(ev.Params.ChatEntityID, "|")
-	if len(parts) >= 4 {
-		if client, err := strconv.Atoi(parts[3]); err == nil && client > 0 && ev.Params.FromUserID != 0 && ev.Params.FromUserID != client {
-			return fmt.Sprintf("a message from user %d, not the client (%d): an operator", ev.Params.FromUserID, client)
-		}
-	}
-	return ""
-}
-
 func firstCommand(ev *bitrix24.Event) (bitrix24.Command, bool) {
 	best := -1
 	for id := range ev.Commands {
@@ -165,6 +113,61 @@ func firstCommand(ev *bitrix24.Event) (bitrix24.Command, bool) {
 		return bitrix24.Command{}, false
 	}
 	return ev.Commands[best], true
+}
+
+// portalInput turns a chat event of an Open Lines chat into the engine's
+// input; why says why the event is ignored instead.
+func (s *Server) portalInput(ev *bitrix24.Event) (in input, why string, err error) {
+	if !ev.IsOpenLine() {
+		return input{}, "not an Open Lines chat", nil
+	}
+	if ev.ChatID() <= 0 {
+		// every reply addresses the chat: without it the step could not be committed
+		return input{}, "", &Error{Code: EInvalid, Field: "data[PARAMS][CHAT_ID]", Message: "an Open Lines event needs its chat: data[PARAMS][CHAT_ID], or a DIALOG_ID of the form chat<N>"}
+	}
+	line, _ := ev.OpenLine()
+	in = input{
+		Key:   NSPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
+		Event: engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
+		Meta:  map[string]string{"member": ev.Auth.MemberID, "dialog": ev.Params.DialogID, "chat": strconv.Itoa(ev.ChatID()), "domain": ev.Auth.Domain},
+	}
+	if bot, ok := ev.Bot(); ok {
+		// only the bot's id: its token (data[BOT][…][access_token]) is the
+		// bot user's, who has no CRM rights; every call goes with the
+		// application's own pair
+		in.Meta["bot"] = strconv.Itoa(bot.BotID)
+	}
+	if ev.User != nil {
+		in.Event.Client = ev.User.FirstName
+		if in.Event.Client == "" {
+			in.Event.Client, _, _ = strings.Cut(ev.User.Name, " ")
+		}
+	}
+	switch ev.Name {
+	case bitrix24.EventJoinChat:
+		// a join is a new session of the line (service-2.md): a run still
+		// active or handed off is closed first
+		in.Event.Type, in.NewSession = engine.Start, true
+	case bitrix24.EventMessageAdd:
+		if client, why := ev.Author(); !client {
+			return input{}, why, nil
+		}
+		in.Event.Type, in.Event.Text = engine.Message, ev.Text()
+		if in.Event.Text == "" && ev.HasFiles() {
+			in.Event.Type = engine.File
+		}
+		if ev.Params.MessageID != 0 {
+			in.Event.ID = "m" + strconv.Itoa(ev.Params.MessageID)
+		}
+	case bitrix24.EventCommandAdd:
+		// The portal sends ONIMCOMMANDADD only for commands registered with
+		// imbot.command.register; olbot registers none and its buttons are
+		// ACTION=SEND buttons that arrive as the client's message. A
+		// command is therefore never a menu button: it is answered 200.
+		cmd, _ := firstCommand(ev)
+		return input{}, fmt.Sprintf("command /%s is not one of olbot's: its buttons come as messages", clip(cmd.Command)), nil
+	}
+	return in, "", nil
 }
 
 // verify checks an event's application token against the portal's install
@@ -314,50 +317,18 @@ func (p *portalSide) saveBot(ctx context.Context, member string, res json.RawMes
 	p.s.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
 }
 
-// freshToken keeps the newest token that came with an event, so replies use
-// it (the bot's own token from data[BOT]). The cached client adopts it in
-// place: rebuilding the client from the record could lose a refresh token
-// that a delivery is rotating right now.
-func (p *portalSide) freshToken(ctx context.Context, a bitrix24.Auth) {
-	if a.AccessToken == "" || p.webhook != nil {
-		return
-	}
-	t := bitrix24.TokenFromAuth(a, p.s.now())
-	if !p.keepToken(ctx, a.MemberID, t) {
-		return
-	}
-	p.mu.Lock()
-	src := p.tokens[a.MemberID]
-	p.mu.Unlock()
-	if src != nil {
-		src.Offer(t) // outside tokMu: a refresh holds the source's lock while it takes tokMu
-	}
-}
-
-// keepToken writes an event's fresher access token into the install record
-// and reports whether it did.
-func (p *portalSide) keepToken(ctx context.Context, member string, t bitrix24.Token) bool {
-	p.tokMu.Lock()
-	defer p.tokMu.Unlock()
-	in, err := p.install(ctx, member)
-	if err != nil || !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
-		return false
-	}
-	in.AccessToken, in.Expiry = t.AccessToken, t.Expiry
-	if t.RefreshToken != "" {
-		in.RefreshToken = t.RefreshToken
-	}
-	if err := p.putInstall(ctx, in); err != nil {
-		p.s.log.Warn("could not keep the event's token", "member", member, "err", err)
-		return false
-	}
-	return true
-}
-
 // forget drops a cached client so the next call reads the install record again.
 func (p *portalSide) forget(member string) {
 	p.mu.Lock()
 	delete(p.clients, member)
 	delete(p.tokens, member)
 	p.mu.Unlock()
+}
+
+// clip shortens a value from an event for a log line or an answer.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }

@@ -24,6 +24,10 @@ type input struct {
 	Event    engine.Event
 	Scenario string            // explicit scenario (API, playground); "" = by line
 	Meta     map[string]string // channel data kept on the record (chat id, bot id, portal)
+	// NewSession: the event opens a new session of the chat (a portal's
+	// join), so a run that is active or handed off is closed first, with
+	// no actions, and the scenario starts afresh.
+	NewSession bool
 }
 
 // outcome is what processing an event did.
@@ -85,6 +89,15 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 	if old.Seen(in.Event.ID) {
 		return outcome{Result: engine.Result{Dialog: old, Outcome: engine.Ignored, Reason: "duplicate event " + in.Event.ID}, Duplicate: true}, nil
 	}
+	prev := old
+	if in.NewSession && (old.Status == engine.Active || old.Status == engine.HandedOff) && !joinedLast(old) {
+		// the line started a new session: the old run ends here, and
+		// the new one learns its CRM bindings from its own messages
+		closed := old.Clone()
+		closed.Status, closed.LeadID = engine.Finished, 0
+		delete(closed.Meta, "crm")
+		old = closed
+	}
 	res, note, err := s.step(old, in)
 	if err != nil {
 		return outcome{}, err
@@ -96,13 +109,16 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 	d := res.Dialog
 	d.Key = in.Key
 	d.Remember(in.Event.ID)
+	if in.NewSession {
+		d.Remember(joinMark)
+	}
 	for k, v := range in.Meta {
 		if d.Meta == nil {
 			d.Meta = map[string]string{}
 		}
 		d.Meta[k] = v
 	}
-	d.Rev = old.Rev + 1
+	d.Rev = prev.Rev + 1
 	if d.Status != engine.Active {
 		d.IdleAt = time.Time{}
 	}
@@ -113,7 +129,7 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 			return outcome{}, err
 		}
 	}
-	if err := s.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: old.Rev, Calls: calls}); err != nil {
+	if err := s.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev.Rev, Calls: calls}); err != nil {
 		if errors.Is(err, engine.ErrConflict) {
 			return outcome{}, err
 		}
@@ -128,6 +144,15 @@ func (s *Server) processOnce(ctx context.Context, in input) (outcome, error) {
 		s.portal.wake()
 	}
 	return out, nil
+}
+
+// joinMark is remembered among a dialog's event ids when a join started
+// its run. A join carries no id of its own; a second join with nothing in
+// between is the same join delivered twice, not a new session.
+const joinMark = "j"
+
+func joinedLast(d engine.Dialog) bool {
+	return len(d.Recent) > 0 && d.Recent[len(d.Recent)-1] == joinMark
 }
 
 // unavailable is the 503 for a store failure. The answer says what could
