@@ -7,7 +7,7 @@
 // ONIMBOTMESSAGEADD, …) in the real form encoding.
 //
 // What it does not model: the queue of operators, chat membership, files,
-// ATTACH/MENU contents, imbot.v2, and anything a method does beyond what the
+// ATTACH/MENU contents, and anything a method does beyond what the
 // engine can observe through the API.
 package fakeportal
 
