@@ -99,7 +99,7 @@ func (f *Funnel) add(g *Funnel) {
 // last read or write (base), what a flush is writing now (flushing), and what
 // was counted since (delta). A view is their sum.
 type funnelBook struct {
-	kv  kvStore // nil: counts stay in memory
+	kv  engine.KV // nil: counts stay in memory
 	now func() time.Time
 
 	mu       sync.Mutex
@@ -110,7 +110,7 @@ type funnelBook struct {
 	flushMu sync.Mutex // one flush at a time
 }
 
-func newFunnelBook(kv kvStore, now func() time.Time) *funnelBook {
+func newFunnelBook(kv engine.KV, now func() time.Time) *funnelBook {
 	return &funnelBook{kv: kv, now: now, base: map[string]*Funnel{}, flushing: map[string]*Funnel{}, delta: map[string]*Funnel{}}
 }
 
@@ -314,7 +314,7 @@ func (b *funnelBook) flush(ctx context.Context) error {
 // rebuildActive recounts the dialogs waiting in each state from the dialog
 // records and writes the counts of every scenario in names (and of every
 // scenario with active dialogs). It runs on Open, before events arrive.
-func (b *funnelBook) rebuildActive(ctx context.Context, scan dialogScanner, names []string) error {
+func (b *funnelBook) rebuildActive(ctx context.Context, scan engine.DialogStore, names []string) error {
 	counts := map[string]map[string]int64{}
 	for _, n := range names {
 		counts[n] = map[string]int64{}

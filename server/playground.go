@@ -53,8 +53,7 @@ const sseBuffer = 4
 const ssePing = 25 * time.Second
 
 func newPlayground(s *Server) *playground {
-	kv, _ := s.store.(kvStore)
-	return &playground{s: s, funnel: newFunnelBook(kv, s.now), subs: map[chan []byte]struct{}{}, done: make(chan struct{})}
+	return &playground{s: s, funnel: newFunnelBook(s.store, s.now), subs: map[chan []byte]struct{}{}, done: make(chan struct{})}
 }
 
 // playgroundRoutes registers the page and its API. It also creates the
@@ -87,8 +86,8 @@ func (s *Server) playgroundOpen(ctx context.Context) {
 		s.http.RegisterOnShutdown(p.shutdown)
 	}
 	names := names(s.registry.Current().Set)
-	if scan, ok := s.store.(dialogScanner); ok && p.funnel.kv != nil {
-		if err := p.funnel.rebuildActive(ctx, scan, names); err != nil {
+	if p.funnel.kv != nil {
+		if err := p.funnel.rebuildActive(ctx, s.store, names); err != nil {
 			s.log.Warn("funnel: could not recount active dialogs; the counts may be off until they move", "err", err)
 		}
 	}

@@ -746,7 +746,7 @@ func TestFunnelCountsRealTraffic(t *testing.T) {
 
 // failingKV fails writes until told otherwise.
 type failingKV struct {
-	kvStore
+	engine.KV
 	mu   sync.Mutex
 	fail bool
 }
@@ -757,12 +757,12 @@ func (f *failingKV) Put(ctx context.Context, ns, key string, v []byte) error {
 	if f.fail {
 		return errors.New("disk full")
 	}
-	return f.kvStore.Put(ctx, ns, key, v)
+	return f.KV.Put(ctx, ns, key, v)
 }
 
 func TestFunnelFlushFailureKeepsCounts(t *testing.T) {
 	store := memstore.New()
-	kv := &failingKV{kvStore: store, fail: true}
+	kv := &failingKV{KV: store, fail: true}
 	clock := &pgClock{t: time.Now()}
 	b := newFunnelBook(kv, clock.Now)
 	d := engine.Dialog{Key: "api:x", Scenario: "s", State: "one", Status: engine.Active, Started: clock.Now()}

@@ -54,29 +54,6 @@ type Sender interface {
 	Send(ctx context.Context, call engine.Call) (json.RawMessage, error)
 }
 
-// rateStore is a store that keeps the per-portal rate limit for every
-// replica on it (PostgreSQL): Reserve takes a slot for one call, returning
-// 0, or returns how long until one is free, taking nothing. A zero now means
-// the store's own clock, the same for every replica. Stores of one process
-// (bolt, memory) lack it and the server limits with bitrix24.Limiter.
-type rateStore interface {
-	Reserve(ctx context.Context, portal string, now time.Time, every time.Duration, burst int) (wait time.Duration, err error)
-}
-
-// leaseReleaser is a store whose outbox leases outlive the process
-// (PostgreSQL): on shutdown the server ends its own, so that other replicas
-// send those calls at once instead of when the leases run out.
-type leaseReleaser interface {
-	Release(ctx context.Context, owner string) (int, error)
-}
-
-// kvStore is where portal install records live; all of olbot's stores have it.
-type kvStore interface {
-	Get(ctx context.Context, ns, key string) ([]byte, error)
-	Put(ctx context.Context, ns, key string, value []byte) error
-	Delete(ctx context.Context, ns, key string) error
-}
-
 const nsPortal = "portal"
 
 // install is what ONAPPINSTALL leaves behind for one portal (keyed by member_id).
@@ -97,12 +74,12 @@ type install struct {
 type portalSide struct {
 	s       *Server
 	cfg     Bitrix24Config
-	kv      kvStore
+	kv      engine.KV
 	sender  Sender // explicit sender (tests); nil = bitrix24 clients
 	webhook *bitrix24.Client
-	limiter *bitrix24.Limiter // this process's own rate limit (single-process stores)
-	shared  rateStore         // the store's rate limit, shared by every replica; nil when it keeps none
-	every   time.Duration     // 1/Rate: the interval between calls to one portal
+	limiter *bitrix24.Limiter        // this process's own rate limit (single-process stores)
+	shared  engine.SharedRateLimiter // the store's rate limit, shared by every replica; nil when it keeps none
+	every   time.Duration            // 1/Rate: the interval between calls to one portal
 	owner   string
 	wakeCh  chan struct{}
 	// backoff is the delay before the next attempt of a call that failed
@@ -133,13 +110,9 @@ func newPortalSide(s *Server, cfg Bitrix24Config, sender Sender) (*portalSide, e
 	}
 	p := &portalSide{s: s, cfg: cfg, sender: sender, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}, wakeCh: make(chan struct{}, 1),
 		backoff: func(attempt int) time.Duration { return bitrix24.Backoff(attempt, nil) }, maxBatch: bitrix24.MaxBatch}
-	kv, ok := s.store.(kvStore)
-	if !ok {
-		return nil, errors.New("server: the store keeps no portal records (it lacks Get/Put/Delete)")
-	}
-	p.kv = kv
+	p.kv = s.store
 	p.limiter = bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate})
-	p.shared, _ = s.store.(rateStore)
+	p.shared, _ = s.store.(engine.SharedRateLimiter)
 	p.every = time.Duration(float64(time.Second) / cfg.Rate)
 	if cfg.Webhook != "" {
 		if cfg.ClientID == "" {
@@ -341,14 +314,9 @@ func (p *portalSide) batches(calls []engine.Call) [][]engine.Call {
 }
 
 func (p *portalSide) updateDepth(ctx context.Context) {
-	type depther interface {
-		Depth(ctx context.Context) (pending, parked int, err error)
-	}
-	if d, ok := p.s.store.(depther); ok {
-		if pending, parked, err := d.Depth(ctx); err == nil {
-			p.s.metrics.outbox.WithLabelValues("pending").Set(float64(pending))
-			p.s.metrics.outbox.WithLabelValues("parked").Set(float64(parked))
-		}
+	if pending, parked, err := p.s.store.Depth(ctx); err == nil {
+		p.s.metrics.outbox.WithLabelValues("pending").Set(float64(pending))
+		p.s.metrics.outbox.WithLabelValues("parked").Set(float64(parked))
 	}
 }
 
@@ -559,7 +527,7 @@ func (p *portalSide) waitSlot(ctx context.Context, portal string) error {
 // across processes, after the final flush: what is left goes out from the
 // other replicas at once.
 func (p *portalSide) release() {
-	r, ok := p.s.store.(leaseReleaser)
+	r, ok := p.s.store.(engine.LeaseReleaser)
 	if !ok {
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/olbot/olbot/engine"
 )
 
 // nsHealth is the KV namespace of the store's write probe.
@@ -100,8 +102,8 @@ func (h *storeHealth) check(ctx context.Context, probe func(context.Context) err
 // writeFailed records a store write that failed for another reason than a
 // concurrent update.
 func (s *Server) writeFailed(err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the caller went away (a client hung up, shutdown): says nothing about the store
+	if errors.Is(err, context.Canceled) || errors.Is(err, engine.ErrInvalid) {
+		return // the caller went away (a client hung up, shutdown), or the input was bad: says nothing about the store
 	}
 	if s.health.failed(err) {
 		s.log.Error("the store refuses writes: events get 503, readiness is false and delivery pauses until it takes writes again", "err", err)
