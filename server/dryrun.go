@@ -77,12 +77,11 @@ func (s *Server) handleDryRun(c echo.Context) error {
 			resp.Removed = append(resp.Removed, st)
 		}
 	}
-	scan, ok := s.store.(dialogScanner)
-	if !ok {
+	if s.scanner == nil {
 		return c.JSON(http.StatusOK, resp)
 	}
 	resp.Moved = map[string]int{}
-	err = scan.ScanDialogs(c.Request().Context(), func(d engine.Dialog) error {
+	err = s.scanner.ScanDialogs(c.Request().Context(), func(d engine.Dialog) error {
 		if d.Status != engine.Active || d.Scenario != sc.Name {
 			return nil
 		}
