@@ -110,6 +110,7 @@ func newClient(u *url.URL, safe string, opts []Option) *Client {
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: DefaultTimeout}
 	}
+	c.hc = noRedirectClient(c.hc)
 	if c.ua == "" {
 		c.ua = DefaultUserAgent
 	}
@@ -117,6 +118,23 @@ func newClient(u *url.URL, safe string, opts []Option) *Client {
 		c.log = slog.Default()
 	}
 	return c
+}
+
+// ErrRedirect marks an answer that was a redirect. olbot never follows
+// one: the request carries the access token (and chat messages), and a
+// redirect could take them to any host. Classify says ClassAuth: the
+// portal's address has to be looked at by a person.
+var ErrRedirect = errors.New("bitrix24: the server answered with a redirect, which is not followed")
+
+func noRedirects(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("%w (to host %s)", ErrRedirect, clip(req.URL.Host))
+}
+
+// noRedirectClient returns hc, or a copy of it, that follows no redirect.
+func noRedirectClient(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = noRedirects
+	return &cp
 }
 
 // String describes the client without secrets.

@@ -66,7 +66,7 @@ const (
 	// ClassTransient: network errors, 5xx, QUERY_LIMIT_EXCEEDED,
 	// OPERATION_TIME_LIMIT, OVERLOAD_LIMIT. Retry with backoff.
 	ClassTransient
-	// ClassExpired: expired_token. The Client already refreshed once and
+	// ClassExpired: expired_token or invalid_token. The Client already refreshed once and
 	// retried; if it still comes back, retry later with backoff.
 	ClassExpired
 	// ClassAuth: a permanent authorization or permission failure
@@ -123,7 +123,7 @@ var codeClass = map[string]Class{
 	"ACCESS_DENIED":           ClassAuth,
 	"WRONG_AUTH_TYPE":         ClassAuth,
 	"USER_ACCESS_ERROR":       ClassAuth,
-	"INVALID_TOKEN":           ClassAuth,
+	"INVALID_TOKEN":           ClassExpired, // an on-premise auth provider's expired token (custom-auth-provider.md)
 	"INVALID_GRANT":           ClassAuth,
 	"INVALID_CLIENT":          ClassAuth,
 	"PORTAL_DELETED":          ClassAuth,
@@ -159,7 +159,7 @@ func Classify(err error) Class {
 	switch {
 	case errors.Is(err, ErrInvalidRequest):
 		return ClassPermanent
-	case errors.Is(err, ErrCannotRefresh):
+	case errors.Is(err, ErrCannotRefresh), errors.Is(err, ErrRedirect):
 		return ClassAuth
 	}
 	return ClassTransient

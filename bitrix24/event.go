@@ -128,12 +128,13 @@ type User struct {
 	IsExtranet   bool   // IS_EXTRANET
 }
 
-// Install is the data of ONAPPINSTALL.
+// Install is the data of ONAPPINSTALL and ONAPPUPDATE.
 type Install struct {
-	Version    int    // VERSION
-	Active     bool   // ACTIVE
-	Installed  bool   // INSTALLED
-	LanguageID string // LANGUAGE_ID
+	Version         string // VERSION: a string such as "1.0.0" (on-app-install.md)
+	PreviousVersion string // PREVIOUS_VERSION (ONAPPUPDATE)
+	Active          bool   // ACTIVE
+	Installed       bool   // INSTALLED
+	LanguageID      string // LANGUAGE_ID
 }
 
 // field binds one wire key to a struct field, so that decoding and encoding
@@ -207,6 +208,7 @@ func (u *User) fields() []field {
 func (in *Install) fields() []field {
 	return []field{
 		{"VERSION", &in.Version},
+		{"PREVIOUS_VERSION", &in.PreviousVersion},
 		{"ACTIVE", &in.Active},
 		{"INSTALLED", &in.Installed},
 		{"LANGUAGE_ID", &in.LanguageID},

@@ -263,8 +263,8 @@ func TestParseEventKinds(t *testing.T) {
 				t.Errorf("bot=%d %q", got.BotID, got.BotCode)
 			}
 		}},
-		{"install", InstallEvent(auth, Install{Version: 3, Active: true, Installed: false, LanguageID: "de"}), func(t *testing.T, got *Event) {
-			want := Install{Version: 3, Active: true, Installed: false, LanguageID: "de"}
+		{"install", InstallEvent(auth, Install{Version: "3", Active: true, Installed: false, LanguageID: "de"}), func(t *testing.T, got *Event) {
+			want := Install{Version: "3", Active: true, Installed: false, LanguageID: "de"}
 			if got.Install == nil || *got.Install != want {
 				t.Errorf("install=%+v, want %+v", got.Install, want)
 			}

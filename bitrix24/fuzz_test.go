@@ -207,7 +207,7 @@ func fuzzBodies(tb testing.TB) map[string]string {
 		"join":              stamp(JoinEvent(auth, bot, chat)).Encode(),
 		"command":           stamp(CommandEvent(auth, bot, chat, Command{ID: 7, Command: "menu", Params: "2", Context: "KEYBOARD", MessageID: 86102})).Encode(),
 		"delete":            stamp(DeleteEvent(auth, 1011, "olbot")).Encode(),
-		"install":           stamp(InstallEvent(auth, Install{Version: 3, Active: true, LanguageID: "de"})).Encode(),
+		"install":           stamp(InstallEvent(auth, Install{Version: "3", Active: true, LanguageID: "de"})).Encode(),
 		"uninstall":         edit(url.Values{"event": {"ONAPPUNINSTALL"}, "auth[member_id]": {"m1"}, "auth[application_token]": {"app"}}),
 		"update-lowercase":  "event=onimbotmessageupdate&ts=1771928985.25",
 		"empty":             "",

@@ -279,48 +279,12 @@ func (s *OAuthTokens) refreshOAuth(ctx context.Context) error {
 	if s.tok.RefreshToken == "" {
 		return ErrCannotRefresh
 	}
-	u := *s.tokenURL
-	q := url.Values{}
-	q.Set("grant_type", "refresh_token")
-	q.Set("client_id", s.cfg.ClientID)
-	q.Set("client_secret", s.cfg.ClientSecret)
-	q.Set("refresh_token", s.tok.RefreshToken)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	t, err := exchange(ctx, s.cfg, s.tokenURL, s.tok.RefreshToken)
 	if err != nil {
-		return fmt.Errorf("%w: token refresh request", ErrInvalidRequest)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", s.cfg.UserAgent)
-	resp, err := s.cfg.HTTPClient.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = s.tokenURL.String() // without the secrets in the query
-		}
 		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("bitrix24: token refresh: read response: %w", err)
-	}
-	var ans tokenAnswer
-	jsonErr := json.Unmarshal(data, &ans)
-	if resp.StatusCode != http.StatusOK || ans.Error != "" {
-		ae := &APIError{Status: resp.StatusCode, Method: tokenMethod, Code: ans.Error, Description: ans.Description}
-		if jsonErr != nil {
-			ae.Description = http.StatusText(resp.StatusCode)
-		}
-		s.cfg.Logger.WarnContext(ctx, "bitrix24 token refresh failed", "status", resp.StatusCode, "error", ae.Code)
-		return ae
-	}
-	if jsonErr != nil || ans.AccessToken == "" {
-		return fmt.Errorf("%w: %s: no access_token in answer", ErrBadResponse, tokenMethod)
-	}
 	// The answer's "domain" is the OAuth server's own (oauth.bitrix.info): keep the portal's.
-	t := Token{AccessToken: ans.AccessToken, RefreshToken: ans.RefreshToken,
-		ClientEndpoint: ans.ClientEndpoint, MemberID: ans.MemberID, Domain: s.tok.Domain}
+	t.Domain = s.tok.Domain
 	if t.RefreshToken == "" {
 		t.RefreshToken = s.tok.RefreshToken
 	}
@@ -330,11 +294,6 @@ func (s *OAuthTokens) refreshOAuth(ctx context.Context) error {
 	if t.MemberID == "" {
 		t.MemberID = s.tok.MemberID
 	}
-	if ans.ExpiresIn > 0 {
-		t.Expiry = s.cfg.Now().Add(time.Duration(ans.ExpiresIn) * time.Second)
-	} else if ans.Expires > 0 {
-		t.Expiry = time.Unix(ans.Expires, 0)
-	}
 	s.tok = t
 	s.cfg.Logger.InfoContext(ctx, "bitrix24 access token refreshed", "member_id", t.MemberID)
 	if s.cfg.OnRefresh != nil {
@@ -343,4 +302,87 @@ func (s *OAuthTokens) refreshOAuth(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Exchange trades refreshToken at the OAuth server (cfg.TokenURL) for a new
+// pair with the application's client id and secret, and returns the pair
+// with what the server says about the portal: its client_endpoint and
+// member_id (Domain stays empty: the answer's "domain" is the OAuth
+// server's own). A refresh token the server does not know comes back as an
+// *APIError (invalid_grant), so a successful Exchange proves that the
+// portal really issued the token to this application.
+func Exchange(ctx context.Context, cfg OAuthConfig, refreshToken string) (Token, error) {
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = DefaultTokenURL
+	}
+	u, err := checkBaseURL(cfg.TokenURL)
+	if err != nil {
+		return Token{}, fmt.Errorf("bitrix24: token URL: %w", err)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultTimeout, CheckRedirect: noRedirects}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if refreshToken == "" {
+		return Token{}, ErrCannotRefresh
+	}
+	return exchange(ctx, cfg, u, refreshToken)
+}
+
+func exchange(ctx context.Context, cfg OAuthConfig, tokenURL *url.URL, refreshToken string) (Token, error) {
+	u := *tokenURL
+	q := url.Values{}
+	q.Set("grant_type", "refresh_token")
+	q.Set("client_id", cfg.ClientID)
+	q.Set("client_secret", cfg.ClientSecret)
+	q.Set("refresh_token", refreshToken)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return Token{}, fmt.Errorf("%w: token refresh request", ErrInvalidRequest)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", cfg.UserAgent)
+	resp, err := noRedirectClient(cfg.HTTPClient).Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = tokenURL.String() // without the secrets in the query
+		}
+		return Token{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return Token{}, fmt.Errorf("bitrix24: token refresh: read response: %w", err)
+	}
+	var ans tokenAnswer
+	jsonErr := json.Unmarshal(data, &ans)
+	if resp.StatusCode != http.StatusOK || ans.Error != "" {
+		ae := &APIError{Status: resp.StatusCode, Method: tokenMethod, Code: ans.Error, Description: ans.Description}
+		if jsonErr != nil {
+			ae.Description = http.StatusText(resp.StatusCode)
+		}
+		cfg.Logger.WarnContext(ctx, "bitrix24 token refresh failed", "status", resp.StatusCode, "error", ae.Code)
+		return Token{}, ae
+	}
+	if jsonErr != nil || ans.AccessToken == "" {
+		return Token{}, fmt.Errorf("%w: %s: no access_token in answer", ErrBadResponse, tokenMethod)
+	}
+	t := Token{AccessToken: ans.AccessToken, RefreshToken: ans.RefreshToken,
+		ClientEndpoint: ans.ClientEndpoint, MemberID: ans.MemberID}
+	if ans.ExpiresIn > 0 {
+		t.Expiry = cfg.Now().Add(time.Duration(ans.ExpiresIn) * time.Second)
+	} else if ans.Expires > 0 {
+		t.Expiry = time.Unix(ans.Expires, 0)
+	}
+	return t, nil
 }

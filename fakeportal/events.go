@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/olbot/olbot/bitrix24"
@@ -55,19 +56,106 @@ func (p *Portal) botAuthLocked(b *Bot) bitrix24.BotAuth {
 	return bitrix24.BotAuth{BotID: b.ID, BotCode: b.Code, Auth: a}
 }
 
-// InstallEvent builds the ONAPPINSTALL body, with the refresh token.
+// The fake's events are the documented bodies (fixtures.go) with only ids,
+// texts, addresses and tokens changed: keys the documented body has stay,
+// keys it lacks are never added.
+
+// setPresent overwrites the keys of m that the documented body has with the
+// fake's values; a key the body lacks stays absent.
+func setPresent(m map[string]any, values map[string]any) {
+	for k, v := range values {
+		if _, ok := m[k]; ok {
+			m[k] = v
+		}
+	}
+}
+
+// authValues are the fake's values for the keys of an auth set.
+func authValues(a bitrix24.Auth) map[string]any {
+	return map[string]any{
+		"access_token": a.AccessToken, "refresh_token": a.RefreshToken, "expires": strconv.FormatInt(a.Expires, 10),
+		"expires_in": strconv.Itoa(a.ExpiresIn), "scope": a.Scope, "domain": a.Domain, "server_endpoint": a.ServerEndpoint,
+		"status": a.Status, "client_endpoint": a.ClientEndpoint, "member_id": a.MemberID, "user_id": strconv.Itoa(a.UserID),
+		"client_id": a.ClientID, "application_token": a.ApplicationToken,
+	}
+}
+
+// stamp sets the envelope of a documented event: auth, ts and the handler id.
+func (p *Portal) stampLocked(tree map[string]any, refresh bool) {
+	a := p.eventAuthLocked()
+	if refresh {
+		a.RefreshToken = p.refTok
+	}
+	auth := group(tree, "auth")
+	if !refresh {
+		delete(auth, "refresh_token") // the fake hands its refresh token out only with the install
+	}
+	setPresent(auth, authValues(a))
+	if _, ok := tree["ts"]; ok {
+		tree["ts"] = strconv.FormatInt(p.cfg.Now().Unix(), 10)
+	}
+}
+
+// botGroup replaces the one documented entry of data[BOT] (or
+// data[COMMAND]) by the fake's bot b, keyed by key, with extra values set.
+func (p *Portal) botGroupLocked(g map[string]any, key string, b *Bot, extra map[string]any) {
+	var entry map[string]any
+	for k, v := range g {
+		entry, _ = v.(map[string]any)
+		delete(g, k)
+	}
+	ba := p.botAuthLocked(b)
+	vals := authValues(ba.Auth)
+	delete(entry, "refresh_token")
+	setPresent(entry, vals)
+	if inner, ok := entry["AUTH"].(map[string]any); ok {
+		delete(inner, "refresh_token")
+		setPresent(inner, vals)
+	}
+	vals = map[string]any{"BOT_ID": strconv.Itoa(b.ID), "BOT_CODE": b.Code}
+	for k, v := range extra {
+		vals[k] = v
+	}
+	setPresent(entry, vals)
+	g[key] = entry
+}
+
+// InstallEvent builds the ONAPPINSTALL body, with the refresh token, from
+// the documented example (on-app-install.md).
 func (p *Portal) InstallEvent() url.Values {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	a := p.eventAuthLocked()
-	a.RefreshToken = p.refTok
-	ev := bitrix24.InstallEvent(a, bitrix24.Install{Version: 1, Active: true, Installed: true, LanguageID: "en"})
-	ev.HandlerID = 1
-	ev.TS = p.cfg.Now()
-	return ev.Form()
+	tree := mustTree("v1.event.onappinstall")
+	p.stampLocked(tree, true)
+	setPresent(group(tree, "data"), map[string]any{"LANGUAGE_ID": "en"})
+	return bitrix24.EncodeForm(tree)
 }
 
-// DeleteEvent builds the ONIMBOTDELETE body for a bot.
+// UpdateEvent builds the ONAPPUPDATE body (on-app-update.md): the
+// application's new version, with a new application token when token is
+// not empty.
+func (p *Portal) UpdateEvent(token string) url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if token != "" {
+		p.cfg.ApplicationToken = token
+	}
+	tree := mustTree("v1.event.onappupdate")
+	p.stampLocked(tree, true)
+	setPresent(group(tree, "data"), map[string]any{"LANGUAGE_ID": "en"})
+	return bitrix24.EncodeForm(tree)
+}
+
+// UninstallEvent builds the ONAPPUNINSTALL body (on-app-uninstall.md).
+func (p *Portal) UninstallEvent() url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tree := mustTree("v1.event.onappuninstall")
+	p.stampLocked(tree, false)
+	return bitrix24.EncodeForm(tree)
+}
+
+// DeleteEvent builds the ONIMBOTDELETE body for a bot (on-imbot-delete.md).
 func (p *Portal) DeleteEvent(botID int) url.Values {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -75,9 +163,10 @@ func (p *Portal) DeleteEvent(botID int) url.Values {
 	if b := p.bots[botID]; b != nil {
 		code = b.Code
 	}
-	ev := bitrix24.DeleteEvent(p.eventAuthLocked(), botID, code)
-	ev.TS = p.cfg.Now()
-	return ev.Form()
+	tree := mustTree("v1.event.onimbotdelete")
+	p.stampLocked(tree, false)
+	setPresent(group(tree, "data"), map[string]any{"BOT_ID": strconv.Itoa(botID), "BOT_CODE": code})
+	return bitrix24.EncodeForm(tree)
 }
 
 // Chat is an Open Lines chat of one client with a bot, for building the
@@ -87,10 +176,16 @@ type Chat struct {
 	Line      int           // Open Line id
 	ChatID    int           // Bitrix chat id; DIALOG_ID is "chat<ChatID>"
 	Client    bitrix24.User // the external client
-	LeadID    int           // the chat's CRM lead (a real lead of the fake)
+	LeadID    int           // the chat's CRM lead (a real lead of the fake); 0 for none
+	ContactID int           // the chat's CRM contact; 0 for none
+	DealID    int           // the chat's CRM deal; 0 for none
 	BotID     int           // the bot the events go to
 	Connector string        // channel, "telegrambot"
-	lastMsg   int
+	// ConnectorUser is the 4th part of CHAT_ENTITY_ID: the channel's own
+	// user id, which for external connectors is not the Bitrix user id.
+	// Empty: the client's Bitrix id.
+	ConnectorUser string
+	lastMsg       int
 }
 
 // Chat starts a client chat on an Open Line: it creates the chat's CRM lead
@@ -114,12 +209,23 @@ func (p *Portal) Chat(line, chatID int, client bitrix24.User) *Chat {
 		bot = p.addBotLocked("olbot", "oauth", "")
 	}
 	lead := p.newLeadLocked(map[string]any{"TITLE": client.Name + " - telegrambot", "NAME": client.FirstName})
-	return &Chat{p: p, Line: line, ChatID: chatID, Client: client, LeadID: lead, BotID: bot.ID, Connector: "telegrambot"}
+	c := &Chat{p: p, Line: line, ChatID: chatID, Client: client, LeadID: lead, BotID: bot.ID, Connector: "telegrambot"}
+	p.lines[chatID] = c
+	return c
 }
 
-func (c *Chat) info() bitrix24.LineChat {
-	return bitrix24.LineChat{ChatID: c.ChatID, Line: c.Line, Connector: c.Connector, Client: c.Client,
-		LeadID: c.LeadID, SessionID: 300 + c.ChatID}
+// entityID is CHAT_ENTITY_ID: <connector>|<line>|<connector chat>|<connector user>.
+func (c *Chat) entityID() string {
+	user := c.ConnectorUser
+	if user == "" {
+		user = strconv.Itoa(c.Client.ID)
+	}
+	return fmt.Sprintf("%s|%d|%d|%s", c.Connector, c.Line, 173633217+c.ChatID, user)
+}
+
+// bindings is CHAT_ENTITY_DATA_2: the chat's CRM bindings.
+func (c *Chat) bindings() string {
+	return fmt.Sprintf("LEAD|%d|COMPANY|0|CONTACT|%d|DEAL|%d", c.LeadID, c.ContactID, c.DealID)
 }
 
 // botLocked returns the chat's bot, or a stand-in if it was unregistered.
@@ -130,20 +236,60 @@ func (c *Chat) botLocked() *Bot {
 	return &Bot{ID: c.BotID, Code: "olbot"}
 }
 
-func (c *Chat) finish(ev *bitrix24.Event) url.Values {
-	ev.HandlerID = 403
-	ev.TS = c.p.cfg.Now()
-	return ev.Form()
+// chatValues are the fake's values for the chat keys of data[PARAMS].
+func (c *Chat) chatValues() map[string]any {
+	chat := strconv.Itoa(c.ChatID)
+	return map[string]any{
+		"DIALOG_ID": "chat" + chat, "TO_CHAT_ID": chat, "CHAT_ID": chat,
+		"CHAT_TITLE": c.Client.Name + " - " + c.Connector, "CHAT_ENTITY_ID": c.entityID(),
+		"CHAT_ENTITY_DATA_1": fmt.Sprintf("Y|LEAD|%d|N|N|%d|0|0|0|0", c.LeadID, 300+c.ChatID),
+		"CHAT_ENTITY_DATA_2": c.bindings(), "BOT_ID": strconv.Itoa(c.BotID), "USER_ID": strconv.Itoa(c.Client.ID),
+		"LANGUAGE": "en",
+	}
+}
+
+func userValues(u bitrix24.User) map[string]any {
+	return map[string]any{"ID": strconv.Itoa(u.ID), "NAME": u.Name, "FIRST_NAME": u.FirstName, "LAST_NAME": u.LastName}
 }
 
 // Join builds ONIMBOTJOINCHAT: the session was routed to the bot. The chat
-// goes back to the bot (ChatState StateBot).
+// goes back to the bot (ChatState StateBot). As documented, it carries no
+// CHAT_ENTITY_DATA_*: olbot learns the CRM bindings from the first message.
 func (c *Chat) Join() url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	c.p.chats[c.ChatID] = StateBot
-	b := c.botLocked()
-	return c.finish(bitrix24.JoinEvent(c.p.eventAuthLocked(), c.p.botAuthLocked(b), c.info()))
+	tree := mustTree("v1.event.onimbotjoinchat.openline")
+	c.p.stampLocked(tree, false)
+	data := group(tree, "data")
+	c.p.botGroupLocked(group(data, "BOT"), strconv.Itoa(c.BotID), c.botLocked(), nil)
+	setPresent(group(data, "PARAMS"), c.chatValues())
+	setPresent(group(data, "USER"), userValues(c.Client))
+	tree["event_handler_id"] = "459"
+	return bitrix24.EncodeForm(tree)
+}
+
+// message builds ONIMBOTMESSAGEADD from the fixture base, with text and a
+// new MESSAGE_ID; author 0 keeps the fixture's author (the client, or
+// none for a system message).
+func (c *Chat) messageLocked(base, text string, author *bitrix24.User) map[string]any {
+	c.p.nextMessage++
+	c.lastMsg = c.p.nextMessage
+	tree := mustTree(base)
+	c.p.stampLocked(tree, false)
+	data := group(tree, "data")
+	c.p.botGroupLocked(group(data, "BOT"), strconv.Itoa(c.BotID), c.botLocked(), nil)
+	prm := group(data, "PARAMS")
+	setPresent(prm, c.chatValues())
+	setPresent(prm, map[string]any{"MESSAGE": text, "MESSAGE_ORIGINAL": text, "MESSAGE_ID": strconv.Itoa(c.lastMsg),
+		"CHAT_PREV_MESSAGE_ID": strconv.Itoa(c.lastMsg - 1), "TEMPLATE_ID": fmt.Sprintf("00000000-0000-4000-8000-%012d", c.lastMsg)})
+	if author != nil {
+		id := strconv.Itoa(author.ID)
+		setPresent(prm, map[string]any{"FROM_USER_ID": id, "AUTHOR_ID": id, "RID": id})
+		setPresent(group(data, "USER"), userValues(*author))
+	}
+	tree["event_handler_id"] = "403"
+	return tree
 }
 
 // Say builds ONIMBOTMESSAGEADD: the client wrote text. Each message gets a
@@ -151,23 +297,64 @@ func (c *Chat) Join() url.Values {
 func (c *Chat) Say(text string) url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	c.p.nextMessage++
-	c.lastMsg = c.p.nextMessage
-	b := c.botLocked()
-	return c.finish(bitrix24.MessageEvent(c.p.eventAuthLocked(), c.p.botAuthLocked(b), c.info(), c.lastMsg, text))
+	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.openline", text, &c.Client))
+}
+
+// OperatorSay builds ONIMBOTMESSAGEADD of an employee (IS_CONNECTOR N)
+// writing in the chat.
+func (c *Chat) OperatorSay(operator bitrix24.User, text string) url.Values {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.operator", text, &operator))
+}
+
+// SystemSay builds a system message (SYSTEM=Y, FROM_USER_ID=0, no USER).
+func (c *Chat) SystemSay(text string) url.Values {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.system", text, nil))
+}
+
+// SendFile builds ONIMBOTMESSAGEADD of a client message that carries a
+// file and no text (the unverified FILES shape of the fixture).
+func (c *Chat) SendFile(name string) url.Values {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	tree := c.messageLocked("v1.event.onimbotmessageadd.files", "", &c.Client)
+	for _, f := range group(tree, "data", "PARAMS", "FILES") {
+		if m, ok := f.(map[string]any); ok {
+			m["name"], m["chatId"] = name, strconv.Itoa(c.ChatID)
+		}
+	}
+	return bitrix24.EncodeForm(tree)
 }
 
 // Command builds ONIMCOMMANDADD: the client typed /command params
-// (COMMAND_CONTEXT=TEXTAREA), with a new MESSAGE_ID.
+// (COMMAND_CONTEXT=TEXTAREA), with a new MESSAGE_ID. The portal sends it
+// only for a command the bot registered (imbot.command.register).
 func (c *Chat) Command(command, params string) url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	c.p.nextMessage++
 	c.lastMsg = c.p.nextMessage
-	b := c.botLocked()
-	bot := c.p.botAuthLocked(b)
-	cmd := bitrix24.Command{ID: 1, Command: command, Params: params, Context: "TEXTAREA", MessageID: c.lastMsg}
-	return c.finish(bitrix24.CommandEvent(c.p.eventAuthLocked(), bot, c.info(), cmd))
+	tree := mustTree("v1.event.onimcommandadd.group")
+	c.p.stampLocked(tree, false)
+	data := group(tree, "data")
+	msg := strconv.Itoa(c.lastMsg)
+	c.p.botGroupLocked(group(data, "COMMAND"), "1", c.botLocked(), map[string]any{
+		"COMMAND": command, "COMMAND_ID": "1", "COMMAND_PARAMS": params, "MESSAGE_ID": msg})
+	prm := group(data, "PARAMS")
+	setPresent(prm, c.chatValues())
+	text := strings.TrimSpace("/" + command + " " + params)
+	id := strconv.Itoa(c.Client.ID)
+	setPresent(prm, map[string]any{"MESSAGE": text, "MESSAGE_ID": msg, "FROM_USER_ID": id, "AUTHOR_ID": id,
+		"MESSAGE_TYPE": "L", "CHAT_TYPE": "L"})
+	// the documented command example is of a group chat; an Open Lines chat is LINES
+	prm["CHAT_ENTITY_TYPE"] = bitrix24.EntityLines
+	prm["CHAT_ENTITY_ID"] = c.entityID()
+	setPresent(group(data, "USER"), userValues(c.Client))
+	tree["event_handler_id"] = "1045"
+	return bitrix24.EncodeForm(tree)
 }
 
 // LastMessageID is the MESSAGE_ID of the last Say or Command.

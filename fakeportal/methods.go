@@ -2,6 +2,7 @@ package fakeportal
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -144,6 +145,10 @@ func (p *Portal) dispatchLocked(who caller, method string, prm params) (any, *ap
 		return p.leadUpdate(prm)
 	case "crm.lead.get":
 		return p.leadGet(prm)
+	case "imopenlines.dialog.get":
+		return p.dialogGet(prm)
+	case "event.bind":
+		return p.eventBind(prm)
 	}
 	return nil, fail("ERROR_METHOD_NOT_FOUND", "Method not found!")
 }
@@ -640,4 +645,51 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 		"result_next":  []any{},
 		"result_time":  phpMap(times),
 	}, nil
+}
+
+// dialogGet answers imopenlines.dialog.get by CHAT_ID or DIALOG_ID with the
+// documented answer (imopenlines-dialog-get.md) carrying the chat's ids
+// and CRM bindings.
+func (p *Portal) dialogGet(prm params) (any, *apiErr) {
+	id := prm.intval("CHAT_ID")
+	if id == 0 {
+		id = bitrix24.DialogChatID(prm.str("DIALOG_ID"))
+	}
+	c := p.lines[id]
+	if c == nil {
+		return nil, fail("ACCESS_ERROR", "You do not have access to the specified dialog")
+	}
+	res := group(mustTree("v1.answer.imopenlines.dialog.get"), "result")
+	setPresent(res, map[string]any{"id": c.ChatID, "name": c.Client.Name + " - " + c.Connector, "entity_id": c.entityID(),
+		"entity_data_1": fmt.Sprintf("Y|LEAD|%d|N|N|%d|0|0|0|0", c.LeadID, 300+c.ChatID), "entity_data_2": c.bindings(),
+		"dialog_id": "chat" + strconv.Itoa(c.ChatID)})
+	if link, ok := res["entity_link"].(map[string]any); ok {
+		link["id"] = c.entityID()
+	}
+	return res, nil
+}
+
+// eventBind records event.bind (event-bind.md): an event name and a handler URL.
+func (p *Portal) eventBind(prm params) (any, *apiErr) {
+	ev, handler := strings.ToUpper(prm.str("event")), prm.str("handler")
+	if !strings.HasPrefix(ev, "ON") {
+		return nil, fail("ERROR_EVENT_NOT_FOUND", "Event not found")
+	}
+	if !isURL(handler) {
+		return nil, fail("ERROR_EVENT_NOT_FOUND", "Handler is not a URL") // the docs list no other error
+	}
+	for _, h := range p.binds[ev] {
+		if h == handler {
+			return true, nil // a second bind of the same pair changes nothing (not documented)
+		}
+	}
+	p.binds[ev] = append(p.binds[ev], handler)
+	return true, nil
+}
+
+// Bound returns the handlers bound to an event with event.bind.
+func (p *Portal) Bound(event string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.binds[strings.ToUpper(event)]...)
 }

@@ -144,6 +144,8 @@ type Portal struct {
 	nextMessage int
 	messages    []Message
 	chats       map[int]string
+	lines       map[int]*Chat       // Open Lines chats by chat id, for imopenlines.dialog.get
+	binds       map[string][]string // event.bind: event → handlers
 
 	failQueue  []string
 	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
@@ -210,6 +212,8 @@ func New(cfg Config) *Portal {
 		nextLead:    1208,
 		nextMessage: 86100,
 		chats:       map[int]string{},
+		lines:       map[int]*Chat{},
+		binds:       map[string][]string{},
 		chatFails:   map[int][]string{},
 	}
 	p.issueLocked()
@@ -845,18 +849,12 @@ func (p *Portal) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(p.refresh, rt) // refresh tokens rotate
 	p.issueLocked()
-	now := p.cfg.Now()
-	answer(http.StatusOK, map[string]any{
-		"access_token":    p.access,
-		"refresh_token":   p.refTok,
-		"expires":         now.Add(p.cfg.TokenTTL).Unix(),
-		"expires_in":      int(p.cfg.TokenTTL.Seconds()),
-		"scope":           "imbot,imopenlines,crm",
-		"domain":          "oauth.bitrix.info",
-		"server_endpoint": p.cfg.BaseURL + "/rest/",
-		"status":          "L",
-		"client_endpoint": p.cfg.BaseURL + "/rest/",
-		"member_id":       p.cfg.MemberID,
-		"user_id":         1,
+	// the documented refresh answer (settings/oauth/auto-renewal.md) with the fake's tokens and addresses
+	ans := mustTree("oauth.answer.refresh_token")
+	setPresent(ans, map[string]any{
+		"access_token": p.access, "refresh_token": p.refTok, "expires": p.cfg.Now().Add(p.cfg.TokenTTL).Unix(),
+		"expires_in": int(p.cfg.TokenTTL.Seconds()), "scope": "imbot,imopenlines,crm", "server_endpoint": p.cfg.BaseURL + "/rest/",
+		"status": "L", "client_endpoint": p.cfg.BaseURL + "/rest/", "member_id": p.cfg.MemberID, "user_id": 1,
 	})
+	answer(http.StatusOK, ans)
 }

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,33 +21,10 @@ import (
 	"github.com/olbot/olbot/match"
 )
 
-// MaxFileSize is the largest scenario or test file olbot reads.
-const MaxFileSize = 1 << 20
-
 // DefaultRetries is settings.retries when a scenario does not set it.
 const DefaultRetries = 2
 
-// TestSuffix marks conversation test files, which are never loaded as scenarios.
-const TestSuffix = ".test.yaml"
-
 func isLetter(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
-
-// ReadFile reads a file, refusing files over MaxFileSize.
-func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("%s: %w: scenario files are limited to 1 MiB", path, ErrTooLarge)
-	}
-	return b, nil
-}
 
 // Version returns the version hash of a file's content.
 func Version(src []byte) string {
@@ -67,6 +42,9 @@ func Parse(file string, src []byte) (*Scenario, Problems) {
 	}
 	root, p := parseYAML(file, src)
 	if p != nil {
+		return nil, Problems{p}
+	}
+	if p := notScenario(file, root, topKeys, "scenario"); p != nil {
 		return nil, Problems{p}
 	}
 	p, limit := aliasBomb(file, root)
@@ -115,6 +93,52 @@ func parseYAML(file string, src []byte) (*yaml.Node, *Problem) {
 		return nil, &Problem{File: file, Pos: Pos{1, 1}, Err: ErrMissing, Msg: "the file has no keys", Hint: "a scenario needs at least start: and states:"}
 	}
 	return doc.Content[0], nil
+}
+
+// notScenario refuses a file that is not a map of keys, or a map that has
+// none of the keys the file should have — an env file or a manifest of
+// another tool left in the folder. The problem never quotes the file's
+// content, which may hold secrets: it names at most its first keys.
+func notScenario(file string, root *yaml.Node, known []string, what string) *Problem {
+	hint := fmt.Sprintf("a %s file is a map of keys (%s); move other files out of the scenario folder", what, strings.Join(known, ", "))
+	if root.Kind != yaml.MappingNode {
+		kind := "a text"
+		switch {
+		case root.Kind == yaml.SequenceNode:
+			kind = "a list"
+		case root.Kind == yaml.AliasNode:
+			kind = "an alias"
+		case root.Tag == "!!int" || root.Tag == "!!float":
+			kind = "a number"
+		case root.Tag == "!!bool":
+			kind = "true or false"
+		}
+		return &Problem{File: file, Pos: posOf(root), Err: ErrNotScenario, Hint: hint,
+			Msg: fmt.Sprintf("this is not a %s file: it holds %s, not a map of keys", what, kind)}
+	}
+	var keys []string
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i].Value
+		if contains(known, k) || suggest(k, known) != "" {
+			return nil
+		}
+		if len(keys) < 3 && validName(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	named := ""
+	if len(keys) > 0 {
+		named = " (" + strings.Join(keys, ", ")
+		if len(root.Content)/2 > len(keys) {
+			named += ", …"
+		}
+		named += ")"
+	}
+	return &Problem{File: file, Pos: posOf(root), Err: ErrNotScenario, Hint: hint,
+		Msg: fmt.Sprintf("this is not a %s file: none of its keys%s is a key of a %s", what, named, what)}
 }
 
 func (d *decoder) scenario(root *yaml.Node, sc *Scenario) {
@@ -677,72 +701,6 @@ func LoadFile(path string) (*Scenario, Problems) {
 	return Parse(path, src)
 }
 
-// readProblem reports a file that could not be read, or is too large.
-func readProblem(path string, err error, what string) *Problem {
-	if errors.Is(err, ErrTooLarge) {
-		size := "more than 1 MiB"
-		if info, err := os.Stat(path); err == nil {
-			size = fmt.Sprintf("%d bytes", info.Size())
-		}
-		return &Problem{File: path, Pos: Pos{1, 1}, Err: ErrTooLarge, Hint: "split it into several files",
-			Msg: fmt.Sprintf("the file is %s; %s files are limited to 1 MiB", size, what)}
-	}
-	return &Problem{File: path, Pos: Pos{1, 1}, Err: ErrRead, Msg: "cannot read the file: " + readErr(err)}
-}
-
-func readErr(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// Files expands paths (files or folders, not recursive into hidden folders)
-// into the sorted scenario files and conversation test files they hold.
-func Files(paths ...string) (scenarios, tests []string, err error) {
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if !info.IsDir() {
-			if strings.HasSuffix(p, TestSuffix) {
-				tests = append(tests, p)
-			} else {
-				scenarios = append(scenarios, p)
-			}
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, de os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			name := de.Name()
-			if de.IsDir() {
-				if path != p && strings.HasPrefix(name, ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			switch {
-			case strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~"):
-			case strings.HasSuffix(name, TestSuffix):
-				tests = append(tests, path)
-			case strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"):
-				scenarios = append(scenarios, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	sort.Strings(scenarios)
-	sort.Strings(tests)
-	return scenarios, tests, nil
-}
-
 // Set is a group of scenarios loaded together, as a server serves them.
 type Set struct {
 	ByName  map[string]*Scenario
@@ -757,36 +715,6 @@ func (s *Set) Lookup(line int) *Scenario {
 		return sc
 	}
 	return s.Default
-}
-
-// LoadPaths loads every scenario under paths and checks them as one set:
-// names unique, at most one default, no line served twice. Files with errors
-// are left out of the set; their problems are returned with the others.
-func LoadPaths(paths ...string) (*Set, Problems) {
-	files, _, err := Files(paths...)
-	if err != nil {
-		return &Set{ByName: map[string]*Scenario{}, ByLine: map[int]*Scenario{}}, Problems{{File: firstOr(paths), Pos: Pos{1, 1}, Err: ErrMissing, Msg: readErr(err)}}
-	}
-	var loaded []*Scenario
-	var all Problems
-	for _, f := range files {
-		sc, ps := LoadFile(f)
-		all = append(all, ps...)
-		if sc != nil {
-			loaded = append(loaded, sc)
-		}
-	}
-	set, ps := NewSet(loaded)
-	all = append(all, ps...)
-	all.Sort()
-	return set, all
-}
-
-func firstOr(paths []string) string {
-	if len(paths) > 0 {
-		return paths[0]
-	}
-	return "."
 }
 
 // NewSet combines scenarios, earlier ones winning conflicts: a later scenario

@@ -34,6 +34,8 @@ var (
 	ErrTwoDefaults   = errors.New("two default scenarios")
 	ErrLineTaken     = errors.New("line served by two scenarios")
 	ErrDuration      = errors.New("bad duration")
+	ErrOutside       = errors.New("file outside the scenario folder")
+	ErrNotScenario   = errors.New("not a scenario file")
 )
 
 // Problem is one error or warning in a scenario or test file, with its position.

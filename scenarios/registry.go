@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,34 +34,50 @@ type FileStatus struct {
 	LoadedAt time.Time `json:"loaded_at,omitempty"` // when the live version was loaded
 	// Error holds the problems of the file's current content when they kept
 	// it from replacing the live version (FILE:LINE:COL lines).
-	Error    string    `json:"error,omitempty"`
-	ErrorAt  time.Time `json:"error_at,omitempty"`
-	Problems Problems  `json:"-"`
-	Warnings int       `json:"warnings,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	ErrorAt time.Time `json:"error_at,omitempty"`
+	// Problems are those errors, or the live version's warnings.
+	Problems Problems `json:"-"`
+	Warnings int      `json:"warnings,omitempty"`
 }
 
 // Registry holds the live scenarios of a folder and reloads them safely: a
-// file that fails to load never replaces its last good version, and a new
-// file that conflicts with another (same name or line) is rejected while the
-// older file keeps its lines.
+// file that fails to load never replaces its last good version, and a file
+// that conflicts with a live one (same name or line) is rejected while the
+// live one keeps its lines. At start, when nothing is live yet, the file
+// earlier in sorted order wins, exactly as `olbot check` decides.
 type Registry struct {
-	dir string
-	now func() time.Time
+	paths []string
+	now   func() time.Time
 
 	mu      sync.Mutex // serialises reloads
 	current atomic.Pointer[Snapshot]
-	good    map[string]*Scenario // last good version per file
-	hashes  map[string]string    // content hash of each file as last read
-	status  map[string]FileStatus
-	order   []string // files in the order they first loaded: older files win conflicts
+	files   map[string]*fileState
+	order   []string // live files in the order they went live: they win conflicts
 }
 
-// NewRegistry returns a registry of the scenario files in dir. Call Reload to load them.
+// fileState is what the registry knows of one file.
+type fileState struct {
+	hash     string    // content hash as last read; "" when it could not be read
+	latest   *Scenario // the current content, when it loaded; nil when it failed
+	problems Problems  // of the current content: errors, or the warnings of latest
+	good     *Scenario // the live version; nil when the file serves nothing
+	goodAt   time.Time
+	errAt    time.Time // when the current errors were first seen
+	errText  string    // the current errors as last reported
+}
+
+// NewRegistry returns a registry of the scenario files in dir (and its
+// subfolders; see Discover). Call Reload to load them.
 func NewRegistry(dir string, now func() time.Time) *Registry {
+	return newRegistry([]string{dir}, now)
+}
+
+func newRegistry(paths []string, now func() time.Time) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	r := &Registry{dir: dir, now: now, good: map[string]*Scenario{}, hashes: map[string]string{}, status: map[string]FileStatus{}}
+	r := &Registry{paths: paths, now: now, files: map[string]*fileState{}}
 	r.current.Store(&Snapshot{Set: emptySet()})
 	return r
 }
@@ -68,7 +85,7 @@ func NewRegistry(dir string, now func() time.Time) *Registry {
 func emptySet() *Set { return &Set{ByName: map[string]*Scenario{}, ByLine: map[int]*Scenario{}} }
 
 // Dir is the folder the registry watches.
-func (r *Registry) Dir() string { return r.dir }
+func (r *Registry) Dir() string { return r.paths[0] }
 
 // Current returns the live snapshot. It never returns nil.
 func (r *Registry) Current() *Snapshot { return r.current.Load() }
@@ -79,6 +96,36 @@ type ReloadResult struct {
 	Problems Problems // errors kept some files at their last good version (or out)
 }
 
+// LoadPaths loads every scenario under paths (files or folders) and checks
+// them as one set: names unique, at most one default, no line served twice;
+// on a conflict the file earlier in sorted order keeps its lines. It is a
+// server's start-up load: the same code, the same answers. Files with
+// errors are left out of the set; every problem, warnings included, is
+// returned.
+func LoadPaths(paths ...string) (*Set, Problems) {
+	r := newRegistry(paths, nil)
+	if _, err := r.Reload(); err != nil {
+		return emptySet(), Problems{{File: firstOr(paths), Pos: Pos{1, 1}, Err: ErrMissing, Msg: readErr(err)}}
+	}
+	var all Problems
+	for _, f := range r.Current().Files {
+		fs := r.files[f.File]
+		all = append(all, fs.problems...)
+		if !fs.problems.HasErrors() && f.Error != "" {
+			all = append(all, f.Problems...) // conflicts with other files
+		}
+	}
+	all.Sort()
+	return r.Current().Set, all
+}
+
+func firstOr(paths []string) string {
+	if len(paths) > 0 {
+		return paths[0]
+	}
+	return "."
+}
+
 // Reload re-reads the folder. Unchanged files are not parsed again; files
 // with errors keep their last good version; the new snapshot is swapped in
 // only after everything compiled. It returns the problems of the files that
@@ -86,175 +133,215 @@ type ReloadResult struct {
 func (r *Registry) Reload() (ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	files, _, err := Files(r.dir)
+	found, err := Discover(r.paths...)
 	if err != nil {
-		return ReloadResult{}, fmt.Errorf("reload %s: %w", r.dir, err)
+		return ReloadResult{}, fmt.Errorf("reload %s: %w", strings.Join(r.paths, ", "), err)
+	}
+	dirty := r.read(found)
+	if !dirty && r.Current().LoadedAt != (time.Time{}) {
+		return ReloadResult{Problems: r.errors()}, nil
 	}
 	now := r.now()
-	present := map[string]bool{}
-	replaced := map[string]*Scenario{} // previous good version of files changed in this reload
-	changed := false
-	var problems Problems
-	for _, f := range files {
+	set, conflicts := r.assemble(r.files, now)
+	snap := r.snapshot(set, conflicts, now)
+	r.current.Store(snap)
+	return ReloadResult{Changed: true, Problems: r.errorsOf(snap)}, nil
+}
+
+// read brings the file states up to date with the folder and reports
+// whether anything changed.
+func (r *Registry) read(found Found) (dirty bool) {
+	present := make(map[string]bool, len(found.Scenarios))
+	for _, f := range found.Scenarios {
 		present[f] = true
+		fs := r.files[f]
+		if fs == nil {
+			fs = &fileState{}
+			r.files[f] = fs
+		}
+		if p := found.Problems[f]; p != nil {
+			dirty = fs.setFailed("", Problems{p}) || dirty
+			continue
+		}
 		src, err := ReadFile(f)
 		if err != nil {
-			p := readProblem(f, err, "scenario")
-			problems = append(problems, p)
-			r.fail(f, Problems{p}, now)
+			dirty = fs.setFailed("", Problems{readProblem(f, err, "scenario")}) || dirty
 			continue
 		}
 		h := Version(src)
-		if r.hashes[f] == h {
-			if st := r.status[f]; st.Error != "" {
-				problems = append(problems, st.Problems...)
-			}
+		if fs.hash == h {
 			continue // same content: nothing to do (and a failing file fails the same way)
 		}
-		r.hashes[f] = h
+		dirty = true
 		sc, ps := Parse(f, src)
-		if sc == nil {
-			problems = append(problems, ps.Errors()...)
-			r.fail(f, ps, now)
-			continue
-		}
-		if !contains(r.order, f) {
-			r.order = append(r.order, f)
-		}
-		if old, ok := r.good[f]; ok {
-			replaced[f] = old
-		}
-		r.good[f] = sc
-		r.status[f] = FileStatus{File: f, Name: sc.Name, Title: sc.Title, Lines: sc.Lines, Default: sc.Default(), Version: sc.Version, LoadedAt: now, Warnings: len(ps), Problems: ps}
-		changed = true
+		fs.hash, fs.latest, fs.problems = h, sc, ps
 	}
-	for f := range r.hashes {
+	for f := range r.files {
 		if !present[f] {
-			delete(r.hashes, f)
-			delete(r.good, f)
-			delete(r.status, f)
-			r.order = remove(r.order, f)
-			changed = true
+			delete(r.files, f)
+			r.order = slices.DeleteFunc(r.order, func(x string) bool { return x == f })
+			dirty = true
 		}
 	}
-	if !changed && r.Current().LoadedAt != (time.Time{}) {
-		return ReloadResult{Problems: problems}, nil
-	}
+	return dirty
+}
 
-	// Older files first, so a new file that takes another's name or line is
-	// the one rejected; a changed file that now conflicts goes back to its
-	// previous version.
-	var set *Set
-	var conflicts, all Problems
+// setFailed records that a file cannot be read at all; it reports whether
+// that is news.
+func (fs *fileState) setFailed(hash string, ps Problems) bool {
+	same := fs.hash == hash && fs.latest == nil && fs.problems.Error() == ps.Error()
+	fs.hash, fs.latest, fs.problems = hash, nil, ps
+	return !same
+}
+
+// assemble decides the live set: every live file whose content did not
+// change, in the order the files went live, then the files with new valid
+// content in sorted order. A new version that conflicts with a file before
+// it is rejected and its previous version (if any) stays. It updates each
+// state's good version and returns the conflicts by file.
+func (r *Registry) assemble(files map[string]*fileState, now time.Time) (*Set, map[string]Problems) {
+	kept := map[string]bool{} // live files that stay as they are
+	for _, f := range r.order {
+		if fs := files[f]; fs != nil && fs.good != nil && (fs.latest == nil || fs.latest == fs.good) {
+			kept[f] = true
+		}
+	}
+	var fresh []string // files with a new version to try
+	for f, fs := range files {
+		if fs.latest != nil && fs.latest != fs.good {
+			fresh = append(fresh, f)
+		}
+	}
+	sort.Strings(fresh)
 	for {
 		var list []*Scenario
 		for _, f := range r.order {
-			if sc := r.good[f]; sc != nil {
-				list = append(list, sc)
+			if kept[f] {
+				list = append(list, files[f].good)
 			}
 		}
-		set, conflicts = NewSet(list)
-		all = append(all, conflicts...)
+		for _, f := range fresh {
+			list = append(list, files[f].latest)
+		}
+		set, ps := NewSet(list)
+		conflicts := map[string]Problems{}
+		for _, p := range ps {
+			conflicts[p.File] = append(conflicts[p.File], p)
+		}
+		// a rejected new version whose file was live goes back to its
+		// previous version, which must then be fitted in again
 		restored := false
-		for _, p := range conflicts {
-			if old, ok := replaced[p.File]; ok {
-				r.good[p.File] = old
-				delete(replaced, p.File)
-				st := r.status[p.File]
-				st.Name, st.Title, st.Lines, st.Default, st.Version = old.Name, old.Title, old.Lines, old.Default(), old.Version
-				r.status[p.File] = st
+		for _, f := range fresh {
+			if _, bad := conflicts[f]; bad && files[f].good != nil {
+				kept[f] = true
 				restored = true
 			}
 		}
-		if !restored {
-			break
-		}
-	}
-	seen := map[string]bool{}
-	for _, p := range all {
-		if seen[p.Error()] {
+		if restored {
+			fresh = slices.DeleteFunc(fresh, func(f string) bool { return kept[f] })
 			continue
 		}
-		seen[p.Error()] = true
-		problems = append(problems, p)
-		st := r.status[p.File]
-		st.Error, st.ErrorAt, st.Problems = joinErr(st.Error, p.Error()), now, append(st.Problems, p)
-		r.status[p.File] = st
+		for _, f := range fresh {
+			if _, bad := conflicts[f]; !bad {
+				files[f].good, files[f].goodAt = files[f].latest, now
+				if !slices.Contains(r.order, f) {
+					r.order = append(r.order, f)
+				}
+			}
+		}
+		// a file kept back by a conflict keeps its new version in latest:
+		// every reload tries it again and reports the conflict afresh, once
+		return set, conflicts
 	}
+}
+
+// snapshot builds the snapshot of set with every file's status.
+func (r *Registry) snapshot(set *Set, conflicts map[string]Problems, now time.Time) *Snapshot {
 	snap := &Snapshot{Set: set, LoadedAt: now}
-	var versions []string
-	for _, f := range sortedFiles(r.status) {
-		snap.Files = append(snap.Files, r.status[f])
+	names := make([]string, 0, len(r.files))
+	for f := range r.files {
+		names = append(names, f)
 	}
+	sort.Strings(names)
+	for _, f := range names {
+		fs := r.files[f]
+		st := FileStatus{File: f}
+		if sc := fs.good; sc != nil {
+			st.Name, st.Title, st.Lines, st.Default, st.Version, st.LoadedAt = sc.Name, sc.Title, sc.Lines, sc.Default(), sc.Version, fs.goodAt
+		}
+		errs := fs.problems.Errors()
+		if len(errs) == 0 {
+			errs = conflicts[f]
+		}
+		if len(errs) > 0 {
+			text := errs.Error()
+			if text != fs.errText {
+				fs.errText, fs.errAt = text, now
+			}
+			st.Error, st.ErrorAt, st.Problems = text, fs.errAt, errs
+		} else {
+			fs.errText, fs.errAt = "", time.Time{}
+			if fs.good != nil {
+				st.Problems = fs.good.Warnings
+				st.Warnings = len(fs.good.Warnings)
+			}
+		}
+		if st.Name == "" && fs.latest != nil {
+			st.Name = fs.latest.Name
+		}
+		snap.Files = append(snap.Files, st)
+	}
+	versions := make([]string, 0, len(set.List))
 	for _, sc := range set.List {
 		versions = append(versions, sc.Name+"="+sc.Version)
 	}
 	sort.Strings(versions)
 	sum := sha256.Sum256([]byte(strings.Join(versions, ",")))
 	snap.Version = hex.EncodeToString(sum[:6])
-	r.current.Store(snap)
-	problems.Sort()
-	return ReloadResult{Changed: true, Problems: problems}, nil
+	return snap
 }
 
-func (r *Registry) fail(f string, ps Problems, now time.Time) {
-	st := r.status[f]
-	st.File = f
-	st.Error, st.ErrorAt, st.Problems = ps.Errors().Error(), now, ps
-	r.status[f] = st
-	// refresh the snapshot's copy of the status without touching the live set
-	cur := r.Current()
-	next := *cur
-	next.Files = nil
-	for _, name := range sortedFiles(r.status) {
-		next.Files = append(next.Files, r.status[name])
-	}
-	r.current.Store(&next)
-}
+// errors are the current errors of every file in the live snapshot.
+func (r *Registry) errors() Problems { return r.errorsOf(r.Current()) }
 
-func joinErr(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "\n" + b
-}
-
-func sortedFiles(m map[string]FileStatus) []string {
-	out := make([]string, 0, len(m))
-	for f := range m {
-		out = append(out, f)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func remove(list []string, s string) []string {
-	out := list[:0]
-	for _, x := range list {
-		if x != s {
-			out = append(out, x)
+func (r *Registry) errorsOf(snap *Snapshot) Problems {
+	var out Problems
+	for _, f := range snap.Files {
+		if f.Error != "" {
+			out = append(out, f.Problems...)
 		}
 	}
+	out.Sort()
 	return out
 }
 
 // DryRun checks what saving src as file would do, without changing anything:
-// it parses and checks src exactly as a reload would, and reports the problems
-// and the scenario it would produce, including conflicts with the other live
-// scenarios.
+// it parses and checks src and decides the set exactly as a reload would
+// (the file's new version comes after every live file, so a conflict
+// rejects it), and reports the problems and the scenario it would produce.
 func (r *Registry) DryRun(file string, src []byte) (*Scenario, Problems) {
 	sc, ps := Parse(file, src)
 	if sc == nil {
 		return nil, ps
 	}
-	var list []*Scenario
-	for _, other := range r.Current().Set.List {
-		if other.File != file && filepath.Clean(other.File) != filepath.Clean(file) {
-			list = append(list, other)
-		}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	file = filepath.Clean(file)
+	files := make(map[string]*fileState, len(r.files)+1)
+	for f, fs := range r.files {
+		c := *fs
+		files[f] = &c
 	}
-	_, conflicts := NewSet(append(list, sc))
-	ps = append(ps, conflicts...)
+	old := files[file]
+	if old == nil {
+		old = &fileState{}
+	}
+	files[file] = &fileState{latest: sc, problems: ps, good: old.good}
+	order := r.order
+	r.order = slices.Clone(order)
+	_, conflicts := r.assemble(files, r.now())
+	r.order = order
+	ps = append(ps, conflicts[file]...)
 	ps.Sort()
 	if ps.HasErrors() {
 		return nil, ps

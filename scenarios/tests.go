@@ -79,6 +79,9 @@ func ParseTests(file string, src []byte) (*TestFile, Problems) {
 	if p != nil {
 		return nil, Problems{p}
 	}
+	if p := notScenario(file, root, testFileKeys, "conversation test"); p != nil {
+		return nil, Problems{p}
+	}
 	p, limit := aliasBomb(file, root)
 	if p != nil {
 		return nil, Problems{p}

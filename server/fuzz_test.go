@@ -132,7 +132,7 @@ func FuzzBitrix24Handler(f *testing.F) {
 		join,
 		bitrix24.CommandEvent(auth, bot, fuzzChat, bitrix24.Command{ID: 7, Command: "menu", Params: "2", Context: "KEYBOARD", MessageID: 86106}).Form().Encode(),
 		bitrix24.DeleteEvent(auth, 1011, outbox.BotCode).Form().Encode(),
-		bitrix24.InstallEvent(auth, bitrix24.Install{Version: 1, Active: true, Installed: true}).Form().Encode(),
+		bitrix24.InstallEvent(auth, bitrix24.Install{Version: "1", Active: true, Installed: true}).Form().Encode(),
 		strings.Replace(msg(86107, "hi"), fuzzAppToken, "forged", -1),
 		strings.Replace(msg(86108, "hi"), "CHAT_ENTITY_TYPE%5D=LINES", "CHAT_ENTITY_TYPE%5D=", 1),
 		strings.Replace(msg(86109, "hi"), "telegrambot%7C1%7C", "telegrambot%7C5%7C", 1),

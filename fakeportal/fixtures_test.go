@@ -1,0 +1,211 @@
+package fakeportal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/olbot/olbot/bitrix24"
+)
+
+// TestFixturesDecode is the contract test: every documented body is read by
+// olbot's own decoders, the way the portal's traffic would be. Events go
+// through bitrix24.ParseEvent as the form body the portal posts; answers and
+// errors are served with their status to a bitrix24.Client (REST) or to
+// bitrix24.Exchange (OAuth server).
+func TestFixturesDecode(t *testing.T) {
+	fixtures, err := Fixtures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fixtures) < 40 {
+		t.Fatalf("%d fixtures, want the whole documented set", len(fixtures))
+	}
+	for _, f := range fixtures {
+		t.Run(f.Name, func(t *testing.T) {
+			if len(f.Commit) != 40 {
+				t.Fatalf("commit %q is not a full docs commit", f.Commit)
+			}
+			if !strings.HasSuffix(f.Doc, ".md") {
+				t.Fatalf("doc %q is not a doc page", f.Doc)
+			}
+			switch {
+			case strings.HasPrefix(f.Name, "v1.event."):
+				checkV1Event(t, f)
+			case strings.HasPrefix(f.Name, "v2.event."), strings.HasPrefix(f.Name, "v2.data."):
+				checkV2Event(t, f)
+			case strings.HasPrefix(f.Name, "oauth."):
+				checkOAuth(t, f)
+			case f.Method == bitrix24.MethodBatch:
+				checkBatch(t, f)
+			case f.Kind == "answer" || f.Kind == "error":
+				checkAnswer(t, f)
+			default:
+				t.Fatalf("no decoder for fixture kind %q", f.Kind)
+			}
+		})
+	}
+}
+
+func checkV1Event(t *testing.T, f Fixture) {
+	form, err := f.Form()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := bitrix24.ParseEvent(form)
+	if err != nil {
+		t.Fatalf("ParseEvent: %v", err)
+	}
+	tree, _ := f.Tree()
+	if want := strings.ToUpper(tree["event"].(string)); ev.Name != want {
+		t.Fatalf("event %q, want %q", ev.Name, want)
+	}
+	if ev.Auth.MemberID == "" || ev.Auth.ApplicationToken == "" {
+		t.Fatalf("auth member_id %q, application_token %q: the documented envelope has both", ev.Auth.MemberID, ev.Auth.ApplicationToken)
+	}
+	switch ev.Name {
+	case bitrix24.EventAppInstall, bitrix24.EventAppUpdate:
+		if ev.Install == nil || ev.Install.Version == "" {
+			t.Fatalf("install data %+v: VERSION is a documented string", ev.Install)
+		}
+	case bitrix24.EventMessageAdd, bitrix24.EventJoinChat, bitrix24.EventCommandAdd:
+		if ev.Params.DialogID == "" {
+			t.Fatal("no DIALOG_ID")
+		}
+		if _, ok := ev.Bot(); !ok {
+			t.Fatal("no data[BOT] / data[COMMAND] bot")
+		}
+	case bitrix24.EventBotDelete:
+		if ev.BotID == 0 {
+			t.Fatal("no BOT_ID")
+		}
+	}
+	if ev.Name == bitrix24.EventJoinChat && ev.Params.ChatEntityData2 != "" {
+		t.Fatal("a documented join carries no CHAT_ENTITY_DATA_*")
+	}
+}
+
+// checkV2Event pins the JSON shape of the imbot.v2 bodies that the next
+// step (the v2 platform) decodes: olbot has no v2 decoder yet.
+func checkV2Event(t *testing.T, f Fixture) {
+	tree, err := f.Tree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := tree
+	if f.Kind == "event" {
+		if s, _ := tree["event"].(string); !strings.HasPrefix(s, "ONIMBOTV2") {
+			t.Fatalf("event %q is not an imbot.v2 event", s)
+		}
+		data, _ = tree["data"].(map[string]any)
+	}
+	if data == nil {
+		t.Fatal("no data object")
+	}
+	if _, ok := data["bot"]; !ok && !strings.Contains(f.Name, "tutorial") {
+		t.Fatal("no data.bot")
+	}
+}
+
+func serve(t *testing.T, f Fixture) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write(f.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func checkAnswer(t *testing.T, f Fixture) {
+	srv := serve(t, f)
+	// a webhook client: it reports expired_token instead of refreshing
+	c, err := bitrix24.NewWebhook(srv.URL+"/rest/1/secret/", "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	method := f.Method
+	if method == "" {
+		method = bitrix24.MethodMessageAdd // a system error: any method may answer it
+	}
+	res, err := c.Call(context.Background(), method, map[string]any{})
+	var body struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(f.Body, &body)
+	if f.Kind == "answer" {
+		if err != nil || len(res) == 0 {
+			t.Fatalf("answer: %v, result %s", err, res)
+		}
+		return
+	}
+	var ae *bitrix24.APIError
+	if !errors.As(err, &ae) || ae.Code != body.Error || ae.Status != f.Status {
+		t.Fatalf("error %v, want code %q with HTTP %d", err, body.Error, f.Status)
+	}
+	if want, ok := errorClass[strings.ToLower(body.Error)]; ok {
+		if got := bitrix24.Classify(err); got != want {
+			t.Fatalf("Classify(%s)=%v, want %v", body.Error, got, want)
+		}
+	}
+}
+
+// errorClass is what olbot must do with the documented errors.
+var errorClass = map[string]bitrix24.Class{
+	"expired_token":        bitrix24.ClassExpired,
+	"invalid_token":        bitrix24.ClassExpired,
+	"query_limit_exceeded": bitrix24.ClassTransient,
+	"operation_time_limit": bitrix24.ClassTransient,
+	"wrong_chat":           bitrix24.ClassDone, // on imopenlines.bot.session.operator
+}
+
+// checkBatch serves the documented batch answer under the keys olbot's
+// client gives its sub-calls (c0, c1, …: the docs' get_user/get_department
+// are the ids the fake may change) and reads each sub-call's outcome.
+func checkBatch(t *testing.T, f Fixture) {
+	body := strings.NewReplacer(`"get_user"`, `"c0"`, `"get_department"`, `"c1"`).Replace(string(f.Body))
+	f.Body = json.RawMessage(body)
+	srv := serve(t, f)
+	c, err := bitrix24.NewOAuth(srv.URL+"/rest/", bitrix24.StaticToken("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Batch(context.Background(), []bitrix24.BatchCall{{Method: "user.current"}, {Method: "department.get"}})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("batch: %v, %d results", err, len(res))
+	}
+	failed := strings.Contains(f.Name, "errors")
+	for i, r := range res {
+		if failed != (r.Err != nil) {
+			t.Fatalf("sub-call %d: err %v, result %s", i, r.Err, r.Result)
+		}
+	}
+}
+
+func checkOAuth(t *testing.T, f Fixture) {
+	srv := serve(t, f)
+	tok, err := bitrix24.Exchange(context.Background(), bitrix24.OAuthConfig{TokenURL: srv.URL + "/oauth/token/", ClientID: "app", ClientSecret: "s"}, "r")
+	if f.Kind == "error" {
+		var ae *bitrix24.APIError
+		if !errors.As(err, &ae) || ae.Code == "" {
+			t.Fatalf("error %v, want the documented code", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ans map[string]any
+	_ = json.Unmarshal(f.Body, &ans)
+	if tok.AccessToken != ans["access_token"] || tok.ClientEndpoint != ans["client_endpoint"] || tok.MemberID != ans["member_id"] {
+		t.Fatalf("token %+v does not carry the answer's access_token, client_endpoint and member_id", tok)
+	}
+	if tok.Domain != "" {
+		t.Fatalf("domain %q: the answer's domain is the OAuth server's, never the portal's", tok.Domain)
+	}
+}
