@@ -105,6 +105,12 @@ type Outbox struct {
 	inFlight map[uint64]bool          // calls being sent now: a claim hands them out again
 	lanes    map[string]chan struct{} // per portal: one token per concurrent request
 	busy     map[string]int           // per portal: calls of its round in flight
+	// claiming is true while a claim runs (one at a time: Run's loop, or
+	// Flush after it); ended lists the calls whose send ended meanwhile.
+	// The claim may have read them before their outcome was written, so
+	// it must not hand them out again: they would be sent twice.
+	claiming bool
+	ended    map[uint64]bool
 }
 
 const (
@@ -152,7 +158,7 @@ func New(cfg Config, opts Options) (*Outbox, error) {
 		metrics: newMetrics(opts.Metrics), sender: opts.Sender, backoff: opts.Backoff,
 		limiter: bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate}),
 		every:   time.Duration(float64(time.Second) / cfg.Rate), wakeCh: make(chan struct{}, 1),
-		inFlight: map[uint64]bool{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
+		inFlight: map[uint64]bool{}, ended: map[uint64]bool{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
 	o.shared, _ = opts.Store.(rateStore)
 	host, _ := os.Hostname()
 	var rnd [4]byte
@@ -275,9 +281,11 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 	}
 	o.mu.Lock()
 	limit := claimBatch + len(o.inFlight)
+	o.claiming = true
 	o.mu.Unlock()
 	claimed := time.Now()
 	calls, err := o.store.Claim(ctx, o.owner, limit, o.now(), o.cfg.Lease)
+	calls = o.take(calls)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Warn("outbox claim failed; will retry", "err", err)
@@ -285,7 +293,7 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 		return 0
 	}
 	started := 0
-	for _, group := range o.batches(o.take(calls)) {
+	for _, group := range o.batches(calls) {
 		started += len(group)
 		wg.Add(1)
 		go func() {
@@ -310,7 +318,8 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 	return started
 }
 
-// take returns the claimed calls of the portals that have no round in
+// take returns the claimed calls that are neither in flight nor ended
+// during the claim, of the portals that have no round in
 // flight, at most claimBatch per portal, and marks them in flight: each
 // portal gets one round at a time, as if it had a delivery loop of its
 // own, while the other portals' rounds go on. The calls left out stay
@@ -318,11 +327,12 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 func (o *Outbox) take(calls []engine.Call) []engine.Call {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	defer func() { o.claiming, o.ended = false, map[uint64]bool{} }()
 	round := map[string]int{} // calls taken per portal in this round
 	out := calls[:0:0]
 	for _, c := range calls {
 		n, taking := round[c.Portal]
-		if o.inFlight[c.ID] || (!taking && o.busy[c.Portal] > 0) || n >= claimBatch {
+		if o.inFlight[c.ID] || o.ended[c.ID] || (!taking && o.busy[c.Portal] > 0) || n >= claimBatch {
 			continue
 		}
 		round[c.Portal] = n + 1
@@ -338,6 +348,9 @@ func (o *Outbox) done(group []engine.Call) {
 	o.mu.Lock()
 	for _, c := range group {
 		delete(o.inFlight, c.ID)
+		if o.claiming {
+			o.ended[c.ID] = true
+		}
 		if o.busy[c.Portal]--; o.busy[c.Portal] <= 0 {
 			delete(o.busy, c.Portal)
 		}
