@@ -103,8 +103,8 @@ func (h *storeHealth) check(ctx context.Context, probe func(context.Context) err
 // WriteFailed records a store write that failed for another reason than a
 // concurrent update.
 func (p *Processor) WriteFailed(err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the caller went away (a client hung up, shutdown): says nothing about the store
+	if errors.Is(err, context.Canceled) || errors.Is(err, engine.ErrInvalid) {
+		return // the caller went away (a client hung up, shutdown), or the input was bad: says nothing about the store
 	}
 	if p.health.failed(err) {
 		p.log.Error("the store refuses writes: events get 503, readiness is false and delivery pauses until it takes writes again", "err", err)
@@ -122,7 +122,7 @@ func (p *Processor) writeOK() {
 func (p *Processor) probeWrite(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return p.kv.Put(ctx, nsHealth, "probe", []byte(p.now().UTC().Format(time.RFC3339Nano)))
+	return p.store.Put(ctx, nsHealth, "probe", []byte(p.now().UTC().Format(time.RFC3339Nano)))
 }
 
 // Writable returns nil when the store takes writes, or the last write

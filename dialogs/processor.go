@@ -58,11 +58,6 @@ type Portal interface {
 	Wake()
 }
 
-// kv is the store's key-value space, where the write probe goes.
-type kv interface {
-	Put(ctx context.Context, ns, key string, value []byte) error
-}
-
 // Options are the processor's collaborators.
 type Options struct {
 	Store    engine.Store
@@ -76,7 +71,6 @@ type Options struct {
 // Processor applies events to dialogs; one per replica.
 type Processor struct {
 	store     engine.Store
-	kv        kv
 	registry  *scenarios.Registry
 	portal    Portal
 	log       *slog.Logger
@@ -97,10 +91,6 @@ func New(opts Options) (*Processor, error) {
 	if opts.Store == nil || opts.Registry == nil {
 		return nil, errors.New("dialogs: a store and a scenario registry are required")
 	}
-	kv, ok := opts.Store.(kv)
-	if !ok {
-		return nil, errors.New("dialogs: the store has no key-value space (it lacks Put)")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -110,7 +100,7 @@ func New(opts Options) (*Processor, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = prometheus.NewRegistry()
 	}
-	return &Processor{store: opts.Store, kv: kv, registry: opts.Registry, portal: opts.Portal, log: opts.Logger, now: opts.Now,
+	return &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, log: opts.Logger, now: opts.Now,
 		metrics: newMetrics(opts.Metrics)}, nil
 }
 
@@ -205,6 +195,10 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: old.Rev, Calls: calls}); err != nil {
 		if errors.Is(err, engine.ErrConflict) {
 			return Outcome{}, err
+		}
+		var ie *engine.InvalidError
+		if errors.As(err, &ie) {
+			return Outcome{}, &InvalidError{Field: ie.Field, Message: ie.Error()} // bad input, not a store outage
 		}
 		p.WriteFailed(err)
 		return Outcome{}, Unavailable("commit dialog %s", in.Key, err)

@@ -95,23 +95,11 @@ func (f *Funnel) add(g *Funnel) {
 	}
 }
 
-// kv is the store's key-value space, where the counts are kept.
-type kv interface {
-	Get(ctx context.Context, ns, key string) ([]byte, error)
-	Put(ctx context.Context, ns, key string, value []byte) error
-}
-
-// scanner walks every dialog record (to recount the waiting dialogs).
-type scanner interface {
-	ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) error
-}
-
 // Book keeps the funnels of all scenarios: what the store held at the
 // last read or write (base), what a flush is writing now (flushing), and what
 // was counted since (delta). A view is their sum.
 type Book struct {
-	kv       kv      // nil: counts stay in memory
-	scan     scanner // nil: the waiting dialogs are not recounted on Start
+	store    engine.Store // nil: counts stay in memory
 	registry *scenarios.Registry
 	log      *slog.Logger
 	now      func() time.Time
@@ -125,18 +113,16 @@ type Book struct {
 }
 
 // New returns an empty book of the live scenarios of registry (nil: no
-// scenario is known, built-in arrows are not told apart); store, when it has a key-value space, keeps
-// the counts (else they stay in memory).
+// scenario is known, built-in arrows are not told apart); store keeps the
+// counts (nil: they stay in memory).
 func New(store engine.Store, registry *scenarios.Registry, log *slog.Logger, now func() time.Time) *Book {
-	k, _ := store.(kv)
-	scan, _ := store.(scanner)
 	if log == nil {
 		log = slog.Default()
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Book{kv: k, scan: scan, registry: registry, log: log, now: now, base: map[string]*Funnel{}, flushing: map[string]*Funnel{}, delta: map[string]*Funnel{}}
+	return &Book{store: store, registry: registry, log: log, now: now, base: map[string]*Funnel{}, flushing: map[string]*Funnel{}, delta: map[string]*Funnel{}}
 }
 
 // deltaFor returns the delta funnel of a scenario; b.mu must be held.
@@ -255,10 +241,10 @@ func (b *Book) View(ctx context.Context, name string) (Funnel, error) {
 // get reads a scenario's stored funnel; a missing one is empty.
 func (b *Book) get(ctx context.Context, name string) (*Funnel, error) {
 	f := newFunnel(name)
-	if b.kv == nil {
+	if b.store == nil {
 		return f, nil
 	}
-	raw, err := b.kv.Get(ctx, NSFunnel, name)
+	raw, err := b.store.Get(ctx, NSFunnel, name)
 	if errors.Is(err, engine.ErrNotFound) {
 		return f, nil
 	}
@@ -273,14 +259,14 @@ func (b *Book) get(ctx context.Context, name string) (*Funnel, error) {
 }
 
 func (b *Book) put(ctx context.Context, f *Funnel) error {
-	if b.kv == nil {
+	if b.store == nil {
 		return nil
 	}
 	raw, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
-	if err := b.kv.Put(ctx, NSFunnel, f.Scenario, raw); err != nil {
+	if err := b.store.Put(ctx, NSFunnel, f.Scenario, raw); err != nil {
 		return fmt.Errorf("write the funnel of %q: %w", f.Scenario, err)
 	}
 	return nil
@@ -344,12 +330,12 @@ func (b *Book) Flush(ctx context.Context) error {
 // rebuildActive recounts the dialogs waiting in each state from the dialog
 // records and writes the counts of every scenario in names (and of every
 // scenario with active dialogs). It runs on Open, before events arrive.
-func (b *Book) rebuildActive(ctx context.Context, scan scanner, names []string) error {
+func (b *Book) rebuildActive(ctx context.Context, names []string) error {
 	counts := map[string]map[string]int64{}
 	for _, n := range names {
 		counts[n] = map[string]int64{}
 	}
-	err := scan.ScanDialogs(ctx, func(d engine.Dialog) error {
+	err := b.store.ScanDialogs(ctx, func(d engine.Dialog) error {
 		if strings.HasPrefix(d.Key, engine.KeyPlayground) || d.Status != engine.Active || d.Scenario == "" || d.State == "" {
 			return nil
 		}
@@ -419,8 +405,8 @@ func ViewOf(f Funnel, version string) FunnelView {
 // walk them). It runs after the scenarios loaded, before events arrive.
 func (b *Book) Start(ctx context.Context) {
 	names := dialogs.Names(b.registry.Current().Set)
-	if b.scan != nil && b.kv != nil {
-		if err := b.rebuildActive(ctx, b.scan, names); err != nil {
+	if b.store != nil {
+		if err := b.rebuildActive(ctx, names); err != nil {
 			b.log.Warn("funnel: could not recount active dialogs; the counts may be off until they move", "err", err)
 		}
 	}

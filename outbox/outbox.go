@@ -46,30 +46,9 @@ type Locker interface {
 	Lock(key string) (unlock func())
 }
 
-// rateStore is a store that keeps the per-portal rate limit for every
-// replica on it (PostgreSQL): Reserve takes a slot for one call, returning
-// 0, or returns how long until one is free, taking nothing. A zero now means
-// the store's own clock, the same for every replica. Stores of one process
-// (bolt, memory) lack it and the outbox limits with bitrix24.Limiter.
-type rateStore interface {
-	Reserve(ctx context.Context, portal string, now time.Time, every time.Duration, burst int) (wait time.Duration, err error)
-}
-
-// leaseReleaser is a store whose outbox leases outlive the process
-// (PostgreSQL): on shutdown the outbox ends its own, so that other replicas
-// send those calls at once instead of when the leases run out.
-type leaseReleaser interface {
-	Release(ctx context.Context, owner string) (int, error)
-}
-
-// depther is a store that counts its pending and parked calls.
-type depther interface {
-	Depth(ctx context.Context) (pending, parked int, err error)
-}
-
 // Options are the outbox's collaborators.
 type Options struct {
-	Store   engine.Store // also the key-value space of the install records
+	Store   engine.Store // also the key-value space of the install records (NSPortals)
 	Health  Health       // nil: the store is taken to take writes
 	Locks   Locker       // nil: a lock of the outbox's own
 	Logger  *slog.Logger
@@ -95,9 +74,9 @@ type Outbox struct {
 	metrics *metrics
 	sender  Sender
 	backoff func(int) time.Duration
-	limiter *bitrix24.Limiter // this process's own rate limit (single-process stores)
-	shared  rateStore         // the store's rate limit, shared by every replica; nil when it keeps none
-	every   time.Duration     // 1/Rate: the interval between calls to one portal
+	limiter *bitrix24.Limiter        // this process's own rate limit (single-process stores)
+	shared  engine.SharedRateLimiter // the store's rate limit, shared by every replica; nil when it keeps none
+	every   time.Duration            // 1/Rate: the interval between calls to one portal
 	owner   string
 	wakeCh  chan struct{}
 
@@ -146,11 +125,7 @@ func New(cfg Config, opts Options) (*Outbox, error) {
 	if opts.Locks == nil {
 		opts.Locks = &ownLocks{}
 	}
-	store, ok := opts.Store.(kv)
-	if !ok {
-		return nil, errors.New("outbox: the store keeps no portal records (it lacks Get/Put/Delete)")
-	}
-	portals, err := newPortals(cfg, store, opts.Logger, opts.Now)
+	portals, err := newPortals(cfg, opts.Store, opts.Logger, opts.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +134,7 @@ func New(cfg Config, opts Options) (*Outbox, error) {
 		limiter: bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate}),
 		every:   time.Duration(float64(time.Second) / cfg.Rate), wakeCh: make(chan struct{}, 1),
 		inFlight: map[uint64]bool{}, ended: map[uint64]bool{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
-	o.shared, _ = opts.Store.(rateStore)
+	o.shared, _ = opts.Store.(engine.SharedRateLimiter) // PostgreSQL: one limit for every replica
 	host, _ := os.Hostname()
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -402,11 +377,9 @@ func (o *Outbox) batches(calls []engine.Call) [][]engine.Call {
 }
 
 func (o *Outbox) updateDepth(ctx context.Context) {
-	if d, ok := o.store.(depther); ok {
-		if pending, parked, err := d.Depth(ctx); err == nil {
-			o.metrics.depth.WithLabelValues("pending").Set(float64(pending))
-			o.metrics.depth.WithLabelValues("parked").Set(float64(parked))
-		}
+	if pending, parked, err := o.store.Depth(ctx); err == nil {
+		o.metrics.depth.WithLabelValues("pending").Set(float64(pending))
+		o.metrics.depth.WithLabelValues("parked").Set(float64(parked))
 	}
 }
 
@@ -414,7 +387,7 @@ func (o *Outbox) updateDepth(ctx context.Context) {
 // across processes, after the final flush: what is left goes out from the
 // other replicas at once.
 func (o *Outbox) Release() {
-	r, ok := o.store.(leaseReleaser)
+	r, ok := o.store.(engine.LeaseReleaser) // PostgreSQL: leases outlive the process
 	if !ok {
 		return
 	}

@@ -31,19 +31,12 @@ type Install struct {
 	InstalledAt      time.Time `json:"installed_at"`
 }
 
-// kv is where install records live.
-type kv interface {
-	Get(ctx context.Context, ns, key string) ([]byte, error)
-	Put(ctx context.Context, ns, key string, value []byte) error
-	Delete(ctx context.Context, ns, key string) error
-}
-
 // Portals keeps the portals' install records and one REST client per
 // portal: the incoming webhook, or an OAuth client whose rotating token
 // pair is saved back into the portal's record.
 type Portals struct {
 	cfg     Config
-	kv      kv
+	kv      engine.KV
 	log     *slog.Logger
 	now     func() time.Time
 	webhook *bitrix24.Client
@@ -58,7 +51,7 @@ type Portals struct {
 	recMu sync.Mutex
 }
 
-func newPortals(cfg Config, store kv, log *slog.Logger, now func() time.Time) (*Portals, error) {
+func newPortals(cfg Config, store engine.KV, log *slog.Logger, now func() time.Time) (*Portals, error) {
 	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}}
 	if cfg.Webhook != "" {
 		if cfg.ClientID == "" {

@@ -415,12 +415,8 @@ func (e *env) chat(line, chatID int, name string) *fakeportal.Chat {
 // calls first: the depth counter may lag a commit that is already visible.
 func (e *env) settle() {
 	e.t.Helper()
-	type depther interface {
-		Depth(ctx context.Context) (pending, parked int, err error)
-	}
-	d := e.store.(depther)
 	waitFor(e.t, "the outbox to drain", func() (bool, string) {
-		pending, parked, err := d.Depth(context.Background())
+		pending, parked, err := e.store.Depth(context.Background())
 		return err == nil && pending == 0, fmt.Sprintf("pending=%d parked=%d err=%v", pending, parked, err)
 	})
 }

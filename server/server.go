@@ -121,12 +121,6 @@ type Funnel interface {
 	View(ctx context.Context, scenario string) (funnel.Funnel, error)
 }
 
-// Reader reads what the API shows: dialogs and their calls.
-type Reader interface {
-	Dialog(ctx context.Context, key string) (engine.Dialog, error)
-	Calls(ctx context.Context, dialog string) ([]engine.Call, error)
-}
-
 // Worker is background work beside the HTTP server (delivery, idle sweeps,
 // funnel writes): Open starts Run, and Close cancels its ctx after the
 // in-flight events drained and waits for it to return.
@@ -157,8 +151,7 @@ func (f WorkerFunc) Run(ctx context.Context) { f(ctx) }
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
-	store     Reader
-	scanner   dialogScanner // nil: the dry run counts no dialogs
+	store     engine.Store
 	registry  *scenarios.Registry
 	now       func() time.Time
 	metrics   *metrics
@@ -228,7 +221,6 @@ func New(cfg Config, opts Options) (*Server, error) {
 		pg:        newPlayground(),
 		reloadReq: make(chan chan<- scenarios.ReloadOutcome, 1),
 	}
-	s.scanner, _ = opts.Store.(dialogScanner)
 	s.echo = s.routes()
 	return s, nil
 }

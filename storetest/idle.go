@@ -108,12 +108,9 @@ func testIdleUpdates(t *testing.T, h *harness) {
 }
 
 func testDepth(t *testing.T, h *harness) {
-	if _, ok := h.s.(Depther); !ok {
-		t.Skip("store does not implement Depther")
-	}
 	want := func(pending, parked int) {
 		t.Helper()
-		p, pk, _ := h.depth()
+		p, pk := h.depth()
 		if p != pending || pk != parked {
 			t.Fatalf("Depth=(%d, %d), want (%d, %d)", p, pk, pending, parked)
 		}
