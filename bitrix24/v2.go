@@ -2,6 +2,8 @@ package bitrix24
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +131,36 @@ func V2RegisterRequest(r V2RegisterParams, webhook bool) (Request, error) {
 		fields["botToken"] = r.Token
 	}
 	return Request{Method: MethodV2BotRegister, Params: map[string]any{"fields": fields}}, nil
+}
+
+// NewBotToken returns a fresh botToken: MaxBotToken hex digits from
+// crypto/rand.
+func NewBotToken() (string, error) {
+	b := make([]byte, MaxBotToken/2)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("bitrix24: new bot token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Matches reports why an existing bot (Bot.register returns one unchanged
+// when the code is registered already) does not work the way r asks, or
+// nil when it does: another event mode, or a type that gets no Open Lines
+// chats.
+func (b V2BotInfo) Matches(r V2RegisterParams) error {
+	mode := r.EventMode
+	if mode == "" {
+		mode = "fetch"
+	}
+	if b.EventMode != "" && b.EventMode != mode {
+		return fmt.Errorf("bitrix24: bot %d (code %q) is registered with eventMode %q, not %q; "+
+			"register a new bot with another --bot-code, or change the mode in the portal", b.ID, clip(b.Code), clip(b.EventMode), mode)
+	}
+	if b.Type != "openline" && !b.IsSupportOpenline {
+		return fmt.Errorf("bitrix24: bot %d (code %q) is of type %q without Open Lines support; register a new bot with another --bot-code",
+			b.ID, clip(b.Code), clip(b.Type))
+	}
+	return nil
 }
 
 // V2GetBot calls imbot.v2.Bot.get by id (or, with id 0, by code). token is

@@ -83,6 +83,21 @@ func TestV2Register(t *testing.T) {
 	if got := len(p.V2Bots()); got != 3 {
 		t.Fatalf("%d v2 bots, want 3 (olbot, olbot2, olbot-app)", got)
 	}
+	if err := first.Matches(v2Params("olbot", "token-a")); err != nil {
+		t.Fatalf("the registered bot does not match its own params: %v", err)
+	}
+	hook := v2Params("olbot", "token-a")
+	hook.EventMode = "webhook"
+	if err := first.Matches(hook); err == nil || !strings.Contains(err.Error(), "--bot-code") {
+		t.Fatalf("a fetch bot matched webhook params: %v", err)
+	}
+	tok, err := bitrix24.NewBotToken()
+	if err != nil || len(tok) != bitrix24.MaxBotToken {
+		t.Fatalf("NewBotToken: %q, %v", tok, err)
+	}
+	if again, _ := bitrix24.NewBotToken(); again == tok {
+		t.Fatal("two tokens alike")
+	}
 	got, err := wh.V2GetBot(ctx, first.ID, "", "token-a")
 	if err != nil || got.ID != first.ID {
 		t.Fatalf("Bot.get: %+v, %v", got, err)

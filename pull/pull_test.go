@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/pull"
@@ -339,6 +341,24 @@ func TestPollerRejects(t *testing.T) {
 	st := p.Stats()
 	if st.Rejected != 2 || st.Ignored != 1 || len(st.Rejections) != 2 {
 		t.Fatalf("rejected %d, ignored %d, kept %d", st.Rejected, st.Ignored, len(st.Rejections))
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			if lbl := m.GetLabel(); len(lbl) != 1 || lbl[0].GetValue() != cfg.Key {
+				t.Fatalf("%s labels %v", f.GetName(), lbl)
+			}
+			got[f.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	if got["olbot_pull_events_rejected_total"] != 2 || got["olbot_pull_events_ignored_total"] != 1 || got["olbot_pull_events_total"] != 2 {
+		t.Fatalf("metrics %v", got)
 	}
 	for i, want := range []string{"data.chat", "type"} {
 		r := st.Rejections[i]
