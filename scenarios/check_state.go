@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/match"
@@ -165,16 +166,22 @@ func (s *stateCheck) branches() {
 		s.errorf(st.Next.At, s.key("next"), ErrValue, "use next: STATE, or type: yesno / choice", "next: with branches needs type yesno or choice, not %s", st.answerType())
 		return
 	}
+	wanted := make(map[string]bool, len(want))
+	for _, k := range want {
+		wanted[k] = true
+	}
+	has := make(map[string]bool, len(st.Branch.V))
 	meant := map[string]bool{} // a misspelled branch stands for the one it resembles
 	for _, b := range sortedBranches(st.Branch.V) {
-		if !contains(want, b.Key) {
+		has[b.Key] = true
+		if !wanted[b.Key] {
 			meant[s.suggest(b.Key, want)] = true
 			hint, msg := unknown(b.Key)
 			s.errorf(b.To.At, s.key("next."+b.Key), ErrValue, hint, "%s", msg)
 		}
 	}
 	for _, k := range want {
-		if _, ok := st.branch(k); !ok && complete && !meant[k] {
+		if !has[k] && complete && !meant[k] {
 			if st.answerType() == answers.YesNo {
 				s.errorf(st.Next.At, s.key("next"), ErrMissing, "add "+k+": STATE", "no branch for %q", k)
 			} else {
@@ -224,10 +231,6 @@ func (s *stateCheck) deadEnd() {
 // sortedBranches returns the branches by key.
 func sortedBranches(list []branchDef) []branchDef {
 	out := append([]branchDef(nil), list...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Key < out[j-1].Key; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }

@@ -44,6 +44,8 @@ var checkCases = []struct {
 	{"missing_states", []error{ErrMissing}, false},
 	{"no_on_fail", []error{ErrNoOnFail}, true},
 	{"no_on_fail_menu", []error{ErrNoOnFail}, true},
+	{"one_pass", []error{ErrUnknownKey, ErrValidateTag, ErrUnknownState, ErrTemplate, ErrUnreachable}, false},
+	{"one_pass_decode", []error{ErrDuration, ErrValue, ErrCycle, ErrTemplate, ErrUnreachable}, false},
 	{"options_no_choice", []error{ErrValue}, false},
 	{"passing_cycle", []error{ErrCycle}, false},
 	{"several_problems", []error{ErrDuration, ErrUnknownState, ErrUnknownType, ErrAskNoNext, ErrTerminal}, false},

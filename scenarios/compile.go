@@ -105,9 +105,12 @@ func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 	}
 	switch {
 	case st.Ask.ok() && st.Branch.Set:
+		to := make(map[string]string, len(st.Branch.V))
+		for _, b := range st.Branch.V {
+			to[b.Key] = b.To.V
+		}
 		for _, key := range st.branchKeys() {
-			to, _ := st.branch(key)
-			add(Transition{From: name, Event: EdgeAnswer + ":" + key, To: to.V, Kind: EdgeAnswer, Label: key, Sets: st.Save.V})
+			add(Transition{From: name, Event: EdgeAnswer + ":" + key, To: to[key], Kind: EdgeAnswer, Label: key, Sets: st.Save.V})
 		}
 	case st.Ask.ok():
 		add(Transition{From: name, Event: EdgeAnswer, To: st.Next.V, Kind: EdgeAnswer, Sets: st.Save.V})

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/match"
 )
 
@@ -123,7 +124,7 @@ type stateDef struct {
 // answerType is the state's answer type: text when it asks without type:.
 func (st *stateDef) answerType() string {
 	if st.Type.V == "" && st.Ask.ok() {
-		return "text"
+		return answers.Text
 	}
 	return st.Type.V
 }
@@ -154,7 +155,7 @@ func (st *stateDef) branchKeys() []string {
 		has[b.Key] = true
 	}
 	var keys []string
-	if st.answerType() == "yesno" {
+	if st.answerType() == answers.YesNo {
 		for _, k := range []string{"yes", "no"} {
 			if has[k] {
 				keys = append(keys, k)
@@ -169,16 +170,6 @@ func (st *stateDef) branchKeys() []string {
 		}
 	}
 	return keys
-}
-
-// branch returns the target of branch key.
-func (st *stateDef) branch(key string) (val[string], bool) {
-	for _, b := range st.Branch.V {
-		if b.Key == key {
-			return b.To, true
-		}
-	}
-	return val[string]{}, false
 }
 
 // retries is the number of bad answers the state re-asks before on_fail.

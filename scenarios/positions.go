@@ -168,4 +168,3 @@ func escapeLen(s string) (n, produced int) {
 	}
 	return 1, 1
 }
-

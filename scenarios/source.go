@@ -138,4 +138,3 @@ func LoadFile(path string) (*Scenario, Problems) {
 	}
 	return Parse(path, src)
 }
-

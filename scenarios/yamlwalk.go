@@ -174,13 +174,6 @@ func (d *decoder) didYouMean(s string, candidates []string) string {
 	return ""
 }
 
-// didYouMeanOr is d.didYouMean, or fallback when nothing is close.
-func (d *decoder) didYouMeanOr(s string, candidates []string, fallback string) string {
-	if h := d.didYouMean(s, candidates); h != "" {
-		return h
-	}
-	return fallback
-}
 
 // aliasBomb refuses a document whose YAML aliases would add more than
 // maxNodes values to it when expanded ("billion laughs"), before anything
