@@ -32,7 +32,9 @@ type checker struct {
 // states, template fields). An error in one part does not hide the
 // problems of another: the graph checks run on what is known and leave
 // alone the states whose errors make their edges unknown.
-func check(def *scenarioDef) Problems {
+//
+// t is the definition's transition table, table(def).
+func check(def *scenarioDef, t []Transition) Problems {
 	c := &checker{def: def, names: def.names(), unknown: map[*scope][]*Problem{}, claimed: map[*Problem]bool{},
 		unsure: map[string]bool{}, meant: map[string][]string{}, wild: map[string]bool{}}
 	c.unknownKeys()
@@ -54,7 +56,7 @@ func check(def *scenarioDef) Problems {
 			c.wild[st.Name] = true
 		}
 	}
-	c.graph()
+	c.graph(t)
 	return c.problems
 }
 

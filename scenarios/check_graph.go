@@ -29,7 +29,7 @@ func tableSize(d *scenarioDef) int {
 // errors (c.unsure) count as leading anywhere their texts name, as ending
 // and as saving every field, so that an error in one state does not make
 // up problems in others.
-func (c *checker) graph() {
+func (c *checker) graph(t []Transition) {
 	if n := tableSize(c.def); n > maxTransitions {
 		// every waiting state gets an edge per global command: a large file
 		// could otherwise compile to a table of hundreds of millions of edges
@@ -37,7 +37,6 @@ func (c *checker) graph() {
 			"the scenario has %d ways from state to state (each state that waits gets one per command); at most %d are allowed", n, maxTransitions)
 		return
 	}
-	t := table(c.def)
 	c.passingCycles()
 	c.ends(t)
 	c.reachable(t)

@@ -138,8 +138,9 @@ func menuEvent(i int) string { return EdgeMenu + ":" + strconv.Itoa(i+1) }
 func onEvent(i int) string   { return EdgeOn + ":" + strconv.Itoa(i+1) }
 
 // compile turns a definition the checks passed into a Scenario: the
-// runtime states, the transition table and the machines that fire it.
-func compile(d *scenarioDef, warnings Problems) *Scenario {
+// runtime states, the transition table t (table(d)) and the machines that
+// fire it.
+func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 	sc := &Scenario{
 		File: d.File, Name: d.Name.V, Title: d.Title.V, Start: d.Start.V, Version: d.Version,
 		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V},
@@ -157,7 +158,7 @@ func compile(d *scenarioDef, warnings Problems) *Scenario {
 		sc.States[st.Name] = compileState(st)
 		sc.Order = append(sc.Order, st.Name)
 	}
-	sc.Table = table(d)
+	sc.Table = t
 	sc.machinesInit()
 	return sc
 }

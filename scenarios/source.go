@@ -44,15 +44,20 @@ func Parse(file string, src []byte) (*Scenario, Problems) {
 	d := &decoder{file: file, maxNodes: limit, src: splitLines(string(src))}
 	def := &scenarioDef{File: file, Version: Version(src)}
 	d.decodeScenario(root, def)
-	ps := d.problems
-	if !d.bombed {
-		ps = append(ps, check(def)...)
+	if d.bombed {
+		d.problems.Sort()
+		return nil, d.problems
 	}
+	var t []Transition
+	if tableSize(def) <= maxTransitions {
+		t = table(def) // built once, for the checks and for compile
+	}
+	ps := append(d.problems, check(def, t)...)
 	ps.Sort()
 	if ps.HasErrors() {
 		return nil, ps
 	}
-	return compile(def, ps), ps
+	return compile(def, t, ps), ps
 }
 
 // parseYAML parses one YAML document into its root mapping node.

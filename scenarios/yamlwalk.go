@@ -174,7 +174,6 @@ func (d *decoder) didYouMean(s string, candidates []string) string {
 	return ""
 }
 
-
 // aliasBomb refuses a document whose YAML aliases would add more than
 // maxNodes values to it when expanded ("billion laughs"), before anything
 // walks it; a large file without aliases is not refused. Sizes are memoized
