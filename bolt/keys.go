@@ -39,9 +39,6 @@ var (
 // schemaVersion is written into new files and checked on open.
 const schemaVersion = "1"
 
-// MaxKeyLen is the longest dialog key the store accepts, in bytes.
-const MaxKeyLen = 1024
-
 // u64 encodes n big-endian, so that byte order is numeric order.
 func u64(n uint64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n)

@@ -17,6 +17,9 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if engine.CheckKV(ns, key) != nil {
+		return nil, fmt.Errorf("get %s/%s: %w", ns, key, engine.ErrNotFound)
+	}
 	var out []byte
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketKV).Get(kvKey(ns, key)); v != nil {
@@ -33,8 +36,12 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	return out, nil
 }
 
-// Put stores value under ns/key, durably.
+// Put stores value under ns/key, durably, or returns engine.ErrInvalid
+// for a namespace or key engine.CheckKV refuses.
 func (s *Store) Put(ctx context.Context, ns, key string, value []byte) error {
+	if err := engine.CheckKV(ns, key); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -46,6 +53,9 @@ func (s *Store) Put(ctx context.Context, ns, key string, value []byte) error {
 func (s *Store) Delete(ctx context.Context, ns, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if engine.CheckKV(ns, key) != nil {
+		return nil // it cannot exist
 	}
 	return s.write(func(tx *bbolt.Tx) error { return tx.Bucket(bucketKV).Delete(kvKey(ns, key)) })
 }

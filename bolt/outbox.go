@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -41,11 +40,12 @@ type commitResult struct {
 
 // Commit writes the record and its calls in one transaction, batched with
 // concurrent writes, and returns once they are on disk. It returns
-// engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record),
-// and another error for a malformed commit; either way it writes nothing.
-// A cancelled ctx stops Commit only before it joins a batch.
+// engine.ErrInvalid for a commit engine.CheckCommit refuses and
+// engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record);
+// either way it writes nothing. A cancelled ctx stops Commit only before
+// it joins a batch.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
-	if err := validate(c); err != nil {
+	if err := engine.CheckCommit(c); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -133,27 +133,6 @@ func commitTx(b buckets, c engine.Commit, rec []byte, res *commitResult) error {
 		}
 	}
 	return b.seqs.Put([]byte(key), u64(uint64(seq)))
-}
-
-// validate rejects a malformed commit before it reaches a transaction.
-func validate(c engine.Commit) error {
-	key := c.Dialog.Key
-	switch {
-	case key == "":
-		return errors.New("commit: the dialog key is empty")
-	case len(key) > MaxKeyLen:
-		return fmt.Errorf("commit: dialog key of %d bytes is longer than %d", len(key), MaxKeyLen)
-	case c.PrevRev < 0:
-		return fmt.Errorf("commit %q: negative PrevRev %d", key, c.PrevRev)
-	case c.Dialog.Rev != c.PrevRev+1:
-		return fmt.Errorf("commit %q: Dialog.Rev is %d, want PrevRev+1 = %d", key, c.Dialog.Rev, c.PrevRev+1)
-	}
-	for i, call := range c.Calls {
-		if call.Dialog != "" && call.Dialog != key {
-			return fmt.Errorf("commit %q: call %d (%s) belongs to dialog %q", key, i, call.Method, call.Dialog)
-		}
-	}
-	return nil
 }
 
 // head returns the id of the dialog's first pending call.
@@ -320,6 +299,9 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := engine.CheckOwner(owner); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -362,6 +344,9 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 func (s *Store) Calls(ctx context.Context, dialog string) ([]engine.Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if engine.CheckKey(dialog) != nil {
+		return nil, nil // no commit could have stored calls for it
 	}
 	prefix := dialogPrefix(dialog)
 	var out []engine.Call

@@ -208,6 +208,9 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 	if err := ctx.Err(); err != nil {
 		return engine.Dialog{}, err
 	}
+	if engine.CheckKey(key) != nil {
+		return engine.Dialog{}, fmt.Errorf("dialog %q: %w", key, engine.ErrNotFound)
+	}
 	var d engine.Dialog
 	found := false
 	err := s.db.View(func(tx *bbolt.Tx) error {

@@ -24,8 +24,12 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	return append([]byte{}, v...), nil
 }
 
-// Put stores a copy of value under ns/key.
+// Put stores a copy of value under ns/key, or returns engine.ErrInvalid
+// for a namespace or key engine.CheckKV refuses.
 func (s *Store) Put(ctx context.Context, ns, key string, value []byte) error {
+	if err := engine.CheckKV(ns, key); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -67,10 +67,11 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 }
 
 // Commit stores copies of the record and its calls atomically. It returns
-// engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record),
-// and another error for a malformed commit; either way it writes nothing.
+// engine.ErrInvalid for a commit engine.CheckCommit refuses and
+// engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record);
+// either way it writes nothing.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
-	if err := validate(c); err != nil {
+	if err := engine.CheckCommit(c); err != nil {
 		return err
 	}
 	d := c.Dialog.Clone()
@@ -109,6 +110,9 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
+	}
+	if err := engine.CheckOwner(owner); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
 	}
 	if limit <= 0 {
 		return nil, nil
@@ -280,23 +284,4 @@ func (s *Store) Close() error {
 func copyCall(c engine.Call) engine.Call {
 	c.Params = bytes.Clone(c.Params)
 	return c
-}
-
-// validate rejects a malformed commit before anything is locked.
-func validate(c engine.Commit) error {
-	key := c.Dialog.Key
-	switch {
-	case key == "":
-		return errors.New("commit: the dialog key is empty")
-	case c.PrevRev < 0:
-		return fmt.Errorf("commit %q: negative PrevRev %d", key, c.PrevRev)
-	case c.Dialog.Rev != c.PrevRev+1:
-		return fmt.Errorf("commit %q: Dialog.Rev is %d, want PrevRev+1 = %d", key, c.Dialog.Rev, c.PrevRev+1)
-	}
-	for i, call := range c.Calls {
-		if call.Dialog != "" && call.Dialog != key {
-			return fmt.Errorf("commit %q: call %d (%s) belongs to dialog %q", key, i, call.Method, call.Dialog)
-		}
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,7 +19,7 @@ import (
 // Dialog returns the record for key, or engine.ErrNotFound. Concurrent
 // reads share one query (see batcher).
 func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
-	if !validKey(key) {
+	if engine.CheckKey(key) != nil {
 		return engine.Dialog{}, fmt.Errorf("dialog %q: %w", key, engine.ErrNotFound)
 	}
 	rec, err := s.reads.do(ctx, key)
@@ -76,9 +75,9 @@ func (s *Store) readDialogs(ctx context.Context, ops []*op[string, []byte]) {
 }
 
 // Commit writes the record and its calls in one statement, so atomically.
-// It returns engine.ErrConflict when the stored Rev is not c.PrevRev (0: no
-// record), and another error for a malformed commit; either way it writes
-// nothing. Calls get ids from an identity column: they increase within a
+// It returns engine.ErrInvalid for a commit engine.CheckCommit refuses and
+// engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record);
+// either way it writes nothing. Calls get ids from an identity column: they increase within a
 // commit and within a dialog (its commits are serialized by the row lock);
 // across dialogs committing at the same moment they follow the order in
 // which the commits reached the database, which may differ slightly from
@@ -88,7 +87,7 @@ func (s *Store) readDialogs(ctx context.Context, ops []*op[string, []byte]) {
 // transaction (see batcher and commitBatch); each still wins or loses its
 // own compare-and-set.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
-	if err := validate(c); err != nil {
+	if err := engine.CheckCommit(c); err != nil {
 		return err
 	}
 	rec, err := c.Dialog.MarshalBinary()
@@ -233,34 +232,6 @@ func (s *Store) commitBatch(ctx context.Context, ops []*op[commitReq, struct{}])
 	}
 }
 
-// validate rejects a malformed commit before it reaches the database.
-func validate(c engine.Commit) error {
-	key := c.Dialog.Key
-	switch {
-	case key == "":
-		return errors.New("commit: the dialog key is empty")
-	case len(key) > MaxKeyLen:
-		return fmt.Errorf("commit: dialog key of %d bytes is longer than %d", len(key), MaxKeyLen)
-	case !validText(key):
-		return fmt.Errorf("commit %q: the dialog key is not valid UTF-8 text (or holds a NUL byte)", key)
-	case c.PrevRev < 0:
-		return fmt.Errorf("commit %q: negative PrevRev %d", key, c.PrevRev)
-	case c.Dialog.Rev != c.PrevRev+1:
-		return fmt.Errorf("commit %q: Dialog.Rev is %d, want PrevRev+1 = %d", key, c.Dialog.Rev, c.PrevRev+1)
-	}
-	for i, call := range c.Calls {
-		switch {
-		case call.Dialog != "" && call.Dialog != key:
-			return fmt.Errorf("commit %q: call %d (%s) belongs to dialog %q", key, i, call.Method, call.Dialog)
-		case !validText(call.Method) || !validText(call.Portal):
-			return fmt.Errorf("commit %q: call %d (%q): method or portal is not valid UTF-8 text", key, i, call.Method)
-		case len(call.Params) > 0 && !json.Valid(call.Params):
-			return fmt.Errorf("commit %q: call %d (%s): params are not JSON", key, i, call.Method)
-		}
-	}
-	return nil
-}
-
 // Idle lists up to limit keys of dialogs whose idle event is due: IdleAt
 // is set and not after before. Earliest IdleAt first, then by key (bytes).
 func (s *Store) Idle(ctx context.Context, before time.Time, limit int) ([]string, error) {
@@ -330,9 +301,6 @@ func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) e
 		after = page[len(page)-1].Key
 	}
 }
-
-// validKey reports whether key can be a stored dialog key.
-func validKey(key string) bool { return key != "" && len(key) <= MaxKeyLen && validText(key) }
 
 // validText reports whether PostgreSQL's text type can hold s.
 func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }

@@ -12,7 +12,7 @@ import (
 
 // Get returns the value stored under ns/key, or engine.ErrNotFound.
 func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
-	if !validText(ns) || !validText(key) {
+	if engine.CheckKV(ns, key) != nil {
 		return nil, fmt.Errorf("get %s/%s: %w", ns, key, engine.ErrNotFound)
 	}
 	var v []byte
@@ -29,10 +29,11 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	return v, nil
 }
 
-// Put stores value under ns/key, for every replica.
+// Put stores value under ns/key, for every replica, or returns
+// engine.ErrInvalid for a namespace or key engine.CheckKV refuses.
 func (s *Store) Put(ctx context.Context, ns, key string, value []byte) error {
-	if !validText(ns) || !validText(key) {
-		return fmt.Errorf("put %q/%q: namespace and key must be UTF-8 text without NUL bytes", ns, key)
+	if err := engine.CheckKV(ns, key); err != nil {
+		return fmt.Errorf("put: %w", err)
 	}
 	if value == nil {
 		value = []byte{}
@@ -46,8 +47,8 @@ func (s *Store) Put(ctx context.Context, ns, key string, value []byte) error {
 
 // Delete removes ns/key; deleting a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, ns, key string) error {
-	if !validText(ns) || !validText(key) {
-		return ctx.Err()
+	if engine.CheckKV(ns, key) != nil {
+		return ctx.Err() // it cannot exist
 	}
 	err := s.with(ctx, func(c *pgx.Conn) error { _, err := c.Exec(ctx, s.q.delete, ns, key); return err })
 	if err != nil {

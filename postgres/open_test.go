@@ -200,7 +200,7 @@ func TestText(t *testing.T) {
 	}
 
 	// Keys the text type cannot hold are never stored.
-	for _, key := range []string{"api:a\x00b", "api:\xff", strings.Repeat("k", MaxKeyLen+1)} {
+	for _, key := range []string{"api:a\x00b", "api:\xff", strings.Repeat("k", engine.MaxKeyLen+1)} {
 		if _, err := s.Dialog(ctx, key); !errors.Is(err, engine.ErrNotFound) {
 			t.Fatalf("Dialog(%q): err=%v, want ErrNotFound", key, err)
 		}

@@ -27,10 +27,12 @@ import (
 // is skipped, not waited for, so a Claim may return fewer than limit calls
 // while more are due.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]engine.Call, error) {
+	if err := engine.CheckOwner(owner); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
 	if limit <= 0 {
 		return nil, ctx.Err()
 	}
-	owner = cleanText(owner)
 	var out []engine.Call
 	err := s.with(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, s.q.claim, now, owner, limit, now.Add(lease))
@@ -149,7 +151,7 @@ func (s *Store) update(ctx context.Context, op string, id uint64, query string, 
 
 // Calls lists a dialog's pending and parked calls in Seq order.
 func (s *Store) Calls(ctx context.Context, dialog string) ([]engine.Call, error) {
-	if !validKey(dialog) {
+	if engine.CheckKey(dialog) != nil {
 		return nil, ctx.Err()
 	}
 	var out []engine.Call

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/olbot/olbot/engine"
 )
 
 // Reserve takes a slot for one call to portal under a rate limit that every
@@ -52,9 +54,12 @@ func (s *Store) Reserve(ctx context.Context, portal string, now time.Time, every
 // shutdown, when nothing of its own is in flight. It returns how many
 // calls it released.
 func (s *Store) Release(ctx context.Context, owner string) (int, error) {
+	if engine.CheckOwner(owner) != nil {
+		return 0, ctx.Err() // no Claim could have given it a lease
+	}
 	var n int64
 	err := s.with(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, s.q.release, cleanText(owner))
+		tag, err := c.Exec(ctx, s.q.release, owner)
 		n = tag.RowsAffected()
 		return err
 	})

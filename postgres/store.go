@@ -49,7 +49,11 @@ import (
 	"github.com/olbot/olbot/engine"
 )
 
-var _ engine.Store = (*Store)(nil)
+var (
+	_ engine.Store             = (*Store)(nil)
+	_ engine.SharedRateLimiter = (*Store)(nil)
+	_ engine.LeaseReleaser     = (*Store)(nil)
+)
 
 // DefaultSchema is the schema that holds olbot's tables unless
 // Options.Schema names another.
@@ -57,10 +61,6 @@ const DefaultSchema = "olbot"
 
 // DefaultConnectTimeout applies when the URL sets no connect_timeout.
 const DefaultConnectTimeout = 10 * time.Second
-
-// MaxKeyLen is the longest dialog key the store accepts, in bytes (as in
-// package bolt).
-const MaxKeyLen = 1024
 
 // Errors, for errors.Is.
 var (

@@ -223,7 +223,7 @@ func TestConversations(t *testing.T) {
 func TestWebhookConversation(t *testing.T) {
 	const clientID, secret = "olbot-webhook-client", "handler-secret-k"
 	p := newPortal(t, fakeportal.Config{})
-	e := startEnv(t, p, func(e *env) { e.cfg.Bitrix24 = webhookMode(p, clientID, secret) })
+	e := startEnv(t, p, func(e *env) { webhookMode(e, p, clientID, secret) })
 	bot := p.AddBot("olbot", clientID, e.base+"/bitrix24/events?k="+url.QueryEscape(secret))
 	chat := e.chat(1, 3001, "Anna")
 	if chat.BotID != bot {
@@ -268,7 +268,7 @@ func TestWebhookApplicationToken(t *testing.T) {
 	// an event passes with the configured application token even without k
 	p := newPortal(t, fakeportal.Config{})
 	e := startEnv(t, p, func(e *env) {
-		e.cfg.Bitrix24 = webhookMode(p, "olbot-client", "some-secret")
+		webhookMode(e, p, "olbot-client", "some-secret")
 		e.cfg.Bitrix24.AppToken = p.Config().ApplicationToken
 	})
 	p.AddBot("olbot", "olbot-client", e.base+"/bitrix24/events")

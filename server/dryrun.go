@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -12,12 +11,6 @@ import (
 
 	"github.com/olbot/olbot/engine"
 )
-
-// dialogScanner is what the dry run needs from a store: a walk over every
-// dialog record. All of olbot's stores implement it.
-type dialogScanner interface {
-	ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) error
-}
 
 // DryRunResponse says what saving a scenario file would do to live dialogs.
 type DryRunResponse struct {
@@ -77,12 +70,8 @@ func (s *Server) handleDryRun(c echo.Context) error {
 			resp.Removed = append(resp.Removed, st)
 		}
 	}
-	scan, ok := s.store.(dialogScanner)
-	if !ok {
-		return c.JSON(http.StatusOK, resp)
-	}
 	resp.Moved = map[string]int{}
-	err = scan.ScanDialogs(c.Request().Context(), func(d engine.Dialog) error {
+	err = s.store.ScanDialogs(c.Request().Context(), func(d engine.Dialog) error {
 		if d.Status != engine.Active || d.Scenario != sc.Name {
 			return nil
 		}

@@ -242,7 +242,7 @@ func TestIgnoredEvents(t *testing.T) {
 	if status, body := e.postForm(other, ""); status != http.StatusUnauthorized {
 		t.Fatalf("event of an unknown portal: %d %v, want 401", status, body)
 	}
-	if _, err := e.store.Dialog(context.Background(), NSPortal+"another-member:chat4301"); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := e.store.Dialog(context.Background(), engine.KeyPortal+"another-member:chat4301"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("an unknown portal's event created a dialog (err %v)", err)
 	}
 }

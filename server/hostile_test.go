@@ -30,6 +30,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -37,7 +38,7 @@ import (
 // store, logging at debug level into logs. Every answer body is kept.
 type hostile struct {
 	t      *testing.T
-	s      *Server
+	s      *Replica
 	store  *memstore.Store
 	logs   *logBuf
 	mu     sync.Mutex
@@ -57,10 +58,7 @@ func newHostile(t *testing.T, cfg Config, jsonLogs bool) *hostile {
 		t.Fatalf("scenarios: %v %v", err, res.Problems)
 	}
 	store := memstore.New()
-	s, err := New(cfg, Options{Store: store, Registry: reg, Logger: slog.New(lh)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := Assemble(t, cfg, Wiring{Store: store, Registry: reg, Logger: slog.New(lh)})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
@@ -148,12 +146,12 @@ func newHostileChat(token string, line, chatID int, client bitrix24.User) hostil
 		client.ID = 500 + chatID
 	}
 	client.IsConnector = true
-	return hostileChat{auth: auth, bot: bitrix24.BotAuth{BotID: 1011, BotCode: BotCode},
+	return hostileChat{auth: auth, bot: bitrix24.BotAuth{BotID: 1011, BotCode: outbox.BotCode},
 		chat: bitrix24.LineChat{ChatID: chatID, Line: line, Client: client}}
 }
 
 func (c hostileChat) key() string {
-	return NSPortal + c.auth.MemberID + ":chat" + strconv.Itoa(c.chat.ChatID)
+	return engine.KeyPortal + c.auth.MemberID + ":chat" + strconv.Itoa(c.chat.ChatID)
 }
 
 func (c hostileChat) join() url.Values {
@@ -511,7 +509,7 @@ func TestHostileAdminRoutes(t *testing.T) {
 			})
 		}
 	}
-	if _, err := h.store.Dialog(context.Background(), NSAPI+"x"); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := h.store.Dialog(context.Background(), engine.KeyAPI+"x"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("a refused request created a dialog (err %v)", err)
 	}
 	rec := h.do(http.MethodGet, "/v1/scenarios", "", nil, http.Header{"Authorization": {"Bearer " + token}})
@@ -570,11 +568,7 @@ func TestHostileInjection(t *testing.T) {
 			}
 			// no portal is configured: delivery logs each call with its params
 			// (one call per dialog a round, so that each dialog's order holds)
-			for range 20 {
-				if h.s.portal.deliverOnce(context.Background()) == 0 {
-					break
-				}
-			}
+			h.s.Outbox.Flush(context.Background())
 
 			logs := h.logs.String()
 			injected := 0
@@ -616,7 +610,7 @@ func TestHostileSecretsStayOut(t *testing.T) {
 		e := startEnv(t, p, func(e *env) {
 			e.db = ""
 			e.cfg.AdminToken = adminToken
-			e.cfg.Bitrix24 = webhookMode(p, clientID, handlerSecret)
+			webhookMode(e, p, clientID, handlerSecret)
 			e.cfg.Bitrix24.AppToken = appToken
 		})
 		var bodies [][]byte
@@ -652,7 +646,7 @@ func TestHostileSecretsStayOut(t *testing.T) {
 		for _, path := range []string{"/v1/dialogs/" + e.key(chat), "/v1/scenarios", "/readyz", "/healthz", "/metrics", "/playground/api/status"} {
 			keep(e.request(http.MethodGet, path, "", nil, adminToken))
 		}
-		checkNoSecrets(t, e.logs.String(), bodies, e.srv.PortalMode(),
+		checkNoSecrets(t, e.logs.String(), bodies, e.srv.Outbox.Mode(),
 			webhookSecret, p.WebhookURL(), appToken, adminToken, handlerSecret, clientID)
 	})
 	t.Run("local application", func(t *testing.T) {
@@ -692,7 +686,7 @@ func TestHostileSecretsStayOut(t *testing.T) {
 		if newAccess == access {
 			t.Fatal("no token refresh happened: the test does not reach the refresh path")
 		}
-		checkNoSecrets(t, e.logs.String(), bodies, e.srv.PortalMode(), clientSecret, appToken, access, refresh, newAccess, newRefresh)
+		checkNoSecrets(t, e.logs.String(), bodies, e.srv.Outbox.Mode(), clientSecret, appToken, access, refresh, newAccess, newRefresh)
 	})
 }
 
@@ -779,10 +773,7 @@ func TestHostileScenarioFiles(t *testing.T) {
 		t.Fatalf("problems %v, want one for huge.yaml and one for bomb.yaml", res.Problems)
 	}
 
-	s, err := New(Config{}, Options{Store: memstore.New(), Registry: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := Assemble(t, Config{}, Wiring{Store: memstore.New(), Registry: reg})
 	h := &hostile{t: t, s: s, logs: &logBuf{}}
 	var view ScenariosResponse
 	if err := json.Unmarshal(h.do(http.MethodGet, "/v1/scenarios", "", nil, nil).Body.Bytes(), &view); err != nil {
@@ -838,7 +829,7 @@ func TestHostileEventWithoutChat(t *testing.T) {
 			t.Fatalf("answer %v, want it to name data[PARAMS][CHAT_ID]", m)
 		}
 	}
-	if _, err := h.store.Dialog(context.Background(), NSPortal+"hostile-member:569"); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := h.store.Dialog(context.Background(), engine.KeyPortal+"hostile-member:569"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("the refused event created a dialog (err %v)", err)
 	}
 	if strings.Contains(h.logs.String(), "level=ERROR") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,13 +100,12 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			Updated:  t0.Add(90 * time.Minute).In(time.Local),
 			Rev:      1,
 			Recent:   []string{"m1", "m2", "m3"},
-			Meta:     map[string]string{"chat_id": "42", "portal": "example.bitrix24.ru", "user": "7"},
+			Channel:  engine.Channel{Member: "m42", Domain: "example.bitrix24.ru", Dialog: "chat42", Chat: 42, Bot: 7},
 		}},
 		{"empty collections", engine.Dialog{
 			Key:    "api:empty",
 			Status: engine.Active,
 			Fields: map[string]string{},
-			Meta:   map[string]string{},
 			Recent: []string{},
 			Rev:    1,
 		}},
@@ -140,7 +140,7 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 func testCommitCopies(t *testing.T, h *harness) {
 	d := newDialog("api:copies")
 	d.Fields = map[string]string{"name": "Anna"}
-	d.Meta = map[string]string{"chat": "1"}
+	d.Channel = engine.Channel{Chat: 1}
 	d.Recent = []string{"m1"}
 	want := d.Clone()
 	c := newCall("c1")
@@ -150,7 +150,7 @@ func testCommitCopies(t *testing.T, h *harness) {
 	h.commit(engine.Commit{Dialog: d, PrevRev: 0, Calls: calls})
 
 	d.Fields["name"] = "changed"
-	d.Meta["chat"] = "changed"
+	d.Channel.Chat = 2
 	d.Recent[0] = "changed"
 	params[2] = 'X'
 	if calls[0].ID != 0 || calls[0].Seq != 0 || calls[0].Dialog != "" {
@@ -164,7 +164,7 @@ func testCommitCopies(t *testing.T, h *harness) {
 
 	got := h.dialog(want.Key)
 	got.Fields["name"] = "changed"
-	got.Meta["chat"] = "changed"
+	got.Channel.Chat = 2
 	got.Recent[0] = "changed"
 	h.wantDialog(want.Key, want)
 
@@ -181,7 +181,7 @@ func testCommitCopies(t *testing.T, h *harness) {
 func testCommitConflict(t *testing.T, h *harness) {
 	d := h.start("api:c", newCall("c1"))
 	d = h.step(d, newCall("c2"))
-	pending, parked, hasDepth := h.depth()
+	pending, parked := h.depth()
 	stale := d.Clone()
 	stale.State = "stale"
 	tests := []struct {
@@ -211,7 +211,7 @@ func testCommitConflict(t *testing.T, h *harness) {
 			}
 			h.wantCalls(d.Key, "c1", "c2")
 			h.wantCalls("api:missing")
-			if p, pk, _ := h.depth(); hasDepth && (p != pending || pk != parked) {
+			if p, pk := h.depth(); p != pending || pk != parked {
 				t.Fatalf("Depth=(%d, %d) after a conflict, want (%d, %d)", p, pk, pending, parked)
 			}
 		})
@@ -222,57 +222,68 @@ func testCommitConflict(t *testing.T, h *harness) {
 	h.wantClaim("w", 10, t0, time.Minute, "c1")
 }
 
+// testCommitInvalid commits what engine.CheckCommit refuses: each is
+// ErrInvalid naming the field, and writes nothing.
 func testCommitInvalid(t *testing.T, h *harness) {
 	d := h.start("api:inv", newCall("c1"))
+	pending, parked := h.depth()
+	next := func(calls ...engine.Call) engine.Commit {
+		n := d.Clone()
+		n.Rev = 2
+		return engine.Commit{Dialog: n, PrevRev: 1, Calls: append([]engine.Call{newCall("y")}, calls...)}
+	}
+	fresh := func(key string) engine.Commit {
+		return engine.Commit{Dialog: newDialog(key), PrevRev: 0, Calls: []engine.Call{newCall("x")}}
+	}
+	withCall := func(change func(c *engine.Call)) engine.Commit {
+		c := newCall("x")
+		change(&c)
+		return next(c)
+	}
 	tests := []struct {
-		name string
-		c    func() engine.Commit
+		name  string
+		c     engine.Commit
+		field string
 	}{
-		{"rev not prev+1", func() engine.Commit {
-			n := d.Clone()
-			n.Rev = 3
-			return engine.Commit{Dialog: n, PrevRev: 1, Calls: []engine.Call{newCall("x")}}
-		}},
-		{"rev unchanged", func() engine.Commit {
-			n := d.Clone()
-			n.State = "other"
-			return engine.Commit{Dialog: n, PrevRev: 1}
-		}},
-		{"new with rev 0", func() engine.Commit {
-			n := newDialog("api:inv2")
-			n.Rev = 0
-			return engine.Commit{Dialog: n, PrevRev: 0}
-		}},
-		{"negative prev", func() engine.Commit {
-			n := newDialog("api:inv2")
-			n.Rev = 0
-			return engine.Commit{Dialog: n, PrevRev: -1}
-		}},
-		{"empty key", func() engine.Commit {
-			n := newDialog("")
-			return engine.Commit{Dialog: n, PrevRev: 0, Calls: []engine.Call{newCall("x")}}
-		}},
-		{"call of another dialog", func() engine.Commit {
-			n := d.Clone()
-			n.Rev = 2
-			x := newCall("x")
-			x.Dialog = "api:inv2"
-			return engine.Commit{Dialog: n, PrevRev: 1, Calls: []engine.Call{newCall("y"), x}}
-		}},
+		{"rev not prev+1", func() engine.Commit { c := next(); c.Dialog.Rev = 3; return c }(), "Dialog.Rev"},
+		{"rev unchanged", func() engine.Commit { c := next(); c.Dialog.Rev = 1; return c }(), "Dialog.Rev"},
+		{"new with rev 0", func() engine.Commit { c := fresh("api:inv2"); c.Dialog.Rev = 0; return c }(), "Dialog.Rev"},
+		{"negative prev", func() engine.Commit { c := fresh("api:inv2"); c.Dialog.Rev, c.PrevRev = 0, -1; return c }(), "PrevRev"},
+		{"empty key", fresh(""), "Dialog.Key"},
+		{"key too long", fresh("api:" + strings.Repeat("k", engine.MaxKeyLen-3)), "Dialog.Key"},
+		{"key not UTF-8", fresh("api:\xff\xfe"), "Dialog.Key"},
+		{"key with NUL", fresh("api:a\x00b"), "Dialog.Key"},
+		{"call of another dialog", withCall(func(c *engine.Call) { c.Dialog = "api:inv2" }), "Calls[1].Dialog"},
+		{"empty method", withCall(func(c *engine.Call) { c.Method = "" }), "Calls[1].Method"},
+		{"method too long", withCall(func(c *engine.Call) { c.Method = strings.Repeat("m", engine.MaxMethodLen+1) }), "Calls[1].Method"},
+		{"method not UTF-8", withCall(func(c *engine.Call) { c.Method = "imbot.\xff" }), "Calls[1].Method"},
+		{"portal too long", withCall(func(c *engine.Call) { c.Portal = strings.Repeat("p", engine.MaxPortalLen+1) }), "Calls[1].Portal"},
+		{"portal with NUL", withCall(func(c *engine.Call) { c.Portal = "a\x00" }), "Calls[1].Portal"},
+		{"params not JSON", withCall(func(c *engine.Call) { c.Params = []byte("not json") }), "Calls[1].Params"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := h.s.Commit(h.ctx, tc.c())
-			if err == nil || errors.Is(err, engine.ErrConflict) {
-				t.Fatalf("Commit err=%v, want an error that is not ErrConflict", err)
+			err := h.s.Commit(h.ctx, tc.c)
+			var ie *engine.InvalidError
+			if !errors.Is(err, engine.ErrInvalid) || !errors.As(err, &ie) || ie.Field != tc.field {
+				t.Fatalf("Commit err=%v, want ErrInvalid naming %s", err, tc.field)
+			}
+			if errors.Is(err, engine.ErrConflict) || errors.Is(err, engine.ErrNotFound) {
+				t.Fatalf("Commit err=%v is also ErrConflict or ErrNotFound", err)
 			}
 			h.wantDialog(d.Key, d)
 			h.wantCalls(d.Key, "c1")
-			if _, err := h.s.Dialog(h.ctx, "api:inv2"); !errors.Is(err, engine.ErrNotFound) {
-				t.Fatalf("Dialog(api:inv2) err=%v, want ErrNotFound", err)
+			for _, key := range []string{"api:inv2", tc.c.Dialog.Key} {
+				if key == d.Key {
+					continue
+				}
+				if _, err := h.s.Dialog(h.ctx, key); !errors.Is(err, engine.ErrNotFound) {
+					t.Fatalf("Dialog(%q) err=%v, want ErrNotFound", clipKey(key), err)
+				}
+				h.wantCalls(key)
 			}
-			if _, err := h.s.Dialog(h.ctx, ""); !errors.Is(err, engine.ErrNotFound) {
-				t.Fatalf(`Dialog("") err=%v, want ErrNotFound`, err)
+			if p, pk := h.depth(); p != pending || pk != parked {
+				t.Fatalf("Depth=(%d, %d) after a refused commit, want (%d, %d)", p, pk, pending, parked)
 			}
 		})
 	}
@@ -281,6 +292,30 @@ func testCommitInvalid(t *testing.T, h *harness) {
 	c.Dialog = d.Key
 	d = h.step(d, c)
 	h.wantCalls(d.Key, "c1", "c2")
+}
+
+// testCommitLimits commits ids of exactly the documented maximum lengths:
+// they are stored and read back.
+func testCommitLimits(t *testing.T, h *harness) {
+	key := "api:к" + strings.Repeat("k", engine.MaxKeyLen-len("api:к"))
+	c := newCall(strings.Repeat("m", engine.MaxMethodLen))
+	c.Portal = strings.Repeat("p", engine.MaxPortalLen)
+	d := h.start(key, c)
+	h.wantDialog(key, d)
+	if got := h.call(key, c.Method); got.Portal != c.Portal {
+		t.Fatalf("Portal of %d bytes came back as %d bytes", len(c.Portal), len(got.Portal))
+	}
+	h.wantClaim("w", 10, t0, time.Minute, c.Method)
+	d = h.step(d)
+	h.wantDialog(key, d)
+}
+
+// clipKey shortens a key for a failure message.
+func clipKey(key string) string {
+	if len(key) > 40 {
+		return key[:40] + "…"
+	}
+	return key
 }
 
 // testCommitRace commits from the same PrevRev in many goroutines: exactly one

@@ -200,17 +200,13 @@ func (h *harness) wantCalls(key string, want ...string) {
 	}
 }
 
-func (h *harness) depth() (pending, parked int, ok bool) {
+func (h *harness) depth() (pending, parked int) {
 	h.t.Helper()
-	d, ok := h.s.(Depther)
-	if !ok {
-		return 0, 0, false
-	}
-	pending, parked, err := d.Depth(h.ctx)
+	pending, parked, err := h.s.Depth(h.ctx)
 	if err != nil {
 		h.t.Fatalf("Depth: %v", err)
 	}
-	return pending, parked, true
+	return pending, parked
 }
 
 func labels(calls []engine.Call) []string {
@@ -240,9 +236,6 @@ func normDialog(d engine.Dialog) engine.Dialog {
 	}
 	if len(d.Fields) == 0 {
 		d.Fields = nil
-	}
-	if len(d.Meta) == 0 {
-		d.Meta = nil
 	}
 	if len(d.Recent) == 0 {
 		d.Recent = nil

@@ -108,12 +108,9 @@ func testIdleUpdates(t *testing.T, h *harness) {
 }
 
 func testDepth(t *testing.T, h *harness) {
-	if _, ok := h.s.(Depther); !ok {
-		t.Skip("store does not implement Depther")
-	}
 	want := func(pending, parked int) {
 		t.Helper()
-		p, pk, _ := h.depth()
+		p, pk := h.depth()
 		if p != pending || pk != parked {
 			t.Fatalf("Depth=(%d, %d), want (%d, %d)", p, pk, pending, parked)
 		}
@@ -153,7 +150,7 @@ func testReopen(t *testing.T, h *harness) {
 	}
 	full := newDialog("b24:m:1")
 	full.Fields = map[string]string{"name": "Анна"}
-	full.Meta = map[string]string{"chat_id": "1"}
+	full.Channel = engine.Channel{Chat: 1}
 	full.Recent = []string{"m1", "m2"}
 	full.LastIn = t0.Add(-time.Hour)
 	full.IdleAt = t0.Add(-30 * time.Minute)

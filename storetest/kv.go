@@ -9,10 +9,7 @@ import (
 )
 
 func testKV(t *testing.T, h *harness) {
-	kv, ok := h.s.(KV)
-	if !ok {
-		t.Skip("store has no KV")
-	}
+	kv := h.s
 	if _, err := kv.Get(h.ctx, "portal", "m1"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("Get missing: err=%v, want ErrNotFound", err)
 	}
@@ -57,16 +54,13 @@ func testKV(t *testing.T, h *harness) {
 	check()
 	if h.o.Reopen != nil {
 		h.reopen()
-		kv = h.s.(KV)
+		kv = h.s
 		check()
 	}
 }
 
 func testScanDialogs(t *testing.T, h *harness) {
-	sc, ok := h.s.(Scanner)
-	if !ok {
-		t.Skip("store cannot scan dialogs")
-	}
+	sc := h.s
 	var want []string
 	for i := 0; i < 5; i++ {
 		key := fmt.Sprintf("scan:%d", i)

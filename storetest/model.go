@@ -78,146 +78,179 @@ func (m *model) claim(owner string, limit int, now time.Time, lease time.Duratio
 	return due
 }
 
+// modelRun is one random run of testModel: the store, the model, and what
+// the run has given out so far.
+type modelRun struct {
+	t       *testing.T
+	h       *harness
+	m       *model
+	rng     *rand.Rand
+	dialogs []string
+	owners  []string
+	now     time.Time
+	lastID  uint64
+	lastSeq map[string]int64
+	label   int
+}
+
 func testModel(t *testing.T, h *harness) {
 	const ops = 400
-	rng := rand.New(rand.NewPCG(1, 2))
-	m := &model{leases: map[uint64]modelLease{}, revs: map[string]int64{}}
-	dialogs := []string{"api:m0", "api:m1", "api:m2", "b24:x:m3"}
-	owners := []string{"o1", "o2", "o3"}
-	now := t0
-	var lastID uint64
-	lastSeq := map[string]int64{}
-	label := 0
-
-	randomID := func() (uint64, bool) {
-		if len(m.calls) == 0 || rng.IntN(10) == 0 {
-			return lastID + 1 + rng.Uint64N(5), false
-		}
-		return m.calls[rng.IntN(len(m.calls))].ID, true
+	r := &modelRun{
+		t: t, h: h,
+		m:       &model{leases: map[uint64]modelLease{}, revs: map[string]int64{}},
+		rng:     rand.New(rand.NewPCG(1, 2)),
+		dialogs: []string{"api:m0", "api:m1", "api:m2", "b24:x:m3"},
+		owners:  []string{"o1", "o2", "o3"},
+		now:     t0,
+		lastSeq: map[string]int64{},
 	}
-	randomTime := func() time.Time {
-		if rng.IntN(3) == 0 {
-			return time.Time{}
-		}
-		return now.Add(time.Duration(rng.IntN(40)-10) * time.Second)
-	}
-	check := func(step int, op string) {
-		t.Helper()
-		for _, d := range dialogs {
-			got, want := h.calls(d), m.of(d)
-			if !sameCalls(got, want) {
-				t.Fatalf("step %d (%s): Calls(%s):%s\nwant%s", step, op, d, fmtCalls(got), fmtCalls(want))
-			}
-		}
-		if pending, parked, ok := h.depth(); ok {
-			wp, wk := 0, 0
-			for _, c := range m.calls {
-				if c.Parked {
-					wk++
-				} else {
-					wp++
-				}
-			}
-			if pending != wp || parked != wk {
-				t.Fatalf("step %d (%s): Depth=(%d, %d), want (%d, %d)", step, op, pending, parked, wp, wk)
-			}
-		}
-	}
-
 	for step := range ops {
 		var op string
-		switch r := rng.IntN(100); {
-		case r < 30: // commit
-			key := dialogs[rng.IntN(len(dialogs))]
-			prev := m.revs[key]
-			d := newDialog(key)
-			d.Rev = prev + 1
-			var calls []engine.Call
-			for range rng.IntN(4) {
-				label++
-				c := dueCall(fmt.Sprintf("c%d", label), randomTime())
-				c.Parked = rng.IntN(15) == 0
-				calls = append(calls, c)
-			}
-			op = fmt.Sprintf("commit %s with %d calls", key, len(calls))
-			if err := h.s.Commit(h.ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: calls}); err != nil {
-				t.Fatalf("step %d (%s): %v", step, op, err)
-			}
-			m.revs[key] = d.Rev
-			stored := h.calls(key)
-			if len(stored) < len(calls) {
-				t.Fatalf("step %d (%s): Calls lists %d calls", step, op, len(stored))
-			}
-			for i, c := range stored[len(stored)-len(calls):] {
-				if c.Method != calls[i].Method || c.ID <= lastID || c.Seq <= lastSeq[key] {
-					t.Fatalf("step %d (%s): new call %s id=%d seq=%d, want %s with id above %d and seq above %d",
-						step, op, c.Method, c.ID, c.Seq, calls[i].Method, lastID, lastSeq[key])
-				}
-				lastID, lastSeq[key] = c.ID, c.Seq
-				want := calls[i]
-				want.ID, want.Seq, want.Dialog = c.ID, c.Seq, key
-				m.calls = append(m.calls, want)
-			}
-		case r < 55: // claim
-			now = now.Add(time.Duration(rng.IntN(8)) * time.Second)
-			owner, limit := owners[rng.IntN(len(owners))], rng.IntN(4)
-			lease := time.Duration(rng.IntN(20)) * time.Second
-			op = fmt.Sprintf("claim %s limit %d at t0%+v lease %v", owner, limit, now.Sub(t0), lease)
-			got := h.claim(owner, limit, now, lease)
-			want := m.claim(owner, limit, now, lease)
-			if !sameCalls(got, want) {
-				t.Fatalf("step %d (%s):%s\nwant%s", step, op, fmtCalls(got), fmtCalls(want))
-			}
-		case r < 70: // done
-			id, exists := randomID()
-			op = fmt.Sprintf("done %d", id)
-			err := h.s.Done(h.ctx, id)
-			if !exists {
-				if !errors.Is(err, engine.ErrNotFound) {
-					t.Fatalf("step %d (%s): err=%v, want ErrNotFound", step, op, err)
-				}
-				break
-			}
-			if err != nil {
-				t.Fatalf("step %d (%s): %v", step, op, err)
-			}
-			m.calls = slices.Delete(m.calls, m.find(id), m.find(id)+1)
-			delete(m.leases, id)
-		case r < 88: // retry
-			id, exists := randomID()
-			next := now.Add(time.Duration(rng.IntN(30)) * time.Second)
-			op = fmt.Sprintf("retry %d at t0%+v", id, next.Sub(t0))
-			err := h.s.Retry(h.ctx, id, next, op)
-			if !exists {
-				if !errors.Is(err, engine.ErrNotFound) {
-					t.Fatalf("step %d (%s): err=%v, want ErrNotFound", step, op, err)
-				}
-				break
-			}
-			if err != nil {
-				t.Fatalf("step %d (%s): %v", step, op, err)
-			}
-			c := &m.calls[m.find(id)]
-			c.Attempts++
-			c.NextAt, c.Error = next, op
-			delete(m.leases, id)
-		default: // park
-			id, exists := randomID()
-			op = fmt.Sprintf("park %d", id)
-			err := h.s.Park(h.ctx, id, op)
-			if !exists {
-				if !errors.Is(err, engine.ErrNotFound) {
-					t.Fatalf("step %d (%s): err=%v, want ErrNotFound", step, op, err)
-				}
-				break
-			}
-			if err != nil {
-				t.Fatalf("step %d (%s): %v", step, op, err)
-			}
-			c := &m.calls[m.find(id)]
-			c.Parked, c.Error = true, op
-			delete(m.leases, id)
+		switch n := r.rng.IntN(100); {
+		case n < 30:
+			op = r.commit(step)
+		case n < 55:
+			op = r.claim(step)
+		case n < 70:
+			op = r.done(step)
+		case n < 88:
+			op = r.retry(step)
+		default:
+			op = r.park(step)
 		}
-		check(step, op)
+		r.check(step, op)
 	}
+}
+
+// randomID returns the id of an outstanding call, or now and then one
+// that was never given out (exists false).
+func (r *modelRun) randomID() (id uint64, exists bool) {
+	if len(r.m.calls) == 0 || r.rng.IntN(10) == 0 {
+		return r.lastID + 1 + r.rng.Uint64N(5), false
+	}
+	return r.m.calls[r.rng.IntN(len(r.m.calls))].ID, true
+}
+
+func (r *modelRun) randomTime() time.Time {
+	if r.rng.IntN(3) == 0 {
+		return time.Time{}
+	}
+	return r.now.Add(time.Duration(r.rng.IntN(40)-10) * time.Second)
+}
+
+// check compares every dialog's calls and the depth with the model.
+func (r *modelRun) check(step int, op string) {
+	r.t.Helper()
+	for _, d := range r.dialogs {
+		got, want := r.h.calls(d), r.m.of(d)
+		if !sameCalls(got, want) {
+			r.t.Fatalf("step %d (%s): Calls(%s):%s\nwant%s", step, op, d, fmtCalls(got), fmtCalls(want))
+		}
+	}
+	pending, parked := r.h.depth()
+	wp, wk := 0, 0
+	for _, c := range r.m.calls {
+		if c.Parked {
+			wk++
+		} else {
+			wp++
+		}
+	}
+	if pending != wp || parked != wk {
+		r.t.Fatalf("step %d (%s): Depth=(%d, %d), want (%d, %d)", step, op, pending, parked, wp, wk)
+	}
+}
+
+func (r *modelRun) commit(step int) string {
+	key := r.dialogs[r.rng.IntN(len(r.dialogs))]
+	prev := r.m.revs[key]
+	d := newDialog(key)
+	d.Rev = prev + 1
+	var calls []engine.Call
+	for range r.rng.IntN(4) {
+		r.label++
+		c := dueCall(fmt.Sprintf("c%d", r.label), r.randomTime())
+		c.Parked = r.rng.IntN(15) == 0
+		calls = append(calls, c)
+	}
+	op := fmt.Sprintf("commit %s with %d calls", key, len(calls))
+	if err := r.h.s.Commit(r.h.ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: calls}); err != nil {
+		r.t.Fatalf("step %d (%s): %v", step, op, err)
+	}
+	r.m.revs[key] = d.Rev
+	stored := r.h.calls(key)
+	if len(stored) < len(calls) {
+		r.t.Fatalf("step %d (%s): Calls lists %d calls", step, op, len(stored))
+	}
+	for i, c := range stored[len(stored)-len(calls):] {
+		if c.Method != calls[i].Method || c.ID <= r.lastID || c.Seq <= r.lastSeq[key] {
+			r.t.Fatalf("step %d (%s): new call %s id=%d seq=%d, want %s with id above %d and seq above %d",
+				step, op, c.Method, c.ID, c.Seq, calls[i].Method, r.lastID, r.lastSeq[key])
+		}
+		r.lastID, r.lastSeq[key] = c.ID, c.Seq
+		want := calls[i]
+		want.ID, want.Seq, want.Dialog = c.ID, c.Seq, key
+		r.m.calls = append(r.m.calls, want)
+	}
+	return op
+}
+
+func (r *modelRun) claim(step int) string {
+	r.now = r.now.Add(time.Duration(r.rng.IntN(8)) * time.Second)
+	owner, limit := r.owners[r.rng.IntN(len(r.owners))], r.rng.IntN(4)
+	lease := time.Duration(r.rng.IntN(20)) * time.Second
+	op := fmt.Sprintf("claim %s limit %d at t0%+v lease %v", owner, limit, r.now.Sub(t0), lease)
+	got := r.h.claim(owner, limit, r.now, lease)
+	want := r.m.claim(owner, limit, r.now, lease)
+	if !sameCalls(got, want) {
+		r.t.Fatalf("step %d (%s):%s\nwant%s", step, op, fmtCalls(got), fmtCalls(want))
+	}
+	return op
+}
+
+func (r *modelRun) done(step int) string {
+	id, exists := r.randomID()
+	op := fmt.Sprintf("done %d", id)
+	if r.settled(step, op, exists, r.h.s.Done(r.h.ctx, id)) {
+		r.m.calls = slices.Delete(r.m.calls, r.m.find(id), r.m.find(id)+1)
+		delete(r.m.leases, id)
+	}
+	return op
+}
+
+func (r *modelRun) retry(step int) string {
+	id, exists := r.randomID()
+	next := r.now.Add(time.Duration(r.rng.IntN(30)) * time.Second)
+	op := fmt.Sprintf("retry %d at t0%+v", id, next.Sub(t0))
+	if r.settled(step, op, exists, r.h.s.Retry(r.h.ctx, id, next, op)) {
+		c := &r.m.calls[r.m.find(id)]
+		c.Attempts++
+		c.NextAt, c.Error = next, op
+		delete(r.m.leases, id)
+	}
+	return op
+}
+
+func (r *modelRun) park(step int) string {
+	id, exists := r.randomID()
+	op := fmt.Sprintf("park %d", id)
+	if r.settled(step, op, exists, r.h.s.Park(r.h.ctx, id, op)) {
+		c := &r.m.calls[r.m.find(id)]
+		c.Parked, c.Error = true, op
+		delete(r.m.leases, id)
+	}
+	return op
+}
+
+// settled checks the error of Done, Retry or Park on a call that exists or
+// not, and reports whether the model should apply the operation.
+func (r *modelRun) settled(step int, op string, exists bool, err error) bool {
+	r.t.Helper()
+	switch {
+	case !exists && !errors.Is(err, engine.ErrNotFound):
+		r.t.Fatalf("step %d (%s): err=%v, want ErrNotFound", step, op, err)
+	case exists && err != nil:
+		r.t.Fatalf("step %d (%s): %v", step, op, err)
+	}
+	return exists
 }

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// The longest ids a store accepts, in bytes. Every id is also valid UTF-8
+// without NUL bytes, so that every store (PostgreSQL's text type included)
+// keeps it exactly. Callers that build ids from outside input (the HTTP
+// layer: a portal's DIALOG_ID, a client's dialog id) check them against
+// these limits first, so that bad input is answered as such and never
+// reaches the store.
+const (
+	MaxKeyLen       = 1024 // Dialog.Key (and Call.Dialog): "b24:<member_id>:<DIALOG_ID>", "api:<id>"
+	MaxPortalLen    = 255  // Call.Portal: a portal's member_id or domain
+	MaxMethodLen    = 255  // Call.Method: a REST method name
+	MaxNamespaceLen = 64   // a KV namespace
+	MaxKVKeyLen     = 1024 // a KV key
+	MaxOwnerLen     = 255  // the owner of outbox leases (Claim, Release)
+)
+
+// InvalidError is a store input that can never be stored: it names the
+// field and says why. errors.Is(err, ErrInvalid) is true for it.
+type InvalidError struct {
+	Field  string // e.g. "Dialog.Key", "Calls[1].Method", "namespace"
+	Reason string // e.g. "is 1100 bytes, the limit is 1024"
+}
+
+func (e *InvalidError) Error() string { return "invalid " + e.Field + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// checkID checks one id: not empty (when required), at most max bytes,
+// UTF-8 text without NUL bytes.
+func checkID(field, s string, limit int, required bool) error {
+	switch {
+	case s == "" && required:
+		return invalid(field, "is empty")
+	case len(s) > limit:
+		return invalid(field, "is %d bytes, the limit is %d", len(s), limit)
+	case !utf8.ValidString(s):
+		return invalid(field, "is not valid UTF-8")
+	case strings.IndexByte(s, 0) >= 0:
+		return invalid(field, "holds a NUL byte")
+	}
+	return nil
+}
+
+// CheckKey returns an *InvalidError when key cannot be a dialog key.
+func CheckKey(key string) error { return checkID("Dialog.Key", key, MaxKeyLen, true) }
+
+// CheckOwner returns an *InvalidError when owner cannot own outbox leases.
+func CheckOwner(owner string) error { return checkID("owner", owner, MaxOwnerLen, true) }
+
+// CheckKV returns an *InvalidError when ns/key cannot be stored in a KV.
+func CheckKV(ns, key string) error {
+	if err := checkID("namespace", ns, MaxNamespaceLen, true); err != nil {
+		return err
+	}
+	return checkID("key", key, MaxKVKeyLen, true)
+}
+
+// CheckCommit is the validation every store runs first in Commit: it
+// returns an *InvalidError (errors.Is ErrInvalid) for a commit that can
+// never be stored, naming the field. The dialog key and the calls' ids
+// must pass the limits above, Dialog.Rev must be PrevRev+1 with PrevRev >=
+// 0, a call's Dialog is empty or the commit's key, and its Params are
+// empty or JSON. The record's other text (fields, meta) is stored as
+// given.
+func CheckCommit(c Commit) error {
+	if err := CheckKey(c.Dialog.Key); err != nil {
+		return err
+	}
+	switch {
+	case c.PrevRev < 0:
+		return invalid("PrevRev", "is negative (%d)", c.PrevRev)
+	case c.Dialog.Rev != c.PrevRev+1:
+		return invalid("Dialog.Rev", "is %d, want PrevRev+1 = %d", c.Dialog.Rev, c.PrevRev+1)
+	}
+	for i := range c.Calls {
+		call := &c.Calls[i]
+		at := "Calls[" + strconv.Itoa(i) + "]."
+		if call.Dialog != "" && call.Dialog != c.Dialog.Key {
+			return invalid(at+"Dialog", "names dialog %s, not the commit's", clip(call.Dialog))
+		}
+		if err := checkID(at+"Method", call.Method, MaxMethodLen, true); err != nil {
+			return err
+		}
+		if err := checkID(at+"Portal", call.Portal, MaxPortalLen, false); err != nil {
+			return err
+		}
+		if len(call.Params) > 0 && !json.Valid(call.Params) {
+			return invalid(at+"Params", "are not JSON")
+		}
+	}
+	return nil
+}
+
+// clip quotes s for an error message, cut to a readable length.
+func clip(s string) string {
+	const n = 40
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return strconv.Quote(s)
+}
