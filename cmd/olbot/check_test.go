@@ -3,15 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/olbot/olbot/memstore"
-	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
 )
 
@@ -26,6 +27,50 @@ func write(t *testing.T, path, src string) {
 	}
 }
 
+// serveScenarios runs the real `olbot serve` on dir and returns its base
+// URL once it answers /v1/scenarios; the server stops with the test.
+func serveScenarios(t *testing.T, dir string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", addr, "--scenarios", dir, "--store", filepath.Join(t.TempDir(), "olbot.db")}, strings.NewReader(""), &bytes.Buffer{}, &logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	base := "http://" + addr
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := scenariosOf(base); err == nil {
+			return base
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("olbot serve not answering after 10s:\n%s", logs.String())
+		}
+	}
+}
+
+func scenariosOf(base string) (server.ScenariosResponse, error) {
+	var out server.ScenariosResponse
+	resp, err := http.Get(base + "/v1/scenarios")
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return out, fmt.Errorf("GET /v1/scenarios: %s", resp.Status)
+	}
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
 // `olbot check DIR` runs the server's start-up load, and `olbot check
 // --server URL FILE` predicts exactly what a running server's reload does
 // with FILE: a file added later that takes a live file's line is rejected,
@@ -34,51 +79,51 @@ func TestCheckPredictsServer(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "b.yaml"), lineScenario("b", 1))
 	write(t, filepath.Join(dir, "c.yaml"), lineScenario("c", 2))
-	reg := scenarios.NewRegistry(dir, nil)
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0"}, server.Options{Store: memstore.New(), Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	base := serveScenarios(t, dir)
+	live, err := scenariosOf(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-
 	code, out, _ := runCmd(t, "", "check", dir)
-	for _, sc := range reg.Current().Set.List {
+	for _, sc := range live.Scenarios {
 		if !strings.Contains(out, fmt.Sprintf("ok %s: scenario %s", sc.File, sc.Name)) {
 			t.Errorf("the server serves %s from %s; check says:\n%s", sc.Name, sc.File, out)
 		}
 	}
-	if code != 0 || strings.Count(out, "ok ") != len(reg.Current().Set.List) {
-		t.Errorf("check %s: exit %d, want 0 and the server's %d scenarios:\n%s", dir, code, len(reg.Current().Set.List), out)
+	if code != 0 || strings.Count(out, "ok ") != len(live.Scenarios) || len(live.Scenarios) != 2 {
+		t.Errorf("check %s: exit %d, want 0 and the server's scenarios %+v:\n%s", dir, code, live.Scenarios, out)
 	}
 
 	// a.yaml sorts first, but comes later: the live b keeps line 1
 	candidate := filepath.Join(t.TempDir(), "a.yaml")
 	write(t, candidate, lineScenario("a", 1))
-	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"check", "--server", "http://" + srv.Addr(), candidate}, strings.NewReader(""), &stdout, &stderr); code != 1 {
-		t.Fatalf("check --server: exit %d, want 1:\n%s%s", code, stdout.String(), stderr.String())
+	code, predicted, errOut := runCmd(t, "", "check", "--server", base, candidate)
+	if code != 1 || !strings.Contains(predicted, "would be rejected") {
+		t.Fatalf("check --server: exit %d, want 1 and a rejection:\n%s%s", code, predicted, errOut)
 	}
-	predicted := stdout.String()
 	write(t, filepath.Join(dir, "a.yaml"), lineScenario("a", 1))
-	res, err := srv.Reload(context.Background())
-	if err != nil || res.Err != nil {
-		t.Fatal(err, res.Err)
+	resp, err := http.Post(base+"/v1/scenarios/reload", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(res.Result.Problems) == 0 {
-		t.Fatal("the reload took a.yaml")
+	var reload struct{ Errors []string }
+	err = json.NewDecoder(resp.Body).Decode(&reload)
+	resp.Body.Close()
+	if err != nil || len(reload.Errors) == 0 {
+		t.Fatalf("reload: %s, errors %v (%v); want a.yaml rejected", resp.Status, reload.Errors, err)
 	}
-	for _, p := range res.Result.Problems {
-		if !strings.Contains(predicted, p.Error()) {
-			t.Errorf("the reload reports\n%s\nwhich the dry run did not predict:\n%s", p.Error(), predicted)
+	for _, line := range reload.Errors {
+		if !strings.Contains(predicted, line) {
+			t.Errorf("the reload reports %q, which the dry run did not predict:\n%s", line, predicted)
 		}
 	}
-	if !strings.Contains(predicted, "would be rejected") {
-		t.Errorf("dry run: %s", predicted)
+	after, err := scenariosOf(base)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if sc := reg.Current().Set.ByLine[1]; sc == nil || sc.Name != "b" {
-		t.Errorf("line 1 is served by %v, want the live b", sc)
+	for _, sc := range after.Scenarios {
+		if sc.Name == "a" || sc.Name == "b" && (len(sc.Lines) != 1 || sc.Lines[0] != 1) {
+			t.Errorf("after the reload the server serves %+v; want b on line 1 and no a", after.Scenarios)
+		}
 	}
 }
