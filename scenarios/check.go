@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -205,7 +206,7 @@ func (c *checker) missing(sc *scope, keys []string, strict bool, hint, format st
 			continue
 		}
 		for _, k := range keys {
-			if strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", k)) && meant == "" {
+			if meant == "" && strings.HasPrefix(p.Hint, meanHint(k)) {
 				typo, meant = p, k
 			}
 		}
@@ -243,13 +244,21 @@ func (c *checker) claim(sc *scope, key, why string) bool {
 // typo reports whether sc has an unknown key that is probably a
 // misspelling of key.
 func (c *checker) typo(sc *scope, key string) bool {
-	for _, p := range c.unknown[sc] {
-		if _, ok := childKey(p.Path, sc.Path); ok && strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", key)) {
+	unknown := c.unknown[sc]
+	if len(unknown) == 0 {
+		return false
+	}
+	hint := meanHint(key)
+	for _, p := range unknown {
+		if _, ok := childKey(p.Path, sc.Path); ok && strings.HasPrefix(p.Hint, hint) {
 			return true
 		}
 	}
 	return false
 }
+
+// meanHint is how a "did you mean" hint for key begins.
+func meanHint(key string) string { return "did you mean " + strconv.Quote(key) + "?" }
 
 // ref reports a reference to a state that does not exist.
 func (c *checker) ref(from string, v val[string], path string) {
