@@ -7,7 +7,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -190,7 +189,7 @@ func (s *stepper) run() error {
 			return fmt.Errorf("%w: the dialog is not running, so it shows no buttons", ErrNoButton)
 		}
 		st := s.sc.States[d.State]
-		items := buttons(st)
+		items := s.buttons(st)
 		i := ev.Button - 1
 		if ev.Button == 0 {
 			in := match.NewInput(ev.Text)
@@ -277,7 +276,7 @@ func (s *stepper) unmatched() error {
 		return s.ignore("the dialog is not waiting for input")
 	}
 	if st.Ask == nil && st.Next != "" {
-		if err := s.fire(d.State, scenarios.EdgeUnmatched); err != nil {
+		if err := s.fire(d.State, s.branch(st, scenarios.EdgeUnmatched)); err != nil {
 			return err
 		}
 		return s.enter(d.State)
@@ -312,46 +311,6 @@ func (s *stepper) startRun() error {
 	return s.enter(d.State)
 }
 
-// buttons are the items a state shows: its menu, or a choice's options.
-func buttons(st *scenarios.State) []scenarios.MenuItem {
-	if st == nil {
-		return nil
-	}
-	if st.Ask != nil && st.Type == "choice" {
-		return st.Choices
-	}
-	return st.Menu
-}
-
-// numbered reports whether a state's buttons are also chosen by number.
-func numbered(st *scenarios.State) bool {
-	return !(st.Ask != nil && (st.Type == "number" || st.Type == "phone"))
-}
-
-// pick finds the button a message chooses: equal text or number first, then
-// a button whose text the message contains as a phrase.
-func pick(items []scenarios.MenuItem, in match.Input, byNumber bool) int {
-	if in.Clean == "" {
-		return -1
-	}
-	if byNumber {
-		if n, err := strconv.Atoi(in.Clean); err == nil && n >= 1 && n <= len(items) {
-			return n - 1
-		}
-	}
-	for i := range items {
-		if match.Clean(items[i].Text) == in.Clean {
-			return i
-		}
-	}
-	for i := range items {
-		if items[i].Matches(in) {
-			return i
-		}
-	}
-	return -1
-}
-
 // strongTypes are answer types whose valid answers win over global commands.
 func strongType(t string) bool {
 	switch t {
@@ -371,14 +330,17 @@ func (s *stepper) input(routesOnly bool) error {
 		return s.ignore("the dialog is not waiting for input")
 	}
 	in := match.NewInput(s.ev.Text)
-	if i := pick(st.Menu, in, numbered(st)); i >= 0 {
-		if err := s.fire(d.State, st.Menu[i].Event); err != nil {
-			return err
+	var v *scenarios.Vars
+	if menu := s.menu(st); len(menu) > 0 {
+		if i := pick(menu, in, numbered(st)); i >= 0 {
+			if err := s.fire(d.State, menu[i].Event); err != nil {
+				return err
+			}
+			return s.enter(d.State)
 		}
-		return s.enter(d.State)
 	}
 	for i := range st.On {
-		if st.On[i].Matches(in) {
+		if st.On[i].Matches(in) && s.test(&v, st.On[i].If) {
 			if err := s.fire(d.State, st.On[i].Event); err != nil {
 				return err
 			}
@@ -394,7 +356,7 @@ func (s *stepper) input(routesOnly bool) error {
 	}
 	if st.Commands {
 		for i := range s.sc.Commands {
-			if s.sc.Commands[i].Matches(in) {
+			if s.sc.Commands[i].Matches(in) && s.test(&v, s.sc.Commands[i].If) {
 				if err := s.fire(d.State, scenarios.CommandEvent(i)); err != nil {
 					return err
 				}
@@ -414,7 +376,7 @@ func (s *stepper) input(routesOnly bool) error {
 		return s.bad(st)
 	}
 	if st.Next != "" {
-		if err := s.fire(d.State, scenarios.EdgeUnmatched); err != nil {
+		if err := s.fire(d.State, s.branch(st, scenarios.EdgeUnmatched)); err != nil {
 			return err
 		}
 		return s.enter(d.State)
@@ -430,6 +392,8 @@ func (s *stepper) parse(st *scenarios.State, in match.Input) (string, bool) {
 		if i := pick(st.Choices, in, true); i >= 0 {
 			v, ok = st.Choices[i].Text, true
 		}
+	} else if st.Type == answers.Phone && s.sc.Settings.Country != "" {
+		v, ok = answers.ParsePhone(in.Raw, s.sc.Settings.Country)
 	} else {
 		v, ok = answers.Parse(st.Type, in.Raw)
 	}
@@ -446,7 +410,7 @@ func (s *stepper) accept(st *scenarios.State, v string) error {
 		d.Fields = make(map[string]string, 4)
 	}
 	d.Fields[st.Save] = v
-	event := scenarios.EdgeAnswer
+	event := s.branch(st, scenarios.EdgeAnswer)
 	if st.Branch != nil {
 		event = st.BranchEvent(v)
 	}
@@ -472,7 +436,8 @@ func (s *stepper) bad(st *scenarios.State) error {
 		if text == nil {
 			text = st.Say
 		}
-		say := Say{Buttons: buttonTexts(st), Numbered: numbered(st) && len(buttons(st)) > 0}
+		btns := s.buttonTexts(st)
+		say := Say{Buttons: btns, Numbered: numbered(st) && len(btns) > 0}
 		if text != nil {
 			say.Text = s.render(text)
 		}
@@ -492,18 +457,6 @@ func (s *stepper) bad(st *scenarios.State) error {
 		return nil
 	}
 	return s.enter(d.State)
-}
-
-func buttonTexts(st *scenarios.State) []string {
-	items := buttons(st)
-	if len(items) == 0 {
-		return nil
-	}
-	out := make([]string, len(items))
-	for i := range items {
-		out[i] = items[i].Text
-	}
-	return out
 }
 
 // fire moves the dialog along event on the scenario's fsm.
@@ -529,7 +482,8 @@ func (s *stepper) enter(name string) error {
 	s.chain++
 	d.State = name
 	d.Retries = 0
-	btns := buttonTexts(st)
+	s.applySet(st)
+	btns := s.buttonTexts(st)
 	num := numbered(st) && len(btns) > 0
 	if st.Greet != nil {
 		if st.Greet.Welcome {
@@ -575,7 +529,7 @@ func (s *stepper) enter(name string) error {
 			d.Status = HandedOff
 			return nil
 		}
-		if err := s.fire(name, scenarios.EdgeNext); err != nil {
+		if err := s.fire(name, s.branch(st, scenarios.EdgeNext)); err != nil {
 			return err
 		}
 		return s.enter(d.State)

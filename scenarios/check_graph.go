@@ -218,6 +218,12 @@ func (c *checker) templates(t []Transition) {
 				fields = append(fields, f)
 			}
 		}
+		for _, s := range st.Set.V {
+			if _, ok := saved[s.Key]; !ok {
+				saved[s.Key] = st.Name
+				fields = append(fields, s.Key)
+			}
+		}
 	}
 	in := c.collected(t, fields)
 	maybe := map[string]bool{} // named where an error is: perhaps collected
@@ -240,6 +246,11 @@ func (c *checker) templates(t []Transition) {
 		}{{"greet", greetTemplate(st.Greet.V)}, {"say", st.Say.V}, {"ask", st.Ask.V}, {"retry", st.Retry.V}} {
 			if tp.t != nil {
 				c.templateFields(st, "states."+st.Name+"."+tp.key, tp.t, fields, idx, saved, in, maybe)
+			}
+		}
+		for _, s := range st.Set.V {
+			if s.Value.V != nil {
+				c.templateFields(st, "states."+st.Name+".set."+s.Key, s.Value.V, fields, idx, saved, in, maybe)
 			}
 		}
 	}
@@ -303,6 +314,12 @@ func (c *checker) collected(t []Transition, fields []string) map[string]bits {
 		queued[q] = true
 	}
 	flow := newBits(n)
+	sets := map[string][]int{} // fields a state's set: stores on entering it
+	for _, st := range c.def.States.V {
+		for _, s := range st.Set.V {
+			sets[st.Name] = append(sets[st.Name], idx[s.Key])
+		}
+	}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
@@ -312,6 +329,9 @@ func (c *checker) collected(t []Transition, fields []string) map[string]bits {
 			if c.unsure[cur] {
 				copy(flow, full)
 			}
+			for _, i := range sets[cur] {
+				flow.set(i)
+			}
 			if tr.Sets != "" {
 				flow.set(idx[tr.Sets])
 			}
@@ -319,6 +339,14 @@ func (c *checker) collected(t []Transition, fields []string) map[string]bits {
 				queued[tr.To] = true
 				queue = append(queue, tr.To)
 			}
+		}
+	}
+	for name, list := range sets {
+		if in[name] == nil {
+			continue
+		}
+		for _, i := range list {
+			in[name].set(i) // set: runs first on entering, before the texts
 		}
 	}
 	return in

@@ -42,6 +42,9 @@ func (c *checker) state(st *stateDef) {
 	if st.Branch.Set && s.asks && !st.Type.Bad {
 		s.branches()
 	}
+	if st.Branches.Set {
+		s.ifBranches()
+	}
 	s.menuTexts()
 	s.refs()
 	s.deadEnd()

@@ -569,7 +569,7 @@ func TestOneMistakeOneProblem(t *testing.T) {
 		{"misspelled next after ask", "    ask: q\n    save: f\n    on_fail: b\n    nxet: b", `did you mean "next"?`},
 		{"misspelled next after say", "    say: hi\n    nxt: b", `did you mean "next"?`},
 		{"misspelled finish", "    say: hi\n    finsh: true", `did you mean "finish"?`},
-		{"next is a list", "    say: hi\n    next: [a, b]", "states.a.next: expected text, got a list"},
+		{"next is a list", "    say: hi\n    next: [a, b]", "a list next: takes {if: COND, goto: STATE} items"},
 		{"unknown operator", "    say: hi\n    operator: anyone", `unknown operator "anyone"`},
 		{"transfer to a non-number", "    say: hi\n    transfer: {user: abc}", `expected a whole number, got "abc"`},
 		{"finish: yes", "    say: hi\n    finish: yes", `expected true or false, got "yes"`},

@@ -94,7 +94,7 @@ func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 	}
 	if !st.waits() {
 		if st.Next.V != "" && !st.terminal() {
-			add(Transition{From: name, Event: EdgeNext, To: st.Next.V, Kind: EdgeNext})
+			nextEdges(st, EdgeNext, "", add)
 		}
 		return
 	}
@@ -113,9 +113,9 @@ func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 			add(Transition{From: name, Event: EdgeAnswer + ":" + key, To: to[key], Kind: EdgeAnswer, Label: key, Sets: st.Save.V})
 		}
 	case st.Ask.ok():
-		add(Transition{From: name, Event: EdgeAnswer, To: st.Next.V, Kind: EdgeAnswer, Sets: st.Save.V})
+		nextEdges(st, EdgeAnswer, st.Save.V, add)
 	case st.Next.V != "":
-		add(Transition{From: name, Event: EdgeUnmatched, To: st.Next.V, Kind: EdgeUnmatched})
+		nextEdges(st, EdgeUnmatched, "", add)
 	}
 	if st.reprompts() {
 		add(Transition{From: name, Event: EdgeRetry, To: name, Kind: EdgeRetry})
@@ -134,6 +134,38 @@ func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 	}
 }
 
+// nextEdges adds the edges of a state's next: one, or one per branch of a
+// list, labelled with the branch's condition.
+func nextEdges(st *stateDef, kind, sets string, add func(Transition)) {
+	if !st.Branches.Set {
+		add(Transition{From: st.Name, Event: kind, To: st.Next.V, Kind: kind, Sets: sets})
+		return
+	}
+	for i, b := range st.Branches.V {
+		add(Transition{From: st.Name, Event: branchEvent(kind, i), To: b.Goto.V, Kind: kind, Label: branchLabel(b), Sets: sets})
+	}
+}
+
+func branchEvent(kind string, i int) string { return kind + ":" + strconv.Itoa(i+1) }
+
+func branchLabel(b ifBranchDef) string {
+	if b.If.V == nil {
+		return "otherwise"
+	}
+	return "if " + b.If.V.Text
+}
+
+// branchKind is the kind of edge a state's next: follows.
+func branchKind(st *stateDef) string {
+	switch {
+	case !st.waits():
+		return EdgeNext
+	case st.Ask.ok():
+		return EdgeAnswer
+	}
+	return EdgeUnmatched
+}
+
 func menuEvent(i int) string { return EdgeMenu + ":" + strconv.Itoa(i+1) }
 func onEvent(i int) string   { return EdgeOn + ":" + strconv.Itoa(i+1) }
 
@@ -143,7 +175,8 @@ func onEvent(i int) string   { return EdgeOn + ":" + strconv.Itoa(i+1) }
 func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 	sc := &Scenario{
 		File: d.File, Name: d.Name.V, Title: d.Title.V, Start: d.Start.V, Version: d.Version,
-		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V},
+		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V,
+			Location: d.Settings.Timezone.V, Country: d.Settings.Country.V},
 		States:   make(map[string]*State, len(d.States.V)),
 		Warnings: warnings,
 		def:      d,
@@ -152,13 +185,18 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 		sc.Lines = append(sc.Lines, l.V)
 	}
 	for _, c := range d.Commands.V {
-		sc.Commands = append(sc.Commands, Route{Match: c.Match.V, Goto: c.Goto.V, match: c.match})
+		sc.Commands = append(sc.Commands, Route{Match: c.Match.V, Goto: c.Goto.V, If: condOf(c.If), match: c.match})
 	}
 	for _, st := range d.States.V {
 		sc.States[st.Name] = compileState(st)
 		sc.Order = append(sc.Order, st.Name)
 	}
 	sc.Table = t
+	sc.fieldTypes = fieldTypes(d)
+	sc.Hours = make(map[string]*Schedule, len(d.Hours.V))
+	for _, h := range d.Hours.V {
+		sc.Hours[h.Name] = h.Sched
+	}
 	sc.machinesInit()
 	return sc
 }
@@ -187,10 +225,18 @@ func compileState(st *stateDef) *State {
 		}
 	}
 	for i, mi := range st.Menu.V {
-		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), match: mi.match})
+		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match})
+		out.MenuIf = out.MenuIf || mi.If.V != nil
 	}
 	for i, r := range st.On.V {
-		out.On = append(out.On, Route{Match: r.Match.V, Goto: r.Goto.V, Event: onEvent(i), match: r.match})
+		out.On = append(out.On, Route{Match: r.Match.V, Goto: r.Goto.V, Event: onEvent(i), If: condOf(r.If), match: r.match})
+	}
+	kind := branchKind(st)
+	for i, b := range st.Branches.V {
+		out.Branches = append(out.Branches, Branch{If: condOf(b.If), Goto: b.Goto.V, Label: branchLabel(b), Event: branchEvent(kind, i)})
+	}
+	for _, s := range st.Set.V {
+		out.Set = append(out.Set, SetField{Field: s.Key, Value: s.Value.V})
 	}
 	if st.Transfer.Set {
 		tr := st.Transfer.V
@@ -251,4 +297,11 @@ func (s *Scenario) Fire(from, event string) (string, error) {
 		return from, fmt.Errorf("scenario %s: no transition %q from state %q: %w", s.Name, event, from, err)
 	}
 	return m.Current(), nil
+}
+
+func condOf(v val[*condSrc]) *Cond {
+	if v.V == nil {
+		return nil
+	}
+	return v.V.cond
 }

@@ -39,6 +39,8 @@ func (d *decoder) decodeScenario(root *yaml.Node, def *scenarioDef) {
 			def.Settings = d.settings(v, p)
 		case "commands":
 			def.Commands = d.routes(v, p)
+		case "hours":
+			def.Hours = d.hours(v, p)
 		case "states":
 			def.States = d.states(v, p, def)
 		}
@@ -116,6 +118,10 @@ func (d *decoder) settings(v *yaml.Node, p string) settingsDef {
 			s.OnIdle = d.nameVal(v, p, "state")
 		case "on_missing_state":
 			s.OnMissingState = d.nameVal(v, p, "state")
+		case "timezone":
+			s.Timezone = d.timezone(v, p)
+		case "country":
+			s.Country = d.country(v, p)
 		}
 	})
 	return s
@@ -173,6 +179,8 @@ func (d *decoder) routes(v *yaml.Node, p string) val[[]routeDef] {
 				r.Match, r.match = d.matchWords(v, p)
 			case "goto":
 				r.Goto = d.nameVal(v, p, "state")
+			case "if":
+				r.If = d.cond(v, p)
 			}
 		}) {
 			out = append(out, r)
@@ -260,7 +268,14 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "on_fail":
 			st.OnFail = d.nameVal(v, p, "state")
 		case "next":
-			st.Next, st.Branch = d.next(v, p)
+			if v.Kind == yaml.SequenceNode {
+				st.Branches = d.nextList(v, p)
+				st.Next = val[string]{V: lastGoto(st.Branches.V), At: posOf(v), Set: true, Bad: st.Branches.Bad}
+			} else {
+				st.Next, st.Branch = d.next(v, p)
+			}
+		case "set":
+			st.Set = d.sets(v, p)
 		case "menu":
 			st.Menu = d.menu(v, p)
 		case "on":
@@ -382,6 +397,8 @@ func (d *decoder) menu(v *yaml.Node, p string) val[[]menuDef] {
 				}
 			case "goto":
 				mi.Goto = d.nameVal(v, p, "state")
+			case "if":
+				mi.If = d.cond(v, p)
 			}
 		}) {
 			out = append(out, mi)

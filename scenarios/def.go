@@ -54,6 +54,7 @@ type scenarioDef struct {
 	Settings           settingsDef
 	Commands           val[[]routeDef]
 	States             val[[]*stateDef] // in file order
+	Hours              val[[]hoursDef]
 	byName             map[string]*stateDef
 
 	// loose are the texts in rejected values and under unknown keys at the
@@ -68,6 +69,8 @@ type settingsDef struct {
 	Idle           val[time.Duration]
 	OnIdle         val[string]
 	OnMissingState val[string]
+	Timezone       val[*time.Location]
+	Country        val[string]
 }
 
 type routeDef struct {
@@ -75,6 +78,7 @@ type routeDef struct {
 	Match val[[]string]
 	match match.Set
 	Goto  val[string]
+	If    val[*condSrc]
 }
 
 type menuDef struct {
@@ -82,6 +86,7 @@ type menuDef struct {
 	Text  val[string]
 	match match.Pattern
 	Goto  val[string]
+	If    val[*condSrc]
 }
 
 type transferDef struct {
@@ -108,8 +113,10 @@ type stateDef struct {
 	Options          val[[]val[string]]
 	Retries          val[int]
 	OnFail           val[string]
-	Next             val[string]      // plain next
-	Branch           val[[]branchDef] // next: {yes: a, no: b}; Set with Next when next: is a map
+	Next             val[string]        // plain next
+	Branch           val[[]branchDef]   // next: {yes: a, no: b}; Set with Next when next: is a map
+	Branches         val[[]ifBranchDef] // next: [{if: …, goto: …}, …, {goto: …}]; Set with Next when next: is a list
+	Set              val[[]setDef]
 	Menu             val[[]menuDef]
 	On               val[[]routeDef]
 	CRM, Operator    val[string]
@@ -216,6 +223,8 @@ func (d *scenarioDef) posOf(path string) Pos {
 		return d.Start.At
 	case "commands":
 		return d.Commands.At
+	case "hours":
+		return d.Hours.At
 	case "settings":
 		return d.Settings.posOf(rest)
 	case "states":
@@ -243,6 +252,10 @@ func (s *settingsDef) posOf(key string) Pos {
 		return s.OnIdle.At
 	case "on_missing_state":
 		return s.OnMissingState.At
+	case "timezone":
+		return s.Timezone.At
+	case "country":
+		return s.Country.At
 	}
 	return Pos{}
 }
@@ -256,7 +269,7 @@ func (st *stateDef) posOf(key string) Pos {
 		{"save", st.Save.At}, {"type", st.Type.At}, {"validate", st.Validate.At}, {"options", st.Options.At},
 		{"retries", st.Retries.At}, {"on_fail", st.OnFail.At}, {"next", st.Next.At}, {"menu", st.Menu.At},
 		{"on", st.On.At}, {"crm", st.CRM.At}, {"operator", st.Operator.At}, {"transfer", st.Transfer.At},
-		{"finish", st.Finish.At}, {"commands", st.Commands.At},
+		{"finish", st.Finish.At}, {"commands", st.Commands.At}, {"set", st.Set.At},
 	} {
 		if k.key == key {
 			return k.at

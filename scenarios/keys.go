@@ -4,14 +4,14 @@ package scenarios
 // against them (unknown keys get a "did you mean"), and schema_test.go checks
 // that schema/scenario.schema.json lists exactly these keys.
 var (
-	topKeys      = []string{"name", "title", "lines", "start", "settings", "commands", "states"}
-	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state"}
-	routeKeys    = []string{"match", "goto"}
-	menuKeys     = []string{"text", "goto"}
+	topKeys      = []string{"name", "title", "lines", "start", "settings", "commands", "hours", "states"}
+	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state", "timezone", "country"}
+	routeKeys    = []string{"match", "goto", "if"}
+	menuKeys     = []string{"text", "goto", "if"}
 	transferKeys = []string{"user", "line", "leave"}
 	stateKeys    = []string{
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
-		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands",
+		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
 	}
 )
 

@@ -36,6 +36,8 @@ var (
 	ErrDuration      = errors.New("bad duration")
 	ErrOutside       = errors.New("file outside the scenario folder")
 	ErrNotScenario   = errors.New("not a scenario file")
+	ErrCondition     = errors.New("bad condition")
+	ErrHours         = errors.New("bad working hours")
 )
 
 // Problem is one error or warning in a scenario or test file, with its position.

@@ -35,6 +35,12 @@ type Scenario struct {
 	// Table is the compiled transition table: every edge a dialog can take.
 	Table []Transition
 
+	// Hours are the named working hours of hours:.
+	Hours map[string]*Schedule
+	// fieldTypes are the collected fields and their answer types, for the
+	// conditions.
+	fieldTypes map[string]string
+
 	// Warnings are the non-blocking problems found while loading.
 	Warnings []*Problem
 
@@ -52,10 +58,12 @@ func (s *Scenario) PosOf(path string) Pos { return s.def.posOf(path) }
 
 // Settings are the scenario-wide settings.
 type Settings struct {
-	Retries        int           // bad answers re-asked before on_fail; default 2
-	Idle           time.Duration // 0 = off
-	OnIdle         string        // "" = finish
-	OnMissingState string        // "" = start
+	Retries        int            // bad answers re-asked before on_fail; default 2
+	Idle           time.Duration  // 0 = off
+	OnIdle         string         // "" = finish
+	OnMissingState string         // "" = start
+	Location       *time.Location // settings.timezone; nil = UTC
+	Country        string         // settings.country, or the default language's; "" = none
 }
 
 // Greeting is a state's greet action.
@@ -76,6 +84,7 @@ type MenuItem struct {
 	Text  string
 	Goto  string
 	Event string // fsm event name, set by the compiler
+	If    *Cond  // shown and matched only when true; nil = always
 	match match.Pattern
 }
 
@@ -88,6 +97,7 @@ type Route struct {
 	Match []string
 	Goto  string
 	Event string // fsm event name, set by the compiler (state-local routes)
+	If    *Cond  // matches only when true; nil = always
 	match match.Set
 }
 
@@ -121,6 +131,13 @@ type State struct {
 	// Choices are Options as menu items, matched like a menu.
 	Choices []MenuItem
 
+	// Branches is next: as a list: the first whose If holds is taken; the
+	// last has no If. Next is then the last one's target.
+	Branches []Branch
+	Set      []SetField // set: in file order
+	// MenuIf: some menu item has a condition
+	MenuIf bool
+
 	branchEvents map[string]string
 }
 
@@ -129,3 +146,17 @@ func (st *State) Waits() bool { return st.Ask != nil || len(st.Menu) > 0 || len(
 
 // Terminal reports whether the state hands off or ends the dialog.
 func (st *State) Terminal() bool { return st.Operator != "" || st.Transfer != nil || st.Finish }
+
+// Branch is one item of next: as a list.
+type Branch struct {
+	If    *Cond // nil for the otherwise-branch
+	Goto  string
+	Label string // the condition's text, "otherwise" for the last
+	Event string // fsm event name: "next:2", "answer:2" or "unmatched:2"
+}
+
+// SetField is one field of set:.
+type SetField struct {
+	Field string
+	Value *Template
+}

@@ -52,7 +52,8 @@ func Parse(file string, src []byte) (*Scenario, Problems) {
 	if tableSize(def) <= maxTransitions {
 		t = table(def) // built once, for the checks and for compile
 	}
-	ps := append(d.problems, check(def, t)...)
+	ps := append(d.problems, compileConds(def)...)
+	ps = append(ps, check(def, t)...)
 	ps.Sort()
 	if ps.HasErrors() {
 		return nil, ps

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/olbot/olbot/scenarios"
+)
+
+// Decisions in a step: conditions of branches, routes and menu items, and
+// set:. Conditions see the dialog as it is at the decision, and the
+// event's time as the clock.
+
+// channelName is the connector of the dialog's chat for conditions:
+// telegrambot, livechat, … for a portal chat, api for /v1/events,
+// playground for the playground.
+func channelName(d *Dialog) string {
+	switch {
+	case d.Channel.Playground || strings.HasPrefix(d.Key, KeyPlayground):
+		return "playground"
+	case strings.HasPrefix(d.Key, KeyAPI):
+		return "api"
+	}
+	if c, _, ok := strings.Cut(d.Channel.Entity, "|"); ok {
+		return c
+	}
+	return ""
+}
+
+// vars are the values the conditions of one decision see.
+func (s *stepper) vars() *scenarios.Vars {
+	d := &s.d
+	return s.sc.Vars(scenarios.Env{
+		Fields: d.Fields, Client: d.Client, Line: d.Line, Language: d.Fields[scenarios.VarLanguage],
+		Channel: channelName(d), Time: s.ev.Time,
+	})
+}
+
+// test evaluates one condition; one that fails at run time is false and
+// the reason says why.
+func (s *stepper) test(v **scenarios.Vars, c *scenarios.Cond) bool {
+	if c == nil {
+		return true
+	}
+	if *v == nil {
+		*v = s.vars()
+	}
+	ok, err := (*v).Test(c)
+	if err != nil {
+		s.r.Reason = err.Error()
+	}
+	return ok
+}
+
+// branch is the event a state's next: fires along kind (next, answer,
+// unmatched): kind itself, or the first branch of a list whose condition
+// holds (the last one always does).
+func (s *stepper) branch(st *scenarios.State, kind string) string {
+	if len(st.Branches) == 0 {
+		return kind
+	}
+	var v *scenarios.Vars
+	for _, b := range st.Branches {
+		if s.test(&v, b.If) {
+			return b.Event
+		}
+	}
+	return st.Branches[len(st.Branches)-1].Event
+}
+
+// menu is the state's menu as shown now: the items whose condition holds.
+func (s *stepper) menu(st *scenarios.State) []scenarios.MenuItem {
+	if st == nil || !st.MenuIf {
+		if st == nil {
+			return nil
+		}
+		return st.Menu
+	}
+	var v *scenarios.Vars
+	out := make([]scenarios.MenuItem, 0, len(st.Menu))
+	for _, mi := range st.Menu {
+		if s.test(&v, mi.If) {
+			out = append(out, mi)
+		}
+	}
+	return out
+}
+
+// applySet stores the state's set: fields, in file order, each seeing the
+// ones before it.
+func (s *stepper) applySet(st *scenarios.State) {
+	if len(st.Set) == 0 {
+		return
+	}
+	d := &s.d
+	if d.Fields == nil {
+		d.Fields = make(map[string]string, len(st.Set))
+	}
+	for _, f := range st.Set {
+		// stored as typed: escaping is for what is shown, when it is shown
+		d.Fields[f.Field] = f.Value.Render(s.lookup, nil, s.missing)
+	}
+}

@@ -1,0 +1,185 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Schedule is a set of working hours: intervals per weekday and closed
+// dates, in the scenario's time zone.
+type Schedule struct {
+	// FromLine: the hours are the Open Line's own working time, read
+	// through the portal; until they are known the line counts as open.
+	FromLine bool
+	days     [7][]span // by time.Weekday
+	closed   map[string]bool
+}
+
+// span is an interval in minutes from the day's midnight; To is above
+// 24*60 when it crosses midnight.
+type span struct{ From, To int }
+
+const day = 24 * 60
+
+// Open reports whether t falls inside the schedule. A closed date closes
+// the whole calendar day, the tail of the evening before included.
+func (s *Schedule) Open(t time.Time) bool {
+	if s == nil || s.FromLine {
+		return true
+	}
+	if s.closed[t.Format(time.DateOnly)] {
+		return false
+	}
+	m := t.Hour()*60 + t.Minute()
+	for _, sp := range s.days[t.Weekday()] {
+		if m >= sp.From && m < sp.To {
+			return true
+		}
+	}
+	for _, sp := range s.days[(t.Weekday()+6)%7] {
+		if sp.To > day && m+day < sp.To {
+			return true
+		}
+	}
+	return false
+}
+
+// scheduleError is a malformed part of a schedule: the byte offset in the
+// text, the message and a hint.
+type scheduleError struct {
+	Off       int
+	Msg, Hint string
+}
+
+var dayNames = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+}
+
+var dayList = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+const daysHint = "write a day or a range of days: mon, sat, mon-fri, daily"
+
+// parseDays parses a day key: "mon", "mon-fri", "fri-mon" (wrapping), "daily".
+func parseDays(key string) ([]time.Weekday, *scheduleError) {
+	k := strings.ToLower(strings.TrimSpace(key))
+	if k == "daily" {
+		return []time.Weekday{0, 1, 2, 3, 4, 5, 6}, nil
+	}
+	from, to, isRange := strings.Cut(k, "-")
+	a, ok := dayNames[strings.TrimSpace(from)]
+	if !ok {
+		return nil, &scheduleError{Msg: fmt.Sprintf("%q is not a day", strings.TrimSpace(from)), Hint: dayHint(from)}
+	}
+	if !isRange {
+		return []time.Weekday{a}, nil
+	}
+	b, ok := dayNames[strings.TrimSpace(to)]
+	if !ok {
+		return nil, &scheduleError{Off: len(from) + 1, Msg: fmt.Sprintf("%q is not a day", strings.TrimSpace(to)), Hint: dayHint(to)}
+	}
+	var out []time.Weekday
+	for d := a; ; d = (d + 1) % 7 {
+		out = append(out, d)
+		if d == b {
+			return out, nil
+		}
+	}
+}
+
+func dayHint(s string) string {
+	if m := suggest(strings.TrimSpace(s), dayList); m != "" {
+		return fmt.Sprintf("did you mean %q? %s", m, daysHint)
+	}
+	return daysHint
+}
+
+const spansHint = `write intervals like "09:00-18:00" or "10:00-14:00, 15:00-17:00"; "closed" for none`
+
+// parseSpans parses "09:00-18:00, 22:00-02:00" (or "closed").
+func parseSpans(s string) ([]span, *scheduleError) {
+	if strings.TrimSpace(strings.ToLower(s)) == "closed" {
+		return nil, nil
+	}
+	var out []span
+	off := 0
+	for _, part := range strings.Split(s, ",") {
+		at := off + len(part) - len(strings.TrimLeft(part, " "))
+		off += len(part) + 1
+		p := strings.TrimSpace(part)
+		from, to, ok := strings.Cut(p, "-")
+		if !ok {
+			return nil, &scheduleError{Off: at, Msg: fmt.Sprintf("%q is not an interval", p), Hint: spansHint}
+		}
+		a, err := parseClock(from)
+		if err != "" {
+			return nil, &scheduleError{Off: at, Msg: err, Hint: spansHint}
+		}
+		b, err := parseClock(to)
+		if err != "" {
+			return nil, &scheduleError{Off: at + len(from) + 1, Msg: err, Hint: spansHint}
+		}
+		if b == a {
+			return nil, &scheduleError{Off: at, Msg: fmt.Sprintf("%q is empty: it starts when it ends", p), Hint: "for the whole day write 00:00-24:00"}
+		}
+		if b < a {
+			b += day // crosses midnight
+		}
+		out = append(out, span{a, b})
+	}
+	return out, nil
+}
+
+// parseClock parses HH:MM (24:00 allowed) into minutes.
+func parseClock(s string) (int, string) {
+	s = strings.TrimSpace(s)
+	h, m, ok := strings.Cut(s, ":")
+	if !ok || len(h) < 1 || len(h) > 2 || len(m) != 2 {
+		return 0, fmt.Sprintf("%q is not a time of day", s)
+	}
+	hh, mm := 0, 0
+	for _, c := range h {
+		if c < '0' || c > '9' {
+			return 0, fmt.Sprintf("%q is not a time of day", s)
+		}
+		hh = hh*10 + int(c-'0')
+	}
+	for _, c := range m {
+		if c < '0' || c > '9' {
+			return 0, fmt.Sprintf("%q is not a time of day", s)
+		}
+		mm = mm*10 + int(c-'0')
+	}
+	if mm > 59 || hh > 24 || (hh == 24 && mm != 0) {
+		return 0, fmt.Sprintf("%q is not a time of day: hours go 00–24, minutes 00–59", s)
+	}
+	return hh*60 + mm, ""
+}
+
+// parseDate parses a closed date, YYYY-MM-DD.
+func parseDate(s string) (string, *scheduleError) {
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		return "", &scheduleError{Msg: fmt.Sprintf("%q is not a date", s), Hint: `write dates as YYYY-MM-DD, e.g. "2027-01-07"`}
+	}
+	return t.Format(time.DateOnly), nil
+}
+
+// Open reports whether the scenario's hours name are open at t; unknown
+// hours are open.
+func (s *Scenario) Open(name string, t time.Time) bool {
+	sch := s.Hours[name]
+	if sch == nil {
+		return true
+	}
+	return sch.Open(t.In(s.loc()))
+}
+
+// loc is the scenario's time zone: settings.timezone, UTC by default.
+func (s *Scenario) loc() *time.Location {
+	if s.Settings.Location != nil {
+		return s.Settings.Location
+	}
+	return time.UTC
+}
