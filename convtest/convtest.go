@@ -101,8 +101,10 @@ func Run(set *scenarios.Set, tf *scenarios.TestFile, cov *Coverage) []Result {
 	return out
 }
 
-// Epoch is the clock of conversation tests: each input step is one second later.
-var Epoch = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+// Epoch is where the clock of conversation tests starts, in the
+// scenario's time zone, unless start: {at: …} sets it: a Monday, noon.
+// Each input step is one second later.
+var Epoch = time.Date(2027, 1, 4, 12, 0, 0, 0, time.UTC)
 
 type run struct {
 	sc      *scenarios.Scenario
@@ -116,7 +118,11 @@ type run struct {
 }
 
 func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios.Pos, string) {
-	r := &run{sc: sc, d: engine.Dialog{Key: "test:" + t.Name}, now: Epoch}
+	loc := time.UTC
+	if sc.Settings.Location != nil {
+		loc = sc.Settings.Location
+	}
+	r := &run{sc: sc, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc)}
 	for i, st := range t.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
 		var ev *engine.Event
@@ -128,6 +134,10 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			if st.Line != 0 {
 				r.line = st.Line
 			}
+			if st.At != "" {
+				at, _ := scenarios.TestTime(st.At, loc) // checked while decoding
+				r.now = at
+			}
 			ev = &engine.Event{Type: engine.Start}
 		case scenarios.StepUser:
 			ev = &engine.Event{Type: engine.Message, Text: st.Text}
@@ -136,6 +146,13 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 		case scenarios.StepIdle:
 			ev = &engine.Event{Type: engine.Idle}
 			r.now = r.now.Add(sc.Settings.Idle)
+		case scenarios.StepWait:
+			r.now = r.now.Add(st.Wait)
+			if r.d.IdleAt.IsZero() || r.d.IdleAt.After(r.now) {
+				continue // nothing falls due
+			}
+			ev = &engine.Event{Type: engine.Idle}
+			r.now = r.d.IdleAt.Add(-time.Second) // fires when due; the clock moves on below
 		case scenarios.StepClose:
 			ev = &engine.Event{Type: engine.Close}
 		case scenarios.StepBot:

@@ -298,6 +298,11 @@ func saves(sc *scenarios.Scenario, field string) bool {
 		if st.Ask != nil && st.Save == field {
 			return true
 		}
+		for _, f := range st.Set {
+			if f.Field == field {
+				return true
+			}
+		}
 	}
 	return false
 }

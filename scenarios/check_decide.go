@@ -95,7 +95,7 @@ func (s *stateCheck) ifBranches() {
 				"branch %d has no if:, so the branches after it are never taken", i+1)
 		case b.If.Set && last:
 			s.errorf(b.At, path, ErrMissing, "add a last item - goto: STATE for when no condition holds",
-				"the last branch has an if:: when no condition holds the dialog would be stuck")
+				"the last branch has a condition: when none holds, the dialog would be stuck")
 		}
 	}
 }

@@ -135,12 +135,11 @@ func (d *decoder) hours(v *yaml.Node, p string) val[[]hoursDef] {
 	var out []hoursDef
 	d.mapping(v, p, nil, func(name string, k, hv *yaml.Node, hp string) {
 		if !validName(name) {
-			d.errorf(k, hp, ErrValue, "use letters, digits, _ and -, e.g. support", "%q is not a valid name for hours", name)
+			d.errorf(k, hp, ErrHours, "use letters, digits, _ and -, e.g. support", "%q is not a valid name for hours", name)
 			return
 		}
-		if sch := d.schedule(hv, hp); sch != nil {
-			out = append(out, hoursDef{Name: name, At: posOf(k), Sched: sch})
-		}
+		// kept when malformed (nil), so open() of it is not a second error
+		out = append(out, hoursDef{Name: name, At: posOf(k), Sched: d.schedule(hv, hp)})
 	})
 	return mark(d, v, n, out)
 }
@@ -151,7 +150,7 @@ func (d *decoder) schedule(v *yaml.Node, p string) *Schedule {
 		return &Schedule{FromLine: true}
 	}
 	if v.Kind != yaml.MappingNode {
-		d.errorf(v, p, ErrValue, `write days and intervals, e.g. {mon-fri: "09:00-18:00"}, or from_line`, "expected a schedule")
+		d.errorf(v, p, ErrHours, `write days and intervals, e.g. {mon-fri: "09:00-18:00"}, or from_line`, "expected a schedule")
 		return nil
 	}
 	sch := &Schedule{}
@@ -163,7 +162,7 @@ func (d *decoder) schedule(v *yaml.Node, p string) *Schedule {
 		}
 		days, err := parseDays(key)
 		if err != nil {
-			d.problems = append(d.problems, &Problem{File: d.file, Pos: d.textPos(k, err.Off), Path: dp, Err: ErrValue, Msg: err.Msg, Hint: err.Hint})
+			d.problems = append(d.problems, &Problem{File: d.file, Pos: d.textPos(k, err.Off), Path: dp, Err: ErrHours, Msg: err.Msg, Hint: err.Hint})
 			return
 		}
 		s, ok := d.text(dv, dp)
@@ -172,7 +171,7 @@ func (d *decoder) schedule(v *yaml.Node, p string) *Schedule {
 		}
 		spans, err := parseSpans(s)
 		if err != nil {
-			d.problems = append(d.problems, &Problem{File: d.file, Pos: d.textPos(dv, err.Off), Path: dp, Err: ErrValue, Msg: err.Msg, Hint: err.Hint})
+			d.problems = append(d.problems, &Problem{File: d.file, Pos: d.textPos(dv, err.Off), Path: dp, Err: ErrHours, Msg: err.Msg, Hint: err.Hint})
 			return
 		}
 		for _, wd := range days {
@@ -194,7 +193,7 @@ func (d *decoder) closedDates(sch *Schedule, v *yaml.Node, p string) {
 	for i, s := range dates {
 		date, err := parseDate(s)
 		if err != nil {
-			d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), ErrValue, err.Hint, "%s", err.Msg)
+			d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), ErrHours, err.Hint, "%s", err.Msg)
 			continue
 		}
 		sch.closed[date] = true

@@ -19,8 +19,8 @@ var (
 var (
 	testFileKeys = []string{"scenario", "tests"}
 	testKeys     = []string{"name", "steps"}
-	stepKeys     = []string{"start", "user", "button", "idle", "close", "bot", "expect"}
-	startKeys    = []string{"client", "line"}
+	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
+	startKeys    = []string{"client", "line", "at"}
 	botKeys      = []string{"text", "buttons"}
 	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm"}
 )

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -26,6 +27,7 @@ const (
 	StepUser   = "user"
 	StepButton = "button"
 	StepIdle   = "idle"
+	StepWait   = "wait"
 	StepClose  = "close"
 	StepBot    = "bot"
 	StepExpect = "expect"
@@ -39,6 +41,8 @@ type TestStep struct {
 	Button int    // button number
 	Client string // start
 	Line   int    // start
+	At     string // start: the clock, "2027-01-09T20:00" (in the scenario's zone) or RFC 3339
+	Wait   time.Duration
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
 	Expect  *Expect
@@ -176,12 +180,20 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 					s.Client, _ = d.text(v, p)
 				case "line":
 					s.Line, _ = d.integer(v, p, 1)
+				case "at":
+					s.At, _ = d.text(v, p)
+					if _, err := TestTime(s.At, time.UTC); err != nil {
+						d.errorf(v, p, ErrValue, `write a time like "2027-01-09T20:00"`, "%q is not a time", s.At)
+					}
 				}
 			})
 		case StepIdle, StepClose:
 			if !isNull(v) {
 				d.mapping(v, p, []string{}, func(string, *yaml.Node, *yaml.Node, string) {})
 			}
+		case StepWait:
+			w := d.idle(v, p)
+			s.Wait, ok = w.V, !w.Bad
 		case StepUser:
 			s.Text, ok = d.text(v, p)
 		case StepButton:
@@ -284,4 +296,18 @@ func (d *decoder) expect(n *yaml.Node, p string) *Expect {
 		}
 	})
 	return e
+}
+
+// TestTime parses the clock of a test's start: "2027-01-09T20:00" (or with
+// seconds) in loc, or an RFC 3339 time with its own zone.
+func TestTime(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time", s)
 }
