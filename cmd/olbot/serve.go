@@ -77,10 +77,10 @@ func (c *serveConfig) options() []option {
 		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, str: &c.AdminToken},
 		{name: "app-client-id", env: "OLBOT_APP_CLIENT_ID", help: "local application's client_id (token refresh)", str: &c.AppClientID},
 		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, str: &c.AppClientSecret},
-		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: "https://oauth.bitrix.info/oauth/token/", help: "OAuth server used to refresh expired tokens", str: &c.OAuthURL},
+		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: "https://oauth.bitrix.info/oauth/token/", help: "OAuth server that proves installs and refreshes tokens", str: &c.OAuthURL},
 		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", str: &c.Portals},
 		{name: "rate", env: "OLBOT_RATE", def: fmt.Sprintf("%g,%d", outbox.DefaultRate, outbox.DefaultBurst), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", str: &c.Rate},
-		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", help: "accept a re-install of a known portal with a different application token", boolean: &c.AllowReinstall},
+		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: &c.AllowReinstall},
 		{name: "pprof", env: "OLBOT_PPROF", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: &c.Pprof},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", str: &c.LogLevel},
 		{name: "log-format", env: "OLBOT_LOG_FORMAT", def: "text", help: "text or json", str: &c.LogFormat},
@@ -342,7 +342,9 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
-		Workers: []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) })},
+		Workers: []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
+			// refresh tokens die after 180 days unused: renew quiet portals' pairs
+			server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })},
 		Metrics: reg, Logger: log})
 	return srv, ob, err
 }
