@@ -41,10 +41,10 @@ func TestDialogInput(t *testing.T) {
 		typ    engine.EventType
 		text   string
 		button int
-		id     string // "": no id; "m": m<message id>
+		id     string // the id's first letter: m<message id>, c<message id>:<command id>, j<event id>
 		skip   string
 	}{
-		{typ: engine.Start},
+		{typ: engine.Start, id: "j"},
 		{typ: engine.Message, text: "hello", id: "m"},
 		{skip: "a message of the operator, not the client's"},
 		{skip: "a message of the system, not the client's"},
@@ -57,7 +57,7 @@ func TestDialogInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, skip := pull.DialogInput("fakeportal-member-0001", ev, e.clk.Now())
+		in, skip := pull.DialogInput("fakeportal-member-0001", "portal.example", ev, e.clk.Now())
 		if skip != want.skip {
 			t.Fatalf("event %d (%s): skip %q, want %q", i, ev.Type, skip, want.skip)
 		}
@@ -68,11 +68,11 @@ func TestDialogInput(t *testing.T) {
 		if in.Key != key || got.Type != want.typ || got.Text != want.text || got.Button != want.button || got.Line != 1 || got.Client != "Anna" {
 			t.Fatalf("event %d: %s %+v", i, in.Key, got)
 		}
-		if (want.id == "") != (got.ID == "") || (want.id != "" && got.ID[:1] != want.id) {
+		if got.ID == "" || got.ID[:1] != want.id {
 			t.Fatalf("event %d: id %q, want prefix %q", i, got.ID, want.id)
 		}
-		if in.Meta["dialog"] != "chat1777" || in.Meta["chat"] != "1777" || in.Meta["api"] != "v2" {
-			t.Fatalf("event %d: meta %v", i, in.Meta)
+		if ch := in.Channel; ch.Dialog != "chat1777" || ch.Chat != 1777 || ch.Bot != e.bot.ID() || ch.Member != "fakeportal-member-0001" || ch.Domain != "portal.example" {
+			t.Fatalf("event %d: channel %+v", i, ch)
 		}
 	}
 }
