@@ -23,6 +23,7 @@ func twoPortals(t *testing.T, timeout time.Duration) (e *env, hanging, live *fak
 	live = newPortal(t, fakeportal.Config{MemberID: "member-live"})
 	e = startEnv(t, hanging, func(e *env) { e.ob.CallTimeout = timeout })
 	e.install()
+	hanging.AlsoIssues(live)                            // one OAuth server proves every portal's install
 	status, body := e.postForm(live.InstallEvent(), "") // the second portal, through the same handler
 	if status != http.StatusOK {
 		t.Fatalf("install of the second portal: %d %v", status, body)
