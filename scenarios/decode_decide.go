@@ -42,10 +42,7 @@ type hoursDef struct {
 	Sched *Schedule
 }
 
-var (
-	ifBranchKeys = []string{"if", "goto"}
-	scheduleDays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun", "daily", "mon-fri", "closed"}
-)
+var ifBranchKeys = []string{"if", "goto"}
 
 func (d *decoder) cond(v *yaml.Node, p string) val[*condSrc] {
 	n := len(d.problems)
