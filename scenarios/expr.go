@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -83,7 +84,9 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	if v.m == nil {
 		v.m = v.build()
 	}
-	out, err := expr.Run(c.prog, v.m)
+	m := vms.Get().(*vm.VM)
+	out, err := m.Run(c.prog, v.m)
+	vms.Put(m)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.Text, err)
 	}
@@ -112,6 +115,10 @@ func (v *Vars) build() map[string]any {
 	m[FuncOpen] = func(name string) bool { return v.sc.Open(name, v.env.Time) }
 	return m
 }
+
+// vms are reused machines: a fresh one per condition would cost more than
+// the condition itself.
+var vms = sync.Pool{New: func() any { return &vm.VM{} }}
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 

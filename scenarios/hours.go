@@ -120,11 +120,17 @@ func parseSpans(s string) ([]span, *scheduleError) {
 		if err != "" {
 			return nil, &scheduleError{Off: at + len(from) + 1, Msg: err, Hint: spansHint}
 		}
+		if a == day {
+			return nil, &scheduleError{Off: at, Msg: fmt.Sprintf("%q starts at 24:00", p), Hint: "start it at 00:00 of the next day"}
+		}
 		if b == a {
 			return nil, &scheduleError{Off: at, Msg: fmt.Sprintf("%q is empty: it starts when it ends", p), Hint: "for the whole day write 00:00-24:00"}
 		}
 		if b < a {
 			b += day // crosses midnight
+		}
+		if b == a {
+			return nil, &scheduleError{Off: at, Msg: fmt.Sprintf("%q is empty: it starts when it ends", p), Hint: "for the whole day write 00:00-24:00"}
 		}
 		out = append(out, span{a, b})
 	}
