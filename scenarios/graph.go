@@ -53,6 +53,7 @@ func (s *Scenario) Edges() []Edge {
 				e.To, e.Label = NoState, "idle → finish"
 			}
 		case EdgeNext:
+			e.Label = t.Label // a branch's condition, or "otherwise"
 		}
 		out = append(out, e)
 	}
