@@ -14,6 +14,7 @@ package match
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -189,6 +190,32 @@ func NewInput(s string) Input {
 		c = rest
 	}
 	return in
+}
+
+// Number reports whether the message is a number as a menu reads it: its
+// cleaned form is one run of ASCII digits ("3", "3.", "#3", "(3)"). A minus
+// sign ("-" or "−") written right before the digits makes it negative
+// ("-3", "−3"), so that it can never be taken for the choice "3". Values
+// beyond the int range are clamped to it.
+func (in Input) Number() (n int, ok bool) {
+	c := in.Clean
+	if c == "" {
+		return 0, false
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < '0' || c[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil {
+		n = math.MaxInt // digits only, so the error is a range error
+	}
+	before := in.Raw[:strings.IndexAny(in.Raw, "0123456789")]
+	if strings.HasSuffix(before, "-") || strings.HasSuffix(before, "−") {
+		n = -n
+	}
+	return n, true
 }
 
 // Errors returned by Compile, wrapped in an *EntryError; test with errors.Is.
