@@ -119,6 +119,9 @@ func needsClientID(method string) bool { return strings.HasPrefix(method, "imbot
 
 // dispatchLocked runs one REST method. Callers hold mu.
 func (p *Portal) dispatchLocked(who caller, method string, prm params) (any, *apiErr) {
+	if isV2(method) { // imbot.v2 authorizes by botToken, not CLIENT_ID (v2.go)
+		return p.v2Locked(who, method, prm)
+	}
 	if who.webhook && needsClientID(method) && who.clientID == "" {
 		return nil, fail("ACCESS_DENIED", "Client ID not specified")
 	}

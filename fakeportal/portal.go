@@ -7,7 +7,7 @@
 // ONIMBOTMESSAGEADD, …) in the real form encoding.
 //
 // What it does not model: the queue of operators, chat membership, files,
-// ATTACH/MENU contents, imbot.v2, and anything a method does beyond what the
+// ATTACH/MENU contents, and anything a method does beyond what the
 // engine can observe through the API.
 package fakeportal
 
@@ -146,6 +146,7 @@ type Portal struct {
 	chats       map[int]string
 	lines       map[int]*Chat       // Open Lines chats by chat id, for imopenlines.dialog.get
 	binds       map[string][]string // event.bind: event → handlers
+	v2          v2State             // imbot.v2 bots and their event queues (v2.go)
 
 	failQueue  []string
 	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
