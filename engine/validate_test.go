@@ -1,0 +1,40 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestCheckCommitAllocs: a valid commit is checked without allocating,
+// since every commit of every store runs the check.
+func TestCheckCommitAllocs(t *testing.T) {
+	c := Commit{
+		Dialog: Dialog{Key: "b24:a1b2c3:chat42", Rev: 2},
+		Calls: []Call{
+			{Method: "imbot.message.add", Portal: "a1b2c3", Params: []byte(`{"DIALOG_ID":"chat42","MESSAGE":"Hi"}`)},
+			{Method: "imopenlines.bot.session.finish", Portal: "a1b2c3", Params: []byte(`{"CHAT_ID":42}`)},
+		},
+		PrevRev: 1,
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = CheckCommit(c) }); n != 0 {
+		t.Fatalf("CheckCommit allocates %v times per valid commit, want 0", n)
+	}
+}
+
+// TestInvalidError: the error names the field, says why, and is ErrInvalid
+// only.
+func TestInvalidError(t *testing.T) {
+	err := CheckCommit(Commit{Dialog: Dialog{Key: "api:x", Rev: 1}, Calls: []Call{{Method: "m"}, {Method: strings.Repeat("m", MaxMethodLen+1)}}})
+	want := "invalid Calls[1].Method: is 256 bytes, the limit is 255"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err=%v, want %q", err, want)
+	}
+	if !errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("errors.Is: invalid %v, conflict %v, not found %v; want only invalid", errors.Is(err, ErrInvalid), errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound))
+	}
+	err = CheckKV("portal", "m\x00")
+	if err == nil || err.Error() != "invalid key: holds a NUL byte" {
+		t.Fatalf("CheckKV err=%v", err)
+	}
+}
