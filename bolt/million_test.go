@@ -47,8 +47,8 @@ func TestFillMillion(t *testing.T) {
 					Key: fmt.Sprintf("b24:bac1cd5c8940947a75e0d71b1a84e348:chat%d", 100000+i), Scenario: "support", Version: "f3d0474263c3",
 					State: "ask_email", Status: engine.Active, Fields: map[string]string{"name": "Anna"}, Client: "Anna", Line: 1, LeadID: 1209,
 					Started: at, LastIn: at.Add(time.Minute), Updated: at.Add(time.Minute), Rev: 1,
-					Recent: []string{"m86101", "m86102"},
-					Meta:   map[string]string{"member": "bac1cd5c8940947a75e0d71b1a84e348", "dialog": fmt.Sprintf("chat%d", 100000+i), "chat": strconv.Itoa(100000 + i), "bot": "1011", "domain": "example.bitrix24.com"},
+					Recent:  []string{"m86101", "m86102"},
+					Channel: engine.Channel{Member: "bac1cd5c8940947a75e0d71b1a84e348", Dialog: fmt.Sprintf("chat%d", 100000+i), Chat: 100000 + i, Bot: 1011, Domain: "example.bitrix24.com"},
 				}
 				if err := s.Commit(ctx, engine.Commit{Dialog: d}); err != nil {
 					errs <- err

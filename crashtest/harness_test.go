@@ -434,7 +434,7 @@ func (d *driver) addChats(n int) {
 		i := len(d.runs)
 		name := clientNames[i%len(clientNames)]
 		chat := d.c.portal.Chat(1, 9001+i, bitrix24.User{FirstName: name, LastName: "Crash"})
-		r := &chatRun{chat: chat, name: name, key: fmt.Sprintf("%s%s:chat%d", server.NSPortal, d.c.portal.Config().MemberID, chat.ChatID)}
+		r := &chatRun{chat: chat, name: name, key: fmt.Sprintf("%s%s:chat%d", engine.KeyPortal, d.c.portal.Config().MemberID, chat.ChatID)}
 		d.runs = append(d.runs, r)
 		d.wg.Add(1)
 		go func() {

@@ -16,7 +16,7 @@ func benchSetup(b *testing.B, setup ...Event) (*scenarios.Scenario, Dialog) {
 	if sc == nil {
 		b.Fatalf("support.yaml: %v", ps)
 	}
-	d := Dialog{Key: "b24:4f1c2a9e8b7d:chat18342", Meta: map[string]string{"chat": "18342"}}
+	d := Dialog{Key: "b24:4f1c2a9e8b7d:chat18342", Channel: Channel{Chat: 18342}}
 	for i := range RecentIDs {
 		d.Remember(string(rune('a' + i)))
 	}

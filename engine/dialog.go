@@ -22,7 +22,7 @@ const RecentIDs = 8
 // Dialog is the whole state of one conversation: plain data that a store keeps.
 // Nothing about a dialog lives only in memory.
 type Dialog struct {
-	Key      string            `json:"k"`            // namespaced: b24:<member>:<DIALOG_ID>, api:<id>, pg:<id>
+	Key      string            `json:"k"`            // namespaced (KeyPortal, KeyAPI, KeyPlayground)
 	Scenario string            `json:"s,omitempty"`  // scenario name
 	Version  string            `json:"v,omitempty"`  // scenario version hash the state belongs to
 	State    string            `json:"st,omitempty"` // current state
@@ -39,7 +39,7 @@ type Dialog struct {
 	Updated  time.Time         `json:"tu,omitzero"`   // last change
 	Rev      int64             `json:"rev,omitempty"` // optimistic concurrency: bumped by every commit
 	Recent   []string          `json:"ids,omitempty"` // ring of recently processed event ids
-	Meta     map[string]string `json:"m,omitempty"`   // channel data (chat id, portal, …), not used by the engine
+	Channel  Channel           `json:"m,omitzero"`    // where replies go (the portal chat); not used by the engine
 }
 
 // Exists reports whether the dialog has ever been started.
@@ -80,13 +80,6 @@ func (d Dialog) Clone() Dialog {
 	}
 	if d.Recent != nil {
 		d.Recent = append([]string(nil), d.Recent...)
-	}
-	if d.Meta != nil {
-		m := make(map[string]string, len(d.Meta))
-		for k, v := range d.Meta {
-			m[k] = v
-		}
-		d.Meta = m
 	}
 	return d
 }

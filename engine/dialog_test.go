@@ -17,8 +17,8 @@ func typicalDialog(tb testing.TB, nanos bool) Dialog {
 	tb.Helper()
 	sc := mustParse(tb, supportYAML)
 	d := Dialog{
-		Key:  "b24:4f1c2a9e8b7d:chat18342",
-		Meta: map[string]string{"chat": "18342", "member": "4f1c2a9e8b7d"},
+		Key:     "b24:4f1c2a9e8b7d:chat18342",
+		Channel: Channel{Chat: 18342, Member: "4f1c2a9e8b7d"},
 	}
 	evs := timed(
 		Event{Type: Start, Client: "Anna", Line: 1, LeadID: 1204},
@@ -43,7 +43,7 @@ func TestDialogBinaryRoundTrip(t *testing.T) {
 		Status: Active, Fields: fields("name", "Anna", "note", "[b]\u200b{{x}}\"\n"), Retries: 1,
 		Client: "Анна", Line: 3, LeadID: 77, IdleDone: true,
 		Started: t0, LastIn: t0.Add(time.Minute), Updated: t0.Add(2 * time.Minute),
-		IdleAt: t0.Add(17 * time.Minute), Rev: 9, Recent: []string{"a", "b"}, Meta: map[string]string{"chat": "1"},
+		IdleAt: t0.Add(17 * time.Minute), Rev: 9, Recent: []string{"a", "b"}, Channel: Channel{Chat: 1},
 	}
 	cases := []struct {
 		name string
@@ -160,16 +160,16 @@ func TestRecentRingDoesNotShareMemory(t *testing.T) {
 }
 
 func TestDialogClone(t *testing.T) {
-	d := Dialog{Fields: fields("a", "1"), Recent: []string{"x"}, Meta: map[string]string{"m": "1"}}
+	d := Dialog{Fields: fields("a", "1"), Recent: []string{"x"}, Channel: Channel{Dialog: "chat1"}}
 	c := d.Clone()
 	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("clone = %+v, want %+v", c, d)
 	}
-	c.Fields["a"], c.Recent[0], c.Meta["m"] = "2", "y", "2"
-	if d.Fields["a"] != "1" || d.Recent[0] != "x" || d.Meta["m"] != "1" {
+	c.Fields["a"], c.Recent[0], c.Channel.Dialog = "2", "y", "chat2"
+	if d.Fields["a"] != "1" || d.Recent[0] != "x" || d.Channel.Dialog != "chat1" {
 		t.Errorf("changing the clone changed the original: %+v", d)
 	}
-	if z := (Dialog{}).Clone(); z.Fields != nil || z.Recent != nil || z.Meta != nil {
+	if z := (Dialog{}).Clone(); z.Fields != nil || z.Recent != nil || !z.Channel.IsZero() {
 		t.Errorf("clone of an empty dialog = %+v, want nil maps and slices", z)
 	}
 	var none, done Dialog

@@ -636,7 +636,7 @@ states:
 
 func TestStepErrors(t *testing.T) {
 	sc := mustParse(t, supportYAML)
-	running := play(t, sc, Dialog{Key: "test:1", Meta: map[string]string{"chat": "42"}}, toEmail...)
+	running := play(t, sc, Dialog{Key: "test:1", Channel: Channel{Chat: 42}}, toEmail...)
 	other := running.Clone()
 	other.Scenario = "faq"
 	finishedOther := other.Clone()
@@ -700,7 +700,7 @@ func TestStepErrors(t *testing.T) {
 // shares memory with it.
 func TestStepKeepsInput(t *testing.T) {
 	sc := mustParse(t, supportYAML)
-	base := play(t, sc, Dialog{Key: "b24:portal:42", Meta: map[string]string{"chat": "42"}}, toEmail...)
+	base := play(t, sc, Dialog{Key: "b24:portal:42", Channel: Channel{Chat: 42}}, toEmail...)
 	for i := range RecentIDs {
 		base.Remember(fmt.Sprintf("m%d", i))
 	}
@@ -721,9 +721,7 @@ func TestStepKeepsInput(t *testing.T) {
 			if out.Fields != nil {
 				out.Fields["name"] = "changed"
 			}
-			if out.Meta != nil {
-				out.Meta["chat"] = "changed"
-			}
+			out.Channel.Chat = -1
 			if len(out.Recent) > 0 {
 				out.Recent[0] = "changed"
 			}

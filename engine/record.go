@@ -47,7 +47,7 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 	for _, id := range d.Recent {
 		b = appendString(b, id)
 	}
-	return appendMap(b, d.Meta)
+	return appendMap(b, d.Channel.pairs())
 }
 
 // DecodeRecord replaces d with the record in b, written by AppendRecord or,
@@ -88,12 +88,16 @@ func (d *Dialog) DecodeRecord(b []byte) error {
 			out.Recent[i] = r.string()
 		}
 	}
-	out.Meta = r.stringMap()
+	pairs := r.stringMap()
 	switch {
 	case r.err != nil:
 		return fmt.Errorf("decode dialog record: %w", r.err)
 	case len(r.b) != 0:
 		return fmt.Errorf("decode dialog record: %d stray bytes at the end", len(r.b))
+	}
+	var err error
+	if out.Channel, err = channelOf(pairs); err != nil {
+		return fmt.Errorf("decode dialog record %q: %w", out.Key, err)
 	}
 	*d = out
 	return nil

@@ -20,7 +20,7 @@ func recordDialogs() map[string]Dialog {
 			Retries: 2, Client: "Анна-Мария", Line: 7, LeadID: 123456, IdleDone: true,
 			IdleAt: at.Add(10 * time.Minute), Started: at, LastIn: at.Add(time.Second), Updated: at.Add(2 * time.Second),
 			Rev: 1 << 40, Recent: []string{"m1", "", "m3 with spaces"},
-			Meta: map[string]string{"chat": "12", "portal": "portal.bitrix24.ru", "": "empty key"},
+			Channel: Channel{Member: "bac1cd5c", Domain: "portal.bitrix24.ru", Dialog: "chat12", Chat: 12, Bot: 1011, Playground: true},
 		},
 		"negative numbers": {Key: "api:n", Retries: -1, Line: -7, LeadID: -1, Rev: -3},
 		"handed off":       {Key: "api:h", Status: HandedOff, Updated: time.Unix(1, 0).UTC()},
@@ -136,9 +136,6 @@ func normalize(d Dialog) Dialog {
 	if len(d.Fields) == 0 {
 		d.Fields = nil
 	}
-	if len(d.Meta) == 0 {
-		d.Meta = nil
-	}
 	if len(d.Recent) == 0 {
 		d.Recent = nil
 	}
@@ -181,4 +178,62 @@ func BenchmarkRecord(b *testing.B) {
 			_ = x.DecodeRecord(bin)
 		}
 	})
+}
+
+// TestRecordChannelOfOlderVersions reads the channel as older versions
+// wrote it, a map of strings (Dialog.Meta), in the binary record and in the
+// JSON records of older files; a pair that does not parse is an error
+// naming it, never a silent zero.
+func TestRecordChannelOfOlderVersions(t *testing.T) {
+	older := func(pairs map[string]string) []byte { // AppendRecord of a dialog with only Key and Meta
+		b := []byte{recordV1}
+		b = appendString(b, "b24:m1:chat12")
+		for range 4 {
+			b = appendString(b, "")
+		}
+		b = appendMap(b, nil)
+		b = append(b, 0, 0, 0, 0, 0) // retries, client, line, lead, idle done
+		b = append(b, 0, 0, 0, 0)    // four zero times
+		b = append(b, 0, 0)          // rev, no recent ids
+		return appendMap(b, pairs)
+	}
+	portal := map[string]string{"member": "m1", "dialog": "chat12", "chat": "12", "domain": "p.bitrix24.ru", "bot": "1011"}
+	want := Channel{Member: "m1", Domain: "p.bitrix24.ru", Dialog: "chat12", Chat: 12, Bot: 1011}
+	tests := []struct {
+		name    string
+		rec     []byte
+		want    Channel
+		wantErr string
+	}{
+		{"binary record", older(portal), want, ""},
+		{"JSON record", []byte(`{"k":"b24:m1:chat12","m":{"member":"m1","dialog":"chat12","chat":"12","domain":"p.bitrix24.ru","bot":"1011"}}`), want, ""},
+		{"playground, JSON", []byte(`{"k":"pg:s1","m":{"playground":"true"}}`), Channel{Playground: true}, ""},
+		{"playground, binary", older(map[string]string{"playground": "true"}), Channel{Playground: true}, ""},
+		{"chat not a number", older(map[string]string{"chat": "twelve"}), Channel{}, `channel chat "twelve"`},
+		{"bot not a number, JSON", []byte(`{"k":"x","m":{"bot":"b"}}`), Channel{}, `channel bot "b"`},
+		{"unknown pair", older(map[string]string{"chat_id": "1"}), Channel{}, `channel: unknown key "chat_id"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Dialog
+			err := d.DecodeRecord(tt.rec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("DecodeRecord = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Channel != tt.want {
+				t.Fatalf("channel = %+v, want %+v", d.Channel, tt.want)
+			}
+			// written again, it is the same pairs older versions read
+			var again Dialog
+			if err := again.DecodeRecord(d.AppendRecord(nil)); err != nil || again.Channel != tt.want {
+				t.Fatalf("re-encoded: %+v, %v", again.Channel, err)
+			}
+		})
+	}
 }

@@ -11,19 +11,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/fakeportal"
+	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
 )
 
 // startServer runs a real olbot on 127.0.0.1:0 with the examples and a
 // memory store.
-func startServer(t *testing.T, cfg server.Config) string {
+func startServer(t *testing.T, cfg server.Config, ocfg outbox.Config) string {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
-	srv, err := server.New(cfg, server.Options{Store: memstore.New(), Registry: scenarios.NewRegistry("../examples", nil), Logger: slog.New(slog.DiscardHandler)})
+	store := memstore.New()
+	reg := scenarios.NewRegistry("../examples", nil)
+	log := slog.New(slog.DiscardHandler)
+	metrics := prometheus.NewRegistry()
+	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: reg, Logger: log, Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := outbox.New(ocfg, outbox.Options{Store: store, Health: proc, Locks: proc, Logger: log, Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc.SetPortal(ob)
+	srv, err := server.New(cfg, server.Options{Store: store, Registry: reg, Dialogs: proc, Portals: ob.Portals(), Registrar: ob,
+		Funnel: funnel.New(store, reg, log, nil), Workers: []server.Worker{ob}, Metrics: metrics, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +86,7 @@ func noErrors(t *testing.T, name string, p *PhaseResult) {
 
 func TestRunJSON(t *testing.T) {
 	const token = "load-test-token"
-	base := startServer(t, server.Config{AdminToken: token})
+	base := startServer(t, server.Config{AdminToken: token}, outbox.Config{})
 	const dialogs = 20
 	rep, err := Run(t.Context(), Config{Target: base, Mode: ModeJSON, Dialogs: dialogs, Concurrency: 4, Baseline: true, AdminToken: token, RunID: "tj"})
 	if err != nil {
@@ -136,7 +155,7 @@ func TestRunJSON(t *testing.T) {
 }
 
 func TestRunNeedsTheAdminToken(t *testing.T) {
-	base := startServer(t, server.Config{AdminToken: "secret"})
+	base := startServer(t, server.Config{AdminToken: "secret"}, outbox.Config{})
 	_, err := Run(t.Context(), Config{Target: base, Dialogs: 1, RunID: "tn"})
 	if err == nil || !strings.Contains(err.Error(), "--admin-token") {
 		t.Fatalf("Run without the token: %v", err)
@@ -147,9 +166,9 @@ func TestRunBitrix24(t *testing.T) {
 	portal, ps := fakeportal.NewServer(fakeportal.Config{Burst: -1})
 	defer ps.Close()
 	pc := portal.Config()
-	base := startServer(t, server.Config{Bitrix24: server.Bitrix24Config{
+	base := startServer(t, server.Config{}, outbox.Config{
 		OAuthURL: portal.TokenURL(), AppClientID: pc.ClientID, AppClientSecret: pc.ClientSecret, Rate: 1e6, Burst: 1e6,
-	}})
+	})
 	const dialogs = 20
 	rep, err := Run(t.Context(), Config{Target: base, Mode: ModeBitrix24, Portal: portal, Dialogs: dialogs, Concurrency: 4, Baseline: true, RunID: "tb"})
 	if err != nil {
@@ -199,7 +218,7 @@ func TestRunBitrix24(t *testing.T) {
 }
 
 func TestRunCapsAndRate(t *testing.T) {
-	base := startServer(t, server.Config{})
+	base := startServer(t, server.Config{}, outbox.Config{})
 	t.Run("events cap", func(t *testing.T) {
 		rep, err := Run(t.Context(), Config{Target: base, Dialogs: 50, Concurrency: 3, Events: 10, RunID: "tc"})
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
-	"github.com/olbot/olbot/server"
 )
 
 // Step types.
@@ -77,9 +76,20 @@ func (s *Script) validate() error {
 	return nil
 }
 
+// eventBody is the body of POST /v1/events as the README documents it: the
+// client's side of the server's EventRequest.
+type eventBody struct {
+	Dialog   string `json:"dialog"`
+	Line     int    `json:"line,omitempty"`
+	Scenario string `json:"scenario,omitempty"`
+	Type     string `json:"type"`
+	Text     string `json:"text,omitempty"`
+	Client   string `json:"client,omitempty"`
+}
+
 // jsonBody is the POST /v1/events body of step st in dialog id.
 func jsonBody(id string, line int, scenario string, client string, st Step) ([]byte, error) {
-	req := server.EventRequest{Dialog: id, Line: line, Scenario: scenario, Type: st.Type, Text: st.Text}
+	req := eventBody{Dialog: id, Line: line, Scenario: scenario, Type: st.Type, Text: st.Text}
 	if st.Type == StepStart {
 		req.Client = client
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -147,14 +149,14 @@ func (s *Server) handleEvent(c echo.Context) error {
 	if req.Line < 0 {
 		return &Error{Code: EInvalid, Field: "line", Message: "line must be a positive Open Line id"}
 	}
-	out, err := s.process(c.Request().Context(), input{Key: NSAPI + req.Dialog, Event: ev, Scenario: req.Scenario})
+	out, err := s.dialogs.Apply(c.Request().Context(), dialogs.Input{Key: engine.KeyAPI + req.Dialog, Event: ev, Scenario: req.Scenario})
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, responseOf(out))
 }
 
-func responseOf(out outcome) EventResponse {
+func responseOf(out dialogs.Outcome) EventResponse {
 	actions, _ := engine.MarshalActions(out.Actions)
 	if out.Actions == nil {
 		actions = json.RawMessage("[]")
@@ -168,12 +170,12 @@ func responseOf(out outcome) EventResponse {
 
 // dialogKey turns a path id into a store key: a bare id is an API dialog.
 func dialogKey(id string) string {
-	for _, ns := range []string{NSPortal, NSAPI, NSPlayground} {
+	for _, ns := range []string{engine.KeyPortal, engine.KeyAPI, engine.KeyPlayground} {
 		if strings.HasPrefix(id, ns) {
 			return id
 		}
 	}
-	return NSAPI + id
+	return engine.KeyAPI + id
 }
 
 func (s *Server) handleDialog(c echo.Context) error {
@@ -195,7 +197,7 @@ func (s *Server) handleDialog(c echo.Context) error {
 		return unavailable("read calls of %s", key, err)
 	}
 	for _, cl := range calls {
-		v.Calls = append(v.Calls, CallView{ID: cl.ID, Method: cl.Method, Params: json.RawMessage(redactParams(cl.Params)), Attempts: cl.Attempts, Error: cl.Error, Parked: cl.Parked, NextAt: timePtr(cl.NextAt)})
+		v.Calls = append(v.Calls, CallView{ID: cl.ID, Method: cl.Method, Params: json.RawMessage(outbox.RedactParams(cl.Params)), Attempts: cl.Attempts, Error: cl.Error, Parked: cl.Parked, NextAt: timePtr(cl.NextAt)})
 	}
 	return c.JSON(http.StatusOK, v)
 }

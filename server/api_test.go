@@ -100,8 +100,8 @@ func TestAPIEvents(t *testing.T) {
 		rec := e.record(portalKey)
 		calls := len(p.Calls())
 		resp := e.event(EventRequest{Dialog: portalKey, Line: 1, Type: "message", Text: "Talk to a person"})
-		if resp.Dialog.Key != NSAPI+portalKey {
-			t.Fatalf("the event went to %q, want %q", resp.Dialog.Key, NSAPI+portalKey)
+		if resp.Dialog.Key != engine.KeyAPI+portalKey {
+			t.Fatalf("the event went to %q, want %q", resp.Dialog.Key, engine.KeyAPI+portalKey)
 		}
 		if !strings.Contains(string(resp.Actions), `"type":"operator"`) {
 			t.Fatalf("actions %s: the api dialog should have been handed off", resp.Actions)
@@ -113,7 +113,7 @@ func TestAPIEvents(t *testing.T) {
 		if n := len(p.Calls()); n != calls {
 			t.Fatalf("an api event made %d portal calls", n-calls)
 		}
-		if d := e.dialog(NSAPI + portalKey); len(d.Calls) != 0 || d.Status != string(engine.HandedOff) {
+		if d := e.dialog(engine.KeyAPI + portalKey); len(d.Calls) != 0 || d.Status != string(engine.HandedOff) {
 			t.Fatalf("api dialog %+v: handed off, with no outbox calls", d)
 		}
 		if d := e.dialog(portalKey); d.Key != portalKey || d.State != "welcome" {
@@ -213,6 +213,9 @@ func TestAPIScenarios(t *testing.T) {
 		t.Fatalf("the broken file changed the live set: %+v", reload.Scenarios.Scenarios)
 	}
 	status, body = e.api(http.MethodGet, "/v1/scenarios", nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET /v1/scenarios: %d %s", status, body)
+	}
 	list = ScenariosResponse{}
 	mustJSON(t, body, &list)
 	i := slices.IndexFunc(list.Files, func(f scenarios.FileStatus) bool { return f.File == bad })
@@ -327,10 +330,7 @@ func TestListenNeedsAdminToken(t *testing.T) {
 		})
 	}
 	// the server itself refuses to open
-	srv, err := New(Config{Listen: "0.0.0.0:0"}, Options{Store: memstore.New(), Registry: scenarios.NewRegistry(defaultScenarios(t), nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := Assemble(t, Config{Listen: "0.0.0.0:0"}, Wiring{Store: memstore.New(), Registry: scenarios.NewRegistry(defaultScenarios(t), nil)})
 	if err := srv.Open(context.Background()); err == nil || !strings.Contains(err.Error(), "admin token") {
 		srv.Close()
 		t.Fatalf("Open on 0.0.0.0 without an admin token: %v, want a refusal naming the admin token", err)

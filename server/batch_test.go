@@ -17,6 +17,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -28,10 +29,10 @@ type outboxRig struct {
 	t      testing.TB
 	portal *fakeportal.Portal
 	store  *memstore.Store
-	cfg    Bitrix24Config
+	cfg    outbox.Config
 	bot    int
 	logs   *logBuf
-	srv    *Server
+	srv    *Replica
 }
 
 func newOutboxRig(tb testing.TB, p *fakeportal.Portal) *outboxRig {
@@ -40,13 +41,13 @@ func newOutboxRig(tb testing.TB, p *fakeportal.Portal) *outboxRig {
 	r.bot = p.AddBot("olbot", "", "https://olbot.example/bitrix24/events")
 	c := p.Config()
 	access, refresh := p.Tokens()
-	in := install{MemberID: c.MemberID, Domain: c.Domain, ClientEndpoint: p.Endpoint(), ApplicationToken: c.ApplicationToken,
+	in := outbox.Install{MemberID: c.MemberID, Domain: c.Domain, ClientEndpoint: p.Endpoint(), ApplicationToken: c.ApplicationToken,
 		AccessToken: access, RefreshToken: refresh, Expiry: time.Now().Add(time.Hour), BotID: r.bot, InstalledAt: time.Now()}
 	b, err := json.Marshal(in)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := r.store.Put(context.Background(), nsPortal, c.MemberID, b); err != nil {
+	if err := r.store.Put(context.Background(), outbox.NSPortals, c.MemberID, b); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
@@ -68,7 +69,7 @@ func (r *outboxRig) queue(chat int, reqs ...bitrix24.Request) {
 	r.t.Helper()
 	member := r.portal.Config().MemberID
 	d := engine.Dialog{Key: fmt.Sprintf("b24:%s:chat%d", member, chat), Status: engine.Active, Rev: 1,
-		Meta: map[string]string{"member": member, "chat": strconv.Itoa(chat), "dialog": "chat" + strconv.Itoa(chat)}}
+		Channel: engine.Channel{Member: member, Chat: chat, Dialog: "chat" + strconv.Itoa(chat)}}
 	var calls []engine.Call
 	for _, req := range reqs {
 		params, err := json.Marshal(req.Params)
@@ -90,14 +91,11 @@ func (r *outboxRig) say(chat int, text string) bitrix24.Request {
 // start opens the server; maxBatch 1 sends every call by itself.
 func (r *outboxRig) start(maxBatch int) {
 	r.t.Helper()
-	cfg := Config{Listen: "127.0.0.1:0", IdleInterval: time.Hour, Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second, Bitrix24: r.cfg}
-	srv, err := New(cfg, Options{Store: r.store, Registry: scenarios.NewRegistry(defaultScenarios(r.t), nil),
+	cfg := Config{Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second}
+	ob := r.cfg
+	ob.MaxBatch = maxBatch
+	srv := Assemble(r.t, cfg, Wiring{Store: r.store, Registry: scenarios.NewRegistry(defaultScenarios(r.t), nil), Outbox: ob,
 		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	srv.portal.backoff = func(int) time.Duration { return 20 * time.Millisecond }
-	srv.portal.maxBatch = maxBatch
 	if err := srv.Open(context.Background()); err != nil {
 		r.t.Fatal(err)
 	}
@@ -272,7 +270,7 @@ func TestBatchedDeliveryExpiredToken(t *testing.T) {
 		}
 	}
 	access, _ := p.Tokens()
-	in, err := r.srv.portal.install(context.Background(), p.Config().MemberID)
+	in, err := r.srv.Outbox.Portals().Get(context.Background(), p.Config().MemberID)
 	if err != nil || in.AccessToken != access {
 		t.Fatalf("install record %+v (%v): want the refreshed token %s", in, err, access)
 	}

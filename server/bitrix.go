@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,117 +13,93 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/outbox"
 )
-
-// BotCode is the CODE olbot registers its Open Lines bot under.
-const BotCode = "olbot"
-
-// appDialog is the outbox key of a portal's application-level calls
-// (bot registration), kept apart from every chat.
-func appDialog(member string) string { return NSPortal + member + ":~app" }
 
 // handleBitrix24 is POST /bitrix24/events: a Bitrix24 event exactly as the
 // portal posts it (form-encoded, bracketed keys). It answers as soon as the
 // step is committed; portal calls go out through the outbox afterwards.
 func (s *Server) handleBitrix24(c echo.Context) error {
-	req := c.Request()
-	if ct := req.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		return &Error{Code: EInvalid, Message: fmt.Sprintf("Content-Type is %q; Bitrix24 events are application/x-www-form-urlencoded", ct)}
-	}
-	body, err := readBody(c)
+	ev, err := parseEvent(c)
 	if err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
+	if ev.Name == bitrix24.EventAppInstall {
+		return s.handleInstall(c, ev)
+	}
+	if err := s.verify(ctx, ev, c.QueryParam("k")); err != nil {
+		s.log.Warn("bitrix24 event refused", "event", ev.Name, "member", ev.Auth.MemberID, "domain", ev.Auth.Domain, "remote", c.RealIP(), "why", err.Error())
+		return err
+	}
+	switch ev.Name {
+	case bitrix24.EventAppUninstall:
+		if err := s.portals.Uninstall(ctx, ev.Auth.MemberID); err != nil {
+			return unavailable("forget portal %s", ev.Auth.MemberID, err)
+		}
+		s.log.Info("application uninstalled", "member", ev.Auth.MemberID, "domain", ev.Auth.Domain)
+		return c.JSON(http.StatusOK, map[string]any{"ok": true})
+	case bitrix24.EventBotDelete:
+		if err := s.portals.BotDeleted(ctx, ev.Auth.MemberID, ev.BotID); err != nil {
+			return unavailable("update portal %s", ev.Auth.MemberID, err)
+		}
+		s.log.Info("bot deleted on the portal", "member", ev.Auth.MemberID, "bot", ev.BotID)
+		return c.JSON(http.StatusOK, map[string]any{"ok": true})
+	case bitrix24.EventJoinChat, bitrix24.EventMessageAdd, bitrix24.EventCommandAdd:
+		return s.handleChatEvent(c, ev)
+	}
+	return s.ignored(c, ev, "olbot does not handle "+ev.Name)
+}
+
+// parseEvent reads and decodes the portal's form body.
+func parseEvent(c echo.Context) (*bitrix24.Event, error) {
+	req := c.Request()
+	if ct := req.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, &Error{Code: EInvalid, Message: fmt.Sprintf("Content-Type is %q; Bitrix24 events are application/x-www-form-urlencoded", ct)}
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
+		return nil, &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
 	}
 	ev, err := bitrix24.ParseEvent(form)
 	if err != nil {
 		var fe *bitrix24.FieldError
 		if errors.As(err, &fe) {
-			return &Error{Code: EInvalid, Field: fe.Field, Message: fe.Error()}
+			return nil, &Error{Code: EInvalid, Field: fe.Field, Message: fe.Error()}
 		}
-		return &Error{Code: EInvalid, Message: err.Error()}
+		return nil, &Error{Code: EInvalid, Message: err.Error()}
 	}
-	ctx := req.Context()
-	if ev.Name == bitrix24.EventAppInstall {
-		return s.portal.handleInstall(c, ev)
-	}
-	if err := s.portal.verify(ctx, ev, c.QueryParam("k")); err != nil {
-		s.log.Warn("bitrix24 event refused", "event", ev.Name, "member", ev.Auth.MemberID, "domain", ev.Auth.Domain, "remote", c.RealIP(), "why", err.Error())
-		return err
-	}
-	ignored := func(why string) error {
-		s.log.Info("bitrix24 event ignored", "event", ev.Name, "dialog", ev.Params.DialogID, "why", why)
-		return c.JSON(http.StatusOK, map[string]any{"ok": true, "ignored": why})
-	}
-	switch ev.Name {
-	case bitrix24.EventAppUninstall:
-		if err := s.portal.kv.Delete(ctx, nsPortal, ev.Auth.MemberID); err != nil {
-			return unavailable("forget portal %s", ev.Auth.MemberID, err)
-		}
-		s.portal.forget(ev.Auth.MemberID)
-		s.log.Info("application uninstalled", "member", ev.Auth.MemberID, "domain", ev.Auth.Domain)
-		return c.JSON(http.StatusOK, map[string]any{"ok": true})
-	case bitrix24.EventBotDelete:
-		if in, err := s.portal.install(ctx, ev.Auth.MemberID); err == nil && in.BotID == ev.BotID {
-			in.BotID = 0
-			if err := s.portal.putInstall(ctx, in); err != nil {
-				return unavailable("update portal %s", ev.Auth.MemberID, err)
-			}
-		}
-		s.log.Info("bot deleted on the portal", "member", ev.Auth.MemberID, "bot", ev.BotID)
-		return c.JSON(http.StatusOK, map[string]any{"ok": true})
-	case bitrix24.EventJoinChat, bitrix24.EventMessageAdd, bitrix24.EventCommandAdd:
-	default:
-		return ignored("olbot does not handle " + ev.Name)
-	}
+	return ev, nil
+}
+
+// ignored answers 200 to an event olbot leaves alone, saying why.
+func (s *Server) ignored(c echo.Context, ev *bitrix24.Event, why string) error {
+	s.log.Info("bitrix24 event ignored", "event", ev.Name, "dialog", ev.Params.DialogID, "why", why)
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "ignored": why})
+}
+
+// handleChatEvent applies a verified chat event (join, message, button)
+// to the chat's dialog.
+func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event) error {
 	if !ev.IsOpenLine() {
-		return ignored("not an Open Lines chat")
+		return s.ignored(c, ev, "not an Open Lines chat")
 	}
 	if ev.ChatID() <= 0 {
 		// every reply addresses the chat: without it the step could not be committed
 		return &Error{Code: EInvalid, Field: "data[PARAMS][CHAT_ID]", Message: "an Open Lines event needs its chat: data[PARAMS][CHAT_ID], or a DIALOG_ID of the form chat<N>"}
 	}
-	line, _ := ev.OpenLine()
-	in := input{
-		Key:   NSPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
-		Event: engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
-		Meta:  map[string]string{"member": ev.Auth.MemberID, "dialog": ev.Params.DialogID, "chat": strconv.Itoa(ev.ChatID()), "domain": ev.Auth.Domain},
+	ctx := c.Request().Context()
+	in, why := s.chatInput(ctx, ev)
+	if why != "" {
+		return s.ignored(c, ev, why)
 	}
-	if bot, ok := ev.Bot(); ok {
-		in.Meta["bot"] = strconv.Itoa(bot.BotID)
-		s.portal.freshToken(ctx, bot.Auth)
-	}
-	if ev.User != nil {
-		in.Event.Client = ev.User.FirstName
-		if in.Event.Client == "" {
-			in.Event.Client, _, _ = strings.Cut(ev.User.Name, " ")
-		}
-	}
-	switch ev.Name {
-	case bitrix24.EventJoinChat:
-		in.Event.Type = engine.Start
-	case bitrix24.EventMessageAdd:
-		if who := operatorMessage(ev); who != "" {
-			return ignored(who)
-		}
-		in.Event.Type, in.Event.Text = engine.Message, ev.Params.Message
-		if ev.Params.MessageID != 0 {
-			in.Event.ID = "m" + strconv.Itoa(ev.Params.MessageID)
-		}
-	case bitrix24.EventCommandAdd:
-		cmd, ok := firstCommand(ev)
-		n, err := strconv.Atoi(strings.TrimSpace(cmd.Params))
-		if !ok || err != nil || n < 1 {
-			return ignored(fmt.Sprintf("command %q with params %q is not a menu button", cmd.Command, cmd.Params))
-		}
-		in.Event.Type, in.Event.Button = engine.Button, n
-		in.Event.ID = fmt.Sprintf("c%d:%d", cmd.MessageID, cmd.ID)
-	}
-	out, err := s.process(ctx, in)
+	out, err := s.dialogs.Apply(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -138,20 +113,59 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
-// operatorMessage says why a message is not the client's, or "" when it is:
-// in Open Lines the client is the connector user named by CHAT_ENTITY_ID
-// (<connector>|<line>|<chat>|<user>).
-func operatorMessage(ev *bitrix24.Event) string {
-	if ev.User != nil && ev.User.IsBot {
-		return "a bot's message"
+// chatInput is the engine event of a chat event, or why it is ignored.
+func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event) (dialogs.Input, string) {
+	line, _ := ev.OpenLine()
+	in := dialogs.Input{
+		Key:     engine.KeyPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
+		Event:   engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
+		Channel: engine.Channel{Member: ev.Auth.MemberID, Dialog: ev.Params.DialogID, Chat: ev.ChatID(), Domain: ev.Auth.Domain},
 	}
-	parts := strings.Split(ev.Params.ChatEntityID, "|")
-	if len(parts) >= 4 {
-		if client, err := strconv.Atoi(parts[3]); err == nil && client > 0 && ev.Params.FromUserID != 0 && ev.Params.FromUserID != client {
-			return fmt.Sprintf("a message from user %d, not the client (%d): an operator", ev.Params.FromUserID, client)
+	if bot, ok := ev.Bot(); ok {
+		// only the bot's id: its token (data[BOT][…][access_token]) is the
+		// bot user's, who has no CRM rights; every call goes with the
+		// application's own pair
+		in.Channel.Bot = bot.BotID
+	}
+	if ev.User != nil {
+		in.Event.Client = ev.User.FirstName
+		if in.Event.Client == "" {
+			in.Event.Client, _, _ = strings.Cut(ev.User.Name, " ")
 		}
 	}
-	return ""
+	switch ev.Name {
+	case bitrix24.EventJoinChat:
+		// a join is a new session of the line (service-2.md): a run still
+		// active or handed off is closed first
+		in.Event.Type, in.NewSession = engine.Start, true
+	case bitrix24.EventMessageAdd:
+		if client, why := ev.Author(); !client {
+			return in, why
+		}
+		in.Event.Type, in.Event.Text = engine.Message, ev.Text()
+		if in.Event.Text == "" && ev.HasFiles() {
+			in.Event.Type = engine.File
+		}
+		if ev.Params.MessageID != 0 {
+			in.Event.ID = "m" + strconv.Itoa(ev.Params.MessageID)
+		}
+	case bitrix24.EventCommandAdd:
+		// The portal sends ONIMCOMMANDADD only for commands registered with
+		// imbot.command.register; olbot registers none and its buttons are
+		// ACTION=SEND buttons that arrive as the client's message. A
+		// command is therefore never a menu button: it is answered 200.
+		cmd, _ := firstCommand(ev)
+		return in, fmt.Sprintf("command /%s is not one of olbot's: its buttons come as messages", clip(cmd.Command))
+	}
+	return in, ""
+}
+
+// clip shortens a value from an event for a log line or an answer.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }
 
 func firstCommand(ev *bitrix24.Event) (bitrix24.Command, bool) {
@@ -170,11 +184,11 @@ func firstCommand(ev *bitrix24.Event) (bitrix24.Command, bool) {
 // verify checks an event's application token against the portal's install
 // record, or, for a webhook-registered bot, the configured token or the
 // handler URL's k secret. A rejected event changes nothing.
-func (p *portalSide) verify(ctx context.Context, ev *bitrix24.Event, k string) error {
+func (s *Server) verify(ctx context.Context, ev *bitrix24.Event, k string) error {
 	if ev.Auth.MemberID == "" {
 		return &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "the event has no auth[member_id]"}
 	}
-	in, err := p.install(ctx, ev.Auth.MemberID)
+	in, err := s.portals.Get(ctx, ev.Auth.MemberID)
 	switch {
 	case err == nil:
 		if ev.Auth.ApplicationToken != "" && equal(ev.Auth.ApplicationToken, in.ApplicationToken) {
@@ -184,13 +198,13 @@ func (p *portalSide) verify(ctx context.Context, ev *bitrix24.Event, k string) e
 	case !errors.Is(err, engine.ErrNotFound):
 		return unavailable("read portal %s", ev.Auth.MemberID, err)
 	}
-	if p.cfg.AppToken == "" && p.cfg.HandlerSecret == "" {
+	if s.cfg.Bitrix24.AppToken == "" && s.cfg.Bitrix24.HandlerSecret == "" {
 		return &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "unknown portal: install the application first, or configure --app-token / --handler-secret for a webhook bot"}
 	}
-	if p.cfg.AppToken != "" && ev.Auth.ApplicationToken != "" && equal(ev.Auth.ApplicationToken, p.cfg.AppToken) {
+	if s.cfg.Bitrix24.AppToken != "" && ev.Auth.ApplicationToken != "" && equal(ev.Auth.ApplicationToken, s.cfg.Bitrix24.AppToken) {
 		return nil
 	}
-	if p.cfg.HandlerSecret != "" && k != "" && equal(k, p.cfg.HandlerSecret) {
+	if s.cfg.Bitrix24.HandlerSecret != "" && k != "" && equal(k, s.cfg.Bitrix24.HandlerSecret) {
 		return nil
 	}
 	return &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "neither the application token nor the handler secret matches"}
@@ -200,43 +214,41 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 
 // handleInstall stores a portal's tokens (ONAPPINSTALL) and queues the
 // registration of the Open Lines bot.
-func (p *portalSide) handleInstall(c echo.Context, ev *bitrix24.Event) error {
+func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 	ctx := c.Request().Context()
 	a := ev.Auth
 	domain := strings.ToLower(a.Domain)
 	if domain == "" || a.MemberID == "" || a.ApplicationToken == "" {
 		return &Error{Code: EInvalid, Field: "auth", Message: "ONAPPINSTALL needs auth[domain], auth[member_id] and auth[application_token]"}
 	}
-	if len(p.cfg.Portals) > 0 && !allowed(domain, p.cfg.Portals) {
-		p.s.log.Warn("install refused: portal not in --portals", "domain", domain, "member", a.MemberID)
+	if len(s.cfg.Bitrix24.Portals) > 0 && !allowed(domain, s.cfg.Bitrix24.Portals) {
+		s.log.Warn("install refused: portal not in --portals", "domain", domain, "member", a.MemberID)
 		return &Error{Code: EUnauthorized, Field: "auth[domain]", Message: fmt.Sprintf("portal %s may not install this olbot (not in --portals)", domain)}
 	}
 	if h := hostOf(a.ClientEndpoint); h == "" || (h != domain && h != hostOf("//"+domain)) {
 		return &Error{Code: EInvalid, Field: "auth[client_endpoint]", Message: fmt.Sprintf("client_endpoint %q is not on the portal's domain %s", a.ClientEndpoint, domain)}
 	}
-	p.tokMu.Lock()
-	defer p.tokMu.Unlock()
-	old, err := p.install(ctx, a.MemberID)
-	switch {
-	case err == nil:
-		if !equal(old.ApplicationToken, a.ApplicationToken) && !p.cfg.AllowReinstall {
-			p.s.log.Warn("re-install refused: a different application token for a known portal", "domain", domain, "member", a.MemberID)
+	tok := bitrix24.TokenFromAuth(a, s.now())
+	in := outbox.Install{MemberID: a.MemberID, Domain: domain, ClientEndpoint: a.ClientEndpoint, ApplicationToken: a.ApplicationToken,
+		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, InstalledAt: s.now()}
+	in, err := s.portals.Install(ctx, in, func(old outbox.Install) error {
+		if !equal(old.ApplicationToken, a.ApplicationToken) && !s.cfg.Bitrix24.AllowReinstall {
+			s.log.Warn("re-install refused: a different application token for a known portal", "domain", domain, "member", a.MemberID)
 			return &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "this portal is installed with another application token; restart olbot with --allow-reinstall to accept it"}
 		}
-	case !errors.Is(err, engine.ErrNotFound):
-		return unavailable("read portal %s", a.MemberID, err)
-	}
-	tok := bitrix24.TokenFromAuth(a, p.s.now())
-	in := install{MemberID: a.MemberID, Domain: domain, ClientEndpoint: a.ClientEndpoint, ApplicationToken: a.ApplicationToken,
-		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, BotID: old.BotID, InstalledAt: p.s.now()}
-	if err := p.putInstall(ctx, in); err != nil {
+		return nil
+	})
+	if err != nil {
+		var ae *Error
+		if errors.As(err, &ae) {
+			return err
+		}
 		return unavailable("save portal %s", a.MemberID, err)
 	}
-	p.forget(a.MemberID)
-	p.s.log.Info("application installed", "domain", domain, "member", a.MemberID)
+	s.log.Info("application installed", "domain", domain, "member", a.MemberID)
 	if in.BotID == 0 {
-		if err := p.queueRegister(ctx, a.MemberID, p.handlerURL(c)); err != nil {
-			return err
+		if err := s.registrar.QueueRegister(ctx, a.MemberID, s.handlerURL(c)); err != nil {
+			return unavailable("queue the bot registration for %s", a.MemberID, err)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "installed": domain})
@@ -252,112 +264,23 @@ func allowed(domain string, list []string) bool {
 }
 
 // handlerURL is the public URL of /bitrix24/events, for imbot.register.
-func (p *portalSide) handlerURL(c echo.Context) string {
-	base := strings.TrimRight(p.cfg.PublicURL, "/")
+func (s *Server) handlerURL(c echo.Context) string {
+	base := strings.TrimRight(s.cfg.Bitrix24.PublicURL, "/")
 	if base == "" {
 		base = c.Scheme() + "://" + c.Request().Host
 	}
 	u := base + "/bitrix24/events"
-	if p.cfg.HandlerSecret != "" {
-		u += "?k=" + url.QueryEscape(p.cfg.HandlerSecret)
+	if s.cfg.Bitrix24.HandlerSecret != "" {
+		u += "?k=" + url.QueryEscape(s.cfg.Bitrix24.HandlerSecret)
 	}
 	return u
 }
 
-// queueRegister commits the bot's registration to the portal's app outbox.
-func (p *portalSide) queueRegister(ctx context.Context, member, handler string) error {
-	r := bitrix24.RegisterRequest(bitrix24.RegisterParams{Code: BotCode, Type: "O", OpenLine: true, EventHandler: handler,
-		Properties: bitrix24.BotProperties{Name: "olbot", WorkPosition: "Open Lines assistant", Color: "AZURE"}})
-	params, err := json.Marshal(r.Params)
+// hostOf returns the host of a URL, lower-cased, or "".
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
-		return err
+		return ""
 	}
-	key := appDialog(member)
-	unlock := p.s.locks.lock(key)
-	defer unlock()
-	d, err := p.s.store.Dialog(ctx, key)
-	if errors.Is(err, engine.ErrNotFound) {
-		d = engine.Dialog{Key: key}
-	} else if err != nil {
-		return unavailable("read %s", key, err)
-	}
-	prev := d.Rev
-	d.Rev++
-	d.Updated = p.s.now()
-	call := engine.Call{Portal: member, Method: r.Method, Params: params, Created: p.s.now()}
-	if err := p.s.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: []engine.Call{call}}); err != nil {
-		return unavailable("queue the bot registration for %s", member, err)
-	}
-	p.wake()
-	return nil
-}
-
-// saveBot records the bot id imbot.register returned.
-func (p *portalSide) saveBot(ctx context.Context, member string, res json.RawMessage) {
-	id, err := bitrix24.ParseID(res)
-	if err != nil || id <= 0 {
-		p.s.log.Warn("imbot.register returned no bot id", "member", member, "result", string(res))
-		return
-	}
-	p.tokMu.Lock()
-	defer p.tokMu.Unlock()
-	in, err := p.install(ctx, member)
-	if err != nil {
-		p.s.log.Warn("could not record the bot id", "member", member, "err", err)
-		return
-	}
-	in.BotID = id
-	if err := p.putInstall(ctx, in); err != nil {
-		p.s.log.Warn("could not record the bot id", "member", member, "err", err)
-		return
-	}
-	p.s.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
-}
-
-// freshToken keeps the newest token that came with an event, so replies use
-// it (the bot's own token from data[BOT]). The cached client adopts it in
-// place: rebuilding the client from the record could lose a refresh token
-// that a delivery is rotating right now.
-func (p *portalSide) freshToken(ctx context.Context, a bitrix24.Auth) {
-	if a.AccessToken == "" || p.webhook != nil {
-		return
-	}
-	t := bitrix24.TokenFromAuth(a, p.s.now())
-	if !p.keepToken(ctx, a.MemberID, t) {
-		return
-	}
-	p.mu.Lock()
-	src := p.tokens[a.MemberID]
-	p.mu.Unlock()
-	if src != nil {
-		src.Offer(t) // outside tokMu: a refresh holds the source's lock while it takes tokMu
-	}
-}
-
-// keepToken writes an event's fresher access token into the install record
-// and reports whether it did.
-func (p *portalSide) keepToken(ctx context.Context, member string, t bitrix24.Token) bool {
-	p.tokMu.Lock()
-	defer p.tokMu.Unlock()
-	in, err := p.install(ctx, member)
-	if err != nil || !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
-		return false
-	}
-	in.AccessToken, in.Expiry = t.AccessToken, t.Expiry
-	if t.RefreshToken != "" {
-		in.RefreshToken = t.RefreshToken
-	}
-	if err := p.putInstall(ctx, in); err != nil {
-		p.s.log.Warn("could not keep the event's token", "member", member, "err", err)
-		return false
-	}
-	return true
-}
-
-// forget drops a cached client so the next call reads the install record again.
-func (p *portalSide) forget(member string) {
-	p.mu.Lock()
-	delete(p.clients, member)
-	delete(p.tokens, member)
-	p.mu.Unlock()
+	return strings.ToLower(u.Hostname())
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
@@ -223,11 +224,8 @@ func serve(t *testing.T, dir, token string) (base string, store *memstore.Store)
 	t.Helper()
 	logs := &lockedBuf{}
 	store = memstore.New()
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", AdminToken: token, Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second},
-		server.Options{Store: store, Registry: scenarios.NewRegistry(dir, nil), Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := server.Assemble(t, server.Config{Listen: "127.0.0.1:0", AdminToken: token, Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second},
+		server.Wiring{Store: store, Registry: scenarios.NewRegistry(dir, nil), Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -342,12 +340,12 @@ func TestPlaygroundInBrowser(t *testing.T) {
 
 	// The playground dialog is marked as such and produced no portal call.
 	session := p.eval(`document.getElementById('log').getAttribute('data-session')`)
-	d, err := store.Dialog(context.Background(), server.NSPlayground+session)
+	d, err := store.Dialog(context.Background(), engine.KeyPlayground+session)
 	if err != nil {
 		t.Fatalf("playground dialog pg:%s: %v", session, err)
 	}
-	if d.Meta["playground"] != "true" || d.State != "ask_email" {
-		t.Fatalf("stored playground dialog: state=%q meta=%v, want ask_email and playground=true", d.State, d.Meta)
+	if !d.Channel.Playground || d.State != "ask_email" {
+		t.Fatalf("stored playground dialog: state=%q channel=%+v, want ask_email and a playground channel", d.State, d.Channel)
 	}
 	if calls, err := store.Calls(context.Background(), d.Key); err != nil || len(calls) != 0 {
 		t.Fatalf("playground dialog has portal calls %v (err %v), want none", calls, err)

@@ -7,6 +7,9 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/olbot/olbot/dialogs"
+	"github.com/olbot/olbot/outbox"
 )
 
 // Error codes of the application error, mapped to HTTP status in one place.
@@ -34,6 +37,27 @@ func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// unavailable is the 503 for a store failure (dialogs.UnavailableError):
+// the answer says what could not be done and that a retry may work; the
+// cause goes to the log only.
+func unavailable(format, key string, err error) error { return dialogs.Unavailable(format, key, err) }
+
+// answerOf is the answer of an error the dialogs and outbox packages return,
+// or nil when err is none of theirs.
+func answerOf(err error) *Error {
+	var ie *dialogs.InvalidError
+	var ue *dialogs.UnavailableError
+	switch {
+	case errors.As(err, &ie):
+		return &Error{Code: EInvalid, Field: ie.Field, Message: ie.Message}
+	case errors.As(err, &ue):
+		return &Error{Code: EUnavailable, Message: ue.Message}
+	case errors.Is(err, outbox.ErrStore):
+		return &Error{Code: EUnavailable, Message: "the store is unavailable, try again"}
+	}
+	return nil
+}
+
 var statusOf = map[string]int{
 	EInvalid:      http.StatusBadRequest,
 	EUnauthorized: http.StatusUnauthorized,
@@ -50,10 +74,10 @@ func (s *Server) httpError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	var ae *Error
+	ae := answerOf(err)
 	var he *echo.HTTPError
 	switch {
-	case errors.As(err, &ae):
+	case ae != nil || errors.As(err, &ae):
 		if ae.Code == EUnavailable {
 			s.log.Warn("request refused: service unavailable", "method", c.Request().Method, "path", c.Path(), "err", err)
 		}

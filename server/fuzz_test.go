@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -52,12 +52,8 @@ func examplesRegistry(tb testing.TB) *scenarios.Registry {
 // fuzzServer is a fresh server over the examples with a memory store.
 func fuzzServer(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := New(Config{BodyLimit: 64 << 10, Bitrix24: Bitrix24Config{AppToken: fuzzAppToken, ClientID: "fuzz-client"}},
-		Options{Store: memstore.New(), Registry: examplesRegistry(tb), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return Assemble(tb, Config{BodyLimit: 64 << 10, Bitrix24: Bitrix24Config{AppToken: fuzzAppToken}},
+		Wiring{Store: memstore.New(), Registry: examplesRegistry(tb), Outbox: outbox.Config{ClientID: "fuzz-client"}}).Server
 }
 
 // serve runs one request against h, failing when it does not finish
@@ -105,7 +101,7 @@ var fuzzChat = bitrix24.LineChat{ChatID: 1777, Line: 1, Client: bitrix24.User{ID
 func fuzzAuth() (bitrix24.Auth, bitrix24.BotAuth) {
 	auth := bitrix24.Auth{Domain: "fuzz.bitrix24.com", MemberID: "fuzz-member", ApplicationToken: fuzzAppToken,
 		ClientEndpoint: "https://fuzz.bitrix24.com/rest/", AccessToken: "fuzz-access"}
-	bot := bitrix24.BotAuth{BotID: 1011, BotCode: BotCode, Auth: auth}
+	bot := bitrix24.BotAuth{BotID: 1011, BotCode: outbox.BotCode, Auth: auth}
 	return auth, bot
 }
 
@@ -135,7 +131,7 @@ func FuzzBitrix24Handler(f *testing.F) {
 		msg(86105, "[URL=http://evil.example]{{email}}[/URL]\nlevel=ERROR msg=forged"),
 		join,
 		bitrix24.CommandEvent(auth, bot, fuzzChat, bitrix24.Command{ID: 7, Command: "menu", Params: "2", Context: "KEYBOARD", MessageID: 86106}).Form().Encode(),
-		bitrix24.DeleteEvent(auth, 1011, BotCode).Form().Encode(),
+		bitrix24.DeleteEvent(auth, 1011, outbox.BotCode).Form().Encode(),
 		bitrix24.InstallEvent(auth, bitrix24.Install{Version: "1", Active: true, Installed: true}).Form().Encode(),
 		strings.Replace(msg(86107, "hi"), fuzzAppToken, "forged", -1),
 		strings.Replace(msg(86108, "hi"), "CHAT_ENTITY_TYPE%5D=LINES", "CHAT_ENTITY_TYPE%5D=", 1),

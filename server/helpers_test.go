@@ -28,6 +28,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -102,14 +103,15 @@ func newPortal(tb testing.TB, cfg fakeportal.Config) *fakeportal.Portal {
 
 // localApp is the local-application configuration for portal p: tokens from
 // ONAPPINSTALL, refreshed through the fake's OAuth endpoint.
-func localApp(p *fakeportal.Portal) Bitrix24Config {
+func localApp(p *fakeportal.Portal) outbox.Config {
 	c := p.Config()
-	return Bitrix24Config{AppClientID: c.ClientID, AppClientSecret: c.ClientSecret, OAuthURL: p.TokenURL(), Rate: 1000, Burst: 1000}
+	return outbox.Config{AppClientID: c.ClientID, AppClientSecret: c.ClientSecret, OAuthURL: p.TokenURL(), Rate: 1000, Burst: 1000}
 }
 
 // webhookMode is the incoming-webhook configuration for portal p.
-func webhookMode(p *fakeportal.Portal, clientID, secret string) Bitrix24Config {
-	return Bitrix24Config{Webhook: p.WebhookURL(), ClientID: clientID, HandlerSecret: secret, Rate: 1000, Burst: 1000}
+func webhookMode(e *env, p *fakeportal.Portal, clientID, secret string) {
+	e.ob = outbox.Config{Webhook: p.WebhookURL(), ClientID: clientID, Rate: 1000, Burst: 1000}
+	e.cfg.Bitrix24.HandlerSecret = secret
 }
 
 // scenarioDir makes a scenario folder with copies of files (paths relative
@@ -152,7 +154,9 @@ type env struct {
 	backoff func(int) time.Duration // retry delay; default 20ms
 	logs    *logBuf
 
-	srv   *Server
+	ob    outbox.Config // how the outbox reaches the portal
+	idle  time.Duration // idle sweep interval; default an hour
+	srv   *Replica
 	store engine.Store
 	base  string // http://127.0.0.1:port
 }
@@ -164,9 +168,9 @@ func newEnv(tb testing.TB, p *fakeportal.Portal, fix func(*env)) *env {
 	tb.Helper()
 	e := &env{t: tb, portal: p, logs: &logBuf{},
 		backoff: func(int) time.Duration { return 20 * time.Millisecond }}
-	e.cfg = Config{Listen: "127.0.0.1:0", IdleInterval: time.Hour, Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second}
+	e.cfg = Config{Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second}
 	if p != nil {
-		e.cfg.Bitrix24 = localApp(p)
+		e.ob = localApp(p)
 	}
 	if fix != nil {
 		fix(e)
@@ -205,16 +209,12 @@ func (e *env) start() {
 		}
 		e.store = st
 	}
-	opts := Options{Store: e.store, Registry: scenarios.NewRegistry(e.dir, nil),
+	w := Wiring{Store: e.store, Registry: scenarios.NewRegistry(e.dir, nil), Outbox: e.ob, Backoff: e.backoff, Idle: e.idle,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if e.clock != nil {
-		opts.Now = e.clock.Now
+		w.Now = e.clock.Now
 	}
-	srv, err := New(e.cfg, opts)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	srv.portal.backoff = e.backoff
+	srv := Assemble(e.t, e.cfg, w)
 	if err := srv.Open(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func (e *env) member() string { return e.portal.Config().MemberID }
 
 // key is the dialog key of a portal chat.
 func (e *env) key(chat *fakeportal.Chat) string {
-	return NSPortal + e.member() + ":chat" + strconv.Itoa(chat.ChatID)
+	return engine.KeyPortal + e.member() + ":chat" + strconv.Itoa(chat.ChatID)
 }
 
 // request sends an HTTP request to the server and returns the status and body.
@@ -394,7 +394,7 @@ func (e *env) install() int {
 	}
 	var bot int
 	waitFor(e.t, "the bot registration", func() (bool, string) {
-		in, err := e.srv.portal.install(context.Background(), e.member())
+		in, err := e.srv.Outbox.Portals().Get(context.Background(), e.member())
 		if err != nil {
 			return false, err.Error()
 		}

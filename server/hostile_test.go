@@ -30,6 +30,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -37,7 +38,7 @@ import (
 // store, logging at debug level into logs. Every answer body is kept.
 type hostile struct {
 	t      *testing.T
-	s      *Server
+	s      *Replica
 	store  *memstore.Store
 	logs   *logBuf
 	mu     sync.Mutex
@@ -57,10 +58,7 @@ func newHostile(t *testing.T, cfg Config, jsonLogs bool) *hostile {
 		t.Fatalf("scenarios: %v %v", err, res.Problems)
 	}
 	store := memstore.New()
-	s, err := New(cfg, Options{Store: store, Registry: reg, Logger: slog.New(lh)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := Assemble(t, cfg, Wiring{Store: store, Registry: reg, Logger: slog.New(lh)})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
@@ -148,12 +146,12 @@ func newHostileChat(token string, line, chatID int, client bitrix24.User) hostil
 		client.ID = 500 + chatID
 	}
 	client.IsConnector = true
-	return hostileChat{auth: auth, bot: bitrix24.BotAuth{BotID: 1011, BotCode: BotCode},
+	return hostileChat{auth: auth, bot: bitrix24.BotAuth{BotID: 1011, BotCode: outbox.BotCode},
 		chat: bitrix24.LineChat{ChatID: chatID, Line: line, Client: client}}
 }
 
 func (c hostileChat) key() string {
-	return NSPortal + c.auth.MemberID + ":chat" + strconv.Itoa(c.chat.ChatID)
+	return engine.KeyPortal + c.auth.MemberID + ":chat" + strconv.Itoa(c.chat.ChatID)
 }
 
 func (c hostileChat) join() url.Values {
@@ -284,9 +282,15 @@ func TestHostileReplay(t *testing.T) {
 	if m := answer(t, h.post(msg, ""), http.StatusOK); m["outcome"] != "duplicate" {
 		t.Fatalf("late replay: %v, want duplicate", m)
 	}
-	// the join carries no id: a second one is ignored because the dialog runs
+	// the join carries no id. Right after the join a second one is the
+	// same join delivered twice and changes nothing; after the client has
+	// written, a join is a new Open Lines session (service-2.md): the run
+	// starts afresh (it used to be ignored while the dialog ran)
+	if m := answer(t, h.post(c.join(), ""), http.StatusOK); m["outcome"] != string(engine.Applied) {
+		t.Fatalf("join after messages: %v, want a new session (applied)", m)
+	}
 	if m := answer(t, h.post(c.join(), ""), http.StatusOK); m["outcome"] != string(engine.Ignored) {
-		t.Fatalf("replayed join: %v, want ignored", m)
+		t.Fatalf("join delivered twice: %v, want the second ignored", m)
 	}
 }
 
@@ -511,7 +515,7 @@ func TestHostileAdminRoutes(t *testing.T) {
 			})
 		}
 	}
-	if _, err := h.store.Dialog(context.Background(), NSAPI+"x"); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := h.store.Dialog(context.Background(), engine.KeyAPI+"x"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("a refused request created a dialog (err %v)", err)
 	}
 	rec := h.do(http.MethodGet, "/v1/scenarios", "", nil, http.Header{"Authorization": {"Bearer " + token}})
@@ -523,7 +527,9 @@ func TestHostileAdminRoutes(t *testing.T) {
 // it inside one record.
 func TestHostileInjection(t *testing.T) {
 	const forged = "\nlevel=ERROR msg=forged"
-	const payload = "[URL=http://evil.example]click[/URL] {{email}} {{client}}" + forged
+	// [URL=…] is cleaned from incoming text (as the official example bot
+	// does); [SEND=…] is not, so it must come back escaped
+	const payload = "[URL=http://evil.example]click[/URL] [SEND=http://evil.example]go[/SEND] {{email}} {{client}}" + forged
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			const token = "injection-token"
@@ -561,20 +567,16 @@ func TestHostileInjection(t *testing.T) {
 			if got := messages(a.key()); len(got) == 0 || got[0] != wantGreeting {
 				t.Fatalf("greeting %q, want %q", got, wantGreeting)
 			}
-			wantEcho := "You wrote: " + engine.EscapeBB(payload)
+			wantEcho := "You wrote: " + engine.EscapeBB(bitrix24.CleanMessage(payload))
 			if got := messages(b.key()); len(got) != 2 || got[1] != wantEcho {
 				t.Fatalf("messages %q, want the echo %q", got, wantEcho)
 			}
-			if !strings.Contains(wantEcho, "[\u200bURL=") || !strings.Contains(wantEcho, "{{email}} {{client}}") {
+			if strings.Contains(wantEcho, "URL=") || !strings.Contains(wantEcho, "[\u200bSEND=") || !strings.Contains(wantEcho, "{{email}} {{client}}") {
 				t.Fatalf("echo %q is not escaped and literal", wantEcho)
 			}
 			// no portal is configured: delivery logs each call with its params
 			// (one call per dialog a round, so that each dialog's order holds)
-			for range 20 {
-				if h.s.portal.deliverOnce(context.Background()) == 0 {
-					break
-				}
-			}
+			h.s.Outbox.Flush(context.Background())
 
 			logs := h.logs.String()
 			injected := 0
@@ -616,7 +618,7 @@ func TestHostileSecretsStayOut(t *testing.T) {
 		e := startEnv(t, p, func(e *env) {
 			e.db = ""
 			e.cfg.AdminToken = adminToken
-			e.cfg.Bitrix24 = webhookMode(p, clientID, handlerSecret)
+			webhookMode(e, p, clientID, handlerSecret)
 			e.cfg.Bitrix24.AppToken = appToken
 		})
 		var bodies [][]byte
@@ -652,7 +654,7 @@ func TestHostileSecretsStayOut(t *testing.T) {
 		for _, path := range []string{"/v1/dialogs/" + e.key(chat), "/v1/scenarios", "/readyz", "/healthz", "/metrics", "/playground/api/status"} {
 			keep(e.request(http.MethodGet, path, "", nil, adminToken))
 		}
-		checkNoSecrets(t, e.logs.String(), bodies, e.srv.PortalMode(),
+		checkNoSecrets(t, e.logs.String(), bodies, e.srv.Outbox.Mode(),
 			webhookSecret, p.WebhookURL(), appToken, adminToken, handlerSecret, clientID)
 	})
 	t.Run("local application", func(t *testing.T) {
@@ -692,7 +694,7 @@ func TestHostileSecretsStayOut(t *testing.T) {
 		if newAccess == access {
 			t.Fatal("no token refresh happened: the test does not reach the refresh path")
 		}
-		checkNoSecrets(t, e.logs.String(), bodies, e.srv.PortalMode(), clientSecret, appToken, access, refresh, newAccess, newRefresh)
+		checkNoSecrets(t, e.logs.String(), bodies, e.srv.Outbox.Mode(), clientSecret, appToken, access, refresh, newAccess, newRefresh)
 	})
 }
 
@@ -779,10 +781,7 @@ func TestHostileScenarioFiles(t *testing.T) {
 		t.Fatalf("problems %v, want one for huge.yaml and one for bomb.yaml", res.Problems)
 	}
 
-	s, err := New(Config{}, Options{Store: memstore.New(), Registry: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := Assemble(t, Config{}, Wiring{Store: memstore.New(), Registry: reg})
 	h := &hostile{t: t, s: s, logs: &logBuf{}}
 	var view ScenariosResponse
 	if err := json.Unmarshal(h.do(http.MethodGet, "/v1/scenarios", "", nil, nil).Body.Bytes(), &view); err != nil {
@@ -838,7 +837,7 @@ func TestHostileEventWithoutChat(t *testing.T) {
 			t.Fatalf("answer %v, want it to name data[PARAMS][CHAT_ID]", m)
 		}
 	}
-	if _, err := h.store.Dialog(context.Background(), NSPortal+"hostile-member:569"); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := h.store.Dialog(context.Background(), engine.KeyPortal+"hostile-member:569"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("the refused event created a dialog (err %v)", err)
 	}
 	if strings.Contains(h.logs.String(), "level=ERROR") {

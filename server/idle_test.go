@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 )
 
@@ -18,7 +19,7 @@ func TestIdleSweep(t *testing.T) {
 	e := startEnv(t, p, func(e *env) {
 		e.bolt = true
 		e.clock = clock
-		e.cfg.IdleInterval = 10 * time.Millisecond
+		e.idle = 10 * time.Millisecond
 	})
 	bot := e.install()
 	byeCalls := func(chat *fakeportal.Chat) []string {
@@ -44,7 +45,7 @@ func TestIdleSweep(t *testing.T) {
 	}
 	// not idle yet: a sweep leaves both alone
 	clock.Advance(900 * time.Millisecond)
-	if _, err := e.srv.SweepIdle(context.Background()); err != nil {
+	if _, err := e.srv.Dialogs.SweepIdle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := e.record(e.key(chat)); d.State != "ask" {
@@ -68,7 +69,7 @@ func TestIdleSweep(t *testing.T) {
 		e.settle()
 		e.restart(func() { clock.Advance(5 * time.Second) })
 		waitBye(e.key(other))
-		waitBye(NSAPI + "sleepy-2")
+		waitBye(engine.KeyAPI + "sleepy-2")
 		waitDelivered(t, p, 3, about(other))
 		e.settle()
 		checkCalls(t, delivered(p, about(other)), byeCalls(other))

@@ -15,7 +15,7 @@ func TestInstall(t *testing.T) {
 	e := startEnv(t, p, func(e *env) { e.bolt = true })
 	bot := e.install()
 
-	in, err := e.srv.portal.install(context.Background(), e.member())
+	in, err := e.srv.Outbox.Portals().Get(context.Background(), e.member())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestInstallRefused(t *testing.T) {
 					t.Fatalf("error %v, want one naming %s", body, tc.wantField)
 				}
 			}
-			in, err := e.srv.portal.install(context.Background(), e.member())
+			in, err := e.srv.Outbox.Portals().Get(context.Background(), e.member())
 			switch {
 			case tc.wantToken == "" && err == nil:
 				t.Fatalf("install record %+v saved, want none", in)

@@ -36,7 +36,7 @@ func TestInvalidIDKeepsStoreReady(t *testing.T) {
 			if status < 300 {
 				t.Fatalf("ONIMBOTJOINCHAT with a %d-byte DIALOG_ID: %d %v, want a refusal", len(long), status, body)
 			}
-			if e.srv.health.failing.Load() || strings.Contains(e.logs.String(), "refuses writes") {
+			if e.srv.Dialogs.Writable(t.Context()) != nil || strings.Contains(e.logs.String(), "refuses writes") {
 				t.Fatalf("bad input was taken for a store outage:\n%s", e.logs.String())
 			}
 			if status, body := e.request(http.MethodGet, "/readyz", "", nil, ""); status != http.StatusOK {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/olbot/olbot/bolt"
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/scenarios"
 )
@@ -102,7 +102,7 @@ func pgDir(t *testing.T, files []string, extra map[string]string) string {
 
 type pgEnv struct {
 	t     *testing.T
-	srv   *Server
+	srv   *Replica
 	store engine.Store
 	ts    *httptest.Server
 	dir   string
@@ -115,11 +115,7 @@ type pgEnv struct {
 func newPGEnv(t *testing.T, dir string, store engine.Store, cfg Config) *pgEnv {
 	t.Helper()
 	clock := &pgClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
-	srv, err := New(cfg, Options{Store: store, Registry: scenarios.NewRegistry(dir, clock.Now), Now: clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := Assemble(t, cfg, Wiring{Store: store, Registry: scenarios.NewRegistry(dir, clock.Now), Now: clock.Now})
 	e := &pgEnv{t: t, srv: srv, store: store, dir: dir, clock: clock, token: cfg.AdminToken}
 	e.reload()
 	e.ts = httptest.NewServer(srv.Handler())
@@ -130,6 +126,7 @@ func newPGEnv(t *testing.T, dir string, store engine.Store, cfg Config) *pgEnv {
 func (e *pgEnv) reload() scenarios.ReloadOutcome {
 	out := reloadNow(e.srv.registry, "test")
 	e.srv.reloaded(out)
+	e.srv.Funnel.Start(e.t.Context()) // as Open would
 	return out
 }
 
@@ -284,7 +281,7 @@ func TestPlaygroundScenariosGraph(t *testing.T) {
 				t.Fatalf("version=%q start=%q, want %q %q", view.Version, view.Start, sc.Version, sc.Start)
 			}
 			// every state is a node; the edges are Scenario.Edges, in order
-			states := map[string]GraphNode{}
+			states := map[string]scenarios.GraphNode{}
 			for _, n := range g.Nodes {
 				if n.Kind == "state" {
 					states[n.Name] = n
@@ -300,33 +297,38 @@ func TestPlaygroundScenariosGraph(t *testing.T) {
 			for i, we := range want {
 				ge := g.Edges[i]
 				from, to := g.Nodes[ge.From], g.Nodes[ge.To]
-				if ge.Key != edgeKey(we.From, we.To) || ge.Label != we.Label || ge.Kind != we.Kind || from.Name != we.From || to.Name != we.To {
+				if ge.Key != scenarios.EdgeKey(we.From, we.To) || ge.Label != we.Label || ge.Kind != we.Kind || from.Name != we.From || to.Name != we.To {
 					t.Fatalf("edge %d = %+v (%s -> %s), want %+v", i, ge, from.Name, to.Name, we)
 				}
 				if to.Kind == "end" && to.Of != ge.From {
 					t.Fatalf("edge %d goes to the end dot of node %d, want its own (%d)", i, to.Of, ge.From)
 				}
 			}
-			// layout: the start on top, the start state below it, boxes of
-			// a row apart, everything inside the drawing
-			if g.Nodes[0].Kind != "start" || g.Nodes[0].Rank != 0 || states[sc.Start].Rank != 1 {
-				t.Fatalf("start rank=%d, %s rank=%d, want 0 and 1", g.Nodes[0].Rank, sc.Start, states[sc.Start].Rank)
-			}
-			for i, a := range g.Nodes {
-				if a.X-a.W/2 < 0 || a.X+a.W/2 > g.Width || a.Y-a.H/2 < 0 || a.Y+a.H/2 > g.Height {
-					t.Fatalf("node %s at %d,%d (%dx%d) is outside %dx%d", a.Name, a.X, a.Y, a.W, a.H, g.Width, g.Height)
-				}
-				for _, b := range g.Nodes[i+1:] {
-					if a.Y == b.Y && abs(a.X-b.X) < (a.W+b.W)/2 {
-						t.Fatalf("nodes %s and %s overlap at y=%d", a.Name, b.Name, a.Y)
-					}
-				}
-			}
+			checkLayout(t, g, states, sc.Start)
 			// the layout is stable
-			if again := graphOf(sc); !reflect.DeepEqual(again, g) {
+			if again := sc.Layout(); !reflect.DeepEqual(again, g) {
 				t.Fatalf("a second layout differs")
 			}
 		})
+	}
+}
+
+// checkLayout: the start on top, the start state below it, boxes of a row
+// apart, everything inside the drawing.
+func checkLayout(t *testing.T, g scenarios.Graph, states map[string]scenarios.GraphNode, start string) {
+	t.Helper()
+	if g.Nodes[0].Kind != "start" || g.Nodes[0].Rank != 0 || states[start].Rank != 1 {
+		t.Fatalf("start rank=%d, %s rank=%d, want 0 and 1", g.Nodes[0].Rank, start, states[start].Rank)
+	}
+	for i, a := range g.Nodes {
+		if a.X-a.W/2 < 0 || a.X+a.W/2 > g.Width || a.Y-a.H/2 < 0 || a.Y+a.H/2 > g.Height {
+			t.Fatalf("node %s at %d,%d (%dx%d) is outside %dx%d", a.Name, a.X, a.Y, a.W, a.H, g.Width, g.Height)
+		}
+		for _, b := range g.Nodes[i+1:] {
+			if a.Y == b.Y && abs(a.X-b.X) < (a.W+b.W)/2 {
+				t.Fatalf("nodes %s and %s overlap at y=%d", a.Name, b.Name, a.Y)
+			}
+		}
 	}
 }
 
@@ -372,8 +374,8 @@ func TestPlaygroundConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Meta["playground"] != "true" {
-		t.Fatalf("meta=%v, want playground=true", rec.Meta)
+	if !rec.Channel.Playground {
+		t.Fatalf("channel=%+v, want a playground one", rec.Channel)
 	}
 	if calls, err := store.Calls(t.Context(), "pg:s1"); err != nil || len(calls) != 0 {
 		t.Fatalf("calls=%v err=%v, want none", calls, err)
@@ -596,11 +598,7 @@ func TestPlaygroundReloadNeverBlocks(t *testing.T) {
 func TestPlaygroundStreamEndsOnClose(t *testing.T) {
 	dir := pgDir(t, []string{"../examples/support.yaml"}, nil)
 	const writeTimeout = 100 * time.Millisecond
-	srv, err := New(Config{Listen: "127.0.0.1:0", ShutdownGrace: 5 * time.Second, WriteTimeout: writeTimeout}, Options{Store: memstore.New(), Registry: scenarios.NewRegistry(dir, nil),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := Assemble(t, Config{Listen: "127.0.0.1:0", ShutdownGrace: 5 * time.Second, WriteTimeout: writeTimeout}, Wiring{Store: memstore.New(), Registry: scenarios.NewRegistry(dir, nil)})
 	if err := srv.Open(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -651,7 +649,7 @@ func funnelTraffic(e *pgEnv) {
 	ev("e", `"line":7,"type":"start"`)
 	ev("e", `"type":"button","button":1`)
 	e.clock.Advance(2 * time.Minute)
-	if n, err := e.srv.SweepIdle(e.t.Context()); err != nil || n != 1 {
+	if n, err := e.srv.Dialogs.SweepIdle(e.t.Context()); err != nil || n != 1 {
 		e.t.Fatalf("idle sweep handled %d (err %v), want 1", n, err)
 	}
 	ev("f", `"line":7,"type":"start"`) // waits in hello
@@ -660,9 +658,9 @@ func funnelTraffic(e *pgEnv) {
 	e.pg("pg1", `{"type":"button","button":2}`)
 }
 
-func wantShopFunnel(t *testing.T, f Funnel) {
+func wantShopFunnel(t *testing.T, f funnel.Funnel) {
 	t.Helper()
-	want := Funnel{
+	want := funnel.Funnel{
 		Scenario: "shop",
 		Started:  6,
 		Entered:  map[string]int64{"hello": 6, "ask_email": 3, "done": 1, "person": 3},
@@ -688,7 +686,7 @@ func TestFunnelCountsRealTraffic(t *testing.T) {
 	store := memstore.New()
 	e := newPGEnv(t, pgDir(t, nil, map[string]string{"shop.yaml": shopYAML}), store, Config{})
 	funnelTraffic(e)
-	var v FunnelView
+	var v funnel.FunnelView
 	e.must(http.MethodGet, "/playground/api/funnel/shop", "", &v)
 	wantShopFunnel(t, v.Funnel)
 	if v.TotalActive != 1 || v.TotalFinished != 1 || v.TotalHandedOff != 4 || v.Version == "" {
@@ -696,7 +694,7 @@ func TestFunnelCountsRealTraffic(t *testing.T) {
 	}
 	// every counted arrow is an arrow of the diagram
 	keys := map[string]bool{}
-	for _, ge := range graphOf(e.srv.registry.Current().Set.ByName["shop"]).Edges {
+	for _, ge := range e.srv.registry.Current().Set.ByName["shop"].Layout().Edges {
 		keys[ge.Key] = true
 	}
 	for k := range v.Edges {
@@ -704,19 +702,19 @@ func TestFunnelCountsRealTraffic(t *testing.T) {
 			t.Errorf("counted arrow %q is not on the diagram", k)
 		}
 	}
-	var all map[string]map[string]FunnelView
+	var all map[string]map[string]funnel.FunnelView
 	e.must(http.MethodGet, "/playground/api/funnel", "", &all)
 	wantShopFunnel(t, all["scenarios"]["shop"].Funnel)
 
 	// written to the store's key-value space, read back by another server
-	if err := e.srv.pg.funnel.flush(t.Context()); err != nil {
+	if err := e.srv.Funnel.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := store.Get(t.Context(), nsFunnel, "shop")
+	raw, err := store.Get(t.Context(), funnel.NSFunnel, "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored Funnel
+	var stored funnel.Funnel
 	if err := json.Unmarshal(raw, &stored); err != nil {
 		t.Fatal(err)
 	}
@@ -730,67 +728,17 @@ func TestFunnelCountsRealTraffic(t *testing.T) {
 
 	// a second flush adds only what is new
 	e.api(`{"dialog":"g","line":7,"type":"start"}`)
-	if err := e.srv.pg.funnel.flush(t.Context()); err != nil {
+	if err := e.srv.Funnel.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.srv.pg.funnel.flush(t.Context()); err != nil {
+	if err := e.srv.Funnel.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ = store.Get(t.Context(), nsFunnel, "shop")
-	stored = Funnel{}
+	raw, _ = store.Get(t.Context(), funnel.NSFunnel, "shop")
+	stored = funnel.Funnel{}
 	_ = json.Unmarshal(raw, &stored)
 	if stored.Started != 7 || stored.Active["hello"] != 2 {
 		t.Fatalf("after one more start: started=%d active=%v, want 7 and hello=2", stored.Started, stored.Active)
-	}
-}
-
-// failingKV fails writes until told otherwise.
-type failingKV struct {
-	engine.KV
-	mu   sync.Mutex
-	fail bool
-}
-
-func (f *failingKV) Put(ctx context.Context, ns, key string, v []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail {
-		return errors.New("disk full")
-	}
-	return f.KV.Put(ctx, ns, key, v)
-}
-
-func TestFunnelFlushFailureKeepsCounts(t *testing.T) {
-	store := memstore.New()
-	kv := &failingKV{KV: store, fail: true}
-	clock := &pgClock{t: time.Now()}
-	b := newFunnelBook(kv, clock.Now)
-	d := engine.Dialog{Key: "api:x", Scenario: "s", State: "one", Status: engine.Active, Started: clock.Now()}
-	b.record(nil, engine.Dialog{}, d, engine.Result{Moves: []engine.Move{{From: scenarios.NoState, Event: scenarios.EdgeStart, To: "one"}}}, "")
-	if err := b.flush(t.Context()); err == nil {
-		t.Fatal("flush with a failing store reported no error")
-	}
-	f, err := b.view(t.Context(), "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Started != 1 || f.Active["one"] != 1 {
-		t.Fatalf("after a failed flush: %+v, want the counts kept", f)
-	}
-	kv.mu.Lock()
-	kv.fail = false
-	kv.mu.Unlock()
-	if err := b.flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := store.Get(t.Context(), nsFunnel, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored Funnel
-	_ = json.Unmarshal(raw, &stored)
-	if stored.Started != 1 || stored.Entered["one"] != 1 {
-		t.Fatalf("stored %+v, want the kept counts", stored)
 	}
 }
 
@@ -799,22 +747,18 @@ func TestFunnelFlushFailureKeepsCounts(t *testing.T) {
 func TestFunnelAcrossRestart(t *testing.T) {
 	dir := pgDir(t, nil, map[string]string{"shop.yaml": shopYAML})
 	db := filepath.Join(t.TempDir(), "olbot.db")
-	open := func() (*Server, *bolt.Store) {
+	open := func() (*Replica, *bolt.Store) {
 		st, err := bolt.Open(db, bolt.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := New(Config{Listen: "127.0.0.1:0", ShutdownGrace: 5 * time.Second}, Options{Store: st, Registry: scenarios.NewRegistry(dir, nil),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := Assemble(t, Config{Listen: "127.0.0.1:0", ShutdownGrace: 5 * time.Second}, Wiring{Store: st, Registry: scenarios.NewRegistry(dir, nil)})
 		if err := srv.Open(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		return srv, st
 	}
-	post := func(srv *Server, body string) {
+	post := func(srv *Replica, body string) {
 		t.Helper()
 		resp, err := http.Post("http://"+srv.Addr()+"/v1/events", "application/json", strings.NewReader(body))
 		if err != nil {
@@ -834,18 +778,18 @@ func TestFunnelAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// drift the saved "waiting now" counts, as a crash could
-	raw, err := st.Get(t.Context(), nsFunnel, "shop")
+	raw, err := st.Get(t.Context(), funnel.NSFunnel, "shop")
 	if err != nil {
 		t.Fatalf("no funnel written on Close: %v", err)
 	}
-	var f Funnel
+	var f funnel.Funnel
 	_ = json.Unmarshal(raw, &f)
 	if f.Started != 2 || f.Active["hello"] != 1 || f.Active["ask_email"] != 1 {
 		t.Fatalf("written on Close: %+v, want started=2, hello=1, ask_email=1", f)
 	}
 	f.Active = map[string]int64{"hello": 40}
 	raw, _ = json.Marshal(f)
-	if err := st.Put(t.Context(), nsFunnel, "shop", raw); err != nil {
+	if err := st.Put(t.Context(), funnel.NSFunnel, "shop", raw); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
@@ -855,7 +799,7 @@ func TestFunnelAcrossRestart(t *testing.T) {
 	srv, st = open()
 	defer st.Close()
 	defer srv.Close()
-	got, err := srv.pg.funnel.view(t.Context(), "shop")
+	got, err := srv.Funnel.View(t.Context(), "shop")
 	if err != nil {
 		t.Fatal(err)
 	}

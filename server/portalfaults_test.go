@@ -37,7 +37,7 @@ func TestPortalFaultsUnderLoad(t *testing.T) {
 		e.backoff = func(attempt int) time.Duration {
 			return bitrix24.BackoffPolicy{Base: bitrix24.BackoffBase / compression, Cap: bitrix24.BackoffCap / compression}.Delay(attempt, nil)
 		}
-		e.cfg.Bitrix24.HTTPClient = &http.Client{Timeout: clientTimeout}
+		e.ob.HTTPClient = &http.Client{Timeout: clientTimeout}
 	})
 	bot := e.install()
 	names := []string{"Anna", "Boris", "Vera", "Gleb", "Daria", "Egor"}

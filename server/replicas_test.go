@@ -29,6 +29,7 @@ import (
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
 	"github.com/olbot/olbot/scenarios"
 )
@@ -86,7 +87,7 @@ func replicaSchema(tb testing.TB, dsn string) string {
 // replicaNode is one olbot replica of the test.
 type replicaNode struct {
 	name  string
-	srv   *Server
+	srv   *Replica
 	store *postgres.Store
 	base  string
 	logs  *logBuf
@@ -95,7 +96,7 @@ type replicaNode struct {
 
 // startReplica starts a replica on schema with the scenario folder dir, in
 // local-application mode against portal; fix adjusts its configuration.
-func startReplica(t *testing.T, name, dsn, schema, dir string, portal *fakeportal.Portal, fix func(*Config)) *replicaNode {
+func startReplica(t *testing.T, name, dsn, schema, dir string, portal *fakeportal.Portal, fix func(*Config, *outbox.Config)) *replicaNode {
 	t.Helper()
 	r := &replicaNode{name: name, logs: &logBuf{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
@@ -106,15 +107,11 @@ func startReplica(t *testing.T, name, dsn, schema, dir string, portal *fakeporta
 	r.store = st
 	b24 := localApp(portal)
 	b24.HTTPClient = tagged(name)
-	cfg := Config{Listen: "127.0.0.1:0", IdleInterval: time.Hour, Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second, Bitrix24: b24}
+	cfg := Config{Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second}
 	if fix != nil {
-		fix(&cfg)
+		fix(&cfg, &b24)
 	}
-	srv, err := New(cfg, Options{Store: st, Registry: scenarios.NewRegistry(dir, nil), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.portal.backoff = func(int) time.Duration { return 20 * time.Millisecond }
+	srv := Assemble(t, cfg, Wiring{Store: st, Registry: scenarios.NewRegistry(dir, nil), Logger: log, Outbox: b24})
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +140,8 @@ func (r *replicaNode) kill() {
 	s.setReady(false)
 	_ = s.http.Close()
 	s.cancel()
-	s.wg.Wait()       // no claim or delivery of its own goes on
-	s.inFlight.Wait() // events cut off by the kill give up (their clients saw the connection close)
+	s.wg.Wait()          // no claim or delivery of its own goes on
+	r.srv.Dialogs.Wait() // events cut off by the kill give up (their clients saw the connection close)
 	r.store.Close()
 }
 
@@ -265,7 +262,7 @@ func installVia(t *testing.T, r *replicaNode, portal *fakeportal.Portal) (int, m
 	}
 	var bot int
 	waitFor(t, "the bot registration", func() (bool, string) {
-		in, err := r.srv.portal.install(context.Background(), portal.Config().MemberID)
+		in, err := r.srv.Outbox.Portals().Get(context.Background(), portal.Config().MemberID)
 		bot = in.BotID
 		return err == nil && bot > 0, fmt.Sprintf("%+v %v", in, err)
 	})
@@ -323,7 +320,7 @@ func TestReplicas(t *testing.T) {
 	dir := defaultScenarios(t)
 	reps := make([]*replicaNode, nReplicas)
 	for i := range reps {
-		reps[i] = startReplica(t, fmt.Sprintf("replica%d", i+1), dsn, schema, dir, portal, func(c *Config) { c.OutboxLease = lease })
+		reps[i] = startReplica(t, fmt.Sprintf("replica%d", i+1), dsn, schema, dir, portal, func(_ *Config, o *outbox.Config) { o.Lease = lease })
 	}
 	heldBy := leaseCounter(t, dsn, schema)
 	// every replica serves the same scenarios: the same version hash
@@ -346,7 +343,7 @@ func TestReplicas(t *testing.T) {
 	for i := range chats {
 		name := names[i%len(names)]
 		c := portal.Chat(1, 7001+i, bitrix24.User{FirstName: name, LastName: "Replica"})
-		chats[i] = &replicaChat{chat: c, name: name, key: fmt.Sprintf("%s%s:chat%d", NSPortal, portal.Config().MemberID, c.ChatID)}
+		chats[i] = &replicaChat{chat: c, name: name, key: fmt.Sprintf("%s%s:chat%d", engine.KeyPortal, portal.Config().MemberID, c.ChatID)}
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -463,7 +460,7 @@ func TestReplicas(t *testing.T) {
 	// of the events on, its portal calls get no answer; at the first such
 	// call, it dies.
 	victim := reps[1+randN(nReplicas-1)]
-	owner := victim.srv.portal.owner
+	owner := victim.srv.Outbox.Owner()
 	for acked.Load() < total/3 && running() {
 		time.Sleep(time.Millisecond)
 	}
@@ -577,7 +574,7 @@ func TestReplicas(t *testing.T) {
 func replayChat(tb testing.TB, r *replicaNode, set *scenarios.Set, c *replicaChat) (engine.Dialog, []string) {
 	tb.Helper()
 	d := engine.Dialog{Key: c.key}
-	meta := map[string]string{"dialog": fmt.Sprintf("chat%d", c.chat.ChatID), "chat": fmt.Sprint(c.chat.ChatID), "bot": fmt.Sprint(c.chat.BotID)}
+	ch := engine.Channel{Dialog: fmt.Sprintf("chat%d", c.chat.ChatID), Chat: c.chat.ChatID, Bot: c.chat.BotID}
 	var calls []string
 	for i, ev := range c.acked {
 		if d.Seen(ev.ID) {
@@ -597,8 +594,8 @@ func replayChat(tb testing.TB, r *replicaNode, set *scenarios.Set, c *replicaCha
 		}
 		d = res.Dialog
 		d.Remember(ev.ID)
-		d.Meta = meta
-		out, err := r.srv.portal.calls(d, res.Actions, ev.Time)
+		d.Channel = ch
+		out, err := outbox.Calls(d, res.Actions, ev.Time)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -619,8 +616,8 @@ func TestReplicaReleasesOnClose(t *testing.T) {
 	portal, front := newPortalFront(t, 0)
 	dir := defaultScenarios(t)
 	heldBy := leaseCounter(t, dsn, schema)
-	a := startReplica(t, "replica-a", dsn, schema, dir, portal, func(c *Config) {
-		c.OutboxLease, c.ShutdownGrace = time.Minute, 300*time.Millisecond
+	a := startReplica(t, "replica-a", dsn, schema, dir, portal, func(c *Config, o *outbox.Config) {
+		o.Lease, c.ShutdownGrace = time.Minute, 300*time.Millisecond
 	})
 	bot, paths := installVia(t, a, portal)
 
@@ -635,15 +632,15 @@ func TestReplicaReleasesOnClose(t *testing.T) {
 		t.Fatalf("join: %d %v", status, body)
 	}
 	waitFor(t, "a's first call to reach the portal", func() (bool, string) {
-		return front.lost.Load() > 0, fmt.Sprint(heldBy(a.srv.portal.owner), " claimed")
+		return front.lost.Load() > 0, fmt.Sprint(heldBy(a.srv.Outbox.Owner()), " claimed")
 	})
-	b := startReplica(t, "replica-b", dsn, schema, dir, portal, func(c *Config) { c.OutboxLease = time.Minute })
+	b := startReplica(t, "replica-b", dsn, schema, dir, portal, func(_ *Config, o *outbox.Config) { o.Lease = time.Minute })
 
 	if err := a.srv.Close(); err != nil {
 		t.Fatalf("close a: %v", err)
 	}
 	a.dead.Store(true) // closed already
-	if n := heldBy(a.srv.portal.owner); n != 0 {
+	if n := heldBy(a.srv.Outbox.Owner()); n != 0 {
 		t.Fatalf("after Close a still holds %d claimed calls, want 0 (released)", n)
 	}
 	// b sends the join's calls now: the greeting, which a sent (once, or
@@ -657,7 +654,7 @@ func TestReplicaReleasesOnClose(t *testing.T) {
 	want = append(want, flow[1])
 	checkCalls(t, waitDelivered(t, portal, len(want), about(chat)), want)
 	waitFor(t, "b to finish its calls", func() (bool, string) {
-		n := heldBy(b.srv.portal.owner)
+		n := heldBy(b.srv.Outbox.Owner())
 		return n == 0, fmt.Sprint(n, " claimed")
 	})
 }

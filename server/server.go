@@ -1,7 +1,8 @@
-// Package server is olbot's HTTP service (Echo v4): Bitrix24 events in,
-// dialogs stepped by the engine and committed with their portal calls to the
-// store (transactional outbox), calls delivered to the portal by a worker,
-// scenarios hot-reloaded from a folder.
+// Package server is olbot's HTTP service (Echo v4): the routes, handlers,
+// request and response types and middleware. Bitrix24 events, API and
+// playground events go to package dialogs, which steps and commits them;
+// package outbox delivers the portal calls; both run as Workers beside the
+// HTTP server, started by Open and stopped by Close.
 package server
 
 import (
@@ -20,10 +21,26 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/funnel"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
+)
+
+// Defaults of Config: cmd/olbot's configuration table shows these, and a
+// zero value in Config means them.
+const (
+	DefaultListen        = "127.0.0.1:8080"
+	DefaultBodyLimit     = 1 << 20
+	DefaultShutdownGrace = 10 * time.Second
+	DefaultReadTimeout   = 10 * time.Second
+	DefaultWriteTimeout  = 30 * time.Second
+	DefaultIdleTimeout   = 120 * time.Second
 )
 
 // Config is the server's configuration; zero values mean the defaults.
@@ -32,13 +49,8 @@ type Config struct {
 	AdminToken string // bearer token for /v1/*; required to listen beyond loopback
 	BodyLimit  int64  // request body limit in bytes; default 1 MiB
 
-	Debounce      time.Duration // scenario folder debounce; default 250ms
-	IdleInterval  time.Duration // how often idle dialogs are swept; default 5s
+	Debounce      time.Duration // scenario folder debounce; default scenarios.DefaultDebounce
 	ShutdownGrace time.Duration // drain time on Close; default 10s
-	// OutboxLease is how long a claimed outbox call stays reserved for this
-	// replica: the calls of a replica that died go out from the others once
-	// it ends. Longer than any one delivery; default 2m.
-	OutboxLease time.Duration
 	// Pprof serves net/http/pprof under /debug/pprof/, behind the admin
 	// token: off by default, since profiles reveal internals and cost CPU.
 	Pprof bool
@@ -48,51 +60,110 @@ type Config struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration // HTTP timeouts; defaults 10s, 30s, 120s
 }
 
-func (c *Config) defaults() {
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if c.BodyLimit <= 0 {
-		c.BodyLimit = 1 << 20
-	}
-	if c.Debounce <= 0 {
-		c.Debounce = scenarios.DefaultDebounce
-	}
-	if c.IdleInterval <= 0 {
-		c.IdleInterval = 5 * time.Second
-	}
-	if c.ShutdownGrace <= 0 {
-		c.ShutdownGrace = 10 * time.Second
-	}
-	if c.OutboxLease <= 0 {
-		c.OutboxLease = 2 * time.Minute
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = 10 * time.Second
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 30 * time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 120 * time.Second
-	}
+// Bitrix24Config says which portal events are accepted.
+type Bitrix24Config struct {
+	// AppToken is the application token events must carry when no install
+	// record is known for the portal (webhook mode); HandlerSecret is the k
+	// parameter of the handler URL that `olbot register` prints. An event
+	// passes if either matches.
+	AppToken       string
+	HandlerSecret  string
+	Portals        []string // domains allowed to install; empty allows any
+	AllowReinstall bool     // accept a re-install with a different application token
+	PublicURL      string   // olbot's public base URL for imbot.register on install; default from the request
 }
 
-// Server is one olbot replica.
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	set(&c.Debounce, scenarios.DefaultDebounce)
+	set(&c.ShutdownGrace, DefaultShutdownGrace)
+	set(&c.ReadTimeout, DefaultReadTimeout)
+	set(&c.WriteTimeout, DefaultWriteTimeout)
+	set(&c.IdleTimeout, DefaultIdleTimeout)
+}
+
+// Dialogs applies events to dialogs (package dialogs).
+type Dialogs interface {
+	Apply(ctx context.Context, in dialogs.Input) (dialogs.Outcome, error)
+	// Ready returns why the store cannot serve, or "".
+	Ready(ctx context.Context) string
+	// Wait waits until no event is being applied.
+	Wait()
+}
+
+// Portals is what the Bitrix24 handler needs of the portals' install
+// records (package outbox).
+type Portals interface {
+	Get(ctx context.Context, member string) (outbox.Install, error)
+	Install(ctx context.Context, in outbox.Install, allow func(old outbox.Install) error) (outbox.Install, error)
+	Uninstall(ctx context.Context, member string) error
+	BotDeleted(ctx context.Context, member string, bot int) error
+	FreshToken(ctx context.Context, a bitrix24.Auth)
+}
+
+// Registrar queues a portal's bot registration (package outbox).
+type Registrar interface {
+	QueueRegister(ctx context.Context, member, handler string) error
+}
+
+// Funnel shows the traffic counts of a scenario (package funnel).
+type Funnel interface {
+	View(ctx context.Context, scenario string) (funnel.Funnel, error)
+}
+
+// Worker is background work beside the HTTP server (delivery, idle sweeps,
+// funnel writes): Open starts Run, and Close cancels its ctx after the
+// in-flight events drained and waits for it to return.
+type Worker interface {
+	Run(ctx context.Context)
+}
+
+// Drainer is a Worker with work left at shutdown (the outbox's unsent
+// calls): Close calls Drain after Run returned, with what is left of the
+// grace period.
+type Drainer interface {
+	Drain(ctx context.Context)
+}
+
+// Starter is a Worker with work to do before the first request (the
+// funnel reads its counts): Open calls Start after the scenarios loaded.
+type Starter interface {
+	Start(ctx context.Context)
+}
+
+// WorkerFunc is a Worker of one function.
+type WorkerFunc func(ctx context.Context)
+
+// Run calls f.
+func (f WorkerFunc) Run(ctx context.Context) { f(ctx) }
+
+// Server is one olbot replica's HTTP side.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	store    engine.Store
-	registry *scenarios.Registry
-	now      func() time.Time
-	metrics  *metrics
-	echo     *echo.Echo
-	http     *http.Server
-	ln       net.Listener
-	locks    keyLocks
-	portal   *portalSide
-	health   storeHealth // whether the store takes writes (storehealth.go)
-	pg       *playground // the playground page: reload news and the funnel (playground.go)
+	cfg       Config
+	log       *slog.Logger
+	store     engine.Store
+	registry  *scenarios.Registry
+	now       func() time.Time
+	metrics   *metrics
+	echo      *echo.Echo
+	http      *http.Server
+	ln        net.Listener
+	dialogs   Dialogs
+	portals   Portals
+	registrar Registrar
+	funnel    Funnel
+	workers   []Worker
+	pg        *playground // the playground page's reload news (playground.go)
 
 	reloadReq chan chan<- scenarios.ReloadOutcome
 	ready     bool
@@ -100,26 +171,31 @@ type Server struct {
 	lastLoad  scenarios.ReloadOutcome
 	logged    map[string]string // file -> version last logged as loaded
 
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	inFlight sync.WaitGroup
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// Options are the server's collaborators.
+// Options are the server's collaborators; cmd/olbot wires them.
 type Options struct {
-	Store    engine.Store
-	Registry *scenarios.Registry
-	Logger   *slog.Logger
-	Now      func() time.Time // injectable clock; default time.Now
-	// Sender delivers portal calls; nil logs the calls that would be made.
-	Sender Sender
+	Store     engine.Store // read by the API and the dry run
+	Registry  *scenarios.Registry
+	Dialogs   Dialogs
+	Portals   Portals
+	Registrar Registrar
+	Funnel    Funnel
+	Workers   []Worker
+	// Metrics is where every part registered its metrics; /metrics serves
+	// it. Nil: a registry of the server's own.
+	Metrics *prometheus.Registry
+	Logger  *slog.Logger
+	Now     func() time.Time // injectable clock; default time.Now
 }
 
 // New builds a server; Open starts it.
 func New(cfg Config, opts Options) (*Server, error) {
 	cfg.defaults()
-	if opts.Store == nil || opts.Registry == nil {
-		return nil, errors.New("server: a store and a scenario registry are required")
+	if opts.Store == nil || opts.Registry == nil || opts.Dialogs == nil || opts.Portals == nil || opts.Registrar == nil || opts.Funnel == nil {
+		return nil, errors.New("server: a store, a scenario registry, dialogs, portals, a registrar and a funnel are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -127,21 +203,24 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry()
+	}
 	s := &Server{
 		cfg:       cfg,
 		log:       opts.Logger,
 		store:     opts.Store,
 		registry:  opts.Registry,
 		now:       opts.Now,
-		metrics:   newMetrics(),
+		metrics:   newMetrics(opts.Metrics),
+		dialogs:   opts.Dialogs,
+		portals:   opts.Portals,
+		registrar: opts.Registrar,
+		funnel:    opts.Funnel,
+		workers:   opts.Workers,
+		pg:        newPlayground(),
 		reloadReq: make(chan chan<- scenarios.ReloadOutcome, 1),
 	}
-	s.locks.init()
-	p, err := newPortalSide(s, cfg.Bitrix24, opts.Sender)
-	if err != nil {
-		return nil, err
-	}
-	s.portal = p
 	s.echo = s.routes()
 	return s, nil
 }
@@ -172,15 +251,21 @@ func (s *Server) Open(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.http = &http.Server{Handler: s.echo, ReadTimeout: s.cfg.ReadTimeout, ReadHeaderTimeout: min(5*time.Second, s.cfg.ReadTimeout), WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-	s.playgroundOpen(bg)
+	s.http.RegisterOnShutdown(s.pg.shutdown) // event streams end, so Close does not wait for them
+	for _, w := range s.workers {
+		if st, ok := w.(Starter); ok {
+			st.Start(bg)
+		}
+	}
 	s.goBackground(func() {
 		if err := scenarios.Watch(bg, s.registry, s.cfg.Debounce, s.log, s.reloadReq, s.reloaded); err != nil {
 			s.log.Error("scenario watcher stopped; reload with SIGHUP or POST /v1/scenarios/reload", "err", err)
 			s.manualReloads(bg)
 		}
 	})
-	s.goBackground(func() { s.portal.deliver(bg) })
-	s.goBackground(func() { s.sweepIdle(bg) })
+	for _, w := range s.workers {
+		s.goBackground(func() { w.Run(bg) })
+	}
 	s.goBackground(func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
@@ -250,7 +335,7 @@ func (s *Server) reloaded(out scenarios.ReloadOutcome) {
 	s.readyMu.Lock()
 	s.lastLoad = out
 	s.readyMu.Unlock()
-	s.pg.reloaded(out) // tell open playground pages; never blocks
+	s.pg.reloaded(s.reloadStatus(), out) // tell open playground pages; never blocks
 	snap := s.registry.Current()
 	s.metrics.scenarios.Set(float64(len(snap.Set.List)))
 	switch {
@@ -303,9 +388,9 @@ func (s *Server) setReady(v bool) {
 	s.readyMu.Unlock()
 }
 
-// Close stops accepting requests, drains in-flight events, flushes the outbox
-// within the grace period, stops the background work, and releases the
-// outbox calls it still holds to the other replicas (PostgreSQL).
+// Close stops accepting requests, drains in-flight events, stops the
+// workers and lets them drain within the grace period (the outbox flushes
+// and releases the calls it still holds to the other replicas).
 func (s *Server) Close() error {
 	s.setReady(false)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
@@ -314,15 +399,20 @@ func (s *Server) Close() error {
 	if s.http != nil {
 		err = s.http.Shutdown(ctx)
 	}
-	s.inFlight.Wait()
-	// Stop the delivery loop before flushing: both claim as the same owner,
-	// and a call claimed twice by one owner would be sent twice.
+	s.dialogs.Wait()
+	// Stop the workers before draining: the outbox's loop and its flush
+	// claim as the same owner, and a call claimed twice by one owner would
+	// be sent twice.
 	if s.cancel != nil {
 		s.cancel()
 	}
 	s.wg.Wait()
-	s.portal.flush(ctx)
-	s.portal.release()
+	s.pg.shutdown()
+	for _, w := range s.workers {
+		if d, ok := w.(Drainer); ok {
+			d.Drain(ctx)
+		}
+	}
 	return err
 }
 
@@ -416,7 +506,7 @@ func (s *Server) handleReady(c echo.Context) error {
 	if !ready {
 		problems = append(problems, "not serving (starting or shutting down)")
 	}
-	if p := s.probeStore(c.Request().Context()); p != "" {
+	if p := s.dialogs.Ready(c.Request().Context()); p != "" {
 		problems = append(problems, p)
 	}
 	if len(s.registry.Current().Set.List) == 0 {
@@ -426,68 +516,4 @@ func (s *Server) handleReady(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// readyTimeout bounds the store probe of /readyz: a store that does not
-// answer in time is not ready, whatever its driver's own timeouts are.
-const readyTimeout = time.Second
-
-// probeStore reads and, after a failed write, writes the store; it returns
-// the problem, or "" when the store is fine. It never takes longer than
-// readyTimeout, so orchestrators get an answer while the store hangs.
-func (s *Server) probeStore(parent context.Context) string {
-	ctx, cancel := context.WithTimeout(parent, readyTimeout)
-	defer cancel()
-	done := make(chan string, 1)
-	go func() {
-		if _, err := s.store.Dialog(ctx, "olbot:readyz"); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			done <- "store unreachable: " + err.Error()
-		} else if err := s.storeWritable(ctx); err != nil {
-			done <- "store refuses writes: " + err.Error()
-		} else {
-			done <- ""
-		}
-	}()
-	select {
-	case p := <-done:
-		return p
-	case <-ctx.Done():
-		return fmt.Sprintf("store unreachable: no answer within %s", readyTimeout)
-	}
-}
-
-// keyLocks serialises events of one dialog inside the process; events of
-// different dialogs run in parallel. Entries are reference-counted and
-// removed when unused, so idle dialogs cost no memory.
-type keyLocks struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (l *keyLocks) init() { l.m = map[string]*keyLock{} }
-
-func (l *keyLocks) lock(key string) func() {
-	l.mu.Lock()
-	k := l.m[key]
-	if k == nil {
-		k = &keyLock{}
-		l.m[key] = k
-	}
-	k.refs++
-	l.mu.Unlock()
-	k.mu.Lock()
-	return func() {
-		k.mu.Unlock()
-		l.mu.Lock()
-		k.refs--
-		if k.refs == 0 {
-			delete(l.m, key)
-		}
-		l.mu.Unlock()
-	}
 }

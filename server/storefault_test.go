@@ -133,12 +133,8 @@ func startFaulty(t *testing.T, p *fakeportal.Portal) (*env, *faultyStore) {
 	e := newEnv(t, p, nil)
 	fs := &faultyStore{Store: memstore.New()}
 	e.store = fs
-	srv, err := New(e.cfg, Options{Store: fs, Registry: scenarios.NewRegistry(e.dir, nil),
+	srv := Assemble(t, e.cfg, Wiring{Store: fs, Registry: scenarios.NewRegistry(e.dir, nil), Outbox: e.ob, Backoff: e.backoff,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.portal.backoff = e.backoff
 	if err := srv.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -100,13 +100,12 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			Updated:  t0.Add(90 * time.Minute).In(time.Local),
 			Rev:      1,
 			Recent:   []string{"m1", "m2", "m3"},
-			Meta:     map[string]string{"chat_id": "42", "portal": "example.bitrix24.ru", "user": "7"},
+			Channel:  engine.Channel{Member: "m42", Domain: "example.bitrix24.ru", Dialog: "chat42", Chat: 42, Bot: 7},
 		}},
 		{"empty collections", engine.Dialog{
 			Key:    "api:empty",
 			Status: engine.Active,
 			Fields: map[string]string{},
-			Meta:   map[string]string{},
 			Recent: []string{},
 			Rev:    1,
 		}},
@@ -141,7 +140,7 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 func testCommitCopies(t *testing.T, h *harness) {
 	d := newDialog("api:copies")
 	d.Fields = map[string]string{"name": "Anna"}
-	d.Meta = map[string]string{"chat": "1"}
+	d.Channel = engine.Channel{Chat: 1}
 	d.Recent = []string{"m1"}
 	want := d.Clone()
 	c := newCall("c1")
@@ -151,7 +150,7 @@ func testCommitCopies(t *testing.T, h *harness) {
 	h.commit(engine.Commit{Dialog: d, PrevRev: 0, Calls: calls})
 
 	d.Fields["name"] = "changed"
-	d.Meta["chat"] = "changed"
+	d.Channel.Chat = 2
 	d.Recent[0] = "changed"
 	params[2] = 'X'
 	if calls[0].ID != 0 || calls[0].Seq != 0 || calls[0].Dialog != "" {
@@ -165,7 +164,7 @@ func testCommitCopies(t *testing.T, h *harness) {
 
 	got := h.dialog(want.Key)
 	got.Fields["name"] = "changed"
-	got.Meta["chat"] = "changed"
+	got.Channel.Chat = 2
 	got.Recent[0] = "changed"
 	h.wantDialog(want.Key, want)
 

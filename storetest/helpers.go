@@ -237,9 +237,6 @@ func normDialog(d engine.Dialog) engine.Dialog {
 	if len(d.Fields) == 0 {
 		d.Fields = nil
 	}
-	if len(d.Meta) == 0 {
-		d.Meta = nil
-	}
 	if len(d.Recent) == 0 {
 		d.Recent = nil
 	}

@@ -150,7 +150,7 @@ func testReopen(t *testing.T, h *harness) {
 	}
 	full := newDialog("b24:m:1")
 	full.Fields = map[string]string{"name": "Анна"}
-	full.Meta = map[string]string{"chat_id": "1"}
+	full.Channel = engine.Channel{Chat: 1}
 	full.Recent = []string{"m1", "m2"}
 	full.LastIn = t0.Add(-time.Hour)
 	full.IdleAt = t0.Add(-30 * time.Minute)

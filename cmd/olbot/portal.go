@@ -19,6 +19,7 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/server"
 )
 
@@ -35,7 +36,7 @@ func runRegister(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	webhook := fs.String("webhook", os.Getenv("OLBOT_WEBHOOK"), "incoming webhook https://PORTAL/rest/USER/SECRET/ with scopes imbot, imopenlines, crm (env OLBOT_WEBHOOK)")
 	handler := fs.String("handler", "", "public URL of olbot's /bitrix24/events, e.g. https://bot.example.com/bitrix24/events")
 	name := fs.String("name", "olbot", "the bot's name as operators and clients see it")
-	code := fs.String("code", server.BotCode, "the bot's CODE, unique on the portal")
+	code := fs.String("code", outbox.BotCode, "the bot's CODE, unique on the portal")
 	clientID := fs.String("client-id", "", "CLIENT_ID to register with (default: a new random one)")
 	if err := fs.Parse(args); err != nil {
 		return 2

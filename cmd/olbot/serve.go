@@ -16,9 +16,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/olbot/olbot/bolt"
+	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/memstore"
+	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
@@ -32,6 +37,7 @@ type serveConfig struct {
 	Store           string `yaml:"store"`
 	StoreSchema     string `yaml:"store_schema"`
 	OutboxLease     string `yaml:"outbox_lease"`
+	PortalTimeout   string `yaml:"portal_timeout"`
 	Webhook         string `yaml:"webhook"`
 	ClientID        string `yaml:"client_id"`
 	AppToken        string `yaml:"app_token"`
@@ -62,7 +68,8 @@ func (c *serveConfig) options() []option {
 		{name: "scenarios", env: "OLBOT_SCENARIOS", def: "examples", help: "folder of scenario files (watched and hot-reloaded)", str: &c.Scenarios},
 		{name: "store", env: "OLBOT_STORE", def: bolt.DefaultPath, help: "dialog store: a bbolt file path, memory, or a postgres:// URL", str: &c.Store},
 		{name: "store-schema", env: "OLBOT_STORE_SCHEMA", def: postgres.DefaultSchema, help: "PostgreSQL schema that holds olbot's tables (created when missing); replicas of one olbot share it", str: &c.StoreSchema},
-		{name: "outbox-lease", env: "OLBOT_OUTBOX_LEASE", def: "2m", help: "how long a replica reserves a portal call it is delivering; the calls of a replica that died go out from the others after it", str: &c.OutboxLease},
+		{name: "outbox-lease", env: "OLBOT_OUTBOX_LEASE", def: outbox.DefaultLease.String(), help: "how long a replica reserves a portal call it is delivering; the calls of a replica that died go out from the others after it", str: &c.OutboxLease},
+		{name: "portal-timeout", env: "OLBOT_PORTAL_TIMEOUT", def: outbox.DefaultCallTimeout.String(), help: "how long one request to a portal may take; a portal that does not answer in time has the call retried later and delays only its own calls", str: &c.PortalTimeout},
 		{name: "webhook", env: "OLBOT_WEBHOOK", help: "incoming webhook URL https://PORTAL/rest/USER/SECRET/ (webhook mode)", secret: true, str: &c.Webhook},
 		{name: "client-id", env: "OLBOT_CLIENT_ID", help: "the imbot CLIENT_ID chosen at registration (webhook mode)", secret: true, str: &c.ClientID},
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, str: &c.AppToken},
@@ -72,7 +79,7 @@ func (c *serveConfig) options() []option {
 		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, str: &c.AppClientSecret},
 		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: "https://oauth.bitrix.info/oauth/token/", help: "OAuth server used to refresh expired tokens", str: &c.OAuthURL},
 		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", str: &c.Portals},
-		{name: "rate", env: "OLBOT_RATE", def: "2,50", help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", str: &c.Rate},
+		{name: "rate", env: "OLBOT_RATE", def: fmt.Sprintf("%g,%d", outbox.DefaultRate, outbox.DefaultBurst), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", str: &c.Rate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", help: "accept a re-install of a known portal with a different application token", boolean: &c.AllowReinstall},
 		{name: "pprof", env: "OLBOT_PPROF", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: &c.Pprof},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", str: &c.LogLevel},
@@ -160,7 +167,7 @@ func parseRate(s string) (float64, int, error) {
 	if err != nil || r <= 0 {
 		return 0, 0, fmt.Errorf("rate %q: want calls per second and burst, e.g. 2,50", s)
 	}
-	b := 50
+	b := outbox.DefaultBurst
 	if burst != "" {
 		b, err = strconv.Atoi(strings.TrimSpace(burst))
 		if err != nil || b < 1 {
@@ -253,6 +260,10 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	if err != nil || lease <= 0 {
 		return fmt.Errorf("outbox lease %q: want a positive duration, e.g. 2m", cfg.OutboxLease)
 	}
+	callTimeout, err := time.ParseDuration(cfg.PortalTimeout)
+	if err != nil || callTimeout <= 0 {
+		return fmt.Errorf("portal timeout %q: want a positive duration, e.g. 15s", cfg.PortalTimeout)
+	}
 	store, storeDesc, err := openStore(ctx, cfg.Store, cfg.StoreSchema, log)
 	if err != nil {
 		return err
@@ -264,30 +275,32 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 			portals = append(portals, p)
 		}
 	}
-	srv, err := server.New(server.Config{
-		Listen:      cfg.Listen,
-		AdminToken:  cfg.AdminToken,
-		OutboxLease: lease,
-		Pprof:       cfg.Pprof,
+	srv, ob, err := wire(server.Config{
+		Listen:     cfg.Listen,
+		AdminToken: cfg.AdminToken,
+		Pprof:      cfg.Pprof,
 		Bitrix24: server.Bitrix24Config{
-			Webhook:         cfg.Webhook,
-			ClientID:        cfg.ClientID,
-			AppToken:        cfg.AppToken,
-			HandlerSecret:   cfg.HandlerSecret,
-			AppClientID:     cfg.AppClientID,
-			AppClientSecret: cfg.AppClientSecret,
-			OAuthURL:        cfg.OAuthURL,
-			Portals:         portals,
-			Rate:            rate,
-			Burst:           burst,
-			AllowReinstall:  cfg.AllowReinstall,
+			AppToken:       cfg.AppToken,
+			HandlerSecret:  cfg.HandlerSecret,
+			Portals:        portals,
+			AllowReinstall: cfg.AllowReinstall,
 		},
-	}, server.Options{Store: store, Registry: scenarios.NewRegistry(cfg.Scenarios, nil), Logger: log})
+	}, outbox.Config{
+		Webhook:         cfg.Webhook,
+		ClientID:        cfg.ClientID,
+		AppClientID:     cfg.AppClientID,
+		AppClientSecret: cfg.AppClientSecret,
+		OAuthURL:        cfg.OAuthURL,
+		Rate:            rate,
+		Burst:           burst,
+		Lease:           lease,
+		CallTimeout:     callTimeout,
+	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log)
 	if err != nil {
 		return err
 	}
-	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", srv.PortalMode(),
-		"admin_token", cfg.AdminToken != "", "rate", rate, "burst", burst)
+	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", ob.Mode(),
+		"admin_token", cfg.AdminToken != "", "rate", rate, "burst", burst, "portal_timeout", callTimeout)
 	if err := srv.Open(ctx); err != nil {
 		return err
 	}
@@ -307,4 +320,29 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 			return err
 		}
 	}
+}
+
+// idleEvery is how often the idle sweeper looks for silent dialogs.
+const idleEvery = 5 * time.Second
+
+// wire builds one replica: the event path (dialogs), the outbox that
+// delivers its calls, the funnel that counts its steps, and the HTTP server
+// that runs them all.
+func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger) (*server.Server, *outbox.Outbox, error) {
+	reg := prometheus.NewRegistry()
+	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	ob, err := outbox.New(ocfg, outbox.Options{Store: store, Health: proc, Locks: proc, Logger: log, Metrics: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	proc.SetPortal(ob)
+	book := funnel.New(store, registry, log, nil)
+	proc.Observe(book)
+	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
+		Workers: []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) })},
+		Metrics: reg, Logger: log})
+	return srv, ob, err
 }

@@ -1,26 +1,28 @@
-package server
+// Package funnel counts real traffic per scenario (portal and API dialogs;
+// never playground ones) from the committed steps it observes: how many
+// times each state was entered, each arrow taken, where active dialogs wait
+// now, and where dialogs finished or were handed off, and why. Counts are
+// kept in the store's key-value space.
+package funnel
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/scenarios"
 )
 
-// The funnel counts real traffic per scenario (portal and API dialogs; never
-// playground ones): how many times each state was entered, each arrow taken,
-// where active dialogs wait now, and where dialogs finished or were handed
-// off, and why.
-//
 // Counts live in memory and are written to the store's key-value space
-// (namespace "funnel", key = scenario name, JSON) every funnelFlushEvery and
+// (namespace "funnel", key = scenario name, JSON) every FlushEvery and
 // on Close, and read back on Open. A crash loses at most the counts of the
 // last few seconds; dialogs themselves are never affected. Each flush adds
 // this replica's new counts to what the store holds (read, add, write), so
@@ -28,8 +30,9 @@ import (
 // flush the same scenario at the same instant. On Open the "waiting now"
 // counts are rebuilt from the dialog records, which also heals any drift.
 const (
-	nsFunnel         = "funnel"
-	funnelFlushEvery = 5 * time.Second
+	// NSFunnel is the key-value namespace of the counts (key: scenario name).
+	NSFunnel   = "funnel"
+	FlushEvery = 5 * time.Second
 )
 
 // Funnel is one scenario's traffic counts. State keys are state names; edge
@@ -57,9 +60,6 @@ type Funnel struct {
 	// operator/transfer state), scenario_removed.
 	Reasons map[string]int64 `json:"handoff_reasons,omitempty"`
 }
-
-// edgeKey names an arrow in Funnel.Edges.
-func edgeKey(from, to string) string { return from + " -> " + to }
 
 func newFunnel(name string) *Funnel { return &Funnel{Scenario: name} }
 
@@ -95,12 +95,14 @@ func (f *Funnel) add(g *Funnel) {
 	}
 }
 
-// funnelBook keeps the funnels of all scenarios: what the store held at the
+// Book keeps the funnels of all scenarios: what the store held at the
 // last read or write (base), what a flush is writing now (flushing), and what
 // was counted since (delta). A view is their sum.
-type funnelBook struct {
-	kv  engine.KV // nil: counts stay in memory
-	now func() time.Time
+type Book struct {
+	store    engine.Store // nil: counts stay in memory
+	registry *scenarios.Registry
+	log      *slog.Logger
+	now      func() time.Time
 
 	mu       sync.Mutex
 	base     map[string]*Funnel
@@ -110,12 +112,21 @@ type funnelBook struct {
 	flushMu sync.Mutex // one flush at a time
 }
 
-func newFunnelBook(kv engine.KV, now func() time.Time) *funnelBook {
-	return &funnelBook{kv: kv, now: now, base: map[string]*Funnel{}, flushing: map[string]*Funnel{}, delta: map[string]*Funnel{}}
+// New returns an empty book of the live scenarios of registry (nil: no
+// scenario is known, built-in arrows are not told apart); store keeps the
+// counts (nil: they stay in memory).
+func New(store engine.Store, registry *scenarios.Registry, log *slog.Logger, now func() time.Time) *Book {
+	if log == nil {
+		log = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Book{store: store, registry: registry, log: log, now: now, base: map[string]*Funnel{}, flushing: map[string]*Funnel{}, delta: map[string]*Funnel{}}
 }
 
 // deltaFor returns the delta funnel of a scenario; b.mu must be held.
-func (b *funnelBook) deltaFor(name string) *Funnel {
+func (b *Book) deltaFor(name string) *Funnel {
 	f := b.delta[name]
 	if f == nil {
 		f = newFunnel(name)
@@ -125,12 +136,17 @@ func (b *funnelBook) deltaFor(name string) *Funnel {
 	return f
 }
 
-// record counts one committed step of a real dialog. set is the live
-// scenario set, used to tell the built-in "hand off"/"finish" arrows (drawn
-// to the end) from the self-loops the engine records for them.
-func (b *funnelBook) record(set *scenarios.Set, old, d engine.Dialog, res engine.Result, note string) {
-	if strings.HasPrefix(d.Key, NSPlayground) {
+// Committed counts one committed step of a real dialog (dialogs.Observer).
+// The live scenario set tells the built-in "hand off"/"finish" arrows
+// (drawn to the end) from the self-loops the engine records for them.
+func (b *Book) Committed(s dialogs.Step) {
+	old, d, res, note := s.Old, s.New, s.Result, s.Note
+	if strings.HasPrefix(d.Key, engine.KeyPlayground) {
 		return
+	}
+	var set *scenarios.Set
+	if b.registry != nil {
+		set = b.registry.Current().Set
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -156,7 +172,7 @@ func (b *funnelBook) record(set *scenarios.Set, old, d engine.Dialog, res engine
 		if m.To == m.From && sc != nil && implicitEdge(sc, m.From, m.Event) {
 			to, toEnd = scenarios.NoState, true
 		}
-		inc(&f.Edges, edgeKey(m.From, to), 1)
+		inc(&f.Edges, scenarios.EdgeKey(m.From, to), 1)
 		if m.Event == scenarios.EdgeStart {
 			f.Started++
 		}
@@ -173,7 +189,7 @@ func (b *funnelBook) record(set *scenarios.Set, old, d engine.Dialog, res engine
 		inc(&f.Finished, d.State, 1)
 	case engine.HandedOff:
 		inc(&f.HandedOff, d.State, 1)
-		inc(&f.Reasons, handoffReason(res, note), 1)
+		inc(&f.Reasons, dialogs.HandoffReason(res, note), 1)
 	default:
 		return
 	}
@@ -181,7 +197,7 @@ func (b *funnelBook) record(set *scenarios.Set, old, d engine.Dialog, res engine
 	// finishing state
 	if !toEnd && sc != nil && len(res.Moves) > 0 {
 		if st := sc.States[d.State]; st != nil && st.Terminal() {
-			inc(&f.Edges, edgeKey(d.State, scenarios.NoState), 1)
+			inc(&f.Edges, scenarios.EdgeKey(d.State, scenarios.NoState), 1)
 		}
 	}
 }
@@ -197,9 +213,9 @@ func implicitEdge(sc *scenarios.Scenario, from, event string) bool {
 	return false
 }
 
-// view returns a scenario's funnel: the store's counts plus this replica's
+// View returns a scenario's funnel: the store's counts plus this replica's
 // unflushed ones. It reads the store the first time a scenario is asked for.
-func (b *funnelBook) view(ctx context.Context, name string) (Funnel, error) {
+func (b *Book) View(ctx context.Context, name string) (Funnel, error) {
 	b.mu.Lock()
 	_, ok := b.base[name]
 	b.mu.Unlock()
@@ -223,12 +239,12 @@ func (b *funnelBook) view(ctx context.Context, name string) (Funnel, error) {
 }
 
 // get reads a scenario's stored funnel; a missing one is empty.
-func (b *funnelBook) get(ctx context.Context, name string) (*Funnel, error) {
+func (b *Book) get(ctx context.Context, name string) (*Funnel, error) {
 	f := newFunnel(name)
-	if b.kv == nil {
+	if b.store == nil {
 		return f, nil
 	}
-	raw, err := b.kv.Get(ctx, nsFunnel, name)
+	raw, err := b.store.Get(ctx, NSFunnel, name)
 	if errors.Is(err, engine.ErrNotFound) {
 		return f, nil
 	}
@@ -242,22 +258,22 @@ func (b *funnelBook) get(ctx context.Context, name string) (*Funnel, error) {
 	return f, nil
 }
 
-func (b *funnelBook) put(ctx context.Context, f *Funnel) error {
-	if b.kv == nil {
+func (b *Book) put(ctx context.Context, f *Funnel) error {
+	if b.store == nil {
 		return nil
 	}
 	raw, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
-	if err := b.kv.Put(ctx, nsFunnel, f.Scenario, raw); err != nil {
+	if err := b.store.Put(ctx, NSFunnel, f.Scenario, raw); err != nil {
 		return fmt.Errorf("write the funnel of %q: %w", f.Scenario, err)
 	}
 	return nil
 }
 
 // load reads a scenario's funnel from the store unless it is known already.
-func (b *funnelBook) load(ctx context.Context, name string) error {
+func (b *Book) load(ctx context.Context, name string) error {
 	f, err := b.get(ctx, name)
 	if err != nil {
 		return err
@@ -270,8 +286,8 @@ func (b *funnelBook) load(ctx context.Context, name string) error {
 	return nil
 }
 
-// flush adds the counts made since the last flush to the store.
-func (b *funnelBook) flush(ctx context.Context) error {
+// Flush adds the counts made since the last flush to the store.
+func (b *Book) Flush(ctx context.Context) error {
 	b.flushMu.Lock()
 	defer b.flushMu.Unlock()
 	b.mu.Lock()
@@ -314,13 +330,13 @@ func (b *funnelBook) flush(ctx context.Context) error {
 // rebuildActive recounts the dialogs waiting in each state from the dialog
 // records and writes the counts of every scenario in names (and of every
 // scenario with active dialogs). It runs on Open, before events arrive.
-func (b *funnelBook) rebuildActive(ctx context.Context, scan engine.DialogStore, names []string) error {
+func (b *Book) rebuildActive(ctx context.Context, names []string) error {
 	counts := map[string]map[string]int64{}
 	for _, n := range names {
 		counts[n] = map[string]int64{}
 	}
-	err := scan.ScanDialogs(ctx, func(d engine.Dialog) error {
-		if strings.HasPrefix(d.Key, NSPlayground) || d.Status != engine.Active || d.Scenario == "" || d.State == "" {
+	err := b.store.ScanDialogs(ctx, func(d engine.Dialog) error {
+		if strings.HasPrefix(d.Key, engine.KeyPlayground) || d.Status != engine.Active || d.Scenario == "" || d.State == "" {
 			return nil
 		}
 		if counts[d.Scenario] == nil {
@@ -369,7 +385,8 @@ type FunnelView struct {
 	TotalHandedOff int64 `json:"total_handed_off"`
 }
 
-func funnelView(f Funnel, version string) FunnelView {
+// ViewOf adds the totals to a scenario's funnel.
+func ViewOf(f Funnel, version string) FunnelView {
 	v := FunnelView{Funnel: f, Version: version}
 	for _, n := range f.Active {
 		v.TotalActive += n
@@ -381,4 +398,44 @@ func funnelView(f Funnel, version string) FunnelView {
 		v.TotalHandedOff += n
 	}
 	return v
+}
+
+// Start reads the stored counts of every live scenario and recounts the
+// dialogs waiting in each state from the dialog records (when the store can
+// walk them). It runs after the scenarios loaded, before events arrive.
+func (b *Book) Start(ctx context.Context) {
+	names := dialogs.Names(b.registry.Current().Set)
+	if b.store != nil {
+		if err := b.rebuildActive(ctx, names); err != nil {
+			b.log.Warn("funnel: could not recount active dialogs; the counts may be off until they move", "err", err)
+		}
+	}
+	for _, n := range names {
+		if err := b.load(ctx, n); err != nil {
+			b.log.Warn("funnel: could not read the saved counts; counting from zero", "scenario", n, "err", err)
+		}
+	}
+}
+
+// Run writes the counts to the store every FlushEvery until ctx ends, and
+// once more then: the owner cancels ctx after the in-flight events drained,
+// so this last write has every count (the store is still open).
+func (b *Book) Run(ctx context.Context) {
+	t := time.NewTicker(FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := b.Flush(fctx); err != nil {
+				b.log.Warn("funnel: final write failed; the last counts are lost", "err", err)
+			}
+			cancel()
+			return
+		case <-t.C:
+			if err := b.Flush(ctx); err != nil && ctx.Err() == nil {
+				b.log.Warn("funnel: write failed; will retry", "err", err)
+			}
+		}
+	}
 }

@@ -1,8 +1,9 @@
-package server
+package dialogs
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,37 +100,65 @@ func (h *storeHealth) check(ctx context.Context, probe func(context.Context) err
 	return h.recoveredLocked(), nil
 }
 
-// writeFailed records a store write that failed for another reason than a
+// WriteFailed records a store write that failed for another reason than a
 // concurrent update.
-func (s *Server) writeFailed(err error) {
+func (p *Processor) WriteFailed(err error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, engine.ErrInvalid) {
 		return // the caller went away (a client hung up, shutdown), or the input was bad: says nothing about the store
 	}
-	if s.health.failed(err) {
-		s.log.Error("the store refuses writes: events get 503, readiness is false and delivery pauses until it takes writes again", "err", err)
+	if p.health.failed(err) {
+		p.log.Error("the store refuses writes: events get 503, readiness is false and delivery pauses until it takes writes again", "err", err)
 	}
 }
 
 // writeOK records a store write that succeeded.
-func (s *Server) writeOK() {
-	if lasted := s.health.ok(); lasted > 0 {
-		s.log.Info("the store takes writes again: serving", "after", lasted.Round(time.Millisecond))
+func (p *Processor) writeOK() {
+	if lasted := p.health.ok(); lasted > 0 {
+		p.log.Info("the store takes writes again: serving", "after", lasted.Round(time.Millisecond))
 	}
 }
 
 // probeWrite is the write that tells whether the store takes writes again.
-func (s *Server) probeWrite(ctx context.Context) error {
+func (p *Processor) probeWrite(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return s.portal.kv.Put(ctx, nsHealth, "probe", []byte(s.now().UTC().Format(time.RFC3339Nano)))
+	return p.store.Put(ctx, nsHealth, "probe", []byte(p.now().UTC().Format(time.RFC3339Nano)))
 }
 
-// storeWritable returns nil when the store takes writes, or the last write
+// Writable returns nil when the store takes writes, or the last write
 // error while it does not (see storeHealth).
-func (s *Server) storeWritable(ctx context.Context) error {
-	lasted, err := s.health.check(ctx, s.probeWrite)
+func (p *Processor) Writable(ctx context.Context) error {
+	lasted, err := p.health.check(ctx, p.probeWrite)
 	if lasted > 0 {
-		s.log.Info("the store takes writes again: serving", "after", lasted.Round(time.Millisecond))
+		p.log.Info("the store takes writes again: serving", "after", lasted.Round(time.Millisecond))
 	}
 	return err
+}
+
+// readyTimeout bounds the store probe of Ready: a store that does not
+// answer in time is not ready, whatever its driver's own timeouts are.
+const readyTimeout = time.Second
+
+// Ready reads and, after a failed write, writes the store; it returns the
+// problem, or "" when the store is fine. It never takes longer than
+// readyTimeout, so orchestrators get an answer while the store hangs.
+func (p *Processor) Ready(parent context.Context) string {
+	ctx, cancel := context.WithTimeout(parent, readyTimeout)
+	defer cancel()
+	done := make(chan string, 1)
+	go func() {
+		if _, err := p.store.Dialog(ctx, "olbot:readyz"); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			done <- "store unreachable: " + err.Error()
+		} else if err := p.Writable(ctx); err != nil {
+			done <- "store refuses writes: " + err.Error()
+		} else {
+			done <- ""
+		}
+	}()
+	select {
+	case msg := <-done:
+		return msg
+	case <-ctx.Done():
+		return fmt.Sprintf("store unreachable: no answer within %s", readyTimeout)
+	}
 }

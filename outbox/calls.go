@@ -1,0 +1,85 @@
+package outbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/engine"
+)
+
+// Calls turns a step's actions into outbox calls to the dialog's portal
+// chat (d.Channel).
+func Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
+	ch := d.Channel
+	if ch.Chat <= 0 || ch.Dialog == "" {
+		return nil, fmt.Errorf("dialog %s has no chat id: cannot address the portal", d.Key)
+	}
+	var out []engine.Call
+	for _, a := range actions {
+		r, err := request(ch, a)
+		if err != nil {
+			return nil, err
+		}
+		params, err := json.Marshal(r.Params)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", r.Method, err)
+		}
+		out = append(out, engine.Call{Portal: ch.Member, Method: r.Method, Params: params, Created: now})
+	}
+	return out, nil
+}
+
+// request is the REST call of one action.
+func request(ch engine.Channel, a engine.Action) (bitrix24.Request, error) {
+	switch a := a.(type) {
+	case engine.Greet:
+		if a.Welcome {
+			return bitrix24.SessionMessageSendRequest(ch.Chat, bitrix24.GreetWelcome, ""), nil
+		}
+		return bitrix24.SessionMessageSendRequest(ch.Chat, bitrix24.GreetDefault, a.Text), nil
+	case engine.Say:
+		return bitrix24.MessageAddRequest(ch.Dialog, ch.Bot, a.Text, a.Buttons, a.Numbered), nil
+	case engine.CRM:
+		if a.LeadID != 0 {
+			return bitrix24.LeadUpdateRequest(a.LeadID, a.Fields), nil
+		}
+		return bitrix24.LeadAddRequest(a.Fields), nil
+	case engine.Operator:
+		return bitrix24.SessionOperatorRequest(ch.Chat), nil
+	case engine.Transfer:
+		return bitrix24.SessionTransferRequest(ch.Chat, a.User, a.Line, a.Leave), nil
+	case engine.Finish:
+		return bitrix24.SessionFinishRequest(ch.Chat), nil
+	}
+	return bitrix24.Request{}, fmt.Errorf("no portal call for action %T", a)
+}
+
+// RedactParams hides tokens in call params shown by the API and logs.
+func RedactParams(b []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return b
+	}
+	changed := false
+	for _, k := range []string{"auth", "AUTH", "access_token", "refresh_token", "CLIENT_ID"} {
+		if _, ok := m[k]; ok {
+			m[k] = "***"
+			changed = true
+		}
+	}
+	if !changed {
+		return b
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return b
+	}
+	return out
+}
+
+// Calls is the package's Calls, for the event path (dialogs.Portal).
+func (o *Outbox) Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
+	return Calls(d, actions, now)
+}

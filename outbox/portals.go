@@ -1,0 +1,283 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/engine"
+)
+
+// NSPortals is the key-value namespace of the portals' install records
+// (key: member_id). The dialogs of a portal's chats are keyed
+// engine.KeyPortal + member_id + ":" + DIALOG_ID.
+const NSPortals = "portal"
+
+// Install is what ONAPPINSTALL leaves behind for one portal (keyed by member_id).
+type Install struct {
+	MemberID         string    `json:"member_id"`
+	Domain           string    `json:"domain"`
+	ClientEndpoint   string    `json:"client_endpoint"`
+	ApplicationToken string    `json:"application_token"`
+	AccessToken      string    `json:"access_token,omitempty"`
+	RefreshToken     string    `json:"refresh_token,omitempty"`
+	Expiry           time.Time `json:"expiry,omitzero"`
+	BotID            int       `json:"bot_id,omitempty"`
+	InstalledAt      time.Time `json:"installed_at"`
+}
+
+// Portals keeps the portals' install records and one REST client per
+// portal: the incoming webhook, or an OAuth client whose rotating token
+// pair is saved back into the portal's record.
+type Portals struct {
+	cfg     Config
+	kv      engine.KV
+	log     *slog.Logger
+	now     func() time.Time
+	webhook *bitrix24.Client
+
+	mu      sync.Mutex
+	clients map[string]*bitrix24.Client      // OAuth client per member_id
+	tokens  map[string]*bitrix24.OAuthTokens // each cached client's token source
+
+	// recMu serialises the read-modify-write of install records (a refresh
+	// saving rotated tokens, an event's fresher token, the bot id): a lost
+	// update could bring back a refresh token the portal already rotated out.
+	recMu sync.Mutex
+}
+
+func newPortals(cfg Config, store engine.KV, log *slog.Logger, now func() time.Time) (*Portals, error) {
+	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}}
+	if cfg.Webhook != "" {
+		if cfg.ClientID == "" {
+			return nil, errors.New("bitrix24: a webhook needs the CLIENT_ID chosen at registration (--client-id); run olbot register to get one")
+		}
+		c, err := bitrix24.NewWebhook(cfg.Webhook, cfg.ClientID, p.clientOpts()...)
+		if err != nil {
+			return nil, fmt.Errorf("bitrix24 webhook: %w", err)
+		}
+		p.webhook = c
+	}
+	return p, nil
+}
+
+func (p *Portals) clientOpts() []bitrix24.Option {
+	opts := []bitrix24.Option{bitrix24.WithLogger(p.log)}
+	if p.cfg.HTTPClient != nil {
+		opts = append(opts, bitrix24.WithHTTPClient(p.cfg.HTTPClient))
+	}
+	return opts
+}
+
+// Webhook reports whether every call goes through one incoming webhook.
+func (p *Portals) Webhook() bool { return p.webhook != nil }
+
+// Get returns a portal's install record, or engine.ErrNotFound.
+func (p *Portals) Get(ctx context.Context, member string) (Install, error) {
+	var in Install
+	b, err := p.kv.Get(ctx, NSPortals, member)
+	if err != nil {
+		return in, err
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, fmt.Errorf("portal record %s: %w", member, err)
+	}
+	return in, nil
+}
+
+func (p *Portals) put(ctx context.Context, in Install) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return p.kv.Put(ctx, NSPortals, in.MemberID, b)
+}
+
+// Install saves a portal's install record. When the portal is known, allow
+// decides on the old record first (its error is returned, nothing saved)
+// and the bot id the old record holds is kept. It returns the saved record;
+// the portal's cached client is dropped, so the next call uses the new
+// tokens. A store failure is returned wrapped as ErrStore.
+func (p *Portals) Install(ctx context.Context, in Install, allow func(old Install) error) (Install, error) {
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	old, err := p.Get(ctx, in.MemberID)
+	switch {
+	case err == nil:
+		if err := allow(old); err != nil {
+			return Install{}, err
+		}
+		in.BotID = old.BotID
+	case !errors.Is(err, engine.ErrNotFound):
+		return Install{}, storeErr(err)
+	}
+	if err := p.put(ctx, in); err != nil {
+		return Install{}, storeErr(err)
+	}
+	p.forget(in.MemberID)
+	return in, nil
+}
+
+// Uninstall forgets a portal: its record and its cached client.
+func (p *Portals) Uninstall(ctx context.Context, member string) error {
+	if err := p.kv.Delete(ctx, NSPortals, member); err != nil {
+		return storeErr(err)
+	}
+	p.forget(member)
+	return nil
+}
+
+// BotDeleted clears the portal's bot id when it is bot (ONIMBOTDELETE).
+func (p *Portals) BotDeleted(ctx context.Context, member string, bot int) error {
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	in, err := p.Get(ctx, member)
+	if err != nil || in.BotID != bot {
+		return nil
+	}
+	in.BotID = 0
+	if err := p.put(ctx, in); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+// ErrStore marks a failure of the store behind the install records.
+var ErrStore = errors.New("the store is unavailable")
+
+func storeErr(err error) error { return fmt.Errorf("%w: %w", ErrStore, err) }
+
+// saveBot records the bot id imbot.register returned.
+func (p *Portals) saveBot(ctx context.Context, member string, res json.RawMessage) {
+	id, err := bitrix24.ParseID(res)
+	if err != nil || id <= 0 {
+		p.log.Warn("imbot.register returned no bot id", "member", member, "result", string(res))
+		return
+	}
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	in, err := p.Get(ctx, member)
+	if err != nil {
+		p.log.Warn("could not record the bot id", "member", member, "err", err)
+		return
+	}
+	in.BotID = id
+	if err := p.put(ctx, in); err != nil {
+		p.log.Warn("could not record the bot id", "member", member, "err", err)
+		return
+	}
+	p.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
+}
+
+// FreshToken keeps the newest token that came with an event, so replies use
+// it (the bot's own token from data[BOT]). The cached client adopts it in
+// place: rebuilding the client from the record could lose a refresh token
+// that a delivery is rotating right now.
+func (p *Portals) FreshToken(ctx context.Context, a bitrix24.Auth) {
+	if a.AccessToken == "" || p.webhook != nil {
+		return
+	}
+	t := bitrix24.TokenFromAuth(a, p.now())
+	if !p.keepToken(ctx, a.MemberID, t) {
+		return
+	}
+	p.mu.Lock()
+	src := p.tokens[a.MemberID]
+	p.mu.Unlock()
+	if src != nil {
+		src.Offer(t) // outside recMu: a refresh holds the source's lock while it takes recMu
+	}
+}
+
+// keepToken writes an event's fresher access token into the install record
+// and reports whether it did.
+func (p *Portals) keepToken(ctx context.Context, member string, t bitrix24.Token) bool {
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	in, err := p.Get(ctx, member)
+	if err != nil || !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
+		return false
+	}
+	in.AccessToken, in.Expiry = t.AccessToken, t.Expiry
+	if t.RefreshToken != "" {
+		in.RefreshToken = t.RefreshToken
+	}
+	if err := p.put(ctx, in); err != nil {
+		p.log.Warn("could not keep the event's token", "member", member, "err", err)
+		return false
+	}
+	return true
+}
+
+// saveTokens keeps rotated tokens: the old refresh token stops working.
+func (p *Portals) saveTokens(ctx context.Context, member string, t bitrix24.Token) error {
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	in, err := p.Get(ctx, member)
+	if err != nil {
+		return err
+	}
+	in.AccessToken, in.RefreshToken, in.Expiry = t.AccessToken, t.RefreshToken, t.Expiry
+	return p.put(ctx, in)
+}
+
+// forget drops a cached client so the next call reads the install record again.
+func (p *Portals) forget(member string) {
+	p.mu.Lock()
+	delete(p.clients, member)
+	delete(p.tokens, member)
+	p.mu.Unlock()
+}
+
+// client returns the REST client for a portal: the webhook, the portal's
+// OAuth client from its install record, or nil when no portal is configured.
+func (p *Portals) client(ctx context.Context, member string) (*bitrix24.Client, error) {
+	if p.webhook != nil {
+		return p.webhook, nil
+	}
+	p.mu.Lock()
+	c := p.clients[member]
+	p.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	in, err := p.Get(ctx, member)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	tok := bitrix24.Token{AccessToken: in.AccessToken, RefreshToken: in.RefreshToken, Expiry: in.Expiry, ClientEndpoint: in.ClientEndpoint, MemberID: in.MemberID, Domain: in.Domain}
+	src, err := bitrix24.NewOAuthTokens(bitrix24.OAuthConfig{
+		ClientID: p.cfg.AppClientID, ClientSecret: p.cfg.AppClientSecret, TokenURL: p.cfg.OAuthURL, HTTPClient: p.cfg.HTTPClient, Logger: p.log,
+		OnRefresh: func(ctx context.Context, t bitrix24.Token) error { return p.saveTokens(ctx, member, t) },
+		// replicas share the install record: a pair another replica rotated
+		// is taken from there instead of refreshing a retired refresh token
+		Stored: func(ctx context.Context) (bitrix24.Token, error) {
+			in, err := p.Get(ctx, member)
+			return bitrix24.Token{AccessToken: in.AccessToken, RefreshToken: in.RefreshToken, Expiry: in.Expiry}, err
+		},
+	}, tok)
+	if err != nil {
+		return nil, fmt.Errorf("portal %s: %w", in.Domain, err)
+	}
+	c, err = bitrix24.NewOAuth(in.ClientEndpoint, src, p.clientOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("portal %s: %w", in.Domain, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cached := p.clients[member]; cached != nil {
+		// built concurrently: keep one token source per portal, or two
+		// would refresh the same rotating refresh token
+		return cached, nil
+	}
+	p.clients[member], p.tokens[member] = c, src
+	return c, nil
+}
