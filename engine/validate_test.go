@@ -38,3 +38,19 @@ func TestInvalidError(t *testing.T) {
 		t.Fatalf("CheckKV err=%v", err)
 	}
 }
+
+// BenchmarkCheckCommit is the validation every store runs on every commit:
+// a step's record with one message call.
+func BenchmarkCheckCommit(b *testing.B) {
+	c := Commit{
+		Dialog:  Dialog{Key: "b24:a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4:chat42", Rev: 2},
+		Calls:   []Call{{Method: "imbot.message.add", Portal: "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4", Params: []byte(`{"BOT_ID":7,"CLIENT_ID":"x","DIALOG_ID":"chat42","MESSAGE":"Your email, please?"}`)}},
+		PrevRev: 1,
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckCommit(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
