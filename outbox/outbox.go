@@ -175,18 +175,42 @@ func (o *Outbox) Wake() {
 	}
 }
 
+// slowRound is how long the delivery loop waits for a round before it
+// claims again. Rounds normally end well within it, and the loop claims
+// after each, as one worker would: a claim while a round is in flight
+// would only lease calls of that round's portals, which wait for the round
+// anyway, and keep them from the other replicas. A round still running
+// then has a slow or hanging portal: the loop goes on without it.
+const slowRound = time.Second
+
 // Run delivers until ctx ends: claim due calls (one per dialog at most, so
 // order per dialog holds) and hand them to their portal's lane, which sends
-// them and records the outcome. The loop never waits for a send: a portal
-// that does not answer holds only its own lane, while the calls of the
-// other portals keep going. Run returns after every send it started ended.
+// them and records the outcome. A portal gets one round at a time and the
+// loop waits at most slowRound for it, so a portal that does not answer
+// holds only its own calls, while the other portals' calls keep going. Run
+// returns after every send it started ended.
 func (o *Outbox) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	var all sync.WaitGroup
+	defer all.Wait()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		n := o.dispatch(ctx, &wg, nil)
+		var round sync.WaitGroup
+		n := o.dispatch(ctx, &round, nil)
+		ended := make(chan struct{})
+		all.Go(func() {
+			round.Wait()
+			close(ended)
+		})
+		if n > 0 {
+			wait := time.NewTimer(slowRound)
+			select {
+			case <-ctx.Done():
+			case <-ended:
+			case <-wait.C:
+			}
+			wait.Stop()
+		}
 		o.updateDepth(ctx)
 		if n > 0 {
 			continue
@@ -318,9 +342,11 @@ func (o *Outbox) take(calls []engine.Call) []engine.Call {
 	return out
 }
 
-// done ends the calls' flight and wakes the loop for the dialogs' next calls.
+// done ends the calls' flight; when that ends a portal's round it wakes
+// the loop, for the dialogs' next calls.
 func (o *Outbox) done(group []engine.Call) {
 	o.mu.Lock()
+	roundEnded := false
 	for _, c := range group {
 		delete(o.inFlight, c.ID)
 		if o.claiming {
@@ -328,10 +354,13 @@ func (o *Outbox) done(group []engine.Call) {
 		}
 		if o.busy[c.Portal]--; o.busy[c.Portal] <= 0 {
 			delete(o.busy, c.Portal)
+			roundEnded = true
 		}
 	}
 	o.mu.Unlock()
-	o.Wake()
+	if roundEnded {
+		o.Wake()
+	}
 }
 
 // lane returns a portal's request tokens.
@@ -415,9 +444,25 @@ func appDialog(member string) string { return engine.KeyPortal + member + ":~app
 func (o *Outbox) QueueRegister(ctx context.Context, member, handler string) error {
 	r := bitrix24.RegisterRequest(bitrix24.RegisterParams{Code: BotCode, Type: "O", OpenLine: true, EventHandler: handler,
 		Properties: bitrix24.BotProperties{Name: "olbot", WorkPosition: "Open Lines assistant", Color: "AZURE"}})
-	params, err := json.Marshal(r.Params)
-	if err != nil {
-		return err
+	return o.queueApp(ctx, member, "the bot registration", r)
+}
+
+// QueueBind commits event.bind of handler for ONAPPUNINSTALL and
+// ONAPPUPDATE to the portal's application outbox: only ONAPPINSTALL comes
+// without a binding, and the portal drops bindings on every update.
+func (o *Outbox) QueueBind(ctx context.Context, member, handler string) error {
+	return o.queueApp(ctx, member, "the event bindings",
+		bitrix24.EventBindRequest(bitrix24.EventAppUninstall, handler), bitrix24.EventBindRequest(bitrix24.EventAppUpdate, handler))
+}
+
+func (o *Outbox) queueApp(ctx context.Context, member, what string, reqs ...bitrix24.Request) error {
+	calls := make([]engine.Call, 0, len(reqs))
+	for _, r := range reqs {
+		params, err := json.Marshal(r.Params)
+		if err != nil {
+			return err
+		}
+		calls = append(calls, engine.Call{Portal: member, Method: r.Method, Params: params, Created: o.now()})
 	}
 	key := appDialog(member)
 	unlock := o.locks.Lock(key)
@@ -431,9 +476,8 @@ func (o *Outbox) QueueRegister(ctx context.Context, member, handler string) erro
 	prev := d.Rev
 	d.Rev++
 	d.Updated = o.now()
-	call := engine.Call{Portal: member, Method: r.Method, Params: params, Created: o.now()}
-	if err := o.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: []engine.Call{call}}); err != nil {
-		return storeErr(fmt.Errorf("queue the bot registration for %s: %w", member, err))
+	if err := o.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: calls}); err != nil {
+		return storeErr(fmt.Errorf("queue %s for %s: %w", what, member, err))
 	}
 	o.Wake()
 	return nil
