@@ -142,8 +142,8 @@ func jsonError(err error) error {
 	}
 }
 
-// duplicateKey returns the path of the first key that appears twice in
-// one object of a valid JSON document (e.g. "dialog", "a.b", "list[2].c"),
+// duplicateKey returns the path of the first key that appears twice (up
+// to case, as encoding/json matches keys to fields) in one object of a valid JSON document (e.g. "dialog", "a.b", "list[2].c"),
 // or "". Decode has checked the document, its depth included.
 func duplicateKey(body []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -172,10 +172,13 @@ func duplicateIn(dec *json.Decoder, path string) (string, error) {
 			if path != "" {
 				at = path + "." + k
 			}
-			if seen[k] {
+			// encoding/json fills a field from any key that matches its
+			// name case-insensitively: such keys are duplicates too
+			fold := strings.ToLower(strings.ToUpper(k))
+			if seen[fold] {
 				return at, nil
 			}
-			seen[k] = true
+			seen[fold] = true
 			if dup, err := duplicateIn(dec, at); dup != "" || err != nil {
 				return dup, err
 			}
