@@ -154,7 +154,7 @@ func TestDuplicateKeyPaths(t *testing.T) {
 		{`{"list":[1,{"x":1},{"y":[{"z":1,"z":2}]}]}`, "list[2].y[0].z"},
 		{`{"a":[],"b":{},"a":null}`, "a"},
 		{`{"s":"{\"a\":1,\"a\":2}"}`, ""}, // a string, not an object
-		{`{"\u0061":1,"a":2}`, "a"},      // the same key, escaped
+		{`{"\u0061":1,"a":2}`, "a"},       // the same key, escaped
 		{`"text"`, ""},
 	}
 	for _, tc := range tests {
