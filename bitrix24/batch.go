@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxBatch is the most sub-calls one batch request may carry.
@@ -38,6 +40,23 @@ type BatchResult struct {
 
 func batchKey(i int) string { return "c" + strconv.Itoa(i) }
 
+// jsonValued are the params that imbot.* methods take as a JSON string as
+// well as an array; inside a batch they go as the string.
+var jsonValued = map[string]bool{"KEYBOARD": true, "ATTACH": true, "MENU": true}
+
+// substitutes reports whether a call's params hold the batch's
+// $result[…] syntax (settings/how-to-call-rest-api/batch.md): inside a
+// batch the portal would replace it with an earlier sub-call's result, and
+// the docs give no way to escape it. Such a call (client text can hold
+// anything) is sent by itself.
+func substitutes(params any) bool {
+	b, err := json.Marshal(params)
+	if r, ok := params.(json.RawMessage); ok {
+		b, err = r, nil
+	}
+	return err == nil && bytes.Contains(bytes.ToLower(b), []byte("$result"))
+}
+
 // BatchCommand renders one sub-call the way it travels inside a batch's cmd:
 // "METHOD?QUERY", with QUERY the params in PHP http_build_query form
 // (KEYBOARD[BUTTONS][0][TEXT]=Yes&MESSAGE=Pick+one), keys sorted, encoded
@@ -53,7 +72,13 @@ func (c *Client) BatchCommand(call BatchCall) (string, error) {
 	}
 	tree := make(map[string]any, len(body))
 	for k, v := range body {
-		if !strings.EqualFold(k, "auth") {
+		switch {
+		case strings.EqualFold(k, "auth"):
+		case jsonValued[strings.ToUpper(k)] && (bytes.HasPrefix(v, []byte("{")) || bytes.HasPrefix(v, []byte("["))):
+			// as a JSON string: in form encoding PHP would rebuild the
+			// buttons as an array keyed 0, 1, 10, 11, 2, … past ten
+			tree[k] = string(v)
+		default:
 			tree[k] = v
 		}
 	}
@@ -92,7 +117,12 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, e
 	var cmd bytes.Buffer
 	cmd.WriteByte('{')
 	sent := 0
+	var alone []int
 	for i, call := range calls {
+		if substitutes(call.Params) {
+			alone = append(alone, i)
+			continue
+		}
 		line, err := c.BatchCommand(call)
 		if err != nil {
 			out[i].Err = fmt.Errorf("batch call %d: %w", i, err)
@@ -109,12 +139,24 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, e
 		sent++
 	}
 	cmd.WriteByte('}')
-	if sent == 0 {
-		return out, nil
+	if sent > 0 {
+		if err := c.sendBatch(ctx, calls, cmd.Bytes(), out); err != nil {
+			return nil, err
+		}
 	}
-	raw, err := c.Call(ctx, MethodBatch, map[string]any{"halt": 0, "cmd": json.RawMessage(cmd.Bytes())})
+	// after the batch, so that each dialog's calls keep their order
+	for _, i := range alone {
+		out[i].Result, out[i].Err = c.Call(ctx, calls[i].Method, calls[i].Params)
+	}
+	return out, nil
+}
+
+// sendBatch sends the cmd of calls (those not in it already have their
+// outcome in out) and fills in each sub-call's outcome.
+func (c *Client) sendBatch(ctx context.Context, calls []BatchCall, cmd []byte, out []BatchResult) error {
+	raw, err := c.Call(ctx, MethodBatch, map[string]any{"halt": 0, "cmd": json.RawMessage(cmd)})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var ans struct {
 		Result json.RawMessage `json:"result"`
@@ -124,18 +166,23 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, e
 		Time   json.RawMessage `json:"result_time"`
 	}
 	if err := json.Unmarshal(raw, &ans); err != nil {
-		return nil, fmt.Errorf("%w: batch: result is not an object", ErrBadResponse)
+		return fmt.Errorf("%w: batch: result is not an object", ErrBadResponse)
 	}
 	results, errs := phpObject(ans.Result), phpObject(ans.Errors)
 	totals, nexts, times := phpObject(ans.Total), phpObject(ans.Next), phpObject(ans.Time)
 	for i, call := range calls {
-		if out[i].Err != nil {
+		if out[i].Err != nil || substitutes(call.Params) {
 			continue
 		}
 		k := batchKey(i)
 		if e, ok := errs[k]; ok {
 			out[i].Err = subCallError(call.Method, e)
+			var ae *APIError
+			if errors.As(out[i].Err, &ae) {
+				c.budget.wait(ae, nil, time.Now())
+			}
 		} else if r, ok := results[k]; ok {
+			c.budget.note(call.Method, times[k])
 			out[i].Result = r
 		} else {
 			// With halt=0 every sub-call answers; a missing one is a broken
@@ -146,7 +193,7 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, e
 		out[i].Next = lenientInt(nexts[k])
 		out[i].Time = times[k]
 	}
-	return out, nil
+	return nil
 }
 
 // phpObject decodes a JSON object that PHP sends as [] when it is empty

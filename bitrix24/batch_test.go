@@ -349,3 +349,51 @@ func TestBatchOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchClientText: what a client typed reaches the portal as typed
+// inside a batch. $result[…] would be replaced by the portal with an
+// earlier sub-call's result, so such a call goes by itself; a keyboard of
+// more than ten buttons keeps its order (KEYBOARD goes as a JSON string).
+func TestBatchClientText(t *testing.T) {
+	p, _ := recordingPortal(t, fakeportal.Config{})
+	p.AddBot("olbot", "olbot-key", "https://bot.example/h")
+	botID := p.Bots()[0].ID
+	c := webhookClient(t, p, "olbot-key")
+	var buttons []string
+	for i := 1; i <= 12; i++ {
+		buttons = append(buttons, "button "+strconv.Itoa(i))
+	}
+	calls := []bitrix24.BatchCall{
+		bitrix24.MessageAddRequest("chat1", botID, "first", nil, false),
+		bitrix24.MessageAddRequest("chat2", botID, "You wrote: $result[c0] and $RESULT[c0]", nil, false),
+		bitrix24.MessageAddRequest("chat3", botID, "pick one", buttons, false),
+	}
+	res, err := c.Batch(context.Background(), calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("call %d: %v", i, r.Err)
+		}
+	}
+	got := map[string]fakeportal.Message{}
+	for _, d := range []string{"chat1", "chat2", "chat3"} {
+		if ms := p.Messages(d); len(ms) == 1 {
+			got[d] = ms[0]
+		}
+	}
+	if m := got["chat2"]; m.Text != "You wrote: $result[c0] and $RESULT[c0]" {
+		t.Fatalf("message %q: the portal substituted the client's text", m.Text)
+	}
+	kb, _ := json.Marshal(got["chat3"].Keyboard)
+	var k struct{ BUTTONS []struct{ TEXT string } }
+	if err := json.Unmarshal(kb, &k); err != nil || len(k.BUTTONS) != 12 {
+		t.Fatalf("keyboard %s: %v", kb, err)
+	}
+	for i, b := range k.BUTTONS {
+		if want := "button " + strconv.Itoa(i+1); b.TEXT != want {
+			t.Fatalf("button %d is %q, want %q: the order changed", i, b.TEXT, want)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func (c LineChat) params() Params {
 
 func (c LineChat) user() *User {
 	u := c.Client
-	u.IsConnector = true
+	u.IsConnector, u.ConnectorSent = true, true
 	return &u
 }
 

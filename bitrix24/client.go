@@ -39,6 +39,7 @@ type Client struct {
 	hc       *http.Client
 	ua       string
 	log      *slog.Logger
+	budget   operating // per method: when an OPERATION_TIME_LIMIT lifts
 }
 
 // Option configures a Client.
@@ -298,6 +299,7 @@ type envelope struct {
 	Result      json.RawMessage `json:"result"`
 	Error       any             `json:"error"`
 	Description string          `json:"error_description"`
+	Time        json.RawMessage `json:"time"`
 }
 
 func (c *Client) send(ctx context.Context, method string, body map[string]json.RawMessage) (json.RawMessage, error) {
@@ -328,25 +330,33 @@ func (c *Client) send(ctx context.Context, method string, body map[string]json.R
 	if err != nil {
 		return nil, fmt.Errorf("bitrix24: %s: read response: %w", method, err)
 	}
-	res, err := decodeAnswer(method, resp, data)
+	res, tm, err := decodeAnswer(method, resp, data)
+	var ae *APIError
+	switch {
+	case err == nil:
+		c.budget.note(method, tm)
+	case errors.As(err, &ae):
+		c.budget.wait(ae, tm, time.Now())
+	}
 	c.log.DebugContext(ctx, "bitrix24 call", "method", method, "status", resp.StatusCode,
 		"class", Classify(err).String(), "duration", time.Since(start))
 	return res, err
 }
 
-func decodeAnswer(method string, resp *http.Response, data []byte) (json.RawMessage, error) {
+// decodeAnswer returns an answer's result, or its error, and its time object.
+func decodeAnswer(method string, resp *http.Response, data []byte) (json.RawMessage, json.RawMessage, error) {
 	var env envelope
 	jsonErr := json.Unmarshal(data, &env)
 	code, _ := env.Error.(string)
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	if ok && jsonErr == nil && env.Error == nil {
 		if env.Result == nil {
-			return nil, fmt.Errorf("%w: %s: answer has no result", ErrBadResponse, method)
+			return nil, nil, fmt.Errorf("%w: %s: answer has no result", ErrBadResponse, method)
 		}
-		return env.Result, nil
+		return env.Result, env.Time, nil
 	}
 	if ok && jsonErr != nil {
-		return nil, fmt.Errorf("%w: %s: HTTP %d, body is not JSON", ErrBadResponse, method, resp.StatusCode)
+		return nil, nil, fmt.Errorf("%w: %s: HTTP %d, body is not JSON", ErrBadResponse, method, resp.StatusCode)
 	}
 	ae := &APIError{Status: resp.StatusCode, Method: method, Code: code, Description: env.Description}
 	if jsonErr != nil {
@@ -357,7 +367,7 @@ func decodeAnswer(method string, resp *http.Response, data []byte) (json.RawMess
 			ae.RetryAfter = time.Duration(secs) * time.Second
 		}
 	}
-	return nil, ae
+	return nil, env.Time, ae
 }
 
 // ParseID decodes an id that the portal returns as a number or as a string

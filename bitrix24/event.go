@@ -124,8 +124,11 @@ type User struct {
 	Gender       string // GENDER
 	IsBot        bool   // IS_BOT
 	IsConnector  bool   // IS_CONNECTOR: an external channel's user
-	IsNetwork    bool   // IS_NETWORK
-	IsExtranet   bool   // IS_EXTRANET
+	// ConnectorSent says whether IS_CONNECTOR was in the event at all: when
+	// it was, it tells the client from an operator.
+	ConnectorSent bool
+	IsNetwork     bool // IS_NETWORK
+	IsExtranet    bool // IS_EXTRANET
 }
 
 // Install is the data of ONAPPINSTALL and ONAPPUPDATE.
@@ -489,6 +492,9 @@ func (ev *Event) decodeData(data node) error {
 		if err := user.decode(ev.User.fields()); err != nil {
 			return err
 		}
+		if v, _ := user.str("IS_CONNECTOR"); v != "" {
+			ev.User.ConnectorSent = true
+		}
 	}
 	if bots, ok, err := data.child("BOT"); err != nil {
 		return err
@@ -579,193 +585,4 @@ func (ev *Event) require() error {
 		return &FieldError{Field: "data[COMMAND]", Msg: "missing"}
 	}
 	return nil
-}
-
-// IsOpenLine reports whether the event comes from an Open Lines chat
-// (CHAT_ENTITY_TYPE=LINES).
-func (ev *Event) IsOpenLine() bool { return ev.Params.ChatEntityType == EntityLines }
-
-// OpenLine returns the Open Line id from CHAT_ENTITY_ID
-// (<connector>|<LINE_ID>|<connector chat>|<connector user>) of an Open Lines
-// chat. ok is false for other chats and for a malformed id.
-func (ev *Event) OpenLine() (lineID int, ok bool) {
-	if !ev.IsOpenLine() {
-		return 0, false
-	}
-	parts := strings.Split(ev.Params.ChatEntityID, "|")
-	if len(parts) < 2 {
-		return 0, false
-	}
-	n, err := strconv.Atoi(parts[1])
-	if err != nil || n <= 0 {
-		return 0, false
-	}
-	return n, true
-}
-
-// Connector returns the channel of an Open Lines chat (the first part of
-// CHAT_ENTITY_ID: telegrambot, livechat, …), or "".
-func (ev *Event) Connector() string {
-	if !ev.IsOpenLine() {
-		return ""
-	}
-	c, _, _ := strings.Cut(ev.Params.ChatEntityID, "|")
-	return c
-}
-
-// LeadID returns the CRM lead bound to the chat, from CHAT_ENTITY_DATA_2
-// (LEAD|1209|COMPANY|0|CONTACT|0|DEAL|0), or 0 when there is none.
-func (ev *Event) LeadID() int {
-	parts := strings.Split(ev.Params.ChatEntityData2, "|")
-	for i := 0; i+1 < len(parts); i += 2 {
-		if parts[i] == "LEAD" {
-			n, err := strconv.Atoi(parts[i+1])
-			if err != nil || n < 0 {
-				return 0
-			}
-			return n
-		}
-	}
-	return 0
-}
-
-// ChatID returns the numeric chat id: CHAT_ID, or DIALOG_ID without its
-// "chat" prefix; 0 for a private dialog (DIALOG_ID is a user id).
-func (ev *Event) ChatID() int {
-	if ev.Params.ChatID > 0 {
-		return ev.Params.ChatID
-	}
-	return DialogChatID(ev.Params.DialogID)
-}
-
-// DialogChatID returns the chat id of a DIALOG_ID "chat1777" (1777), or 0
-// when the dialog is not a chat.
-func DialogChatID(dialogID string) int {
-	rest, ok := strings.CutPrefix(dialogID, "chat")
-	if !ok {
-		return 0
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return n
-}
-
-// Bot returns the token set to reply with: the bot the event is about
-// (PARAMS[BOT_ID], or the command's BOT_ID), else the lowest-numbered bot in
-// data[BOT]. ok is false when the event carries no bot.
-func (ev *Event) Bot() (BotAuth, bool) {
-	if b, ok := ev.Bots[ev.Params.BotID]; ok && ev.Params.BotID != 0 {
-		return b, true
-	}
-	cmdIDs := make([]int, 0, len(ev.Commands))
-	for id := range ev.Commands {
-		cmdIDs = append(cmdIDs, id)
-	}
-	sort.Ints(cmdIDs)
-	for _, id := range cmdIDs {
-		c := ev.Commands[id]
-		if b, ok := ev.Bots[c.BotID]; ok {
-			return b, true
-		}
-		if c.BotID != 0 {
-			return BotAuth{BotID: c.BotID, BotCode: c.BotCode, Auth: c.Auth}, true
-		}
-	}
-	best := 0
-	for id := range ev.Bots {
-		if best == 0 || id < best {
-			best = id
-		}
-	}
-	if best == 0 {
-		return BotAuth{}, false
-	}
-	return ev.Bots[best], true
-}
-
-// Form encodes the event back into the wire form the portal posts, with
-// zero-valued fields left out (as PHP drops nulls). Data is not used.
-func (ev *Event) Form() url.Values {
-	tree := map[string]any{"event": ev.Name}
-	if ev.HandlerID != 0 {
-		tree["event_handler_id"] = strconv.Itoa(ev.HandlerID)
-	}
-	if !ev.TS.IsZero() {
-		tree["ts"] = strconv.FormatInt(ev.TS.Unix(), 10)
-	}
-	auth := ev.Auth
-	if m := encode(auth.fields()); len(m) > 0 {
-		tree["auth"] = m
-	}
-	data := map[string]any{}
-	params := ev.Params
-	if m := encode(params.fields()); len(m) > 0 {
-		data["PARAMS"] = m
-	}
-	if ev.User != nil {
-		u := *ev.User
-		data["USER"] = encode(u.fields())
-	}
-	if len(ev.Bots) > 0 {
-		bots := map[string]any{}
-		for id, b := range ev.Bots {
-			m := encode(b.Auth.fields())
-			if len(m) > 0 {
-				inner := map[string]any{}
-				for k, v := range m {
-					inner[k] = v
-				}
-				m["AUTH"] = inner
-			}
-			m["BOT_ID"] = strconv.Itoa(id)
-			if b.BotCode != "" {
-				m["BOT_CODE"] = b.BotCode
-			}
-			bots[strconv.Itoa(id)] = m
-		}
-		data["BOT"] = bots
-	}
-	if len(ev.Commands) > 0 {
-		cmds := map[string]any{}
-		for id, c := range ev.Commands {
-			m := encode(c.Auth.fields())
-			if len(m) > 0 {
-				inner := map[string]any{}
-				for k, v := range m {
-					inner[k] = v
-				}
-				m["AUTH"] = inner
-			}
-			for k, v := range encode(c.fields()) {
-				m[k] = v
-			}
-			m["COMMAND_ID"] = strconv.Itoa(id)
-			cmds[strconv.Itoa(id)] = m
-		}
-		data["COMMAND"] = cmds
-	}
-	if ev.BotID != 0 {
-		data["BOT_ID"] = strconv.Itoa(ev.BotID)
-	}
-	if ev.BotCode != "" {
-		data["BOT_CODE"] = ev.BotCode
-	}
-	if ev.Install != nil {
-		in := *ev.Install
-		for k, v := range encode(in.fields()) {
-			data[k] = v
-		}
-		if !in.Active {
-			data["ACTIVE"] = "N"
-		}
-		if !in.Installed {
-			data["INSTALLED"] = "N"
-		}
-	}
-	if len(data) > 0 {
-		tree["data"] = data
-	}
-	return EncodeForm(tree)
 }

@@ -73,7 +73,7 @@ func TestParseEventDocExample(t *testing.T) {
 			ChatEntityData2: "LEAD|1209|COMPANY|0|CONTACT|0|DEAL|0", ChatEntityData3: "N",
 			MessageID: 86101, Language: "en",
 		},
-		User: &User{ID: 569, Name: "Ivan Petrov", FirstName: "Ivan", IsConnector: true},
+		User: &User{ID: 569, Name: "Ivan Petrov", FirstName: "Ivan", IsConnector: true, ConnectorSent: true},
 		Bots: map[int]BotAuth{1011: {BotID: 1011, BotCode: "scenario_bot", Auth: botAuth}},
 	}
 	got := *ev

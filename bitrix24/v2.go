@@ -2,6 +2,8 @@ package bitrix24
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +131,36 @@ func V2RegisterRequest(r V2RegisterParams, webhook bool) (Request, error) {
 		fields["botToken"] = r.Token
 	}
 	return Request{Method: MethodV2BotRegister, Params: map[string]any{"fields": fields}}, nil
+}
+
+// NewBotToken returns a fresh botToken: MaxBotToken hex digits from
+// crypto/rand.
+func NewBotToken() (string, error) {
+	b := make([]byte, MaxBotToken/2)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("bitrix24: new bot token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Matches reports why an existing bot (Bot.register returns one unchanged
+// when the code is registered already) does not work the way r asks, or
+// nil when it does: another event mode, or a type that gets no Open Lines
+// chats.
+func (b V2BotInfo) Matches(r V2RegisterParams) error {
+	mode := r.EventMode
+	if mode == "" {
+		mode = "fetch"
+	}
+	if b.EventMode != "" && b.EventMode != mode {
+		return fmt.Errorf("bitrix24: bot %d (code %q) is registered with eventMode %q, not %q; "+
+			"register a new bot with another --bot-code, or change the mode in the portal", b.ID, clip(b.Code), clip(b.EventMode), mode)
+	}
+	if b.Type != "openline" && !b.IsSupportOpenline {
+		return fmt.Errorf("bitrix24: bot %d (code %q) is of type %q without Open Lines support; register a new bot with another --bot-code",
+			b.ID, clip(b.Code), clip(b.Type))
+	}
+	return nil
 }
 
 // V2GetBot calls imbot.v2.Bot.get by id (or, with id 0, by code). token is
@@ -259,8 +291,8 @@ func (b *V2) Events(ctx context.Context, offset int64, limit int) (V2Page, error
 }
 
 // Poll calls Event.get and, when calls are waiting, sends it in one batch
-// with up to MaxRiders of them (the poll first), so polling and sending
-// share one request of the portal's budget. riders gets one result per
+// with up to MaxRiders of them (the poll first, each rider Prepared), so
+// polling and sending share one request of the portal's budget. riders gets one result per
 // waiting call, in order, when the batch as a whole went through (each
 // with its own Err); it is nil when nothing was sent or the request
 // failed. err is the Event.get error (the whole request's, or its
@@ -278,7 +310,12 @@ func (b *V2) Poll(ctx context.Context, offset int64, limit int, waiting []Reques
 		page, err := decodeV2Page(raw)
 		return page, nil, err
 	}
-	res, err := b.c.Batch(ctx, append([]Request{get}, waiting...))
+	calls := make([]Request, 0, len(waiting)+1)
+	calls = append(calls, get)
+	for _, w := range waiting {
+		calls = append(calls, b.Prepare(w))
+	}
+	res, err := b.c.Batch(ctx, calls)
 	if err != nil {
 		return V2Page{}, nil, v2Error(err, "")
 	}
@@ -313,11 +350,10 @@ func V2Keyboard(buttons []string) []map[string]string {
 	return kb
 }
 
-// MessageSendRequest builds imbot.v2.Chat.Message.send to dialogID
-// ("chat112" or a user id).
-func (b *V2) MessageSendRequest(dialogID string, m V2Message) Request {
-	p := b.params()
-	p["dialogId"] = dialogID
+// V2MessageSendRequest builds imbot.v2.Chat.Message.send of bot botID to
+// dialogID ("chat112" or a user id), without the botToken: an outbox may
+// store it as it is, and V2.Prepare adds the token when it is sent.
+func V2MessageSendRequest(botID int, dialogID string, m V2Message) Request {
 	fields := map[string]any{"message": m.Text}
 	if len(m.Buttons) > 0 {
 		fields["keyboard"] = V2Keyboard(m.Buttons)
@@ -328,8 +364,12 @@ func (b *V2) MessageSendRequest(dialogID string, m V2Message) Request {
 	if m.System {
 		fields["system"] = true
 	}
-	p["fields"] = fields
-	return Request{Method: MethodV2MessageSend, Params: p}
+	return Request{Method: MethodV2MessageSend, Params: map[string]any{"botId": botID, "dialogId": dialogID, "fields": fields}}
+}
+
+// MessageSendRequest is V2MessageSendRequest of this bot, prepared.
+func (b *V2) MessageSendRequest(dialogID string, m V2Message) Request {
+	return b.Prepare(V2MessageSendRequest(b.id, dialogID, m))
 }
 
 // Send posts a message and returns its id (result.id).
@@ -348,19 +388,39 @@ func (b *V2) Send(ctx context.Context, dialogID string, m V2Message) (int, error
 	return ParseID(ans.ID)
 }
 
-// withClientID adds CLIENT_ID=botToken to a session request with webhook
-// auth, where the docs list it (transfer, finish).
-func (b *V2) withClientID(r Request) Request {
-	if !b.c.webhook {
+// Prepare adds what this bot's calls carry under webhook auth and a
+// stored request lacks: botToken (and botId) on imbot.v2.* calls, and
+// CLIENT_ID = the botToken on imopenlines.bot.session.transfer and
+// .finish, as their pages and the Open Lines tutorial say. Keys already
+// given are kept; with OAuth it changes nothing but botId. Params that are
+// not a JSON object come back unchanged (the call then fails as it would).
+func (b *V2) Prepare(r Request) Request {
+	m := strings.ToLower(r.Method)
+	v2 := strings.HasPrefix(m, "imbot.v2.")
+	session := m == strings.ToLower(MethodSessionTransfer) || m == strings.ToLower(MethodSessionFinish)
+	if !v2 && !session {
 		return r
 	}
-	p, _ := r.Params.(map[string]any)
-	cp := make(map[string]any, len(p)+1)
-	for k, v := range p {
-		cp[k] = v
+	body, err := paramsObject(r.Params)
+	if err != nil {
+		return r
 	}
-	cp["CLIENT_ID"] = b.token
-	r.Params = cp
+	set := func(k string, v any) {
+		if _, ok := body[k]; !ok {
+			raw, _ := json.Marshal(v)
+			body[k] = raw
+		}
+	}
+	switch {
+	case v2 && m != strings.ToLower(MethodV2BotRegister):
+		set("botId", b.id)
+		if b.c.webhook {
+			set("botToken", b.token)
+		}
+	case session && b.c.webhook:
+		set("CLIENT_ID", b.token)
+	}
+	r.Params = body
 	return r
 }
 
@@ -368,13 +428,13 @@ func (b *V2) withClientID(r Request) Request {
 // webhook auth it carries CLIENT_ID = the botToken, as
 // imopenlines-bot-session-transfer.md and the Open Lines tutorial say.
 func (b *V2) SessionTransferRequest(chatID, userID, queueID int, leave bool) Request {
-	return b.withClientID(SessionTransferRequest(chatID, userID, queueID, leave))
+	return b.Prepare(SessionTransferRequest(chatID, userID, queueID, leave))
 }
 
 // SessionFinishRequest is SessionFinishRequest with CLIENT_ID = the
 // botToken under webhook auth (imopenlines-bot-session-finish.md).
 func (b *V2) SessionFinishRequest(chatID int) Request {
-	return b.withClientID(SessionFinishRequest(chatID))
+	return b.Prepare(SessionFinishRequest(chatID))
 }
 
 // SessionOperatorRequest and SessionMessageSendRequest are the v1

@@ -2,6 +2,7 @@ package bitrix24_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -82,6 +83,21 @@ func TestV2Register(t *testing.T) {
 	}
 	if got := len(p.V2Bots()); got != 3 {
 		t.Fatalf("%d v2 bots, want 3 (olbot, olbot2, olbot-app)", got)
+	}
+	if err := first.Matches(v2Params("olbot", "token-a")); err != nil {
+		t.Fatalf("the registered bot does not match its own params: %v", err)
+	}
+	hook := v2Params("olbot", "token-a")
+	hook.EventMode = "webhook"
+	if err := first.Matches(hook); err == nil || !strings.Contains(err.Error(), "--bot-code") {
+		t.Fatalf("a fetch bot matched webhook params: %v", err)
+	}
+	tok, err := bitrix24.NewBotToken()
+	if err != nil || len(tok) != bitrix24.MaxBotToken {
+		t.Fatalf("NewBotToken: %q, %v", tok, err)
+	}
+	if again, _ := bitrix24.NewBotToken(); again == tok {
+		t.Fatal("two tokens alike")
 	}
 	got, err := wh.V2GetBot(ctx, first.ID, "", "token-a")
 	if err != nil || got.ID != first.ID {
@@ -209,22 +225,34 @@ func TestV2SessionRequests(t *testing.T) {
 	wh := webhookClient(t, p, "").V2Bot(5, "tok")
 	oauthC, _ := oauthClient(t, p, nil)
 	oa := oauthC.V2Bot(5, "tok")
+	stored := bitrix24.V2MessageSendRequest(5, "chat1", bitrix24.V2Message{Text: "hi"})
 	for _, tc := range []struct {
-		name string
-		req  bitrix24.Request
-		want string // CLIENT_ID, "" for none
+		name, key, want string // the param key and its value, "" for none
+		req             bitrix24.Request
 	}{
-		{"webhook transfer", wh.SessionTransferRequest(1, 7, 0, true), "tok"},
-		{"webhook finish", wh.SessionFinishRequest(1), "tok"},
-		{"webhook operator: not documented", wh.SessionOperatorRequest(1), ""},
-		{"webhook greeting: not documented", wh.SessionMessageSendRequest(1, bitrix24.GreetWelcome, ""), ""},
-		{"oauth transfer", oa.SessionTransferRequest(1, 7, 0, true), ""},
-		{"oauth finish", oa.SessionFinishRequest(1), ""},
+		{"stored send: no token", "botToken", "", stored},
+		{"prepared send: the token", "botToken", "tok", wh.Prepare(stored)},
+		{"prepared twice: the token once", "botToken", "tok", wh.Prepare(wh.Prepare(stored))},
+		{"oauth send: no token", "botToken", "", oa.Prepare(stored)},
+		{"stored transfer prepared", "CLIENT_ID", "tok", wh.Prepare(bitrix24.SessionTransferRequest(1, 7, 0, true))},
+		{"v1 message untouched", "CLIENT_ID", "", wh.Prepare(bitrix24.MessageAddRequest("chat1", 5, "hi", nil, false))},
+		{"webhook transfer", "CLIENT_ID", "tok", wh.SessionTransferRequest(1, 7, 0, true)},
+		{"webhook finish", "CLIENT_ID", "tok", wh.SessionFinishRequest(1)},
+		{"webhook operator: not documented", "CLIENT_ID", "", wh.SessionOperatorRequest(1)},
+		{"webhook greeting: not documented", "CLIENT_ID", "", wh.SessionMessageSendRequest(1, bitrix24.GreetWelcome, "")},
+		{"oauth transfer", "CLIENT_ID", "", oa.SessionTransferRequest(1, 7, 0, true)},
+		{"oauth finish", "CLIENT_ID", "", oa.SessionFinishRequest(1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _ := tc.req.Params.(map[string]any)["CLIENT_ID"].(string)
+			raw, err := json.Marshal(tc.req.Params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p map[string]any
+			_ = json.Unmarshal(raw, &p)
+			got, _ := p[tc.key].(string)
 			if got != tc.want {
-				t.Fatalf("CLIENT_ID %q, want %q", got, tc.want)
+				t.Fatalf("%s %q, want %q (params %s)", tc.key, got, tc.want, raw)
 			}
 		})
 	}

@@ -28,6 +28,10 @@ type Input struct {
 	Event    engine.Event
 	Scenario string         // explicit scenario (API, playground); "" = by line
 	Channel  engine.Channel // where replies go; merged into the record's
+	// NewSession: the event opens a new session of the chat (a portal's
+	// join), so a run that is active or handed off is closed first, with
+	// no actions, and the scenario starts afresh.
+	NewSession bool
 }
 
 // Outcome is what applying an event did.
@@ -156,6 +160,15 @@ func (p *Processor) Apply(ctx context.Context, in Input) (Outcome, error) {
 	return out, nil
 }
 
+// joinMark is remembered among a dialog's event ids when a join started
+// its run. A join carries no id of its own; a second join with nothing in
+// between is the same join delivered twice, not a new session.
+const joinMark = "j"
+
+func joinedLast(d engine.Dialog) bool {
+	return len(d.Recent) > 0 && d.Recent[len(d.Recent)-1] == joinMark
+}
+
 func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 	old, err := p.store.Dialog(ctx, in.Key)
 	switch {
@@ -166,6 +179,14 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 	}
 	if old.Seen(in.Event.ID) {
 		return Outcome{Result: engine.Result{Dialog: old, Outcome: engine.Ignored, Reason: "duplicate event " + in.Event.ID}, Duplicate: true}, nil
+	}
+	prev := old
+	if in.NewSession && (old.Status == engine.Active || old.Status == engine.HandedOff) && !joinedLast(old) {
+		// the line started a new session: the old run ends here, and the
+		// new one learns its CRM bindings from its own messages
+		closed := old.Clone()
+		closed.Status, closed.LeadID = engine.Finished, 0
+		old = closed
 	}
 	res, note, err := p.step(old, in)
 	if err != nil {
@@ -178,8 +199,11 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 	d := res.Dialog
 	d.Key = in.Key
 	d.Remember(in.Event.ID)
+	if in.NewSession {
+		d.Remember(joinMark)
+	}
 	d.Channel = d.Channel.Merge(in.Channel)
-	d.Rev = old.Rev + 1
+	d.Rev = prev.Rev + 1
 	if d.Status != engine.Active {
 		d.IdleAt = time.Time{}
 	}
@@ -192,7 +216,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: old.Rev, Calls: calls}); err != nil {
+	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev.Rev, Calls: calls}); err != nil {
 		if errors.Is(err, engine.ErrConflict) {
 			return Outcome{}, err
 		}

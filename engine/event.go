@@ -15,6 +15,10 @@ const (
 	Button  EventType = "button"  // the client pressed button N of the last menu
 	Idle    EventType = "idle"    // the client was silent for settings.idle
 	Close   EventType = "close"   // the session was closed from outside
+	// File: the client sent a file (a portal message with FILES and no
+	// text). No scenario answer takes a file, so it counts as input that
+	// matches nothing: a re-ask, then on_fail.
+	File EventType = "file"
 )
 
 // Event is one input to a dialog.
@@ -32,7 +36,7 @@ type Event struct {
 // Validate reports whether the event is well-formed.
 func (e Event) Validate() error {
 	switch e.Type {
-	case Start, Message, Idle, Close:
+	case Start, Message, Idle, Close, File:
 		return nil
 	case Button:
 		if e.Button < 0 {

@@ -245,8 +245,44 @@ func (s *stepper) run() error {
 			return s.input(true)
 		}
 		return s.input(false)
+
+	case File:
+		return s.file(active)
 	}
 	return fmt.Errorf("%w: unknown event type %q", ErrBadEvent, ev.Type)
+}
+
+// file handles a file the client sent.
+func (s *stepper) file(active bool) error {
+	d := &s.d
+	if d.Status == HandedOff {
+		return s.ignore("an operator has the dialog")
+	}
+	d.LastIn, d.IdleDone = s.ev.Time, false
+	s.r.Reason = "a file: no answer of a scenario takes one"
+	if !active {
+		// the first input of a run: a file picks no route, the start
+		// state's question stands
+		return s.startRun()
+	}
+	return s.unmatched()
+}
+
+// unmatched handles input that no menu, route, answer or command can take
+// (a file): the state's fallback, exactly as for a message matching nothing.
+func (s *stepper) unmatched() error {
+	d := &s.d
+	st := s.sc.States[d.State]
+	if st == nil || !st.Waits() {
+		return s.ignore("the dialog is not waiting for input")
+	}
+	if st.Ask == nil && st.Next != "" {
+		if err := s.fire(d.State, scenarios.EdgeUnmatched); err != nil {
+			return err
+		}
+		return s.enter(d.State)
+	}
+	return s.bad(st)
 }
 
 // idleAt is when the dialog's idle event is due: only active dialogs waiting

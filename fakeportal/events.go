@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olbot/olbot/bitrix24"
 )
@@ -49,10 +50,17 @@ func (p *Portal) eventAuthLocked() bitrix24.Auth {
 	}
 }
 
+// botAuthLocked is a bot's entry of data[BOT]: the bot user's own token,
+// valid a little longer than the application's, and without CRM rights.
 func (p *Portal) botAuthLocked(b *Bot) bitrix24.BotAuth {
 	a := p.eventAuthLocked()
 	a.UserID = b.ID
 	a.ClientID = p.cfg.ClientID
+	a.AccessToken = fmt.Sprintf("fake-bot-%d-%d", b.ID, p.tokenSeq)
+	if p.tokens[a.AccessToken] == nil {
+		p.tokens[a.AccessToken] = &accessToken{expiry: p.cfg.Now().Add(p.cfg.TokenTTL + time.Minute), botUser: true}
+	}
+	a.Expires = p.cfg.Now().Add(p.cfg.TokenTTL + time.Minute).Unix()
 	return bitrix24.BotAuth{BotID: b.ID, BotCode: b.Code, Auth: a}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -598,7 +599,7 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 		} else if tree, err := bitrix24.DecodeForm(vals); err != nil {
 			e = fail("WRONG_REQUEST", err.Error())
 		} else {
-			sub = params(tree)
+			sub = params(substitute(tree, results).(map[string]any))
 			switch {
 			case method == bitrix24.MethodBatch:
 				e = fail("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
@@ -695,4 +696,40 @@ func (p *Portal) Bound(event string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.binds[strings.ToUpper(event)]...)
+}
+
+var reResult = regexp.MustCompile(`\$result\[([^\]]+)\]((?:\[[^\]]+\])*)`)
+
+// substitute does what the portal does to a batch sub-call's params
+// (batch.md): $result[key][field]… is replaced by that part of an earlier
+// sub-call's result.
+func substitute(v any, results map[string]any) any {
+	switch x := v.(type) {
+	case string:
+		return reResult.ReplaceAllStringFunc(x, func(m string) string {
+			parts := reResult.FindStringSubmatch(m)
+			cur, ok := results[parts[1]]
+			if !ok {
+				return m
+			}
+			for _, f := range regexp.MustCompile(`\[([^\]]+)\]`).FindAllStringSubmatch(parts[2], -1) {
+				next, ok := cur.(map[string]any)
+				if !ok {
+					return ""
+				}
+				cur = next[f[1]]
+			}
+			if str := scalar(cur); str != "" {
+				return str
+			}
+			return fmt.Sprint(cur)
+		})
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = substitute(e, results)
+		}
+		return out
+	}
+	return v
 }

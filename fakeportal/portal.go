@@ -161,6 +161,9 @@ type Portal struct {
 type accessToken struct {
 	expiry  time.Time
 	expired bool
+	// botUser marks the token of a bot user (data[BOT] of events): that
+	// user has no CRM rights, so crm.* calls with it are refused.
+	botUser bool
 }
 
 // New returns a portal. Set Config.BaseURL (or call SetBaseURL) before
@@ -598,6 +601,7 @@ func (p *Portal) fault(w http.ResponseWriter, r *http.Request, method string) bo
 type caller struct {
 	webhook  bool
 	clientID string // webhook CLIENT_ID
+	botUser  bool   // called with a bot user's token
 }
 
 // app is the key bots are owned by; "" for a webhook call without CLIENT_ID.
@@ -676,6 +680,8 @@ func (p *Portal) serveREST(w http.ResponseWriter, r *http.Request) {
 	} else if e := p.checkTokenLocked(prm.str("auth")); e != nil {
 		answer(nil, e)
 		return
+	} else {
+		who.botUser = p.tokens[prm.str("auth")].botUser
 	}
 	if method == bitrix24.MethodBatch {
 		answer(p.batchLocked(who, prm, order))
@@ -696,6 +702,10 @@ func (p *Portal) callLocked(who caller, method string, prm params) (any, *apiErr
 	if codes := p.chatFails[chat]; chat > 0 && len(codes) > 0 {
 		p.chatFails[chat] = codes[1:]
 		return nil, injected(codes[0])
+	}
+	if who.botUser && strings.HasPrefix(method, "crm.") {
+		// the documented CRM refusal (crm-lead-add.md): {"error":"","error_description":"Access denied."}
+		return nil, crmErr("Access denied.")
 	}
 	return p.dispatchLocked(who, method, prm)
 }

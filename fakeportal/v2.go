@@ -30,6 +30,8 @@ type V2Bot struct {
 	EventMode string
 	Token     string // botToken; "" for an OAuth application's bot
 	Name      string
+	// WebhookURL is where a webhook-mode bot's events go (V2Deliver).
+	WebhookURL string
 	// Confirmed is the offset of the last Event.get: every event with a
 	// smaller id has been confirmed and dropped.
 	Confirmed int64
@@ -166,7 +168,7 @@ func (p *Portal) v2Register(who caller, prm params) (any, *apiErr) {
 	// same application, so the session methods find it.
 	b := p.addBotLocked(code, app, "")
 	b.Type, b.Name = typ, name
-	vb := &V2Bot{ID: b.ID, Code: code, Type: typ, EventMode: mode, Name: name}
+	vb := &V2Bot{ID: b.ID, Code: code, Type: typ, EventMode: mode, Name: name, WebhookURL: fields.str("webhookUrl")}
 	if who.webhook {
 		vb.Token = tok // OAuth bots are bound by client_id; a token sent along is unused
 	}

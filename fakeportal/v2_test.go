@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -190,5 +192,60 @@ func TestV2Authors(t *testing.T) {
 	}
 	if s := bitrix24.AuthorSelf.String(); !strings.Contains(s, "self") {
 		t.Fatal(s)
+	}
+}
+
+// TestV2Webhook: a webhook-mode bot's events are posted form-encoded to
+// its webhookUrl, and olbot's form decoder reads each as the fetch
+// decoder reads the same event; the top-level auth carries the
+// application token to verify.
+func TestV2Webhook(t *testing.T) {
+	ctx := context.Background()
+	p, srv := NewServer(Config{Burst: -1})
+	defer srv.Close()
+	var got []bitrix24.V2Event
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Error(err)
+		}
+		ev, err := bitrix24.ParseV2Form(r.PostForm)
+		if err != nil {
+			t.Errorf("ParseV2Form: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		got = append(got, ev)
+	}))
+	defer hook.Close()
+	access, _ := p.Tokens()
+	c, err := bitrix24.NewOAuth(p.Endpoint(), bitrix24.StaticToken(access))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.V2Register(ctx, bitrix24.V2RegisterParams{Code: "olbot", Name: "olbot", EventMode: "webhook", WebhookURL: hook.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat := p.V2Chat(info.ID, 1, 1777, bitrix24.User{FirstName: "Anna"})
+	chat.Join()
+	id := chat.Say("hello")
+	form, ok := p.V2Form(info.ID, id)
+	if !ok || form.Get("data[user][connector]") != "1" || form.Get("data[message][isSystem]") != "0" {
+		t.Fatalf("form %v: booleans travel as 1/0", form)
+	}
+	statuses := p.V2Deliver(ctx, info.ID)
+	if len(statuses) != 2 || statuses[0] != http.StatusOK || statuses[1] != http.StatusOK || len(got) != 2 {
+		t.Fatalf("statuses %v, %d decoded", statuses, len(got))
+	}
+	if p.V2Pending(info.ID) != 0 {
+		t.Fatal("delivered events still queued")
+	}
+	for i, ev := range got {
+		if ev.Auth.ApplicationToken != p.Config().ApplicationToken || ev.Bot.ID != info.ID || ev.DialogID != "chat1777" || ev.From() != bitrix24.AuthorClient {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+	}
+	if got[1].Type != bitrix24.EventV2MessageAdd || got[1].Message.Text != "hello" || got[1].Message.ID == 0 {
+		t.Fatalf("message %+v", got[1])
 	}
 }

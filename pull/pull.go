@@ -1,9 +1,10 @@
 // Package pull polls an imbot.v2 bot's events (fetch mode) and hands
-// them, with the offset that confirms them, to a sink that commits both in
-// one transaction. The portal confirms an event only when the next poll
-// sends an offset above its id, so an event is confirmed only after the
-// steps it caused are committed: nothing is lost on a crash, and a batch
-// seen again after one is the sink's to apply once.
+// them, with the offset that confirms them, to a sink that commits the
+// steps and then (or with them) the offset. The portal confirms an event
+// only when the next poll sends an offset above its id, so an event is
+// confirmed only after the steps it caused are committed: nothing is lost
+// on a crash, and a page seen again after one is the sink's to apply once
+// (DialogSink: by the event ids each dialog keeps).
 //
 // Exactly one replica polls a bot: the poller holds a Lease with a fencing
 // number, and the sink refuses an offset written under a fence that no
@@ -34,13 +35,15 @@ type Source interface {
 type Sink interface {
 	// Offset returns the offset last written for key, 0 when none was.
 	Offset(ctx context.Context, key string) (int64, error)
-	// Apply commits the steps of events and nextOffset as key's offset in
-	// ONE transaction, and only while fence still holds key's lease: a
-	// fence whose lease lapsed or was taken over gets ErrFenced and
-	// nothing is written. events may repeat ones applied before (the
-	// portal resends what a crash left unconfirmed): Apply applies each
-	// once (by eventId, or message id). events may be empty; the offset
-	// is written all the same.
+	// Apply commits the steps of events and nextOffset as key's offset so
+	// that the page counts once, and writes the offset only while fence
+	// still holds key's lease: a fence whose lease lapsed or was taken
+	// over gets ErrFenced and no offset is written. Either the steps and
+	// the offset go in ONE transaction, or (DialogSink) each step is
+	// idempotent — its event id kept by its dialog — and the offset is
+	// written after them. events may repeat ones applied before (the
+	// portal resends what a crash left unconfirmed). events may be empty;
+	// the offset is written all the same.
 	Apply(ctx context.Context, events []bitrix24.V2Event, nextOffset int64, fence Fence) error
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/pull"
@@ -340,6 +342,24 @@ func TestPollerRejects(t *testing.T) {
 	if st.Rejected != 2 || st.Ignored != 1 || len(st.Rejections) != 2 {
 		t.Fatalf("rejected %d, ignored %d, kept %d", st.Rejected, st.Ignored, len(st.Rejections))
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			if lbl := m.GetLabel(); len(lbl) != 1 || lbl[0].GetValue() != cfg.Key {
+				t.Fatalf("%s labels %v", f.GetName(), lbl)
+			}
+			got[f.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	if got["olbot_pull_events_rejected_total"] != 2 || got["olbot_pull_events_ignored_total"] != 1 || got["olbot_pull_events_total"] != 2 {
+		t.Fatalf("metrics %v", got)
+	}
 	for i, want := range []string{"data.chat", "type"} {
 		r := st.Rejections[i]
 		if r.Reason.Field != want || r.Reason.EventID == 0 || reported[i] != want {
@@ -520,7 +540,8 @@ func TestPollerCarriesCalls(t *testing.T) {
 	e.chat.Say("hello")
 	carrier := &rides{calls: []bitrix24.Request{
 		e.bot.MessageSendRequest("chat1777", bitrix24.V2Message{Text: "Hi!"}),
-		e.bot.MessageSendRequest("chat1777", bitrix24.V2Message{Text: "Your name?"}),
+		// as an outbox stores it, without the token: the poll prepares it
+		bitrix24.V2MessageSendRequest(e.bot.ID(), "chat1777", bitrix24.V2Message{Text: "Your name?"}),
 	}}
 	var budgetWaits atomic.Int64
 	cfg := e.config("a")

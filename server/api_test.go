@@ -213,6 +213,9 @@ func TestAPIScenarios(t *testing.T) {
 		t.Fatalf("the broken file changed the live set: %+v", reload.Scenarios.Scenarios)
 	}
 	status, body = e.api(http.MethodGet, "/v1/scenarios", nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET /v1/scenarios: %d %s", status, body)
+	}
 	list = ScenariosResponse{}
 	mustJSON(t, body, &list)
 	i := slices.IndexFunc(list.Files, func(f scenarios.FileStatus) bool { return f.File == bad })

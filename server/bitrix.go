@@ -121,8 +121,10 @@ func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event) (dialogs.Inp
 		Channel: engine.Channel{Member: ev.Auth.MemberID, Dialog: ev.Params.DialogID, Chat: ev.ChatID(), Domain: ev.Auth.Domain},
 	}
 	if bot, ok := ev.Bot(); ok {
+		// only the bot's id: its token (data[BOT][…][access_token]) is the
+		// bot user's, who has no CRM rights; every call goes with the
+		// application's own pair
 		in.Channel.Bot = bot.BotID
-		s.portals.FreshToken(ctx, bot.Auth)
 	}
 	if ev.User != nil {
 		in.Event.Client = ev.User.FirstName
@@ -132,41 +134,37 @@ func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event) (dialogs.Inp
 	}
 	switch ev.Name {
 	case bitrix24.EventJoinChat:
-		in.Event.Type = engine.Start
+		// a join is a new session of the line (service-2.md): a run still
+		// active or handed off is closed first
+		in.Event.Type, in.NewSession = engine.Start, true
 	case bitrix24.EventMessageAdd:
-		if who := operatorMessage(ev); who != "" {
-			return in, who
+		if client, why := ev.Author(); !client {
+			return in, why
 		}
-		in.Event.Type, in.Event.Text = engine.Message, ev.Params.Message
+		in.Event.Type, in.Event.Text = engine.Message, ev.Text()
+		if in.Event.Text == "" && ev.HasFiles() {
+			in.Event.Type = engine.File
+		}
 		if ev.Params.MessageID != 0 {
 			in.Event.ID = "m" + strconv.Itoa(ev.Params.MessageID)
 		}
 	case bitrix24.EventCommandAdd:
-		cmd, ok := firstCommand(ev)
-		n, err := strconv.Atoi(strings.TrimSpace(cmd.Params))
-		if !ok || err != nil || n < 1 {
-			return in, fmt.Sprintf("command %q with params %q is not a menu button", cmd.Command, cmd.Params)
-		}
-		in.Event.Type, in.Event.Button = engine.Button, n
-		in.Event.ID = fmt.Sprintf("c%d:%d", cmd.MessageID, cmd.ID)
+		// The portal sends ONIMCOMMANDADD only for commands registered with
+		// imbot.command.register; olbot registers none and its buttons are
+		// ACTION=SEND buttons that arrive as the client's message. A
+		// command is therefore never a menu button: it is answered 200.
+		cmd, _ := firstCommand(ev)
+		return in, fmt.Sprintf("command /%s is not one of olbot's: its buttons come as messages", clip(cmd.Command))
 	}
 	return in, ""
 }
 
-// operatorMessage says why a message is not the client's, or "" when it is:
-// in Open Lines the client is the connector user named by CHAT_ENTITY_ID
-// (<connector>|<line>|<chat>|<user>).
-func operatorMessage(ev *bitrix24.Event) string {
-	if ev.User != nil && ev.User.IsBot {
-		return "a bot's message"
+// clip shortens a value from an event for a log line or an answer.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
 	}
-	parts := strings.Split(ev.Params.ChatEntityID, "|")
-	if len(parts) >= 4 {
-		if client, err := strconv.Atoi(parts[3]); err == nil && client > 0 && ev.Params.FromUserID != 0 && ev.Params.FromUserID != client {
-			return fmt.Sprintf("a message from user %d, not the client (%d): an operator", ev.Params.FromUserID, client)
-		}
-	}
-	return ""
+	return s
 }
 
 func firstCommand(ev *bitrix24.Event) (bitrix24.Command, bool) {

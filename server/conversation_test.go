@@ -108,19 +108,27 @@ func TestConversations(t *testing.T) {
 			wantState: "handoff", wantStat: engine.HandedOff, wantChat: fakeportal.StateOperator,
 		},
 		{
-			name: "a menu click as ONIMCOMMANDADD counts as that button", line: 1, client: "Gleb",
+			// olbot's buttons are ACTION=SEND: a click arrives as the
+			// button's text. ONIMCOMMANDADD comes only for registered
+			// commands, which olbot has none of (it used to read a click
+			// from one): it is ignored and changes nothing.
+			name: "a menu click arrives as the button's text; ONIMCOMMANDADD is ignored", line: 1, client: "Gleb",
 			steps: []step{
 				{join, []string{greeting("Gleb"), supportMenu}},
-				{click(2), []string{botSays("Connecting you to an operator…"), `imopenlines.bot.session.operator {"CHAT_ID":%[1]d}`}},
+				{click(2), nil},
+				{say("Talk to a person"), []string{botSays("Connecting you to an operator…"), `imopenlines.bot.session.operator {"CHAT_ID":%[1]d}`}},
 			},
 			wantState: "handoff", wantStat: engine.HandedOff, wantChat: fakeportal.StateOperator,
 		},
 		{
-			name: "transfer to another line; client BB-codes are escaped in the echo", line: 5, client: "Dina",
+			// Incoming text is cleaned first as the official example bot
+			// does ([URL=…]text[/URL] keeps its text); BB-codes the clean-up
+			// leaves ([SEND=…]) are escaped in the echo.
+			name: "transfer to another line; client BB-codes are cleaned or escaped in the echo", line: 5, client: "Dina",
 			steps: []step{
 				{join, []string{botSays("Say something")}},
-				{say("see [URL=https://evil.example]this[/URL]"), []string{
-					botSays("You wrote: see [\u200bURL=https://evil.example]this[\u200b/URL]"),
+				{say("see [URL=https://evil.example]this[/URL] [SEND=x]go[/SEND]"), []string{
+					botSays("You wrote: see this [\u200bSEND=x]go[\u200b/SEND]"),
 					`imopenlines.bot.session.transfer {"CHAT_ID":%[1]d,"QUEUE_ID":7,"LEAVE":"Y"}`,
 				}},
 			},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 )
@@ -37,10 +38,13 @@ func TestDuplicateDelivery(t *testing.T) {
 	}
 	checkCalls(t, delivered(p, about(chat)), supportFlow(t, chat, bot, "Anna")[:4])
 
-	// a menu click (ONIMCOMMANDADD) delivered twice is applied once too
+	// a menu click delivered twice is applied once too; olbot's buttons are
+	// ACTION=SEND, so a click arrives as a message with the button's text
+	// (it used to be read from ONIMCOMMANDADD, which the portal sends only
+	// for registered commands)
 	other := e.chat(1, 4002, "Boris")
 	e.send(other, other.Join())
-	cmd := click(2)(other)
+	cmd := other.Say("Talk to a person")
 	if resp := e.send(other, cmd); resp["outcome"] != "applied" {
 		t.Fatalf("first click: %v", resp)
 	}
@@ -204,7 +208,17 @@ func TestIgnoredEvents(t *testing.T) {
 			f.Set("data[USER][ID]", "7")
 			f.Set("data[USER][IS_CONNECTOR]", "N")
 			return f
-		}, "not the client"},
+		}, "an operator"},
+		{"an operator's message as the portal sends it", func() url.Values {
+			return chat.OperatorSay(bitrix24.User{ID: 27, Name: "Svetlana Ivanova", FirstName: "Svetlana"}, "Leave a request")
+		}, "IS_CONNECTOR=N"},
+		{"a system message", func() url.Values { return chat.SystemSay("Leave a request") }, "system message"},
+		{"a message from nobody", func() url.Values {
+			f := chat.Say("Leave a request")
+			f.Set("data[PARAMS][FROM_USER_ID]", "0")
+			f.Set("data[PARAMS][AUTHOR_ID]", "0")
+			return f
+		}, "FROM_USER_ID=0"},
 		{"a bot's message", func() url.Values {
 			f := chat.Say("Leave a request")
 			f.Set("data[USER][IS_BOT]", "Y")
@@ -215,7 +229,8 @@ func TestIgnoredEvents(t *testing.T) {
 			f.Set("event", "ONIMBOTMESSAGEUPDATE")
 			return f
 		}, "does not handle"},
-		{"a slash command that is not a menu button", func() url.Values { return chat.Command("help", "") }, "not a menu button"},
+		{"a slash command", func() url.Values { return chat.Command("help", "") }, "not one of olbot's"},
+		{"a button of an old keyboard as a command", func() url.Values { return chat.Command("menu", "9") }, "not one of olbot's"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

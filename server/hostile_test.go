@@ -286,9 +286,15 @@ func TestHostileReplay(t *testing.T) {
 	if m := answer(t, h.post(msg, ""), http.StatusOK); m["outcome"] != "duplicate" {
 		t.Fatalf("late replay: %v, want duplicate", m)
 	}
-	// the join carries no id: a second one is ignored because the dialog runs
+	// the join carries no id. Right after the join a second one is the
+	// same join delivered twice and changes nothing; after the client has
+	// written, a join is a new Open Lines session (service-2.md): the run
+	// starts afresh (it used to be ignored while the dialog ran)
+	if m := answer(t, h.post(c.join(), ""), http.StatusOK); m["outcome"] != string(engine.Applied) {
+		t.Fatalf("join after messages: %v, want a new session (applied)", m)
+	}
 	if m := answer(t, h.post(c.join(), ""), http.StatusOK); m["outcome"] != string(engine.Ignored) {
-		t.Fatalf("replayed join: %v, want ignored", m)
+		t.Fatalf("join delivered twice: %v, want the second ignored", m)
 	}
 }
 
@@ -525,7 +531,9 @@ func TestHostileAdminRoutes(t *testing.T) {
 // it inside one record.
 func TestHostileInjection(t *testing.T) {
 	const forged = "\nlevel=ERROR msg=forged"
-	const payload = "[URL=http://evil.example]click[/URL] {{email}} {{client}}" + forged
+	// [URL=…] is cleaned from incoming text (as the official example bot
+	// does); [SEND=…] is not, so it must come back escaped
+	const payload = "[URL=http://evil.example]click[/URL] [SEND=http://evil.example]go[/SEND] {{email}} {{client}}" + forged
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			const token = "injection-token"
@@ -563,11 +571,11 @@ func TestHostileInjection(t *testing.T) {
 			if got := messages(a.key()); len(got) == 0 || got[0] != wantGreeting {
 				t.Fatalf("greeting %q, want %q", got, wantGreeting)
 			}
-			wantEcho := "You wrote: " + engine.EscapeBB(payload)
+			wantEcho := "You wrote: " + engine.EscapeBB(bitrix24.CleanMessage(payload))
 			if got := messages(b.key()); len(got) != 2 || got[1] != wantEcho {
 				t.Fatalf("messages %q, want the echo %q", got, wantEcho)
 			}
-			if !strings.Contains(wantEcho, "[\u200bURL=") || !strings.Contains(wantEcho, "{{email}} {{client}}") {
+			if strings.Contains(wantEcho, "URL=") || !strings.Contains(wantEcho, "[\u200bSEND=") || !strings.Contains(wantEcho, "{{email}} {{client}}") {
 				t.Fatalf("echo %q is not escaped and literal", wantEcho)
 			}
 			// no portal is configured: delivery logs each call with its params

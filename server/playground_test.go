@@ -307,26 +307,31 @@ func TestPlaygroundScenariosGraph(t *testing.T) {
 					t.Fatalf("edge %d goes to the end dot of node %d, want its own (%d)", i, to.Of, ge.From)
 				}
 			}
-			// layout: the start on top, the start state below it, boxes of
-			// a row apart, everything inside the drawing
-			if g.Nodes[0].Kind != "start" || g.Nodes[0].Rank != 0 || states[sc.Start].Rank != 1 {
-				t.Fatalf("start rank=%d, %s rank=%d, want 0 and 1", g.Nodes[0].Rank, sc.Start, states[sc.Start].Rank)
-			}
-			for i, a := range g.Nodes {
-				if a.X-a.W/2 < 0 || a.X+a.W/2 > g.Width || a.Y-a.H/2 < 0 || a.Y+a.H/2 > g.Height {
-					t.Fatalf("node %s at %d,%d (%dx%d) is outside %dx%d", a.Name, a.X, a.Y, a.W, a.H, g.Width, g.Height)
-				}
-				for _, b := range g.Nodes[i+1:] {
-					if a.Y == b.Y && abs(a.X-b.X) < (a.W+b.W)/2 {
-						t.Fatalf("nodes %s and %s overlap at y=%d", a.Name, b.Name, a.Y)
-					}
-				}
-			}
+			checkLayout(t, g, states, sc.Start)
 			// the layout is stable
 			if again := sc.Layout(); !reflect.DeepEqual(again, g) {
 				t.Fatalf("a second layout differs")
 			}
 		})
+	}
+}
+
+// checkLayout: the start on top, the start state below it, boxes of a row
+// apart, everything inside the drawing.
+func checkLayout(t *testing.T, g scenarios.Graph, states map[string]scenarios.GraphNode, start string) {
+	t.Helper()
+	if g.Nodes[0].Kind != "start" || g.Nodes[0].Rank != 0 || states[start].Rank != 1 {
+		t.Fatalf("start rank=%d, %s rank=%d, want 0 and 1", g.Nodes[0].Rank, start, states[start].Rank)
+	}
+	for i, a := range g.Nodes {
+		if a.X-a.W/2 < 0 || a.X+a.W/2 > g.Width || a.Y-a.H/2 < 0 || a.Y+a.H/2 > g.Height {
+			t.Fatalf("node %s at %d,%d (%dx%d) is outside %dx%d", a.Name, a.X, a.Y, a.W, a.H, g.Width, g.Height)
+		}
+		for _, b := range g.Nodes[i+1:] {
+			if a.Y == b.Y && abs(a.X-b.X) < (a.W+b.W)/2 {
+				t.Fatalf("nodes %s and %s overlap at y=%d", a.Name, b.Name, a.Y)
+			}
+		}
 	}
 }
 

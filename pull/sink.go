@@ -1,0 +1,96 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/dialogs"
+)
+
+// Applier applies one dialog step and commits it with the portal calls it
+// produced; *dialogs.Processor implements it. It must apply an event id
+// it has seen once only (the processor keeps each dialog's recent ids).
+type Applier interface {
+	Apply(ctx context.Context, in dialogs.Input) (dialogs.Outcome, error)
+}
+
+// Cursors keeps each bot's offset under its lease. Advance writes next as
+// fence's key's offset only while fence holds the lease (ErrFenced
+// otherwise, writing nothing). *Memory implements it.
+type Cursors interface {
+	Offset(ctx context.Context, key string) (int64, error)
+	Advance(ctx context.Context, fence Fence, next int64) error
+}
+
+// DialogSink is the Sink of the fetch route: each polled event becomes a
+// dialog step (DialogInput) committed by the Applier, in poll order, and
+// the offset is written, fenced, once the page's steps are committed. A
+// crash in between leaves the page unconfirmed: the next poll returns it
+// and the Applier's per-dialog event ids make the replay change nothing.
+type DialogSink struct {
+	Portal  string // the portal's stable id (member id, else host): the dialog keys' middle part
+	Domain  string // the portal's host
+	Dialogs Applier
+	Cursors Cursors
+	Now     func() time.Time // time.Now when nil
+	Log     *slog.Logger     // slog.Default() when nil
+	// OnDelete is called for ONIMBOTV2DELETE, the bot's last event (forget
+	// the bot, tell a person); its error fails the page, to be retried.
+	OnDelete func(ctx context.Context, ev bitrix24.V2Event) error
+}
+
+var _ Sink = (*DialogSink)(nil)
+
+// Offset implements Sink.
+func (s *DialogSink) Offset(ctx context.Context, key string) (int64, error) {
+	return s.Cursors.Offset(ctx, key)
+}
+
+// Apply implements Sink. An event the processor refuses as invalid (it can
+// never be applied, e.g. a button the menu does not have) is logged and
+// skipped; a store failure fails the page, which the poller retries.
+func (s *DialogSink) Apply(ctx context.Context, events []bitrix24.V2Event, next int64, fence Fence) error {
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	for _, ev := range events {
+		if ev.Type == bitrix24.EventV2Delete && s.OnDelete != nil {
+			if err := s.OnDelete(ctx, ev); err != nil {
+				return fmt.Errorf("pull: bot %d deleted: %w", ev.Bot.ID, err)
+			}
+			continue
+		}
+		in, skip := DialogInput(s.Portal, s.Domain, ev, now())
+		if skip != "" {
+			log.DebugContext(ctx, "pull: event is no dialog step", "event", ev.ID, "type", ev.Type, "why", skip)
+			continue
+		}
+		out, err := s.Dialogs.Apply(ctx, in)
+		var ie *dialogs.InvalidError
+		switch {
+		case errors.As(err, &ie):
+			log.WarnContext(ctx, "pull: event refused by the dialog", "event", ev.ID, "dialog", in.Key, "field", ie.Field, "error", ie.Message)
+		case err != nil:
+			return fmt.Errorf("pull: event %d (%s): %w", ev.ID, in.Key, err)
+		case out.Duplicate:
+			log.InfoContext(ctx, "pull: event applied before (a replay)", "event", ev.ID, "dialog", in.Key)
+		}
+	}
+	return s.Cursors.Advance(ctx, fence, next)
+}
+
+// Advance implements Cursors.
+func (m *Memory) Advance(ctx context.Context, f Fence, next int64) error {
+	return m.Commit(ctx, f, next, nil)
+}
+
+var _ Cursors = (*Memory)(nil)
