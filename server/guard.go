@@ -47,7 +47,7 @@ func newGuard(cfg Config) (*guard, error) {
 	g.loopback = isLoopbackName(host)
 	if ph := strings.TrimSpace(cfg.PublicHost); ph != "" {
 		name := hostName(ph)
-		if name == "" || strings.ContainsAny(name, "/ ?#@") {
+		if name == "" || strings.ContainsAny(ph, "/ ?#@") {
 			return nil, fmt.Errorf("public host %q: want a host name such as bot.example.com", cfg.PublicHost)
 		}
 		g.publicHost = name

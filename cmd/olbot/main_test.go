@@ -222,3 +222,10 @@ func TestServeRefusesOpenListenWithoutToken(t *testing.T) {
 		t.Fatalf("exit %d, want 1 with a hint about the admin token:\n%s", code, errOut)
 	}
 }
+
+func TestServeRefusesBadPublicHost(t *testing.T) {
+	code, _, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--store", "memory", "--scenarios", "../../examples", "--public-host", "https://bot.example.com/")
+	if code != 1 || !strings.Contains(errOut, "public host") {
+		t.Fatalf("exit %d, want 1 naming the public host:\n%s", code, errOut)
+	}
+}

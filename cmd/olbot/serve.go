@@ -43,6 +43,7 @@ type serveConfig struct {
 	AppToken        string `yaml:"app_token"`
 	HandlerSecret   string `yaml:"handler_secret"`
 	AdminToken      string `yaml:"admin_token"`
+	PublicHost      string `yaml:"public_host"`
 	AppClientID     string `yaml:"app_client_id"`
 	AppClientSecret string `yaml:"app_client_secret"`
 	OAuthURL        string `yaml:"oauth_url"`
@@ -75,6 +76,7 @@ func (c *serveConfig) options() []option {
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, str: &c.AppToken},
 		{name: "handler-secret", env: "OLBOT_HANDLER_SECRET", help: "secret k of the handler URL …/bitrix24/events?k=SECRET (printed by olbot register)", secret: true, str: &c.HandlerSecret},
 		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, str: &c.AdminToken},
+		{name: "public-host", env: "OLBOT_PUBLIC_HOST", help: "host name olbot is reached under through a proxy or tunnel; on loopback only localhost, 127.0.0.1, [::1] and this name are served", str: &c.PublicHost},
 		{name: "app-client-id", env: "OLBOT_APP_CLIENT_ID", help: "local application's client_id (token refresh)", str: &c.AppClientID},
 		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, str: &c.AppClientSecret},
 		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: "https://oauth.bitrix.info/oauth/token/", help: "OAuth server used to refresh expired tokens", str: &c.OAuthURL},
@@ -278,6 +280,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	srv, ob, err := wire(server.Config{
 		Listen:     cfg.Listen,
 		AdminToken: cfg.AdminToken,
+		PublicHost: cfg.PublicHost,
 		Pprof:      cfg.Pprof,
 		Bitrix24: server.Bitrix24Config{
 			AppToken:       cfg.AppToken,
