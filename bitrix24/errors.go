@@ -106,6 +106,7 @@ const (
 	MethodLeadAdd            = "crm.lead.add"
 	MethodLeadUpdate         = "crm.lead.update"
 	MethodBatch              = "batch"
+	MethodEventBind          = "event.bind"
 )
 
 // Codes are matched case-insensitively: the portal mixes QUERY_LIMIT_EXCEEDED

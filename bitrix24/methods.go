@@ -157,6 +157,13 @@ func RegisterRequest(r RegisterParams) Request {
 	return Request{Method: MethodRegister, Params: p}
 }
 
+// EventBindRequest builds event.bind of handler for event (event-bind.md).
+// The portal drops an application's bindings when it is updated, so they
+// are bound again by every version's install and update.
+func EventBindRequest(event, handler string) Request {
+	return Request{Method: MethodEventBind, Params: map[string]any{"event": event, "handler": handler}}
+}
+
 // UnregisterRequest builds imbot.unregister.
 func UnregisterRequest(botID int) Request {
 	return Request{Method: MethodUnregister, Params: map[string]any{"BOT_ID": botID}}

@@ -202,7 +202,17 @@ func (r *run) since() string {
 	return " (actions since the last input: " + strings.Join(parts, "; ") + ")"
 }
 
+// checkExpect compares the dialog and the actions since the last input
+// with an expect step; it returns the first difference, or "".
 func (r *run) checkExpect(e *scenarios.Expect) string {
+	if msg := r.checkDialog(e); msg != "" {
+		return msg
+	}
+	return r.checkActions(e)
+}
+
+// checkDialog compares the dialog's state, status and fields.
+func (r *run) checkDialog(e *scenarios.Expect) string {
 	d := r.d
 	if e.State != nil && d.State != *e.State {
 		return fmt.Sprintf("state is %q, want %q", d.State, *e.State)
@@ -222,6 +232,11 @@ func (r *run) checkExpect(e *scenarios.Expect) string {
 			return fmt.Sprintf("field %s is %q, want %q", k, got, e.Fields[k])
 		}
 	}
+	return ""
+}
+
+// checkActions compares the actions since the last input.
+func (r *run) checkActions(e *scenarios.Expect) string {
 	var op, crm bool
 	var tr *engine.Transfer
 	var greet *engine.Greet
@@ -246,19 +261,8 @@ func (r *run) checkExpect(e *scenarios.Expect) string {
 	if e.CRM != nil && crm != *e.CRM {
 		return fmt.Sprintf("crm action present is %v, want %v%s", crm, *e.CRM, r.since())
 	}
-	if e.Transfer != nil {
-		if tr == nil {
-			return "want a transfer, but none happened" + r.since()
-		}
-		if e.Transfer.User != nil && tr.User != *e.Transfer.User {
-			return fmt.Sprintf("transfer to user %d, want %d", tr.User, *e.Transfer.User)
-		}
-		if e.Transfer.Line != nil && tr.Line != *e.Transfer.Line {
-			return fmt.Sprintf("transfer to line %d, want %d", tr.Line, *e.Transfer.Line)
-		}
-		if e.Transfer.Leave != nil && tr.Leave != *e.Transfer.Leave {
-			return fmt.Sprintf("transfer leave is %v, want %v", tr.Leave, *e.Transfer.Leave)
-		}
+	if msg := r.checkTransfer(e.Transfer, tr); msg != "" {
+		return msg
 	}
 	if g := e.Greet; g != nil {
 		switch {
@@ -269,6 +273,23 @@ func (r *run) checkExpect(e *scenarios.Expect) string {
 		case g.Want && g.Text != "" && !Glob(g.Text, greet.Text):
 			return fmt.Sprintf("greeting %q, want %q", greet.Text, g.Text)
 		}
+	}
+	return ""
+}
+
+// checkTransfer compares the transfer that happened (nil: none) with want.
+func (r *run) checkTransfer(want *scenarios.ExpectTransfer, tr *engine.Transfer) string {
+	switch {
+	case want == nil:
+		return ""
+	case tr == nil:
+		return "want a transfer, but none happened" + r.since()
+	case want.User != nil && tr.User != *want.User:
+		return fmt.Sprintf("transfer to user %d, want %d", tr.User, *want.User)
+	case want.Line != nil && tr.Line != *want.Line:
+		return fmt.Sprintf("transfer to line %d, want %d", tr.Line, *want.Line)
+	case want.Leave != nil && tr.Leave != *want.Leave:
+		return fmt.Sprintf("transfer leave is %v, want %v", tr.Leave, *want.Leave)
 	}
 	return ""
 }

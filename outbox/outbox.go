@@ -415,9 +415,25 @@ func appDialog(member string) string { return engine.KeyPortal + member + ":~app
 func (o *Outbox) QueueRegister(ctx context.Context, member, handler string) error {
 	r := bitrix24.RegisterRequest(bitrix24.RegisterParams{Code: BotCode, Type: "O", OpenLine: true, EventHandler: handler,
 		Properties: bitrix24.BotProperties{Name: "olbot", WorkPosition: "Open Lines assistant", Color: "AZURE"}})
-	params, err := json.Marshal(r.Params)
-	if err != nil {
-		return err
+	return o.queueApp(ctx, member, "the bot registration", r)
+}
+
+// QueueBind commits event.bind of handler for ONAPPUNINSTALL and
+// ONAPPUPDATE to the portal's application outbox: only ONAPPINSTALL comes
+// without a binding, and the portal drops bindings on every update.
+func (o *Outbox) QueueBind(ctx context.Context, member, handler string) error {
+	return o.queueApp(ctx, member, "the event bindings",
+		bitrix24.EventBindRequest(bitrix24.EventAppUninstall, handler), bitrix24.EventBindRequest(bitrix24.EventAppUpdate, handler))
+}
+
+func (o *Outbox) queueApp(ctx context.Context, member, what string, reqs ...bitrix24.Request) error {
+	calls := make([]engine.Call, 0, len(reqs))
+	for _, r := range reqs {
+		params, err := json.Marshal(r.Params)
+		if err != nil {
+			return err
+		}
+		calls = append(calls, engine.Call{Portal: member, Method: r.Method, Params: params, Created: o.now()})
 	}
 	key := appDialog(member)
 	unlock := o.locks.Lock(key)
@@ -431,9 +447,8 @@ func (o *Outbox) QueueRegister(ctx context.Context, member, handler string) erro
 	prev := d.Rev
 	d.Rev++
 	d.Updated = o.now()
-	call := engine.Call{Portal: member, Method: r.Method, Params: params, Created: o.now()}
-	if err := o.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: []engine.Call{call}}); err != nil {
-		return storeErr(fmt.Errorf("queue the bot registration for %s: %w", member, err))
+	if err := o.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: calls}); err != nil {
+		return storeErr(fmt.Errorf("queue %s for %s: %w", what, member, err))
 	}
 	o.Wake()
 	return nil

@@ -123,6 +123,23 @@ func (p *Portals) Install(ctx context.Context, in Install, allow func(old Instal
 	return in, nil
 }
 
+// ErrNoApp marks a proof that cannot be made: no application client id and
+// secret are configured.
+var ErrNoApp = errors.New("no local application is configured (--app-client-id, --app-client-secret)")
+
+// Prove exchanges an install's (or update's) refresh token at the OAuth
+// server with the application's client id and secret. Only a token the
+// portal really issued to this application passes; the answer says the
+// portal's client_endpoint and member_id, and carries the new pair (the
+// exchanged refresh token is spent).
+func (p *Portals) Prove(ctx context.Context, refreshToken string) (bitrix24.Token, error) {
+	if p.cfg.AppClientID == "" || p.cfg.AppClientSecret == "" {
+		return bitrix24.Token{}, ErrNoApp
+	}
+	return bitrix24.Exchange(ctx, bitrix24.OAuthConfig{ClientID: p.cfg.AppClientID, ClientSecret: p.cfg.AppClientSecret,
+		TokenURL: p.cfg.OAuthURL, HTTPClient: p.cfg.HTTPClient, Logger: p.log, Now: p.now}, refreshToken)
+}
+
 // Uninstall forgets a portal: its record and its cached client.
 func (p *Portals) Uninstall(ctx context.Context, member string) error {
 	if err := p.kv.Delete(ctx, NSPortals, member); err != nil {

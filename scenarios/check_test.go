@@ -44,6 +44,8 @@ var checkCases = []struct {
 	{"missing_states", []error{ErrMissing}, false},
 	{"no_on_fail", []error{ErrNoOnFail}, true},
 	{"no_on_fail_menu", []error{ErrNoOnFail}, true},
+	{"one_pass", []error{ErrUnknownKey, ErrValidateTag, ErrUnknownState, ErrTemplate, ErrUnreachable}, false},
+	{"one_pass_decode", []error{ErrDuration, ErrValue, ErrCycle, ErrTemplate, ErrUnreachable}, false},
 	{"options_no_choice", []error{ErrValue}, false},
 	{"passing_cycle", []error{ErrCycle}, false},
 	{"several_problems", []error{ErrDuration, ErrUnknownState, ErrUnknownType, ErrAskNoNext, ErrTerminal}, false},
@@ -553,7 +555,9 @@ func TestNewSetOrder(t *testing.T) {
 // the checks that run after decoding must not add follow-on errors about a
 // key whose value was rejected or whose name was misspelled.
 func TestOneMistakeOneProblem(t *testing.T) {
-	const tmpl = "start: a\nstates:\n  a:\n%s\n  b:\n    finish: true\n"
+	// b is reachable whatever a says (on_missing_state leads to it), so that
+	// the mistake in a is the file's only problem
+	const tmpl = "start: a\nsettings: {on_missing_state: b}\nstates:\n  a:\n%s\n  b:\n    finish: true\n"
 	tests := []struct {
 		name, state, want string
 	}{

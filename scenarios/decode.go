@@ -2,456 +2,426 @@ package scenarios
 
 import (
 	"fmt"
-	"strconv"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/olbot/olbot/answers"
+	"github.com/olbot/olbot/match"
 )
 
-// maxNodes bounds how many values YAML aliases may add to a file when
-// expanded, so an alias bomb is refused instead of eating time and memory.
-const maxNodes = 100_000
+// DefaultRetries is settings.retries when a scenario does not set it.
+const DefaultRetries = 2
 
-// decoder walks a yaml.Node tree against known key sets, recording problems
-// with positions. It never stops at the first problem.
-type decoder struct {
-	file     string
-	problems Problems
-	pos      map[string]Pos
-	nodes    int
-	maxNodes int // values the walk may visit, aliases expanded; see aliasBomb
-	bombed   bool
-	claimed  map[*Problem]bool // unknown-key problems that already explain a missing key
-	src      []string          // the source lines, for positions inside values
-	idx      problemIndex
-	ops      int // comparisons spent on "did you mean" hints; see didYouMean
-}
-
-// problemIndex answers the questions the checks ask about the problems found
-// so far without scanning them all each time, which would be quadratic in a
-// large file with many problems. It is brought up to date on each question
-// and is valid until the problems are sorted.
-type problemIndex struct {
-	n       int                   // problems indexed so far
-	failed  map[string]bool       // paths of errors and of everything that contains them
-	unknown map[string][]*Problem // unknown-key problems by the path of their mapping
-}
-
-func (d *decoder) index() *problemIndex {
-	x := &d.idx
-	if x.failed == nil {
-		x.failed, x.unknown = map[string]bool{}, map[string][]*Problem{}
-	}
-	for ; x.n < len(d.problems); x.n++ {
-		p := d.problems[x.n]
-		if p.Warning {
-			continue
+// decodeScenario walks the YAML tree of a scenario file into its
+// definition. It reports what cannot be decoded — a value of the wrong
+// kind, an unknown answer type, a malformed template — and records unknown
+// keys in the definition for the checks.
+func (d *decoder) decodeScenario(root *yaml.Node, def *scenarioDef) {
+	base := filepath.Base(def.File)
+	def.Name.V = strings.TrimSuffix(strings.TrimSuffix(base, filepath.Ext(base)), ".yaml")
+	def.byName = map[string]*stateDef{}
+	d.loose = &def.loose
+	d.mappingIn(root, "", topKeys, &def.scope, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "name":
+			def.Name = d.nameVal(v, p, "scenario")
+		case "title":
+			def.Title = d.textVal(v, p)
+		case "lines":
+			def.Lines = d.lines(v, p)
+		case "start":
+			def.Start = d.nameVal(v, p, "state")
+		case "settings":
+			def.Settings = d.settings(v, p)
+		case "commands":
+			def.Commands = d.routes(v, p)
+		case "states":
+			def.States = d.states(v, p, def)
 		}
-		x.failed[p.Path] = true
-		for i := 0; i < len(p.Path); i++ {
-			if c := p.Path[i]; c == '.' || c == '[' {
-				x.failed[p.Path[:i]] = true
+	})
+	def.Broken = d.problems.HasErrors()
+	d.loose = nil
+}
+
+// mark returns a val for the value node v at path, Bad when decoding it
+// reported an error (the problems grew since n).
+func mark[T any](d *decoder, v *yaml.Node, n int, x T) val[T] {
+	return val[T]{V: x, At: posOf(v), Set: true, Bad: d.problems[n:].HasErrors()}
+}
+
+func (d *decoder) textVal(v *yaml.Node, p string) val[string] {
+	n := len(d.problems)
+	s, _ := d.text(v, p)
+	return mark(d, v, n, s)
+}
+
+func (d *decoder) nameVal(v *yaml.Node, p, what string) val[string] {
+	n := len(d.problems)
+	s, _ := d.name(v, p, what)
+	return mark(d, v, n, s)
+}
+
+func (d *decoder) intVal(v *yaml.Node, p string, least int) val[int] {
+	n := len(d.problems)
+	x, _ := d.integer(v, p, least)
+	return mark(d, v, n, x)
+}
+
+func (d *decoder) boolVal(v *yaml.Node, p string) val[bool] {
+	n := len(d.problems)
+	b, _ := d.boolean(v, p)
+	return mark(d, v, n, b)
+}
+
+func (d *decoder) lines(v *yaml.Node, p string) val[[]val[int]] {
+	n := len(d.problems)
+	var out []val[int]
+	if v.Kind == yaml.ScalarNode && !isNull(v) {
+		if x := d.intVal(v, p, 1); !x.Bad {
+			out = append(out, x)
+		}
+		return mark(d, v, n, out)
+	}
+	seen := map[int]bool{}
+	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+		x := d.intVal(item, ip, 1)
+		switch {
+		case x.Bad:
+		case seen[x.V]:
+			d.errorf(item, ip, ErrValue, "remove the second one", "line %d is listed twice", x.V)
+		default:
+			seen[x.V] = true
+			out = append(out, x)
+		}
+	})
+	if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+		d.errorf(v, p, ErrValue, "list the Open Line ids, or remove lines: to make this the default scenario", "lines: is empty")
+	}
+	return mark(d, v, n, out)
+}
+
+func (d *decoder) settings(v *yaml.Node, p string) settingsDef {
+	s := settingsDef{Set: true}
+	d.mappingIn(v, p, settingsKeys, &s.scope, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "retries":
+			s.Retries = d.intVal(v, p, 0)
+		case "idle":
+			s.Idle = d.idle(v, p)
+		case "on_idle":
+			s.OnIdle = d.nameVal(v, p, "state")
+		case "on_missing_state":
+			s.OnMissingState = d.nameVal(v, p, "state")
+		}
+	})
+	return s
+}
+
+func (d *decoder) idle(v *yaml.Node, p string) val[time.Duration] {
+	n := len(d.problems)
+	var dur time.Duration
+	if s, ok := d.text(v, p); ok {
+		parsed, err := time.ParseDuration(strings.ReplaceAll(s, " ", ""))
+		switch {
+		case err != nil:
+			d.errorf(v, p, ErrDuration, durationHint(s), "%q is not a duration", s)
+		case parsed < time.Second:
+			d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "idle must be at least 1s, got %s", s)
+		default:
+			dur = parsed
+		}
+	}
+	return mark(d, v, n, dur)
+}
+
+var durationWords = regexp.MustCompile(`^(\d+)\s*(\pL+)\.?$`)
+
+// durationHint suggests how to write a duration, rewriting "15 minutes" or
+// "2 часа" as 15m or 2h when the unit is recognisable.
+func durationHint(s string) string {
+	const general = "write a duration like 90s, 15m or 1h30m"
+	m := durationWords.FindStringSubmatch(strings.TrimSpace(strings.ToLower(s)))
+	if m == nil {
+		return general
+	}
+	unit := ""
+	switch w := m[2]; {
+	case w == "sec" || strings.HasPrefix(w, "second") || strings.HasPrefix(w, "сек"):
+		unit = "s"
+	case w == "min" || w == "mins" || strings.HasPrefix(w, "minute") || strings.HasPrefix(w, "мин"):
+		unit = "m"
+	case w == "hr" || w == "hrs" || strings.HasPrefix(w, "hour") || strings.HasPrefix(w, "час"):
+		unit = "h"
+	default:
+		return general
+	}
+	return fmt.Sprintf("write %s%s; durations use s, m and h, e.g. 90s, 15m or 1h30m", m[1], unit)
+}
+
+func (d *decoder) routes(v *yaml.Node, p string) val[[]routeDef] {
+	n := len(d.problems)
+	var out []routeDef
+	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+		r := routeDef{}
+		if d.mappingIn(item, ip, routeKeys, &r.scope, func(key string, k, v *yaml.Node, p string) {
+			switch key {
+			case "match":
+				r.Match, r.match = d.matchWords(v, p)
+			case "goto":
+				r.Goto = d.nameVal(v, p, "state")
 			}
+		}) {
+			out = append(out, r)
 		}
-		if p.Err == ErrUnknownKey {
-			parent, key := "", p.Path
-			if i := strings.LastIndexByte(p.Path, '.'); i >= 0 {
-				parent, key = p.Path[:i], p.Path[i+1:]
-			}
-			if key != "" && !strings.Contains(key, "[") {
-				x.unknown[parent] = append(x.unknown[parent], p)
-			}
-		}
-	}
-	return x
+	})
+	return mark(d, v, n, out)
 }
 
-func posOf(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
-
-func (d *decoder) errorf(n *yaml.Node, path string, sentinel error, hint, format string, args ...any) {
-	d.problems = append(d.problems, &Problem{File: d.file, Pos: posOf(n), Path: path, Msg: fmt.Sprintf(format, args...), Hint: hint, Err: sentinel})
-}
-
-func (d *decoder) warnf(n *yaml.Node, path string, sentinel error, hint, format string, args ...any) {
-	d.problems = append(d.problems, &Problem{File: d.file, Pos: posOf(n), Path: path, Msg: fmt.Sprintf(format, args...), Hint: hint, Err: sentinel, Warning: true})
-}
-
-// resolve follows aliases, counting expansions against maxNodes.
-func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
-	for depth := 0; n != nil && n.Kind == yaml.AliasNode; depth++ {
-		if depth > 10 {
-			return nil
-		}
-		d.count(n.Alias)
-		n = n.Alias
-	}
-	return n
-}
-
-func (d *decoder) count(n *yaml.Node) {
-	if d.bombed || n == nil {
-		return
-	}
-	d.nodes += 1 + len(n.Content)
-	if d.nodes > d.maxNodes {
-		d.bombed = true
-		d.errorf(n, "", ErrTooLarge, "remove YAML aliases (*name) that repeat large blocks", "the file expands to more than %d values", maxNodes)
-	}
-}
-
-// missing reports that the mapping at path lacks a required key (one of
-// keys). When the mapping has an unknown key, that key was most likely meant
-// ("go:" for "goto:"), so its problem gets the hint instead of a second error.
-// Any unknown key counts in small mappings (a menu item, a route); in large
-// ones (strict) only a key whose "did you mean" names one of keys.
-func (d *decoder) missing(n *yaml.Node, path string, keys []string, strict bool, hint, format string, args ...any) {
-	var typo *Problem
-	meant := ""
-	for _, p := range d.index().unknown[path] {
-		rest, ok := childKey(p.Path, path)
-		if !ok || d.claimed[p] {
-			continue
-		}
-		for _, k := range keys {
-			if strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", k)) && meant == "" {
-				typo, meant = p, k
-			}
-		}
-		if typo == nil && !strict {
-			typo, meant = p, d.suggest(rest, keys)
-		}
-	}
-	if typo == nil {
-		d.errorf(n, path, ErrMissing, hint, format, args...)
-		return
-	}
-	if d.claimed == nil {
-		d.claimed = map[*Problem]bool{}
-	}
-	d.claimed[typo] = true
-	if meant == "" {
-		meant = keys[0]
-	}
-	typo.Hint = fmt.Sprintf("did you mean %q? %s", meant, fmt.Sprintf(format, args...))
-}
-
-// claim looks for an unknown key of the mapping at path that resembles key
-// ("sav:" for "save:") although its hint named another known key, and makes
-// its hint explain why key is needed. It reports whether it found one, so
-// that the caller need not report key as missing too.
-func (d *decoder) claim(path, key, why string) bool {
-	for _, p := range d.index().unknown[path] {
-		rest, ok := childKey(p.Path, path)
-		if ok && !d.claimed[p] && suggest(rest, []string{key}) == key {
-			if d.claimed == nil {
-				d.claimed = map[*Problem]bool{}
-			}
-			d.claimed[p] = true
-			p.Hint = fmt.Sprintf("did you mean %q? %s", key, why)
-			return true
-		}
-	}
-	return false
-}
-
-// childKey returns the key of path p when p names a key directly inside
-// the mapping at path ("" for the top level).
-func childKey(p, path string) (string, bool) {
-	if path != "" {
-		var ok bool
-		if p, ok = strings.CutPrefix(p, path+"."); !ok {
-			return "", false
-		}
-	}
-	return p, p != "" && !strings.ContainsAny(p, ".[")
-}
-
-// suggestBudget bounds the candidates compared for "did you mean" hints in
-// one file: a file with thousands of bad references to thousands of states
-// gets its first hints, not a quadratic wait.
-const suggestBudget = 50_000
-
-// suggest is suggest within the file's budget.
-func (d *decoder) suggest(s string, candidates []string) string {
-	if d.ops += len(candidates); d.ops > suggestBudget {
-		return ""
-	}
-	return suggest(s, candidates)
-}
-
-// didYouMean is didYouMean within the file's budget.
-func (d *decoder) didYouMean(s string, candidates []string) string {
-	if m := d.suggest(s, candidates); m != "" {
-		return fmt.Sprintf("did you mean %q?", m)
-	}
-	return ""
-}
-
-// didYouMeanOr is d.didYouMean, or fallback when nothing is close.
-func (d *decoder) didYouMeanOr(s string, candidates []string, fallback string) string {
-	if h := d.didYouMean(s, candidates); h != "" {
-		return h
-	}
-	return fallback
-}
-
-// failed reports whether an error was reported at path or inside it.
-func (d *decoder) failed(path string) bool { return d.index().failed[path] }
-
-// typo reports whether the mapping at path has an unknown key that is
-// probably a misspelling of key.
-func (d *decoder) typo(path, key string) bool {
-	for _, p := range d.index().unknown[path] {
-		if strings.HasPrefix(p.Hint, fmt.Sprintf("did you mean %q?", key)) {
-			return true
-		}
-	}
-	return false
-}
-
-// aliasBomb refuses a document whose YAML aliases would add more than
-// maxNodes values to it when expanded ("billion laughs"), before anything
-// walks it; a large file without aliases is not refused. Sizes are memoized
-// per node, so the check is linear in the file. It returns the number of
-// values the file expands to at most, the limit for the decoder's walk.
-func aliasBomb(file string, root *yaml.Node) (*Problem, int) {
-	own, aliases := 0, false // the nodes written in the file, aliases not followed
-	var count func(n *yaml.Node)
-	count = func(n *yaml.Node) {
-		own++
-		aliases = aliases || n.Kind == yaml.AliasNode
-		for _, c := range n.Content {
-			count(c)
-		}
-	}
-	count(root)
-	limit := own + maxNodes
-	if !aliases {
-		return nil, limit
-	}
-	size := map[*yaml.Node]int{}
-	var bad *yaml.Node
-	var walk func(n *yaml.Node) int
-	walk = func(n *yaml.Node) int {
-		if n == nil || bad != nil {
-			return 0
-		}
-		if s, ok := size[n]; ok {
-			return s
-		}
-		size[n] = limit + 1 // an alias to a node being measured would loop
-		total := 1
-		if n.Kind == yaml.AliasNode {
-			total = walk(n.Alias)
-		}
-		for _, c := range n.Content {
-			total += walk(c)
-			if total > limit {
-				break
-			}
-		}
-		if total > limit && bad == nil {
-			bad = n
-		}
-		size[n] = min(total, limit+1)
-		return size[n]
-	}
-	walk(root)
-	if bad == nil {
-		return nil, limit
-	}
-	return &Problem{File: file, Pos: posOf(bad), Err: ErrTooLarge,
-		Msg:  fmt.Sprintf("YAML aliases (*name) make this value expand to more than %d values", maxNodes),
-		Hint: "an alias repeats the block its anchor (&name) marks; write the values out instead of nesting aliases"}, limit
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a map of keys"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
-}
-
-// mapping iterates the key/value pairs of a mapping node, reporting keys not
-// in known. fn gets the key, the resolved value node and its path.
-func (d *decoder) mapping(n *yaml.Node, path string, known []string, fn func(key string, k, v *yaml.Node, p string)) bool {
-	n = d.resolve(n)
-	if n == nil || d.bombed {
-		return false
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, ErrValue, "put its keys on the lines below it, each indented by two more spaces", "expected a map of keys, got %s", kindName(n))
-		return false
-	}
-	d.count(n)
-	seen := make(map[string]int, len(n.Content)/2) // key -> its line
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], d.resolve(n.Content[i+1])
-		if k.Kind == yaml.AliasNode && k.Value == "<<" || k.Value == "<<" && k.Tag == "!!merge" {
-			d.errorf(k, path, ErrValue, "write the keys out instead of merging with <<", "YAML merge keys are not supported")
-			continue
-		}
-		key := k.Value
-		p := key
-		if path != "" {
-			p = path + "." + key
-		}
-		if v == nil {
-			d.errorf(k, p, ErrValue, "write the value out instead of an alias (*name) to another alias", "alias nesting too deep")
-			continue
-		}
-		if known != nil && !contains(known, key) {
-			hint := d.didYouMean(key, known)
-			if hint == "" {
-				hint = "known keys here: " + strings.Join(known, ", ")
-			}
-			d.errorf(k, p, ErrUnknownKey, hint, "unknown key %q", key)
-			continue
-		}
-		if line, ok := seen[key]; ok {
-			d.errorf(k, p, ErrValue, "remove one of them, or rename one", "key %q appears twice (first on line %d)", key, line)
-			continue
-		}
-		seen[key] = k.Line
-		d.pos[p] = posOf(v)
-		fn(key, k, v, p)
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
-
-// text decodes a scalar as text; numbers and booleans are taken as written.
-func (d *decoder) text(n *yaml.Node, path string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		key := path[strings.LastIndexAny(path, ".]")+1:]
-		if key == "" {
-			key = "say"
-		}
-		hint := fmt.Sprintf("write the text right after the colon, e.g. %s: \"…\"", key)
-		if n.Kind == yaml.SequenceNode {
-			hint = "write one text, not a [list]; put a text that starts with [ in quotes"
-		}
-		d.errorf(n, path, ErrValue, hint, "expected text, got %s", kindName(n))
-		return "", false
-	}
-	return n.Value, true
-}
-
-// name decodes a state or field name.
-func (d *decoder) name(n *yaml.Node, path, what string) (string, bool) {
-	s, ok := d.text(n, path)
+func (d *decoder) matchWords(v *yaml.Node, p string) (val[[]string], match.Set) {
+	n := len(d.problems)
+	words, nodes, ok := d.texts(v, p)
 	if !ok {
-		return "", false
+		return mark(d, v, n, words), match.Set{}
 	}
-	if !validName(s) {
-		d.errorf(n, path, ErrValue, "use letters, digits, _ and -, e.g. ask_email", "%q is not a valid %s name", s, what)
-		return "", false
-	}
-	return s, true
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127 && isLetter(r)) {
-			return false
+	set, errs := match.CompileAll(words)
+	for i, err := range errs {
+		if err != nil {
+			d.errorf(nodes[i], fmt.Sprintf("%s[%d]", p, i), ErrValue, "write a word or phrase; a trailing * matches any ending, e.g. врач*", "%v", err)
 		}
 	}
-	return true
+	return mark(d, v, n, words), set
 }
 
-func (d *decoder) integer(n *yaml.Node, path string, min int) (int, bool) {
-	if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!str") {
-		if v, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
-			if v < min {
-				d.errorf(n, path, ErrValue, fmt.Sprintf("write a whole number of %d or more", min), "must be %d or more, got %d", min, v)
-				return 0, false
-			}
-			return v, true
-		}
-	}
-	hint := fmt.Sprintf("write a whole number in digits, e.g. %d", max(min, 2))
-	if strings.HasPrefix(path, "lines") {
-		hint = "write the Open Line ids as numbers, e.g. lines: [1, 3]"
-	}
-	d.errorf(n, path, ErrValue, hint, "expected a whole number, got %s", kindName(n))
-	return 0, false
-}
-
-func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
-		v, err := strconv.ParseBool(strings.ToLower(n.Value))
-		if err == nil {
-			return v, true
-		}
-	}
-	d.errorf(n, path, ErrValue, "write true or false", "expected true or false, got %s", kindName(n))
-	return false, false
-}
-
-// texts decodes a list of texts; a single text counts as a list of one.
-func (d *decoder) texts(n *yaml.Node, path string) ([]string, []*yaml.Node, bool) {
-	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		return []string{n.Value}, []*yaml.Node{n}, true
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, ErrValue, "write a list like [operator, human]", "expected a list of words, got %s", kindName(n))
-		return nil, nil, false
-	}
-	d.count(n)
-	var out []string
-	var nodes []*yaml.Node
-	ok := true
-	for i, item := range n.Content {
-		item = d.resolve(item)
-		if item == nil {
-			return nil, nil, false
-		}
-		s, good := d.text(item, fmt.Sprintf("%s[%d]", path, i))
-		if !good {
-			ok = false
-			continue
-		}
-		out = append(out, s)
-		nodes = append(nodes, item)
-	}
-	return out, nodes, ok
-}
-
-// sequence iterates the items of a list.
-func (d *decoder) sequence(n *yaml.Node, path string, fn func(i int, item *yaml.Node, p string)) {
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, ErrValue, "write each item on a line of its own starting with \"- \", or as [first, second]", "expected a list, got %s", kindName(n))
-		return
-	}
-	d.count(n)
-	for i, item := range n.Content {
-		item = d.resolve(item)
-		if item == nil || d.bombed {
+func (d *decoder) states(v *yaml.Node, p string, def *scenarioDef) val[[]*stateDef] {
+	var out []*stateDef
+	ok := d.mapping(v, p, nil, func(name string, k, sv *yaml.Node, sp string) {
+		if !validName(name) {
+			d.errorf(k, sp, ErrValue, "use letters, digits, _ and -, e.g. ask_email", "%q is not a valid state name", name)
 			return
 		}
-		p := fmt.Sprintf("%s[%d]", path, i)
-		d.pos[p] = posOf(item)
-		fn(i, item, p)
+		st := d.state(name, sv, sp)
+		st.At = posOf(k)
+		def.byName[name] = st
+		out = append(out, st)
+	})
+	// Bad only when states: itself is not a map of states
+	return val[[]*stateDef]{V: out, At: posOf(v), Set: true, Bad: !ok}
+}
+
+func (d *decoder) template(v *yaml.Node, p string) val[*Template] {
+	n := len(d.problems)
+	s, ok := d.text(v, p)
+	if !ok {
+		return mark[*Template](d, v, n, nil)
 	}
+	t, msg, off := parseTemplate(s)
+	if t == nil {
+		pos := d.textPos(v, off)
+		d.problems = append(d.problems, &Problem{File: d.file, Pos: pos, Path: p, Msg: msg, Err: ErrValue, Hint: "write fields as {{name}}; to show braces literally, avoid {{"})
+		d.collect(v)
+		return mark[*Template](d, v, n, nil)
+	}
+	t.pos = posOf(v)
+	t.fieldPos = d.textPositions(v, t.fieldOff)
+	return mark(d, v, n, t)
+}
+
+// state decodes one state. The keys that only need a value decoded are
+// read here; those with more to them have a function each.
+func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
+	st := &stateDef{Name: name}
+	outer, before := d.loose, len(d.problems)
+	d.loose = &st.loose
+	defer func() { d.loose, st.Broken = outer, d.problems[before:].HasErrors() }()
+	d.mappingIn(n, path, stateKeys, &st.scope, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "greet":
+			st.Greet = d.greet(v, p)
+		case "say":
+			st.Say = d.template(v, p)
+		case "ask":
+			st.Ask = d.template(v, p)
+		case "retry":
+			st.Retry = d.template(v, p)
+		case "save":
+			st.Save = d.save(v, p)
+		case "type":
+			st.Type = d.answerType(v, p)
+		case "validate":
+			st.Validate = d.textVal(v, p)
+		case "options":
+			st.Options = d.options(v, p)
+		case "retries":
+			st.Retries = d.intVal(v, p, 0)
+		case "on_fail":
+			st.OnFail = d.nameVal(v, p, "state")
+		case "next":
+			st.Next, st.Branch = d.next(v, p)
+		case "menu":
+			st.Menu = d.menu(v, p)
+		case "on":
+			st.On = d.routes(v, p)
+		case "crm", "operator":
+			st.setAction(key, d.action(key, v, p))
+		case "transfer":
+			st.Transfer = d.transfer(v, p)
+		case "finish":
+			st.Finish = d.boolVal(v, p)
+		case "commands":
+			st.Commands = d.boolVal(v, p)
+		}
+	})
+	return st
+}
+
+func (st *stateDef) setAction(key string, v val[string]) {
+	if key == "crm" {
+		st.CRM = v
+	} else {
+		st.Operator = v
+	}
+}
+
+func (d *decoder) greet(v *yaml.Node, p string) val[*Greeting] {
+	n := len(d.problems)
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!bool" {
+		var g *Greeting
+		if b, _ := d.boolean(v, p); b {
+			g = &Greeting{Welcome: true}
+		}
+		return mark(d, v, n, g)
+	}
+	t := d.template(v, p)
+	if t.V == nil {
+		return mark[*Greeting](d, v, n, nil)
+	}
+	return mark(d, v, n, &Greeting{Text: t.V})
+}
+
+func (d *decoder) save(v *yaml.Node, p string) val[string] {
+	n := len(d.problems)
+	s, ok := d.name(v, p, "field")
+	if ok && s == ClientField {
+		d.errorf(v, p, ErrValue, "pick another field name, e.g. name", "%q is reserved for the client's name from the channel", s)
+		s = ""
+	}
+	return mark(d, v, n, s)
+}
+
+func (d *decoder) answerType(v *yaml.Node, p string) val[string] {
+	n := len(d.problems)
+	s, ok := d.text(v, p)
+	if ok && !answers.Known(s) {
+		d.errorf(v, p, ErrUnknownType, typeHint(s), "unknown answer type %q", s)
+		s = ""
+	}
+	return mark(d, v, n, s)
+}
+
+func typeHint(s string) string {
+	if h := didYouMean(s, answers.Kinds()); h != "" {
+		return h
+	}
+	return "known types: " + strings.Join(answers.Kinds(), ", ")
+}
+
+func (d *decoder) options(v *yaml.Node, p string) val[[]val[string]] {
+	n := len(d.problems)
+	opts, nodes, ok := d.texts(v, p)
+	if ok && v.Kind != yaml.SequenceNode {
+		d.errorf(v, p, ErrValue, "write the options as a list, e.g. [Moscow, Kazan]", "expected a list of options")
+		return mark[[]val[string]](d, v, n, nil)
+	}
+	if !ok {
+		return mark[[]val[string]](d, v, n, nil)
+	}
+	out := make([]val[string], len(opts))
+	for i, o := range opts {
+		out[i] = val[string]{V: o, At: posOf(nodes[i]), Set: true}
+		if _, err := match.Compile(o); err != nil {
+			d.errorf(nodes[i], p, ErrValue, "an option needs words or digits", "%v", err)
+			out[i].Bad = true
+		}
+	}
+	return mark(d, v, n, out)
+}
+
+func (d *decoder) next(v *yaml.Node, p string) (val[string], val[[]branchDef]) {
+	n := len(d.problems)
+	if v.Kind != yaml.MappingNode {
+		return d.nameVal(v, p, "state"), val[[]branchDef]{}
+	}
+	var out []branchDef
+	d.mapping(v, p, nil, func(key string, k, bv *yaml.Node, bp string) {
+		out = append(out, branchDef{Key: key, To: d.nameVal(bv, bp, "state")})
+	})
+	branches := mark(d, v, n, out)
+	return val[string]{At: posOf(v), Set: true, Bad: branches.Bad}, branches
+}
+
+func (d *decoder) menu(v *yaml.Node, p string) val[[]menuDef] {
+	n := len(d.problems)
+	var out []menuDef
+	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+		var mi menuDef
+		if d.mappingIn(item, ip, menuKeys, &mi.scope, func(key string, k, v *yaml.Node, p string) {
+			switch key {
+			case "text":
+				mi.Text = d.textVal(v, p)
+				if !mi.Text.Bad {
+					pat, err := match.Compile(mi.Text.V)
+					if err != nil {
+						d.errorf(v, p, ErrValue, "a button needs words or digits", "%v", err)
+						mi.Text.Bad = true
+					}
+					mi.match = pat
+				}
+			case "goto":
+				mi.Goto = d.nameVal(v, p, "state")
+			}
+		}) {
+			out = append(out, mi)
+		}
+	})
+	if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+		d.errorf(v, p, ErrValue, "add buttons, or remove menu:", "menu: is empty")
+	}
+	return mark(d, v, n, out)
+}
+
+func (d *decoder) action(key string, v *yaml.Node, p string) val[string] {
+	n := len(d.problems)
+	s, ok := d.text(v, p)
+	switch {
+	case !ok:
+	case key == "crm" && s != "lead":
+		d.errorf(v, p, ErrValue, "write crm: lead", "unknown crm target %q", s)
+		s = ""
+	case key == "operator" && s != "any":
+		d.errorf(v, p, ErrValue, "write operator: any; for a given person use transfer: {user: ID}", "unknown operator %q", s)
+		s = ""
+	}
+	return mark(d, v, n, s)
+}
+
+func (d *decoder) transfer(v *yaml.Node, p string) val[transferDef] {
+	n := len(d.problems)
+	var tr transferDef
+	ok := d.mappingIn(v, p, transferKeys, &tr.scope, func(key string, k, v *yaml.Node, p string) {
+		switch key {
+		case "user":
+			tr.User = d.intVal(v, p, 1)
+		case "line":
+			tr.Line = d.intVal(v, p, 1)
+		case "leave":
+			tr.Leave = d.boolVal(v, p)
+		}
+	})
+	out := mark(d, v, n, tr)
+	out.Bad = out.Bad || !ok
+	return out
 }

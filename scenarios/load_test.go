@@ -42,6 +42,14 @@ func TestSupportLoads(t *testing.T) {
 		}
 	}
 
+	checkSupportTop(t, sc, path, src)
+	checkSupportStates(t, sc)
+	checkSupportPositions(t, sc)
+}
+
+// checkSupportTop checks the top-level values of the support example.
+func checkSupportTop(t *testing.T, sc *Scenario, path string, src []byte) {
+	t.Helper()
 	if sc.File != path || sc.Name != "support" || sc.Title != "Support line — first contact" || sc.Start != "welcome" {
 		t.Errorf("file=%q name=%q title=%q start=%q", sc.File, sc.Name, sc.Title, sc.Start)
 	}
@@ -62,7 +70,23 @@ func TestSupportLoads(t *testing.T) {
 		t.Errorf("order=%v, want %v", sc.Order, want)
 	}
 
-	welcome := sc.States["welcome"]
+}
+
+// checkSupportStates checks the decoded states of the support example.
+func checkSupportStates(t *testing.T, sc *Scenario) {
+	t.Helper()
+	checkSupportWelcome(t, sc.States["welcome"])
+	checkSupportAsks(t, sc)
+	for _, name := range sc.Order {
+		if st := sc.States[name]; !st.Commands || st.Name != name {
+			t.Errorf("state %s: commands=%v name=%q, want true and its name", name, st.Commands, st.Name)
+		}
+	}
+}
+
+// checkSupportWelcome checks the support example's first state.
+func checkSupportWelcome(t *testing.T, welcome *State) {
+	t.Helper()
 	if welcome.Greet == nil || welcome.Greet.Welcome || welcome.Greet.Text.Raw != "Hello, {{client}}! I am the support assistant." {
 		t.Errorf("welcome.greet=%+v", welcome.Greet)
 	}
@@ -72,7 +96,11 @@ func TestSupportLoads(t *testing.T) {
 	if !welcome.Waits() || welcome.Terminal() || !welcome.Reprompts() {
 		t.Errorf("welcome: waits=%v terminal=%v reprompts=%v", welcome.Waits(), welcome.Terminal(), welcome.Reprompts())
 	}
+}
 
+// checkSupportAsks checks the support example's questions and ends.
+func checkSupportAsks(t *testing.T, sc *Scenario) {
+	t.Helper()
 	askName := sc.States["ask_name"]
 	if askName.Ask.Raw != "How may I call you?" || askName.Save != "name" || askName.Type != "name" ||
 		askName.Retry.Raw != "Please type your name, e.g. Anna." || askName.Next != "ask_email" || askName.OnFail != "" {
@@ -89,13 +117,12 @@ func TestSupportLoads(t *testing.T) {
 	if h := sc.States["handoff"]; h.Operator != "any" || h.Transfer != nil || !h.Terminal() {
 		t.Errorf("handoff=%+v", h)
 	}
-	for _, name := range sc.Order {
-		if st := sc.States[name]; !st.Commands || st.Name != name {
-			t.Errorf("state %s: commands=%v name=%q, want true and its name", name, st.Commands, st.Name)
-		}
-	}
+}
 
-	// positions point at the values, for the engine's and the server's messages
+// checkSupportPositions: positions point at the values, for the engine's
+// and the server's messages.
+func checkSupportPositions(t *testing.T, sc *Scenario) {
+	t.Helper()
 	for path, want := range map[string]Pos{
 		"start":                 {5, 8},
 		"states.ask_email.next": {38, 11},

@@ -38,7 +38,7 @@ type Scenario struct {
 	// Warnings are the non-blocking problems found while loading.
 	Warnings []*Problem
 
-	pos map[string]Pos // dotted path -> position of the value
+	def *scenarioDef // what it was compiled from, with the positions
 	fsm machines
 }
 
@@ -46,8 +46,9 @@ type Scenario struct {
 func (s *Scenario) Default() bool { return len(s.Lines) == 0 }
 
 // PosOf returns the position of the value at a dotted path such as
-// "states.ask_email.next", or the zero Pos when the path is unknown.
-func (s *Scenario) PosOf(path string) Pos { return s.pos[path] }
+// "states.ask_email.next" or "settings.idle" (or of a state's name, with
+// "states.NAME#key"), or the zero Pos when the path is unknown.
+func (s *Scenario) PosOf(path string) Pos { return s.def.posOf(path) }
 
 // Settings are the scenario-wide settings.
 type Settings struct {

@@ -86,7 +86,7 @@ func ParseTests(file string, src []byte) (*TestFile, Problems) {
 	if p != nil {
 		return nil, Problems{p}
 	}
-	d := &decoder{file: file, pos: map[string]Pos{}, maxNodes: limit}
+	d := &decoder{file: file, maxNodes: limit}
 	tf := &TestFile{File: file}
 	var hasScenario, hasTests bool
 	d.mapping(root, "", testFileKeys, func(key string, k, v *yaml.Node, p string) {

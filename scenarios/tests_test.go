@@ -79,7 +79,12 @@ tests:
 	if name := tf.Tests[1].Name; name != "test at line 25" {
 		t.Errorf("unnamed test: name=%q, want its line", name)
 	}
-	steps := tf.Tests[0].Steps
+	checkParsedSteps(t, tf.Tests[0].Steps)
+}
+
+// checkParsedSteps checks the steps of TestParseTestsSteps' first test.
+func checkParsedSteps(t *testing.T, steps []TestStep) {
+	t.Helper()
 	var kinds []string
 	for _, s := range steps {
 		kinds = append(kinds, s.Kind)
@@ -103,15 +108,19 @@ tests:
 	if steps[7].Text != "*" || steps[7].Buttons == nil || len(steps[7].Buttons) != 0 {
 		t.Errorf("bot {buttons: []} = %+v: any text, and no buttons expected", steps[7])
 	}
-	e := steps[10].Expect
+	checkParsedExpects(t, steps[10].Expect, steps[11].Expect)
+}
+
+// checkParsedExpects checks the two expect steps of TestParseTestsSteps.
+func checkParsedExpects(t *testing.T, e, e2 *Expect) {
+	t.Helper()
 	if e == nil || *e.State != "welcome" || *e.Finished || !*e.HandedOff || e.Fields["name"] != "Anna" ||
 		!*e.Operator || *e.Transfer.Line != 2 || !*e.Transfer.Leave || e.Transfer.User != nil ||
 		!e.Greet.Want || e.Greet.Text != "Hello*" || !*e.CRM {
 		t.Errorf("expect=%+v", e)
 	}
-	e = steps[11].Expect
-	if *e.Operator || e.Greet.Want || *e.CRM || e.State != nil {
-		t.Errorf("expect false=%+v", e)
+	if *e2.Operator || e2.Greet.Want || *e2.CRM || e2.State != nil {
+		t.Errorf("expect false=%+v", e2)
 	}
 }
 

@@ -27,8 +27,12 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if ev.Name == bitrix24.EventAppInstall {
+	switch ev.Name {
+	case bitrix24.EventAppInstall:
 		return s.handleInstall(c, ev)
+	case bitrix24.EventAppUpdate:
+		// proven like an install: it may carry a new application token
+		return s.handleUpdate(c, ev)
 	}
 	if err := s.verify(ctx, ev, c.QueryParam("k")); err != nil {
 		s.log.Warn("bitrix24 event refused", "event", ev.Name, "member", ev.Auth.MemberID, "domain", ev.Auth.Domain, "remote", c.RealIP(), "why", err.Error())
@@ -211,32 +215,20 @@ func (s *Server) verify(ctx context.Context, ev *bitrix24.Event, k string) error
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// handleInstall stores a portal's tokens (ONAPPINSTALL) and queues the
-// registration of the Open Lines bot.
+// handleInstall takes a portal's install (ONAPPINSTALL) once the OAuth
+// server has proven it (see prove), stores the proven tokens and queues the
+// bot's registration and the bindings of ONAPPUNINSTALL and ONAPPUPDATE. A
+// known portal never moves to another address without --allow-reinstall.
 func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 	ctx := c.Request().Context()
+	proof, err := s.prove(ctx, ev)
+	if err != nil {
+		return err
+	}
 	a := ev.Auth
-	domain := strings.ToLower(a.Domain)
-	if domain == "" || a.MemberID == "" || a.ApplicationToken == "" {
-		return &Error{Code: EInvalid, Field: "auth", Message: "ONAPPINSTALL needs auth[domain], auth[member_id] and auth[application_token]"}
-	}
-	if len(s.cfg.Bitrix24.Portals) > 0 && !allowed(domain, s.cfg.Bitrix24.Portals) {
-		s.log.Warn("install refused: portal not in --portals", "domain", domain, "member", a.MemberID)
-		return &Error{Code: EUnauthorized, Field: "auth[domain]", Message: fmt.Sprintf("portal %s may not install this olbot (not in --portals)", domain)}
-	}
-	if h := hostOf(a.ClientEndpoint); h == "" || (h != domain && h != hostOf("//"+domain)) {
-		return &Error{Code: EInvalid, Field: "auth[client_endpoint]", Message: fmt.Sprintf("client_endpoint %q is not on the portal's domain %s", a.ClientEndpoint, domain)}
-	}
-	tok := bitrix24.TokenFromAuth(a, s.now())
-	in := outbox.Install{MemberID: a.MemberID, Domain: domain, ClientEndpoint: a.ClientEndpoint, ApplicationToken: a.ApplicationToken,
-		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, InstalledAt: s.now()}
-	in, err := s.portals.Install(ctx, in, func(old outbox.Install) error {
-		if !equal(old.ApplicationToken, a.ApplicationToken) && !s.cfg.Bitrix24.AllowReinstall {
-			s.log.Warn("re-install refused: a different application token for a known portal", "domain", domain, "member", a.MemberID)
-			return &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "this portal is installed with another application token; restart olbot with --allow-reinstall to accept it"}
-		}
-		return nil
-	})
+	in := outbox.Install{MemberID: proof.MemberID, Domain: proof.Domain, ClientEndpoint: proof.ClientEndpoint, ApplicationToken: a.ApplicationToken,
+		AccessToken: proof.AccessToken, RefreshToken: proof.RefreshToken, Expiry: proof.Expiry, InstalledAt: s.now()}
+	in, err = s.portals.Install(ctx, in, func(old outbox.Install) error { return s.samePortal(old, proof, "install") })
 	if err != nil {
 		var ae *Error
 		if errors.As(err, &ae) {
@@ -244,13 +236,87 @@ func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 		}
 		return unavailable("save portal %s", a.MemberID, err)
 	}
-	s.log.Info("application installed", "domain", domain, "member", a.MemberID)
+	s.log.Info("application installed", "domain", in.Domain, "member", in.MemberID)
+	handler := s.handlerURL(c)
 	if in.BotID == 0 {
-		if err := s.registrar.QueueRegister(ctx, a.MemberID, s.handlerURL(c)); err != nil {
-			return unavailable("queue the bot registration for %s", a.MemberID, err)
+		if err := s.registrar.QueueRegister(ctx, in.MemberID, handler); err != nil {
+			return unavailable("queue the bot registration for %s", in.MemberID, err)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "installed": domain})
+	if err := s.registrar.QueueBind(ctx, in.MemberID, handler); err != nil {
+		return unavailable("queue the event bindings for %s", in.MemberID, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "installed": in.Domain})
+}
+
+// handleUpdate takes ONAPPUPDATE of a known portal: like an install it is
+// proven by the OAuth server before its (changed) application token and
+// tokens replace the stored ones, and the event bindings, which the portal
+// dropped with the update, are queued again.
+func (s *Server) handleUpdate(c echo.Context, ev *bitrix24.Event) error {
+	ctx := c.Request().Context()
+	if _, err := s.portals.Get(ctx, ev.Auth.MemberID); errors.Is(err, engine.ErrNotFound) {
+		return &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "ONAPPUPDATE of a portal that has not installed olbot"}
+	} else if err != nil {
+		return unavailable("read portal %s", ev.Auth.MemberID, err)
+	}
+	return s.handleInstall(c, ev)
+}
+
+// proof is a portal as the OAuth server knows it.
+type proof struct {
+	bitrix24.Token
+	Domain string // the host of the proven client_endpoint
+}
+
+// prove checks an install or update: its body has the documented keys, and
+// the OAuth server takes its refresh token from this application. The
+// portal's address is the one the OAuth server names, never the event's.
+// A failed proof is a 401 and changes nothing; it cost one request to the
+// OAuth server.
+func (s *Server) prove(ctx context.Context, ev *bitrix24.Event) (proof, error) {
+	a := ev.Auth
+	for _, f := range []struct{ key, v string }{{"member_id", a.MemberID}, {"application_token", a.ApplicationToken}, {"refresh_token", a.RefreshToken}} {
+		if f.v == "" {
+			return proof{}, &Error{Code: EInvalid, Field: "auth[" + f.key + "]", Message: fmt.Sprintf("%s needs auth[%s]", ev.Name, f.key)}
+		}
+	}
+	tok, err := s.portals.Prove(ctx, a.RefreshToken)
+	if errors.Is(err, outbox.ErrNoApp) {
+		return proof{}, &Error{Code: EUnauthorized, Field: "auth[refresh_token]", Message: "an install can only be proven with the application's credentials: configure --app-client-id and --app-client-secret"}
+	}
+	if err != nil {
+		s.log.Warn("install refused: the OAuth server did not prove it", "event", ev.Name, "member", a.MemberID, "domain", a.Domain, "err", err)
+		return proof{}, &Error{Code: EUnauthorized, Field: "auth[refresh_token]", Message: "the OAuth server does not know this install's refresh token for this application"}
+	}
+	u, err := url.Parse(tok.ClientEndpoint)
+	if err != nil || u.Host == "" || tok.MemberID == "" {
+		return proof{}, &Error{Code: EUnauthorized, Field: "auth[refresh_token]", Message: "the OAuth server's answer names no portal (client_endpoint, member_id)"}
+	}
+	if tok.MemberID != a.MemberID {
+		s.log.Warn("install refused: the refresh token belongs to another portal", "member", a.MemberID, "proven", tok.MemberID)
+		return proof{}, &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "the refresh token belongs to another portal"}
+	}
+	p := proof{Token: tok, Domain: strings.ToLower(u.Host)}
+	if list := s.cfg.Bitrix24.Portals; len(list) > 0 && !allowed(p.Domain, list) && !allowed(strings.ToLower(u.Hostname()), list) {
+		s.log.Warn("install refused: portal not in --portals", "domain", p.Domain, "member", a.MemberID)
+		return proof{}, &Error{Code: EUnauthorized, Field: "auth[domain]", Message: fmt.Sprintf("portal %s may not install this olbot (not in --portals)", p.Domain)}
+	}
+	return p, nil
+}
+
+// samePortal refuses a proven install of a known portal that would move
+// its calls to another address, unless --allow-reinstall.
+func (s *Server) samePortal(old outbox.Install, p proof, what string) error {
+	if strings.EqualFold(old.ClientEndpoint, p.ClientEndpoint) && strings.EqualFold(old.Domain, p.Domain) {
+		return nil
+	}
+	if s.cfg.Bitrix24.AllowReinstall {
+		s.log.Warn("portal moved to another address (--allow-reinstall)", "member", old.MemberID, "from", old.ClientEndpoint, "to", p.ClientEndpoint)
+		return nil
+	}
+	s.log.Warn(what+" refused: it would move a known portal to another address", "member", old.MemberID, "stored", old.ClientEndpoint, "proven", p.ClientEndpoint)
+	return &Error{Code: EUnauthorized, Field: "auth[client_endpoint]", Message: "this portal is installed at another address; restart olbot with --allow-reinstall to move it"}
 }
 
 func allowed(domain string, list []string) bool {
@@ -273,13 +339,4 @@ func (s *Server) handlerURL(c echo.Context) string {
 		u += "?k=" + url.QueryEscape(s.cfg.Bitrix24.HandlerSecret)
 	}
 	return u
-}
-
-// hostOf returns the host of a URL, lower-cased, or "".
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Hostname())
 }

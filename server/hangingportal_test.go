@@ -22,6 +22,7 @@ func TestHangingPortalHoldsOnlyItsOwnCalls(t *testing.T) {
 		e.ob.CallTimeout = 200 * time.Millisecond
 	})
 	e.install()
+	hanging.AlsoIssues(live)                            // one OAuth server proves every portal's install
 	status, body := e.postForm(live.InstallEvent(), "") // the second portal, through the same handler
 	if status != http.StatusOK {
 		t.Fatalf("install of the second portal: %d %v", status, body)

@@ -405,6 +405,10 @@ func (e *env) install() int {
 		bot = in.BotID
 		return bot > 0, fmt.Sprintf("install record %+v, bots %+v", in, e.portal.Bots())
 	})
+	// and the bindings of ONAPPUNINSTALL and ONAPPUPDATE, queued with it
+	waitFor(e.t, "the event bindings", func() (bool, string) {
+		return len(e.portal.Bound(bitrix24.EventAppUninstall)) == 1 && len(e.portal.Bound(bitrix24.EventAppUpdate)) == 1, "not bound yet"
+	})
 	return bot
 }
 

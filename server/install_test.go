@@ -67,6 +67,10 @@ func TestInstall(t *testing.T) {
 	}
 }
 
+// TestInstallRefused: an install is taken only when the OAuth server
+// proves it (the install's refresh token exchanged with the application's
+// client id and secret), and the portal's address is the one the OAuth
+// server names. A known portal keeps its address without --allow-reinstall.
 func TestInstallRefused(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -78,16 +82,50 @@ func TestInstallRefused(t *testing.T) {
 		wantToken  string // application token on the record afterwards; "" = no record
 	}{
 		{
+			// a new application token is taken after the proof (it used to
+			// need --allow-reinstall)
 			name: "re-install with another application token", first: true,
 			body: func(e *env) url.Values {
 				f := e.portal.InstallEvent()
 				f.Set("auth[application_token]", "another-token")
 				return f
 			},
-			wantStatus: http.StatusUnauthorized, wantField: "auth[application_token]", wantToken: "fake-application-token",
+			wantStatus: http.StatusOK, wantToken: "another-token",
 		},
 		{
-			name: "re-install with another application token, allowed", first: true,
+			name: "a replayed install: its refresh token is spent", first: true,
+			body: func(e *env) url.Values {
+				f := e.portal.InstallEvent()
+				_, err := bitrix24.Exchange(context.Background(), bitrix24.OAuthConfig{TokenURL: e.portal.TokenURL(), ClientID: e.portal.Config().ClientID, ClientSecret: e.portal.Config().ClientSecret}, f.Get("auth[refresh_token]"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Set("auth[application_token]", "replayed-token")
+				return f
+			},
+			wantStatus: http.StatusUnauthorized, wantField: "auth[refresh_token]", wantToken: "fake-application-token",
+		},
+		{
+			name: "a forged install of an unknown portal",
+			body: func(e *env) url.Values {
+				f := e.portal.InstallEvent()
+				f.Set("auth[refresh_token]", "made-up")
+				f.Set("auth[client_endpoint]", "https://evil.example.com/rest/")
+				return f
+			},
+			wantStatus: http.StatusUnauthorized, wantField: "auth[refresh_token]",
+		},
+		{
+			name: "a known portal moved to another address", first: true,
+			body: func(e *env) url.Values {
+				f := e.portal.InstallEvent()
+				e.portal.SetBaseURL("http://127.0.0.2:1") // the OAuth server now names another endpoint
+				return f
+			},
+			wantStatus: http.StatusUnauthorized, wantField: "auth[client_endpoint]", wantToken: "fake-application-token",
+		},
+		{
+			name: "a known portal moved to another address, allowed", first: true,
 			fix: func(e *env) { e.cfg.Bitrix24.AllowReinstall = true },
 			body: func(e *env) url.Values {
 				f := e.portal.InstallEvent()
@@ -109,18 +147,32 @@ func TestInstallRefused(t *testing.T) {
 			wantStatus: http.StatusOK, wantToken: "fake-application-token",
 		},
 		{
+			// the event's address is never used: the OAuth server's is
+			// (it used to be checked against the event's domain, 400)
 			name: "client_endpoint on another domain",
 			body: func(e *env) url.Values {
 				f := e.portal.InstallEvent()
 				f.Set("auth[client_endpoint]", "https://evil.example.com/rest/")
+				f.Set("auth[domain]", "evil.example.com")
 				return f
 			},
-			wantStatus: http.StatusBadRequest, wantField: "auth[client_endpoint]",
+			wantStatus: http.StatusOK, wantToken: "fake-application-token",
 		},
 		{
 			name:       "no application token",
 			body:       func(e *env) url.Values { f := e.portal.InstallEvent(); f.Del("auth[application_token]"); return f },
 			wantStatus: http.StatusBadRequest, wantField: "auth[application_token]",
+		},
+		{
+			name:       "no refresh token",
+			body:       func(e *env) url.Values { f := e.portal.InstallEvent(); f.Del("auth[refresh_token]"); return f },
+			wantStatus: http.StatusBadRequest, wantField: "auth[refresh_token]",
+		},
+		{
+			name:       "no application credentials to prove it",
+			fix:        func(e *env) { e.ob.AppClientID, e.ob.AppClientSecret = "", "" },
+			body:       func(e *env) url.Values { return e.portal.InstallEvent() },
+			wantStatus: http.StatusUnauthorized, wantField: "auth[refresh_token]",
 		},
 	}
 	for _, tc := range tests {
@@ -134,6 +186,7 @@ func TestInstallRefused(t *testing.T) {
 			if tc.first {
 				e.install()
 			}
+			endpoint := p.Endpoint()
 			status, body := e.postForm(tc.body(e), "")
 			if status != tc.wantStatus {
 				t.Fatalf("status %d %v, want %d", status, body, tc.wantStatus)
@@ -151,6 +204,8 @@ func TestInstallRefused(t *testing.T) {
 				t.Fatalf("install record: %v", err)
 			case tc.wantToken != "" && in.ApplicationToken != tc.wantToken:
 				t.Fatalf("application token %q on the record, want %q", in.ApplicationToken, tc.wantToken)
+			case tc.wantToken != "" && in.ClientEndpoint != endpoint && !(tc.wantStatus == http.StatusOK && in.ClientEndpoint == p.Endpoint()):
+				t.Fatalf("client_endpoint %q on the record, want the portal's %q", in.ClientEndpoint, endpoint)
 			}
 			e.settle()
 			wantRegs := 0
@@ -161,5 +216,44 @@ func TestInstallRefused(t *testing.T) {
 				t.Fatalf("imbot.register sent %d times, want %d", n, wantRegs)
 			}
 		})
+	}
+}
+
+// TestAppUpdate: ONAPPUPDATE (on-app-update.md) of a known portal is
+// proven like an install; its new application token is taken and the
+// event bindings, which the portal dropped, are made again. Of an unknown
+// portal, or unproven, it changes nothing.
+func TestAppUpdate(t *testing.T) {
+	p := newPortal(t, fakeportal.Config{})
+	e := startEnv(t, p, nil)
+	e.install()
+	e.settle()
+	binds := len(p.CallsOf(bitrix24.MethodEventBind))
+	forged := p.UpdateEvent("forged-token")
+	forged.Set("auth[refresh_token]", "made-up")
+	if status, body := e.postForm(forged, ""); status != http.StatusUnauthorized || body["field"] != "auth[refresh_token]" {
+		t.Fatalf("unproven update: %d %v, want 401 naming auth[refresh_token]", status, body)
+	}
+	if in, _ := e.srv.Outbox.Portals().Get(context.Background(), e.member()); in.ApplicationToken != "fake-application-token" {
+		t.Fatalf("application token %q after an unproven update", in.ApplicationToken)
+	}
+	if status, body := e.postForm(p.UpdateEvent("updated-token"), ""); status != http.StatusOK {
+		t.Fatalf("update: %d %v", status, body)
+	}
+	if in, _ := e.srv.Outbox.Portals().Get(context.Background(), e.member()); in.ApplicationToken != "updated-token" {
+		t.Fatalf("application token %q, want the update's", in.ApplicationToken)
+	}
+	e.settle()
+	if n := len(p.CallsOf(bitrix24.MethodEventBind)); n != binds+2 {
+		t.Fatalf("event.bind sent %d times after the update, want %d", n, binds+2)
+	}
+	// events now carry the new token
+	chat := e.chat(1, 1101, "Anna")
+	if resp := e.send(chat, chat.Join()); resp["ok"] != true {
+		t.Fatalf("join after the update: %v", resp)
+	}
+	unknown := newPortal(t, fakeportal.Config{MemberID: "never-installed"})
+	if status, _ := e.postForm(unknown.UpdateEvent(""), ""); status != http.StatusUnauthorized {
+		t.Fatalf("update of an unknown portal: %d, want 401", status)
 	}
 }

@@ -266,6 +266,10 @@ func installVia(t *testing.T, r *replicaNode, portal *fakeportal.Portal) (int, m
 		bot = in.BotID
 		return err == nil && bot > 0, fmt.Sprintf("%+v %v", in, err)
 	})
+	// and the bindings of ONAPPUNINSTALL and ONAPPUPDATE, queued with it
+	waitFor(t, "the event bindings", func() (bool, string) {
+		return len(portal.Bound(bitrix24.EventAppUninstall)) == 1 && len(portal.Bound(bitrix24.EventAppUpdate)) == 1, "not bound yet"
+	})
 	bots := portal.Bots()
 	if len(bots) != 1 || bots[0].ID != bot {
 		t.Fatalf("bots on the portal: %+v, want one, %d", bots, bot)

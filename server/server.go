@@ -70,11 +70,13 @@ type Bitrix24Config struct {
 	// record is known for the portal (webhook mode); HandlerSecret is the k
 	// parameter of the handler URL that `olbot register` prints. An event
 	// passes if either matches.
-	AppToken       string
-	HandlerSecret  string
-	Portals        []string // domains allowed to install; empty allows any
-	AllowReinstall bool     // accept a re-install with a different application token
-	PublicURL      string   // olbot's public base URL for imbot.register on install; default from the request
+	AppToken      string
+	HandlerSecret string
+	Portals       []string // domains allowed to install; empty allows any
+	// AllowReinstall lets an install of a known portal move it to another
+	// address (domain, client_endpoint), proven by the OAuth server.
+	AllowReinstall bool
+	PublicURL      string // olbot's public base URL for imbot.register on install; default from the request
 }
 
 func (c *Config) defaults() {
@@ -112,12 +114,16 @@ type Portals interface {
 	Install(ctx context.Context, in outbox.Install, allow func(old outbox.Install) error) (outbox.Install, error)
 	Uninstall(ctx context.Context, member string) error
 	BotDeleted(ctx context.Context, member string, bot int) error
-	FreshToken(ctx context.Context, a bitrix24.Auth)
+	// Prove exchanges an install's refresh token at the OAuth server: the
+	// answer names the portal (client_endpoint, member_id) and carries
+	// the new pair; outbox.ErrNoApp without application credentials.
+	Prove(ctx context.Context, refreshToken string) (bitrix24.Token, error)
 }
 
 // Registrar queues a portal's bot registration (package outbox).
 type Registrar interface {
 	QueueRegister(ctx context.Context, member, handler string) error
+	QueueBind(ctx context.Context, member, handler string) error
 }
 
 // Funnel shows the traffic counts of a scenario (package funnel).

@@ -20,8 +20,9 @@ func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// runCheck loads scenarios exactly as the server's reload does and prints
-// every problem; warnings alone exit 0.
+// runCheck loads scenarios with the server's start-up load
+// (scenarios.LoadPaths is a registry's first reload) and prints every
+// problem; warnings alone exit 0.
 func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("check", "check [--server URL] PATH…", stderr)
 	srv := fs.String("server", "", "a running olbot: report what saving each FILE would do to its live dialogs (dry run)")
