@@ -49,7 +49,7 @@ function submit(enctype, name, value) {
   await nc(new Blob([ev('evil-untyped')]));
   await fetch(base + '/v1/scenarios/reload', {method: 'POST', mode: 'no-cors'}).catch(() => {});
   await submit('application/x-www-form-urlencoded', 'dialog', 'evil-submit');
-  await submit('text/plain', ev('evil-textform').slice(0, -1) + ', "x": "', '"}');
+  await submit('text/plain', ev('evil-textform').slice(0, -1) + ', "text": "', '"}');
   await submit('multipart/form-data', 'dialog', 'evil-multipart');
   window.done = true;
 })();
