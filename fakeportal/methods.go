@@ -149,6 +149,8 @@ func (p *Portal) dispatchLocked(who caller, method string, prm params) (any, *ap
 		return p.leadUpdate(prm)
 	case "crm.lead.get":
 		return p.leadGet(prm)
+	case "crm.contact.update", "crm.deal.update":
+		return p.entityUpdate(strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".update"), prm)
 	case "imopenlines.dialog.get":
 		return p.dialogGet(prm)
 	case "event.bind":
@@ -732,4 +734,58 @@ func substitute(v any, results map[string]any) any {
 		return out
 	}
 	return v
+}
+
+// entityUpdate runs crm.contact.update / crm.deal.update on an entity made
+// with AddCRM: multifields are added, other fields replaced.
+func (p *Portal) entityUpdate(kind string, prm params) (any, *apiErr) {
+	id := prm.intval("id")
+	if id <= 0 {
+		return nil, crmErr("ID is not defined or invalid.")
+	}
+	ent := p.crm[kind][id]
+	if ent == nil {
+		return nil, crmErr("Not found")
+	}
+	fields, e := leadFields(prm)
+	if e != nil {
+		return nil, e
+	}
+	for k, v := range fields {
+		if add, ok := v.([]map[string]string); ok {
+			old, _ := ent[k].([]map[string]string)
+			ent[k] = append(append([]map[string]string(nil), old...), add...)
+			continue
+		}
+		ent[k] = v
+	}
+	return true, nil
+}
+
+// AddCRM creates a CRM contact or deal (kind "contact" or "deal") and
+// returns its id, for chats bound to one (Chat.ContactID, Chat.DealID).
+func (p *Portal) AddCRM(kind string, fields map[string]any) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.crm[kind] == nil {
+		p.crm[kind] = map[int]map[string]any{}
+	}
+	p.nextLead++
+	p.crm[kind][p.nextLead] = fields
+	return p.nextLead
+}
+
+// CRM returns a copy of a contact or deal, or nil.
+func (p *Portal) CRM(kind string, id int) map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.crm[kind][id]
+	if e == nil {
+		return nil
+	}
+	out := make(map[string]any, len(e))
+	for k, v := range e {
+		out[k] = v
+	}
+	return out
 }

@@ -144,10 +144,11 @@ type Portal struct {
 	nextMessage int
 	messages    []Message
 	chats       map[int]string
-	lines       map[int]*Chat       // Open Lines chats by chat id, for imopenlines.dialog.get
-	binds       map[string][]string // event.bind: event → handlers
-	peers       []*Portal           // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
-	v2          v2State             // imbot.v2 bots and their event queues (v2.go)
+	lines       map[int]*Chat                     // Open Lines chats by chat id, for imopenlines.dialog.get
+	binds       map[string][]string               // event.bind: event → handlers
+	peers       []*Portal                         // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
+	crm         map[string]map[int]map[string]any // contacts and deals (AddCRM)
+	v2          v2State                           // imbot.v2 bots and their event queues (v2.go)
 
 	failQueue  []string
 	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
@@ -219,6 +220,7 @@ func New(cfg Config) *Portal {
 		chats:       map[int]string{},
 		lines:       map[int]*Chat{},
 		binds:       map[string][]string{},
+		crm:         map[string]map[int]map[string]any{},
 		chatFails:   map[int][]string{},
 	}
 	p.issueLocked()
