@@ -65,7 +65,8 @@ type Config struct {
 	Lines     []int
 	// WebhookSessionsFail makes session.transfer and session.finish through
 	// a webhook answer BOT_ID_ERROR, as the public source of the REST class
-	// suggests they might (shared/bitrix24-api.md §4).
+	// suggests they might (the methods of the docs'
+	// api-reference/imopenlines/openlines/chat-bots/, b24restdocs).
 	WebhookSessionsFail bool
 	// Logger gets a Debug line per call; discarded when nil.
 	Logger *slog.Logger

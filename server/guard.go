@@ -46,9 +46,9 @@ func newGuard(cfg Config) (*guard, error) {
 	}
 	g.loopback = isLoopbackName(host)
 	if ph := strings.TrimSpace(cfg.PublicHost); ph != "" {
-		name := hostName(ph)
-		if name == "" || strings.ContainsAny(ph, "/ ?#@") {
-			return nil, fmt.Errorf("public host %q: want a host name such as bot.example.com", cfg.PublicHost)
+		name, err := ParsePublicHost(ph)
+		if err != nil {
+			return nil, err
 		}
 		g.publicHost = name
 		// A proxy that rewrites Host to 127.0.0.1 still lets the pages of
@@ -60,6 +60,17 @@ func newGuard(cfg Config) (*guard, error) {
 		}
 	}
 	return g, nil
+}
+
+// ParsePublicHost checks a Config.PublicHost value — a host name, with or
+// without a port (bot.example.com, bot.example.com:8443) — and returns the
+// lower-case name it matches.
+func ParsePublicHost(s string) (string, error) {
+	name := hostName(strings.TrimSpace(s))
+	if name == "" || strings.ContainsAny(s, "/ ?#@") {
+		return "", fmt.Errorf("public host %q: want a host name such as bot.example.com, without scheme or path", s)
+	}
+	return name, nil
 }
 
 // hostName is the lower-case host of a Host header value, without port or
