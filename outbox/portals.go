@@ -29,6 +29,9 @@ type Install struct {
 	Expiry           time.Time `json:"expiry,omitzero"`
 	BotID            int       `json:"bot_id,omitempty"`
 	InstalledAt      time.Time `json:"installed_at"`
+	// RefreshedAt is when the pair was last issued: the refresh token
+	// dies 180 days later unless used (see RenewIdle).
+	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
 }
 
 // Portals keeps the portals' install records and one REST client per
@@ -116,7 +119,13 @@ func (p *Portals) Install(ctx context.Context, in Install, allow func(old Instal
 	case !errors.Is(err, engine.ErrNotFound):
 		return Install{}, storeErr(err)
 	}
+	if in.RefreshedAt.IsZero() {
+		in.RefreshedAt = p.now()
+	}
 	if err := p.put(ctx, in); err != nil {
+		return Install{}, storeErr(err)
+	}
+	if err := p.index(ctx, in.MemberID, false); err != nil {
 		return Install{}, storeErr(err)
 	}
 	p.forget(in.MemberID)
@@ -143,6 +152,12 @@ func (p *Portals) Prove(ctx context.Context, refreshToken string) (bitrix24.Toke
 // Uninstall forgets a portal: its record and its cached client.
 func (p *Portals) Uninstall(ctx context.Context, member string) error {
 	if err := p.kv.Delete(ctx, NSPortals, member); err != nil {
+		return storeErr(err)
+	}
+	p.recMu.Lock()
+	err := p.index(ctx, member, true)
+	p.recMu.Unlock()
+	if err != nil {
 		return storeErr(err)
 	}
 	p.forget(member)
@@ -240,6 +255,7 @@ func (p *Portals) saveTokens(ctx context.Context, member string, t bitrix24.Toke
 		return err
 	}
 	in.AccessToken, in.RefreshToken, in.Expiry = t.AccessToken, t.RefreshToken, t.Expiry
+	in.RefreshedAt = p.now()
 	return p.put(ctx, in)
 }
 

@@ -154,7 +154,9 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
-		Workers: []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) })},
+		Workers: []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
+			// refresh tokens die after 180 days unused: renew quiet portals' pairs
+			server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })},
 		Metrics: reg, Logger: log})
 	return srv, ob, err
 }
