@@ -3,6 +3,8 @@ package engine
 import (
 	"strings"
 
+	"github.com/olbot/olbot/answers"
+
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -99,4 +101,13 @@ func (s *stepper) applySet(st *scenarios.State) {
 		// stored as typed: escaping is for what is shown, when it is shown
 		d.Fields[f.Field] = f.Value.Render(s.lookup, nil, s.missing)
 	}
+}
+
+// parseAnswer parses an answer of kind; a phone with the scenario's
+// settings.country becomes E.164 of that country.
+func (s *stepper) parseAnswer(kind, raw string) (string, bool) {
+	if kind == answers.Phone && s.sc.Settings.Country != "" {
+		return answers.ParsePhone(raw, s.sc.Settings.Country)
+	}
+	return answers.Parse(kind, raw)
 }
