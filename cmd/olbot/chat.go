@@ -16,13 +16,15 @@ import (
 )
 
 const chatHelp = `Type as the client. Commands: /button N (press button N), /idle (the client goes silent),
-/restart (a new session), /state (where the dialog is), /quit.`
+/at 2027-01-09T20:00 (set the clock, in the scenario's time zone), /restart (a new session),
+/state (where the dialog is), /quit.`
 
 // runChat is an interactive terminal session with one scenario. It also
 // works with piped stdin, echoing each input so the transcript reads well.
 func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("chat", "chat [--client NAME] FILE", stderr)
+	fs := newFlags("chat", "chat [--client NAME] [--at TIME] FILE", stderr)
 	client := fs.String("client", "", "the client's first name as the channel would report it")
+	at := fs.String("at", "", "the clock at the start, e.g. 2027-01-09T20:00 in the scenario's time zone (default: now)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -43,6 +45,9 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	interactive := isTerminal(stdin)
 	c := &chat{sc: sc, out: stdout, client: *client, now: time.Now(), d: engine.Dialog{Key: "chat:terminal"}}
 	fmt.Fprintf(stdout, "olbot chat: scenario %s (%s), version %s\n%s\n\n", sc.Name, sc.File, sc.Version, chatHelp)
+	if *at != "" {
+		c.at(*at)
+	}
 	c.send(engine.Event{Type: engine.Start})
 	in := bufio.NewScanner(stdin)
 	in.Buffer(make([]byte, 64*1024), 1<<20)
@@ -98,6 +103,8 @@ func (c *chat) command(line string) bool {
 	case "/idle":
 		c.now = c.now.Add(c.sc.Settings.Idle)
 		c.send(engine.Event{Type: engine.Idle})
+	case "/at":
+		c.at(strings.TrimSpace(strings.TrimPrefix(line, fields[0])))
 	case "/restart":
 		c.d = engine.Dialog{Key: c.d.Key}
 		c.send(engine.Event{Type: engine.Start})
@@ -163,4 +170,20 @@ func isTerminal(r io.Reader) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// at sets the clock of the following inputs: conditions on now and
+// open() see it.
+func (c *chat) at(when string) {
+	loc := time.UTC
+	if c.sc.Settings.Location != nil {
+		loc = c.sc.Settings.Location
+	}
+	t, err := scenarios.TestTime(when, loc)
+	if err != nil {
+		fmt.Fprintln(c.out, "  ! /at needs a time, e.g. /at 2027-01-09T20:00")
+		return
+	}
+	c.now = t.Add(-time.Second) // the next input is at t
+	fmt.Fprintf(c.out, "  clock %s\n", t.In(loc).Format("Mon 2006-01-02 15:04 MST"))
 }
