@@ -50,6 +50,8 @@ type gState struct {
 	onFail     string
 	next       string
 	branch     map[string]string // yesno: yes/no; choice: option -> state
+	ifs        []gItem           // next: as a list: {if: text, goto: to} before the otherwise next
+	set        string            // a value set: stores into the field "mark" on entering; "" none
 	menu       []gItem
 	on         []gRoute
 	crm        bool
@@ -94,6 +96,7 @@ func (g *gScenario) clone() *gScenario {
 		s.options = slices.Clone(st.options)
 		s.menu = slices.Clone(st.menu)
 		s.on = cloneRoutes(st.on)
+		s.ifs = slices.Clone(st.ifs)
 		if st.branch != nil {
 			s.branch = make(map[string]string, len(st.branch))
 			for k, v := range st.branch {
@@ -130,6 +133,9 @@ func (g *gScenario) refs(fn func(p *string)) {
 	for _, st := range g.states {
 		each(&st.onFail)
 		each(&st.next)
+		for i := range st.ifs {
+			each(&st.ifs[i].to)
+		}
 		for k, v := range st.branch {
 			each(&v)
 			st.branch[k] = v
@@ -153,6 +159,15 @@ var (
 	genFields    = []string{"name", "email", "phone", "age", "topic", "agree", "note"}
 	genTypes     = []string{"", answers.Text, answers.Name, answers.Email, answers.Phone, answers.Number, answers.YesNo, answers.Choice}
 	genPhrases   = []string{"Hello, {{client}}!", "Step {{name}} done.", "We will write to {{email}}.", "Thanks, {{name}}, noted {{topic}}.", "Call {{phone}}?", "Okay [b]{{note}}[/b].", "Age {{age}}, agree {{agree}}.", "Привет!", "Choose one:"}
+	genSets      = []string{"vip", "after {{client}}", "x"}
+	// genConds are conditions over the field a state just saved and the
+	// values every dialog has, so that they compile in any scenario.
+	genConds = []func(field string) string{
+		func(f string) string { return "set(" + f + ")" },
+		func(f string) string { return "not set(" + f + ") or line == 2" },
+		func(string) string { return `channel == "api" and now.hour >= 12` },
+		func(string) string { return `client startsWith "A" or now.weekday in ["sat", "sun"]` },
+	}
 	genTransfers = []string{"{user: 15}", "{line: 2, leave: true}", "{line: 3}"}
 )
 
@@ -251,6 +266,9 @@ func (g *gScenario) fill(r *rand.Rand, st *gState, k genKind) {
 		st.say = phrase(r)
 	}
 	st.crm = r.IntN(8) == 0
+	if r.IntN(6) == 0 {
+		st.set = genSets[r.IntN(len(genSets))]
+	}
 	switch k {
 	case kindPass:
 		// any state for now: fixPassing repoints a pass to an earlier passing
@@ -347,6 +365,9 @@ func (f *gFiller) ask() {
 		}
 	default:
 		st.next = g.pick(r)
+		for n := r.IntN(4); n > 0 && r.IntN(2) == 0; n-- {
+			st.ifs = append(st.ifs, gItem{text: genConds[r.IntN(len(genConds))](st.save), to: g.pick(r)})
+		}
 	}
 	if st.typ != answers.Choice && r.IntN(4) == 0 {
 		f.menu(2)
@@ -415,6 +436,9 @@ func (g *gScenario) edges() []gEdge {
 				add(to, st.save)
 			}
 		case st.ask != "":
+			for _, b := range st.ifs {
+				add(b.to, st.save)
+			}
 			add(st.next, st.save)
 		case st.next != "":
 			add(st.next, "")
@@ -612,6 +636,9 @@ func (w *yamlWriter) says(st *gState) {
 	if st.say != "" {
 		w.p("    say: %q\n", w.text(st.name, st.say))
 	}
+	if st.set != "" {
+		w.p("    set: {mark: %q}\n", st.set)
+	}
 	if st.crm {
 		w.p("    crm: lead\n")
 	}
@@ -651,6 +678,12 @@ func (w *yamlWriter) routes(st *gState) {
 		for _, k := range keys {
 			w.p("      %q: %s\n", k, st.branch[k])
 		}
+	} else if len(st.ifs) > 0 {
+		w.p("    next:\n")
+		for _, b := range st.ifs {
+			w.p("      - if: %q\n        goto: %s\n", b.text, b.to)
+		}
+		w.p("      - goto: %s\n", st.next)
 	} else if st.next != "" {
 		w.p("    next: %s\n", st.next)
 	}
@@ -713,6 +746,13 @@ func modelOf(sc *scenarios.Scenario) *gScenario {
 		}
 		if s.Retries != nil {
 			st.retries = *s.Retries
+		}
+		// the model branches after answers; a passing state's branches
+		// (over hours it does not model) keep their otherwise target only
+		for _, b := range s.Branches[:max(len(s.Branches)-1, 0)] {
+			if s.Ask != nil {
+				st.ifs = append(st.ifs, gItem{text: b.If.Text, to: b.Goto})
+			}
 		}
 		if s.Branch != nil {
 			st.branch = map[string]string{}
