@@ -61,6 +61,7 @@ func (s *stepper) branch(st *scenarios.State, kind string) string {
 		return kind
 	}
 	var v *scenarios.Vars
+	defer func() { v.Release() }()
 	for _, b := range st.Branches {
 		if s.test(&v, b.If) {
 			return b.Event

@@ -94,15 +94,30 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	return b, nil
 }
 
+// Release hands the variables back for reuse; v is not used after.
+func (v *Vars) Release() {
+	if v != nil && v.m != nil {
+		clear(v.m)
+		envs.Put(v.m)
+		v.m = nil
+	}
+}
+
+// envs are reused variable maps: building one is most of a condition's cost.
+var envs = sync.Pool{New: func() any { return make(map[string]any, 16) }}
+
 func (v *Vars) build() map[string]any {
-	m := make(map[string]any, len(v.sc.fieldTypes)+7)
+	m := envs.Get().(map[string]any)
 	for f, kind := range v.sc.fieldTypes {
 		s := v.env.Fields[f]
-		if kind == answers.Number {
+		switch {
+		case kind != answers.Number:
+			m[f] = s
+		case s == "":
+			m[f] = 0.0
+		default:
 			n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
 			m[f] = n
-		} else {
-			m[f] = s
 		}
 	}
 	t := v.env.Time.In(v.sc.loc())
