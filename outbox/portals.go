@@ -210,46 +210,6 @@ func (p *Portals) saveBot(ctx context.Context, member string, res json.RawMessag
 	p.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
 }
 
-// FreshToken keeps the newest token that came with an event, so replies use
-// it (the bot's own token from data[BOT]). The cached client adopts it in
-// place: rebuilding the client from the record could lose a refresh token
-// that a delivery is rotating right now.
-func (p *Portals) FreshToken(ctx context.Context, a bitrix24.Auth) {
-	if a.AccessToken == "" || p.webhook != nil {
-		return
-	}
-	t := bitrix24.TokenFromAuth(a, p.now())
-	if !p.keepToken(ctx, a.MemberID, t) {
-		return
-	}
-	p.mu.Lock()
-	src := p.tokens[a.MemberID]
-	p.mu.Unlock()
-	if src != nil {
-		src.Offer(t) // outside recMu: a refresh holds the source's lock while it takes recMu
-	}
-}
-
-// keepToken writes an event's fresher access token into the install record
-// and reports whether it did.
-func (p *Portals) keepToken(ctx context.Context, member string, t bitrix24.Token) bool {
-	p.recMu.Lock()
-	defer p.recMu.Unlock()
-	in, err := p.Get(ctx, member)
-	if err != nil || !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
-		return false
-	}
-	in.AccessToken, in.Expiry = t.AccessToken, t.Expiry
-	if t.RefreshToken != "" {
-		in.RefreshToken = t.RefreshToken
-	}
-	if err := p.put(ctx, in); err != nil {
-		p.log.Warn("could not keep the event's token", "member", member, "err", err)
-		return false
-	}
-	return true
-}
-
 // saveTokens keeps rotated tokens: the old refresh token stops working.
 func (p *Portals) saveTokens(ctx context.Context, member string, t bitrix24.Token) error {
 	p.recMu.Lock()

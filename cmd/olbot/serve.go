@@ -102,6 +102,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 	srv, ob, err := wire(server.Config{
 		Listen:     cfg.Listen,
 		AdminToken: cfg.AdminToken,
+		PublicHost: cfg.PublicHost,
 		Pprof:      cfg.Pprof,
 		Bitrix24: server.Bitrix24Config{
 			AppToken:       cfg.AppToken,
