@@ -171,13 +171,10 @@ func callPrinter(p *fakeportal.Portal, stdout io.Writer) func(wait time.Duration
 			calls := p.Calls()
 			for ; seen < len(calls); seen++ {
 				c := calls[seen]
-				params := map[string]any{}
-				for k, v := range c.Params {
-					if k != "auth" && k != "CLIENT_ID" && k != "botToken" {
-						params[k] = v
-					}
+				if emptyPoll(c) {
+					continue // fetch mode polls every few seconds: only polls that brought events are news
 				}
-				b, _ := json.Marshal(params)
+				b, _ := json.Marshal(withoutSecrets(c.Params))
 				status := "ok"
 				if c.Error != "" {
 					status = c.Error
@@ -190,6 +187,34 @@ func callPrinter(p *fakeportal.Portal, stdout io.Writer) func(wait time.Duration
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// withoutSecrets is params without the tokens, also inside fields.
+func withoutSecrets(params map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range params {
+		switch k {
+		case "auth", "CLIENT_ID", "botToken":
+		case "fields":
+			if f, ok := v.(map[string]any); ok {
+				v = withoutSecrets(f)
+			}
+			out[k] = v
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// emptyPoll reports whether c is an imbot.v2.Event.get that found nothing.
+func emptyPoll(c fakeportal.Call) bool {
+	if c.Method != strings.ToLower(bitrix24.MethodV2EventGet) || c.Error != "" {
+		return false
+	}
+	res, _ := c.Result.(map[string]any)
+	events, _ := res["events"].([]any)
+	return len(events) == 0
 }
 
 func post(ctx context.Context, p *fakeportal.Portal, handler string, form url.Values) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -210,5 +211,51 @@ func TestServeFetchModeRefusedWebhook(t *testing.T) {
 	}
 	if len(p.V2Bots()) != 0 || strings.Contains(errOut, "olbot serving") {
 		t.Fatalf("a bot was registered or serve started after a refused webhook:\n%s", errOut)
+	}
+}
+
+// TestFakePortalV2Command runs the demo of the fetch route: `olbot
+// fakeportal --api v2` waits for `olbot serve --webhook` to register its
+// bot, opens a chat, and prints the calls olbot makes for what is typed.
+func TestFakePortalV2Command(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdin, typed := io.Pipe()
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"fakeportal", "--api", "v2", "--listen", addr, "--client", "Anna"}, stdin, out, &lockedBuffer{})
+	}()
+	webhook := "http://" + addr + "/rest/1/fakewebhooksecret/"
+	waitFor(t, "the webhook to start olbot with", func() (bool, string) {
+		return strings.Contains(out.String(), "olbot serve --webhook "+webhook), out.String()
+	})
+	startServe(t, "--webhook", webhook, "--store", "memory", "--scenarios", "../../examples",
+		"--poll-interval", "50ms", "--poll-idle", "100ms", "--rate", "50,100")
+	waitFor(t, "the chat to open", func() (bool, string) { return strings.Contains(out.String(), "client> "), out.String() })
+	if _, err := io.WriteString(typed, "Leave a request\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reply's call", func() (bool, string) {
+		return strings.Contains(out.String(), `portal ← imbot.v2.chat.message.send {"botId":`) &&
+			strings.Contains(out.String(), `"message":"How may I call you?"`), out.String()
+	})
+	typed.Close() // end of input ends the demo
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"portal ← imbot.v2.bot.register", "portal ← imbot.v2.event.get", "portal ← imopenlines.bot.session.message.send"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out.String(), "botToken") {
+		t.Errorf("the demo printed the botToken:\n%s", out)
 	}
 }
