@@ -49,6 +49,20 @@ func connectV2(ctx context.Context, cfg *serveConfig, kv engine.KV, out io.Write
 		return nil, fmt.Errorf("--webhook: %w", err)
 	}
 	token, fresh, err := botToken(ctx, cfg, kv)
+	generated := fresh && cfg.BotToken == ""
+	keep := func() error {
+		if err := kv.Put(ctx, nsV2, "token:"+cfg.BotCode, []byte(token)); err != nil {
+			return fmt.Errorf("keeping the botToken of bot %q in the store: %w", cfg.BotCode, err)
+		}
+		return nil
+	}
+	if generated {
+		// kept before the portal sees it: a crash after the registration
+		// must not lose the only key to the bot
+		if err := keep(); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +76,13 @@ func connectV2(ctx context.Context, cfg *serveConfig, kv engine.KV, out io.Write
 	if err := info.Matches(params); err != nil {
 		return nil, err
 	}
-	if fresh {
-		// kept only once the portal took it: a token the portal never saw
-		// is no loss, one it has is the only way to manage the bot
-		if err := kv.Put(ctx, nsV2, "token:"+cfg.BotCode, []byte(token)); err != nil {
-			return nil, fmt.Errorf("keeping the botToken of bot %q in the store: %w", cfg.BotCode, err)
+	if fresh && !generated {
+		// a --bot-token the portal took replaces the kept one
+		if err := keep(); err != nil {
+			return nil, err
 		}
+	}
+	if generated {
 		fmt.Fprintf(out, "Registered the imbot.v2 bot %q (id %d) with botToken:\n  %s\n"+
 			"Keep it (e.g. OLBOT_BOT_TOKEN): olbot keeps it in the store, but a bot whose token is lost cannot be managed any more.\n",
 			cfg.BotCode, info.ID, token)

@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
@@ -118,12 +122,53 @@ func replies(p *fakeportal.Portal, dialog string) []string {
 // --webhook` in fetch mode against the fake portal's imbot.v2 route, with
 // a restart in the middle: every reply goes out once, in order, and the
 // message the client wrote while olbot was down is answered after it.
+// It runs on bbolt (the lease in process, the offset in the file) and on
+// PostgreSQL (the store's fenced lease and offset).
 func TestServeFetchMode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) []string
+	}{
+		{"bbolt", func(t *testing.T) []string { return []string{"--store", filepath.Join(t.TempDir(), "olbot.db")} }},
+		{"postgres", postgresStore},
+	} {
+		t.Run(tc.name, func(t *testing.T) { fetchConversation(t, tc.store(t)) })
+	}
+}
+
+// postgresStore returns the flags of a schema of the test's own on the
+// PostgreSQL test server (OLBOT_TEST_POSTGRES, default the local one),
+// dropped at the end; the test is skipped when the server is unreachable
+// outside CI.
+func postgresStore(t *testing.T) []string {
+	dsn := cmp.Or(os.Getenv("OLBOT_TEST_POSTGRES"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			t.Fatalf("PostgreSQL test server %s: %v", redactURL(dsn), err)
+		}
+		t.Skipf("PostgreSQL test server %s unreachable: %v", redactURL(dsn), err)
+	}
+	conn.Close(ctx)
+	schema := fmt.Sprintf("olbot_fetch_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	return []string{"--store", dsn, "--store-schema", schema}
+}
+
+func fetchConversation(t *testing.T, store []string) {
 	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
 	defer hs.Close()
-	db := filepath.Join(t.TempDir(), "olbot.db")
-	args := []string{"--webhook", p.WebhookURL(), "--store", db, "--scenarios", "../../examples",
-		"--poll-interval", "50ms", "--poll-idle", "100ms", "--rate", "50,100"}
+	args := append([]string{"--webhook", p.WebhookURL(), "--scenarios", "../../examples",
+		"--poll-interval", "50ms", "--poll-idle", "100ms", "--rate", "50,100"}, store...)
 
 	first := startServe(t, args...)
 	bots := p.V2Bots()
