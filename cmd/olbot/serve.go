@@ -95,8 +95,8 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		if v2, err = connectV2(ctx, cfg, store, out, log); err != nil {
 			return err
 		}
-		poll = func(proc *dialogs.Processor, ob *outbox.Outbox) (server.Worker, error) {
-			return v2.poller(cfg, store, proc, ob, log, func(err error) { stop(err) })
+		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
+			return v2.poller(cfg, store, proc, ob, reg, log, func(err error) { stop(err) })
 		}
 	}
 	srv, ob, err := wire(server.Config{
@@ -158,8 +158,8 @@ const idleEvery = 5 * time.Second
 // delivers its calls, the funnel that counts its steps, and the HTTP server
 // that runs them all.
 // pollerFunc builds the fetch mode's poller from the event path and the
-// outbox (nil: no fetch mode).
-type pollerFunc func(*dialogs.Processor, *outbox.Outbox) (server.Worker, error)
+// outbox (nil: no fetch mode); its metrics go to the registry.
+type pollerFunc func(*dialogs.Processor, *outbox.Outbox, prometheus.Registerer) (server.Worker, error)
 
 func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
@@ -178,7 +178,7 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs
 		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })}
 	if poll != nil {
-		w, err := poll(proc, ob)
+		w, err := poll(proc, ob, reg)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
@@ -120,7 +122,7 @@ func botToken(ctx context.Context, cfg *serveConfig, kv engine.KV) (token string
 // through the dialogs; the outbox carries its waiting calls in the polls
 // and shares its rate limit. fail stops serve with the poller's fatal
 // error (a deleted webhook or bot).
-func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Processor, ob *outbox.Outbox, log *slog.Logger, fail func(error)) (server.Worker, error) {
+func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer, log *slog.Logger, fail func(error)) (server.Worker, error) {
 	var lease pull.Lease
 	var cursors pull.Cursors
 	if pg, ok := store.(*postgres.Store); ok {
@@ -150,6 +152,9 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := reg.Register(p); err != nil { // olbot_pull_* on /metrics
+		return nil, fmt.Errorf("pull metrics: %w", err)
 	}
 	return server.WorkerFunc(func(ctx context.Context) {
 		if err := p.Run(ctx); err != nil {

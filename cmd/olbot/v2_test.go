@@ -41,6 +41,7 @@ func (l *lockedBuffer) String() string {
 
 // serving is one `olbot serve` run in the test's process.
 type serving struct {
+	addr           string
 	stop           context.CancelFunc
 	done           chan int
 	stdout, stderr *lockedBuffer
@@ -56,7 +57,7 @@ func startServe(t *testing.T, args ...string) *serving {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &serving{stop: cancel, done: make(chan int, 1), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	s := &serving{addr: addr, stop: cancel, done: make(chan int, 1), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	go func() {
 		s.done <- run(ctx, append([]string{"serve", "--listen", addr}, args...), strings.NewReader(""), s.stdout, s.stderr)
 	}()
@@ -216,6 +217,15 @@ func fetchConversation(t *testing.T, store []string) {
 		return len(p.CallsOf(bitrix24.MethodSessionFinish)) > 0, fmt.Sprint(p.Calls())
 	})
 	waitFor(t, "every event confirmed", func() (bool, string) { return p.V2Pending(bot.ID) == 0, "" })
+	resp, err := http.Get("http://" + second.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "olbot_pull_polls_total{key=") || !strings.Contains(string(metrics), "olbot_pull_lease_held{key=") {
+		t.Fatalf("/metrics lacks the poller's counters:\n%s", metrics)
+	}
 	second.end(t)
 
 	want := []string{
