@@ -7,7 +7,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -196,7 +195,7 @@ func (s *stepper) run() error {
 			in := match.NewInput(ev.Text)
 			i = -1
 			for j := range items {
-				if match.Clean(items[j].Text) == in.Clean {
+				if items[j].Is(in.Clean) {
 					i = j
 					break
 				}
@@ -224,6 +223,7 @@ func (s *stepper) run() error {
 			return s.ignore("an operator has the dialog")
 		}
 		d.LastIn, d.IdleDone = ev.Time, false
+		s.detectLanguage()
 		if strings.TrimSpace(ev.Text) == "0" {
 			// Bitrix24 itself hands the chat to an operator on "0", whatever
 			// the dialog's state: olbot only records it.
@@ -306,59 +306,14 @@ func (s *stepper) startRun() error {
 	d.Retries = 0
 	d.IdleDone = false
 	d.Started, d.LastIn = s.ev.Time, s.ev.Time
+	s.startLanguage()
+	if s.ev.Type == Message {
+		s.detectLanguage()
+	}
 	if err := s.fire(scenarios.NoState, scenarios.EdgeStart); err != nil {
 		return err
 	}
 	return s.enter(d.State)
-}
-
-// buttons are the items a state shows: its menu, or a choice's options.
-func buttons(st *scenarios.State) []scenarios.MenuItem {
-	if st == nil {
-		return nil
-	}
-	if st.Ask != nil && st.Type == "choice" {
-		return st.Choices
-	}
-	return st.Menu
-}
-
-// numbered reports whether a state's buttons are also chosen by number.
-func numbered(st *scenarios.State) bool {
-	return !(st.Ask != nil && (st.Type == "number" || st.Type == "phone"))
-}
-
-// pick finds the button a message chooses: equal text or number first, then
-// a button whose text the message contains as a phrase.
-func pick(items []scenarios.MenuItem, in match.Input, byNumber bool) int {
-	if in.Clean == "" {
-		return -1
-	}
-	if byNumber {
-		if n, err := strconv.Atoi(in.Clean); err == nil && n >= 1 && n <= len(items) {
-			return n - 1
-		}
-	}
-	for i := range items {
-		if match.Clean(items[i].Text) == in.Clean {
-			return i
-		}
-	}
-	for i := range items {
-		if items[i].Matches(in) {
-			return i
-		}
-	}
-	return -1
-}
-
-// strongTypes are answer types whose valid answers win over global commands.
-func strongType(t string) bool {
-	switch t {
-	case "email", "phone", "number", "yesno", "choice":
-		return true
-	}
-	return false
 }
 
 // input handles a client message in the current waiting state, in the
@@ -401,6 +356,15 @@ func (s *stepper) input(routesOnly bool) error {
 				return s.enter(d.State)
 			}
 		}
+	}
+	if event, v, ok := s.fuzzy(st, in, routesOnly); ok {
+		if event == "" {
+			return s.accept(st, v)
+		}
+		if err := s.fire(d.State, event); err != nil {
+			return err
+		}
+		return s.enter(d.State)
 	}
 	if routesOnly {
 		return nil
@@ -472,7 +436,7 @@ func (s *stepper) bad(st *scenarios.State) error {
 		if text == nil {
 			text = st.Say
 		}
-		say := Say{Buttons: buttonTexts(st), Numbered: numbered(st) && len(buttons(st)) > 0}
+		say := Say{Buttons: s.buttonTexts(st), Numbered: numbered(st) && len(buttons(st)) > 0}
 		if text != nil {
 			say.Text = s.render(text)
 		}
@@ -494,18 +458,6 @@ func (s *stepper) bad(st *scenarios.State) error {
 	return s.enter(d.State)
 }
 
-func buttonTexts(st *scenarios.State) []string {
-	items := buttons(st)
-	if len(items) == 0 {
-		return nil
-	}
-	out := make([]string, len(items))
-	for i := range items {
-		out[i] = items[i].Text
-	}
-	return out
-}
-
 // fire moves the dialog along event on the scenario's fsm.
 func (s *stepper) fire(from, event string) error {
 	to, err := s.sc.Fire(from, event)
@@ -517,8 +469,8 @@ func (s *stepper) fire(from, event string) error {
 	return nil
 }
 
-// enter runs a state's actions in the spec's order (greet, say, crm, ask or
-// menu message, then operator/transfer/finish) and follows next at once from
+// enter runs a state's actions in the spec's order (set, greet, say, crm,
+// ask or menu message, then operator/transfer/finish) and follows next at once from
 // a passing state.
 func (s *stepper) enter(name string) error {
 	d := &s.d
@@ -529,7 +481,8 @@ func (s *stepper) enter(name string) error {
 	s.chain++
 	d.State = name
 	d.Retries = 0
-	btns := buttonTexts(st)
+	s.set(st)
+	btns := s.buttonTexts(st)
 	num := numbered(st) && len(btns) > 0
 	if st.Greet != nil {
 		if st.Greet.Welcome {
@@ -588,7 +541,7 @@ func (s *stepper) emit(a Action) { s.r.Actions = append(s.r.Actions, a) }
 // render fills a template with the dialog's fields; inserted client text is
 // escaped so that it cannot add BB-codes.
 func (s *stepper) render(t *scenarios.Template) string {
-	return t.Render(s.lookup, EscapeBB, s.missing)
+	return t.In(s.lang()).Render(s.lookup, EscapeBB, s.missing)
 }
 
 func (s *stepper) lookup(f string) (string, bool) {

@@ -143,13 +143,17 @@ func onEvent(i int) string   { return EdgeOn + ":" + strconv.Itoa(i+1) }
 func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 	sc := &Scenario{
 		File: d.File, Name: d.Name.V, Title: d.Title.V, Start: d.Start.V, Version: d.Version,
-		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V},
+		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V,
+			DetectLanguage: d.Settings.DetectLanguage.V, Fuzzy: d.Settings.Fuzzy.V},
 		States:   make(map[string]*State, len(d.States.V)),
 		Warnings: warnings,
 		def:      d,
 	}
 	for _, l := range d.Lines.V {
 		sc.Lines = append(sc.Lines, l.V)
+	}
+	for _, l := range d.Settings.Languages.V {
+		sc.Languages = append(sc.Languages, l.V)
 	}
 	for _, c := range d.Commands.V {
 		sc.Commands = append(sc.Commands, Route{Match: c.Match.V, Goto: c.Goto.V, match: c.match})
@@ -173,10 +177,17 @@ func compileState(st *stateDef) *State {
 		n := st.Retries.V
 		out.Retries = &n
 	}
-	for _, o := range st.Options.V {
+	for i, o := range st.Options.V {
 		out.Options = append(out.Options, o.V)
 		pat, _ := match.Compile(o.V) // checked while decoding
-		out.Choices = append(out.Choices, MenuItem{Text: o.V, match: pat})
+		item := MenuItem{Text: o.V, match: pat}
+		if i < len(st.OptionsTr) {
+			item.tr = st.OptionsTr[i]
+		}
+		out.Choices = append(out.Choices, item)
+	}
+	for _, a := range st.Set.V {
+		out.Set = append(out.Set, Assignment{Field: a.Field, Value: a.Value.V})
 	}
 	if st.Branch.Set {
 		out.Branch = make(map[string]string, len(st.Branch.V))
@@ -187,7 +198,7 @@ func compileState(st *stateDef) *State {
 		}
 	}
 	for i, mi := range st.Menu.V {
-		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), match: mi.match})
+		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), match: mi.match, tr: mi.tr})
 	}
 	for i, r := range st.On.V {
 		out.On = append(out.On, Route{Match: r.Match.V, Goto: r.Goto.V, Event: onEvent(i), match: r.match})

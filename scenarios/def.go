@@ -59,6 +59,8 @@ type scenarioDef struct {
 	// loose are the texts in rejected values and under unknown keys at the
 	// top level: names the file may mean to refer to.
 	loose []string
+	// langMaps are the texts written as maps of languages, in file order.
+	langMaps []langMap
 }
 
 type settingsDef struct {
@@ -68,6 +70,9 @@ type settingsDef struct {
 	Idle           val[time.Duration]
 	OnIdle         val[string]
 	OnMissingState val[string]
+	Languages      val[[]val[string]]
+	DetectLanguage val[bool]
+	Fuzzy          val[bool]
 }
 
 type routeDef struct {
@@ -79,8 +84,9 @@ type routeDef struct {
 
 type menuDef struct {
 	scope
-	Text  val[string]
+	Text  val[string] // the default language's text
 	match match.Pattern
+	tr    []labelText // every language's text, for a text map
 	Goto  val[string]
 }
 
@@ -105,7 +111,8 @@ type stateDef struct {
 	Save             val[string]
 	Type             val[string]
 	Validate         val[string]
-	Options          val[[]val[string]]
+	Options          val[[]val[string]] // the default language's texts
+	OptionsTr        [][]labelText      // every language's text of each option, for text maps
 	Retries          val[int]
 	OnFail           val[string]
 	Next             val[string]      // plain next
@@ -115,6 +122,7 @@ type stateDef struct {
 	CRM, Operator    val[string]
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
+	Set              val[[]setDef]
 
 	// loose are the texts in this state's rejected values and under its
 	// unknown keys: names it may mean to refer to or to save.
@@ -243,6 +251,12 @@ func (s *settingsDef) posOf(key string) Pos {
 		return s.OnIdle.At
 	case "on_missing_state":
 		return s.OnMissingState.At
+	case "languages":
+		return s.Languages.At
+	case "detect_language":
+		return s.DetectLanguage.At
+	case "fuzzy":
+		return s.Fuzzy.At
 	}
 	return Pos{}
 }
@@ -256,7 +270,7 @@ func (st *stateDef) posOf(key string) Pos {
 		{"save", st.Save.At}, {"type", st.Type.At}, {"validate", st.Validate.At}, {"options", st.Options.At},
 		{"retries", st.Retries.At}, {"on_fail", st.OnFail.At}, {"next", st.Next.At}, {"menu", st.Menu.At},
 		{"on", st.On.At}, {"crm", st.CRM.At}, {"operator", st.Operator.At}, {"transfer", st.Transfer.At},
-		{"finish", st.Finish.At}, {"commands", st.Commands.At},
+		{"finish", st.Finish.At}, {"commands", st.Commands.At}, {"set", st.Set.At},
 	} {
 		if k.key == key {
 			return k.at

@@ -5,13 +5,13 @@ package scenarios
 // that schema/scenario.schema.json lists exactly these keys.
 var (
 	topKeys      = []string{"name", "title", "lines", "start", "settings", "commands", "states"}
-	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state"}
+	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state", "languages", "detect_language", "fuzzy"}
 	routeKeys    = []string{"match", "goto"}
 	menuKeys     = []string{"text", "goto"}
 	transferKeys = []string{"user", "line", "leave"}
 	stateKeys    = []string{
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
-		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands",
+		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
 	}
 )
 
@@ -20,7 +20,7 @@ var (
 	testFileKeys = []string{"scenario", "tests"}
 	testKeys     = []string{"name", "steps"}
 	stepKeys     = []string{"start", "user", "button", "idle", "close", "bot", "expect"}
-	startKeys    = []string{"client", "line"}
+	startKeys    = []string{"client", "line", "language"}
 	botKeys      = []string{"text", "buttons"}
-	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm"}
+	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm", "language"}
 )

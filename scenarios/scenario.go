@@ -28,9 +28,12 @@ type Scenario struct {
 	Version string // content hash (first 12 hex digits of SHA-256)
 
 	Settings Settings
-	Commands []Route           // global commands, in file order
-	States   map[string]*State // by name
-	Order    []string          // state names in file order
+	// Languages are settings.languages: the languages texts are written
+	// in, the default first; nil when the scenario is in one language.
+	Languages []string
+	Commands  []Route           // global commands, in file order
+	States    map[string]*State // by name
+	Order     []string          // state names in file order
 
 	// Table is the compiled transition table: every edge a dialog can take.
 	Table []Transition
@@ -56,6 +59,8 @@ type Settings struct {
 	Idle           time.Duration // 0 = off
 	OnIdle         string        // "" = finish
 	OnMissingState string        // "" = start
+	DetectLanguage bool          // the script of the client's first message picks the language
+	Fuzzy          bool          // entries match with one typo in words of five letters or more
 }
 
 // Greeting is a state's greet action.
@@ -73,15 +78,69 @@ type Transfer struct {
 
 // MenuItem is one button of a state's menu.
 type MenuItem struct {
-	Text  string
+	Text  string // in the default language
 	Goto  string
 	Event string // fsm event name, set by the compiler
 	match match.Pattern
+	tr    []labelText // every language's text, when the text is a map
 }
 
-// Matches reports whether a client message chooses this item: the cleaned
-// message equals its text, or contains its text as a phrase.
-func (m *MenuItem) Matches(in match.Input) bool { return m.match.Match(in) }
+// Matches reports whether a client message contains the item's text, in
+// any of its languages, as a phrase.
+func (m *MenuItem) Matches(in match.Input) bool {
+	if m.match.Match(in) {
+		return true
+	}
+	for i := range m.tr {
+		if m.tr[i].match.Match(in) {
+			return true
+		}
+	}
+	return false
+}
+
+// Is reports whether the cleaned message is the item's text in one of its languages.
+func (m *MenuItem) Is(clean string) bool {
+	if match.Clean(m.Text) == clean {
+		return true
+	}
+	for i := range m.tr {
+		if match.Clean(m.tr[i].Text) == clean {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesFuzzy is Matches (or, with whole, Is) allowing one typo in each
+// word of five letters or more (settings.fuzzy).
+func (m *MenuItem) MatchesFuzzy(in match.Input, whole bool) bool {
+	try := func(p match.Pattern) bool {
+		if whole {
+			return p.EqualFuzzy(in)
+		}
+		return p.MatchFuzzy(in)
+	}
+	if try(m.match) {
+		return true
+	}
+	for i := range m.tr {
+		if try(m.tr[i].match) {
+			return true
+		}
+	}
+	return false
+}
+
+// TextIn is the item's text in language lang, or its default text.
+func (m *MenuItem) TextIn(lang string) string {
+	for i := range m.tr {
+		if m.tr[i].Lang == lang {
+			return m.tr[i].Text
+		}
+	}
+	return m.Text
+}
 
 // Route is a keyword route: a state-local `on` entry or a global command.
 type Route struct {
@@ -93,6 +152,10 @@ type Route struct {
 
 // Matches reports whether any of the route's entries matches the message.
 func (r *Route) Matches(in match.Input) bool { return r.match.Match(in) }
+
+// MatchesFuzzy is Matches allowing one typo in each word of five letters
+// or more (settings.fuzzy).
+func (r *Route) MatchesFuzzy(in match.Input) bool { return r.match.MatchFuzzy(in) }
 
 // State is one state of a scenario.
 type State struct {
@@ -117,6 +180,9 @@ type State struct {
 	Transfer *Transfer
 	Finish   bool
 	Commands bool // global commands apply here (default true)
+	// Set are the values stored on entering the state, before its texts;
+	// LanguageField switches the dialog's language.
+	Set []Assignment
 
 	// Choices are Options as menu items, matched like a menu.
 	Choices []MenuItem

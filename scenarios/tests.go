@@ -39,6 +39,8 @@ type TestStep struct {
 	Button int    // button number
 	Client string // start
 	Line   int    // start
+	// Language is the Open Line's language of a start step, "" when not given.
+	Language string
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
 	Expect  *Expect
@@ -47,6 +49,7 @@ type TestStep struct {
 // Expect is the state and the actions a test expects since the last input.
 type Expect struct {
 	State     *string
+	Language  *string // the dialog's language
 	Finished  *bool
 	HandedOff *bool
 	Fields    map[string]string // subset
@@ -176,6 +179,8 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 					s.Client, _ = d.text(v, p)
 				case "line":
 					s.Line, _ = d.integer(v, p, 1)
+				case "language":
+					s.Language = d.testLanguage(v, p)
 				}
 			})
 		case StepIdle, StepClose:
@@ -226,6 +231,10 @@ func (d *decoder) expect(n *yaml.Node, p string) *Expect {
 		case "state":
 			if s, ok := d.name(v, p, "state"); ok {
 				e.State = &s
+			}
+		case "language":
+			if s := d.testLanguage(v, p); s != "" {
+				e.Language = &s
 			}
 		case "finished":
 			e.Finished = boolPtr(v, p)
@@ -284,4 +293,17 @@ func (d *decoder) expect(n *yaml.Node, p string) *Expect {
 		}
 	})
 	return e
+}
+
+// testLanguage decodes a language code of a test file.
+func (d *decoder) testLanguage(v *yaml.Node, p string) string {
+	s, ok := d.text(v, p)
+	if !ok {
+		return ""
+	}
+	if good, hint := languageCode(s); !good {
+		d.errorf(v, p, ErrLanguage, hint, "%q is not a language code", s)
+		return ""
+	}
+	return s
 }

@@ -1,0 +1,115 @@
+package match
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/olbot/olbot/typo"
+)
+
+// MinFuzzy is the shortest entry word, in letters, that forgiving matching
+// (settings.fuzzy) accepts with a typo: shorter words are too close to
+// other words ("нет" and "нес") for one edit to still mean the same.
+const MinFuzzy = 5
+
+// Near reports whether the message word w is the entry word e with at most
+// one typo — an insertion, deletion, substitution or swap of neighbours —
+// when e has MinFuzzy letters or more. Both are clean words.
+func Near(w, e string) bool {
+	if w == e {
+		return true
+	}
+	ne := utf8.RuneCountInString(e)
+	if ne < MinFuzzy {
+		return false
+	}
+	nw := utf8.RuneCountInString(w)
+	if nw < ne-1 || nw > ne+1 {
+		return false
+	}
+	return typo.Distance(w, e) <= 1
+}
+
+// nearStem reports whether some start of w is the stem with at most one
+// typo ("офрмить" for "оформ*"), when the stem has MinFuzzy letters or more.
+func nearStem(w, stem string) bool {
+	if strings.HasPrefix(w, stem) {
+		return true
+	}
+	ns := utf8.RuneCountInString(stem)
+	if ns < MinFuzzy {
+		return false
+	}
+	// the starts of w one rune shorter, as long and one rune longer than the stem
+	n := 0
+	for i := range w {
+		if n >= ns-1 && n <= ns+1 && typo.Distance(w[:i], stem) <= 1 {
+			return true
+		}
+		n++
+		if n > ns+1 {
+			return false
+		}
+	}
+	return n >= ns-1 && typo.Distance(w, stem) <= 1
+}
+
+func (t term) near(w string) bool {
+	if t.prefix {
+		return nearStem(w, t.word)
+	}
+	return Near(w, t.word)
+}
+
+// forgiving reports whether any word of the pattern is long enough to be
+// matched with a typo: the others can only match exactly.
+func (p Pattern) forgiving() bool {
+	for _, t := range p.terms {
+		if utf8.RuneCountInString(t.word) >= MinFuzzy {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchFuzzy is Match allowing one typo in each pattern word of MinFuzzy
+// letters or more ("опреатор" for "оператор", "возрат" for "возврат").
+// Shorter words still match only exactly.
+func (p Pattern) MatchFuzzy(in Input) bool {
+	n := len(p.terms)
+	if n == 0 || !p.forgiving() {
+		return p.Match(in)
+	}
+	for i := 0; i+n <= len(in.Words); i++ {
+		if p.nearAt(in.Words[i : i+n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// EqualFuzzy is Equal allowing the typos MatchFuzzy allows.
+func (p Pattern) EqualFuzzy(in Input) bool {
+	return len(p.terms) > 0 && len(in.Words) == len(p.terms) && p.nearAt(in.Words)
+}
+
+// nearAt compares the pattern's terms with words, which has exactly that many elements.
+func (p Pattern) nearAt(words []string) bool {
+	for j, w := range words {
+		if !p.terms[j].near(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// MatchFuzzy reports whether any pattern of the set matches the input with
+// the typos Pattern.MatchFuzzy allows.
+func (s Set) MatchFuzzy(in Input) bool {
+	for _, p := range s {
+		if p.MatchFuzzy(in) {
+			return true
+		}
+	}
+	return false
+}
