@@ -71,29 +71,34 @@ func fuzzyAllowed(st *scenarios.State) bool {
 // fuzzy looks for the one entry a message matches with typos, once nothing
 // matched exactly (settings.fuzzy): a menu button, an on route, a choice
 // option, a yes/no word or a global command. It returns the fsm event to
-// fire, or the choice/yes-no value to accept; when two entries match, the
-// message matches neither.
+// fire, or the choice/yes-no value to accept; when two entries that lead to
+// different places match, the message matches neither.
 func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (event, value string, ok bool) {
 	if !s.sc.Settings.Fuzzy || !fuzzyAllowed(st) || in.Clean == "" {
 		return "", "", false
 	}
 	found := 0
-	take := func(e, v string) {
-		found++
-		event, value = e, v
+	var first string // where the first entry found leads
+	take := func(e, v, to string) {
+		if found == 0 {
+			event, value, first = e, v, to
+			found++
+		} else if to != first {
+			found++ // entries that lead to the same place do not compete
+		}
 	}
 	whole := func(items []scenarios.MenuItem, i int) bool { return items[i].MatchesFuzzy(in, true) }
 	some := func(items []scenarios.MenuItem, i int) bool { return items[i].MatchesFuzzy(in, false) }
 	for _, m := range []func([]scenarios.MenuItem, int) bool{whole, some} {
 		for i := range st.Menu {
 			if m(st.Menu, i) {
-				take(st.Menu[i].Event, "")
+				take(st.Menu[i].Event, "", st.Menu[i].Goto)
 			}
 		}
 		if !routesOnly && st.Ask != nil && st.Type == "choice" {
 			for i := range st.Choices {
 				if m(st.Choices, i) {
-					take("", st.Choices[i].Text)
+					take("", st.Choices[i].Text, "="+st.Choices[i].Text)
 				}
 			}
 		}
@@ -103,18 +108,18 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 	}
 	for i := range st.On {
 		if st.On[i].MatchesFuzzy(in) {
-			take(st.On[i].Event, "")
+			take(st.On[i].Event, "", st.On[i].Goto)
 		}
 	}
 	if !routesOnly && st.Ask != nil && st.Type == "yesno" {
 		if v, yes := answers.ParseYesNoFuzzy(in.Raw); yes {
-			take("", v)
+			take("", v, "="+v)
 		}
 	}
 	if st.Commands {
 		for i := range s.sc.Commands {
 			if s.sc.Commands[i].MatchesFuzzy(in) {
-				take(scenarios.CommandEvent(i), "")
+				take(scenarios.CommandEvent(i), "", s.sc.Commands[i].Goto)
 			}
 		}
 	}
