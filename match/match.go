@@ -221,6 +221,7 @@ func (e *EntryError) Unwrap() error { return e.Err }
 type term struct {
 	word   string
 	prefix bool // the entry wrote "word*": any ending, including none
+	runes  int  // the length of word in runes, for forgiving matching
 }
 
 func (t term) matches(w string) bool {
@@ -252,6 +253,7 @@ func Compile(entry string) (Pattern, error) {
 		c = rest
 		t := term{word: strings.TrimRight(w, "*")}
 		t.prefix = len(t.word) < len(w)
+		t.runes = utf8.RuneCountInString(t.word)
 		if t.word == "" || strings.Contains(t.word, "*") {
 			return Pattern{}, &EntryError{Entry: entry, Err: ErrStar}
 		}

@@ -3,21 +3,37 @@
 // of client messages (settings.fuzzy).
 package typo
 
-// short is the word length (in runes) up to which Distance works on the
-// stack: client words and scenario keys are almost always shorter.
+// short is the word length (in runes) up to which the distance is worked
+// out on the stack: client words and scenario keys are almost always shorter.
 const short = 32
 
 // Distance is the edit distance between a and b in runes, counting a swap of
 // two neighbouring runes as one edit ("mxa" is one edit from "max"), since
 // that is the commonest typo (optimal string alignment distance).
-//
-// It keeps three rows of the table rather than the whole of it, and for
-// words of up to 32 runes it does not allocate, because matching runs it on
-// every message when fuzzy matching is on.
 func Distance(a, b string) int {
 	var bufA, bufB [short]rune
 	ra, rb := runes(a, bufA[:0]), runes(b, bufB[:0])
-	n := len(rb) + 1
+	return osa(ra, rb, max(len(ra), len(rb)))
+}
+
+// AtMost reports whether Distance(a, b) <= k. It only works out the band of
+// the table within k of its diagonal and stops as soon as a row exceeds k,
+// so for the k = 1 of forgiving matching it costs a few dozen steps and no
+// allocation: matching runs it on every message when fuzzy matching is on.
+func AtMost(a, b string, k int) bool {
+	var bufA, bufB [short]rune
+	ra, rb := runes(a, bufA[:0]), runes(b, bufB[:0])
+	if d := len(ra) - len(rb); d > k || -d > k {
+		return false
+	}
+	return osa(ra, rb, k) <= k
+}
+
+// osa is the optimal string alignment distance of a and b when it is at
+// most k, and k+1 otherwise. It keeps three rows of the table, and of each
+// row only the cells within k of the diagonal; the others count as k+1.
+func osa(a, b []rune, k int) int {
+	n := len(b) + 1
 	var rows [3 * (short + 1)]int
 	var buf []int
 	if 3*n <= len(rows) {
@@ -25,21 +41,35 @@ func Distance(a, b string) int {
 	} else {
 		buf = make([]int, 3*n)
 	}
+	far := k + 1
 	prev2, prev, cur := buf[:n], buf[n:2*n], buf[2*n:]
 	for j := range prev {
-		prev[j] = j
+		prev[j] = min(j, far)
+		prev2[j] = far
 	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j < n; j++ {
+	for i := 1; i <= len(a); i++ {
+		lo, hi := max(1, i-k), min(n-1, i+k)
+		for j := range cur {
+			cur[j] = far
+		}
+		if lo == 1 {
+			cur[0] = min(i, far)
+		}
+		best := cur[0]
+		for j := lo; j <= hi; j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
+			c := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				c = min(c, prev2[j-2]+1)
 			}
+			cur[j] = min(c, far)
+			best = min(best, cur[j])
+		}
+		if best >= far {
+			return far
 		}
 		prev2, prev, cur = prev, cur, prev2
 	}
