@@ -77,6 +77,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 	if !s.sc.Settings.Fuzzy || !fuzzyAllowed(st) || in.Clean == "" {
 		return "", "", false
 	}
+	in = in.Forgiving()
 	found := 0
 	var first string // where the first entry found leads
 	take := func(e, v, to string) {

@@ -12,93 +12,84 @@ import (
 // other words ("нет" and "нес") for one edit to still mean the same.
 const MinFuzzy = 5
 
+// shape is what the quick tests of forgiving matching need of a word: its
+// length in runes and its first and last two runes.
+type shape struct {
+	runes          int
+	f0, f1, l0, l1 rune
+}
+
+func shapeOf(w string) shape {
+	var s shape
+	s.runes = utf8.RuneCountInString(w)
+	var n int
+	s.f0, n = utf8.DecodeRuneInString(w)
+	s.f1, _ = utf8.DecodeRuneInString(w[n:])
+	s.l0, n = utf8.DecodeLastRuneInString(w)
+	s.l1, _ = utf8.DecodeLastRuneInString(w[:len(w)-n])
+	return s
+}
+
+// starts reports whether one edit can turn a word starting as w into one
+// starting as e: the first rune of one is among the first two of the other.
+func (w shape) starts(e shape) bool { return w.f0 == e.f0 || w.f0 == e.f1 || w.f1 == e.f0 }
+
+// ends is starts for the ends of the words.
+func (w shape) ends(e shape) bool { return w.l0 == e.l0 || w.l0 == e.l1 || w.l1 == e.l0 }
+
+// Forgiving returns the input ready for the fuzzy matches, which need the
+// shape of each word: worked out once here, not for every entry.
+func (in Input) Forgiving() Input {
+	if in.shape == nil && len(in.Words) > 0 {
+		in.shape = make([]shape, len(in.Words))
+		for i, w := range in.Words {
+			in.shape[i] = shapeOf(w)
+		}
+	}
+	return in
+}
+
 // Near reports whether the message word w is the entry word e with at most
 // one typo — an insertion, deletion, substitution or swap of neighbours —
 // when e has MinFuzzy letters or more. Both are clean words.
 func Near(w, e string) bool {
-	return w == e || near(w, e, utf8.RuneCountInString(e))
+	return w == e || near(w, shapeOf(w), e, shapeOf(e))
 }
 
-// near is Near for a word e of ne runes that is not w.
-func near(w, e string, ne int) bool {
-	if ne < MinFuzzy {
-		return false
-	}
-	nw := utf8.RuneCountInString(w)
-	if nw < ne-1 || nw > ne+1 || !sameEnds(w, e) {
+// near is Near for words of known shapes. The quick tests on lengths and
+// ends, which most pairs of words fail, save working out the distance.
+func near(w string, ws shape, e string, es shape) bool {
+	if es.runes < MinFuzzy || ws.runes < es.runes-1 || ws.runes > es.runes+1 || !ws.starts(es) || !ws.ends(es) {
 		return false
 	}
 	return typo.AtMost(w, e, 1)
 }
 
-// sameEnds is a quick test that most word pairs fail: one edit leaves the
-// first rune of one word among the first two of the other, and so for the
-// last rune. It saves working out the distance of unrelated words.
-func sameEnds(w, e string) bool {
-	w0, w1 := firstTwo(w)
-	e0, e1 := firstTwo(e)
-	if w0 != e0 && w0 != e1 && w1 != e0 {
-		return false
-	}
-	w0, w1 = lastTwo(w)
-	e0, e1 = lastTwo(e)
-	return w0 == e0 || w0 == e1 || w1 == e0
-}
-
-func firstTwo(s string) (rune, rune) {
-	a, n := utf8.DecodeRuneInString(s)
-	b, _ := utf8.DecodeRuneInString(s[n:])
-	return a, b
-}
-
-func lastTwo(s string) (rune, rune) {
-	a, n := utf8.DecodeLastRuneInString(s)
-	b, _ := utf8.DecodeLastRuneInString(s[:len(s)-n])
-	return a, b
-}
-
 // nearStem reports whether some start of w is the stem with at most one
-// typo ("офрмить" for "оформ*"), when the stem has MinFuzzy letters or more
-// (ns is its length in runes).
-func nearStem(w, stem string, ns int) bool {
+// typo ("офрмить" for "оформ*"), when the stem has MinFuzzy letters or more.
+func nearStem(w string, ws shape, stem string, ss shape) bool {
 	if strings.HasPrefix(w, stem) {
 		return true
 	}
-	if ns < MinFuzzy {
+	ns := ss.runes
+	if ns < MinFuzzy || ws.runes < ns-1 || !ws.starts(ss) {
 		return false
 	}
-	if w0, w1 := firstTwo(w); true {
-		s0, s1 := firstTwo(stem)
-		if w0 != s0 && w0 != s1 && w1 != s0 {
-			return false
-		}
-	}
-	// the starts of w one rune shorter, as long and one rune longer than the stem
-	n := 0
-	for i := range w {
-		if n >= ns-1 && typo.AtMost(w[:i], stem, 1) {
-			return true
-		}
-		n++
-		if n > ns+1 {
-			return false
-		}
-	}
-	return n >= ns-1 && typo.AtMost(w, stem, 1)
+	return typo.StartAtMost(w, stem, 1)
 }
 
-func (t term) near(w string) bool {
+func (t term) near(w string, ws shape) bool {
 	if t.prefix {
-		return nearStem(w, t.word, t.runes)
+		return nearStem(w, ws, t.word, t.shape)
 	}
-	return w == t.word || near(w, t.word, t.runes)
+	return w == t.word || near(w, ws, t.word, t.shape)
 }
 
 // forgiving reports whether any word of the pattern is long enough to be
 // matched with a typo: the others can only match exactly.
 func (p Pattern) forgiving() bool {
 	for _, t := range p.terms {
-		if t.runes >= MinFuzzy {
+		if t.shape.runes >= MinFuzzy {
 			return true
 		}
 	}
@@ -113,8 +104,9 @@ func (p Pattern) MatchFuzzy(in Input) bool {
 	if n == 0 || !p.forgiving() {
 		return p.Match(in)
 	}
+	in = in.Forgiving()
 	for i := 0; i+n <= len(in.Words); i++ {
-		if p.nearAt(in.Words[i : i+n]) {
+		if p.nearAt(in.Words[i:i+n], in.shape[i:i+n]) {
 			return true
 		}
 	}
@@ -123,13 +115,17 @@ func (p Pattern) MatchFuzzy(in Input) bool {
 
 // EqualFuzzy is Equal allowing the typos MatchFuzzy allows.
 func (p Pattern) EqualFuzzy(in Input) bool {
-	return len(p.terms) > 0 && len(in.Words) == len(p.terms) && p.nearAt(in.Words)
+	if len(p.terms) == 0 || len(in.Words) != len(p.terms) {
+		return false
+	}
+	in = in.Forgiving()
+	return p.nearAt(in.Words, in.shape)
 }
 
 // nearAt compares the pattern's terms with words, which has exactly that many elements.
-func (p Pattern) nearAt(words []string) bool {
+func (p Pattern) nearAt(words []string, shapes []shape) bool {
 	for j, w := range words {
-		if !p.terms[j].near(w) {
+		if !p.terms[j].near(w, shapes[j]) {
 			return false
 		}
 	}

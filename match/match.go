@@ -169,6 +169,7 @@ type Input struct {
 	Raw   string   // the message as received
 	Clean string   // Clean(Raw)
 	Words []string // Clean split at its spaces; substrings of Clean, nil when Clean is empty
+	shape []shape  // the shape of each word, for fuzzy matching; set by Forgiving
 }
 
 // NewInput cleans s and splits it into words. It allocates at most the cleaned
@@ -221,7 +222,7 @@ func (e *EntryError) Unwrap() error { return e.Err }
 type term struct {
 	word   string
 	prefix bool // the entry wrote "word*": any ending, including none
-	runes  int  // the length of word in runes, for forgiving matching
+	shape       // of word, for forgiving matching
 }
 
 func (t term) matches(w string) bool {
@@ -253,7 +254,7 @@ func Compile(entry string) (Pattern, error) {
 		c = rest
 		t := term{word: strings.TrimRight(w, "*")}
 		t.prefix = len(t.word) < len(w)
-		t.runes = utf8.RuneCountInString(t.word)
+		t.shape = shapeOf(t.word)
 		if t.word == "" || strings.Contains(t.word, "*") {
 			return Pattern{}, &EntryError{Entry: entry, Err: ErrStar}
 		}

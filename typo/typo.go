@@ -13,7 +13,7 @@ const short = 32
 func Distance(a, b string) int {
 	var bufA, bufB [short]rune
 	ra, rb := runes(a, bufA[:0]), runes(b, bufB[:0])
-	return osa(ra, rb, max(len(ra), len(rb)))
+	return osa(ra, rb, max(len(ra), len(rb)), false)
 }
 
 // AtMost reports whether Distance(a, b) <= k. It only works out the band of
@@ -26,13 +26,26 @@ func AtMost(a, b string, k int) bool {
 	if d := len(ra) - len(rb); d > k || -d > k {
 		return false
 	}
-	return osa(ra, rb, k) <= k
+	return osa(ra, rb, k, false) <= k
+}
+
+// StartAtMost reports whether some start of s is within k edits of stem
+// (Distance(s[:i], stem) <= k for some i), as forgiving matching asks of an
+// entry "stem*": one pass over the same band as AtMost.
+func StartAtMost(s, stem string, k int) bool {
+	var bufA, bufB [short]rune
+	rs, rb := runes(stem, bufA[:0]), runes(s, bufB[:0])
+	if len(rb) < len(rs)-k {
+		return false
+	}
+	return osa(rs, rb, k, true) <= k
 }
 
 // osa is the optimal string alignment distance of a and b when it is at
-// most k, and k+1 otherwise. It keeps three rows of the table, and of each
-// row only the cells within k of the diagonal; the others count as k+1.
-func osa(a, b []rune, k int) int {
+// most k, and k+1 otherwise; with start, the least distance of a and a start
+// of b. It keeps three rows of the table, and of each row only the cells
+// within k of the diagonal; the others count as k+1.
+func osa(a, b []rune, k int, start bool) int {
 	n := len(b) + 1
 	var rows [3 * (short + 1)]int
 	var buf []int
@@ -49,13 +62,12 @@ func osa(a, b []rune, k int) int {
 	}
 	for i := 1; i <= len(a); i++ {
 		lo, hi := max(1, i-k), min(n-1, i+k)
-		for j := range cur {
-			cur[j] = far
-		}
+		// the cells this row reads outside its band count as far
+		cur[lo-1] = far
 		if lo == 1 {
 			cur[0] = min(i, far)
 		}
-		best := cur[0]
+		best := cur[lo-1]
 		for j := lo; j <= hi; j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
@@ -68,10 +80,20 @@ func osa(a, b []rune, k int) int {
 			cur[j] = min(c, far)
 			best = min(best, cur[j])
 		}
+		if hi+1 < n {
+			cur[hi+1] = far
+		}
 		if best >= far {
 			return far
 		}
 		prev2, prev, cur = prev, cur, prev2
+	}
+	if start {
+		best := far
+		for j := max(0, len(a)-k); j <= min(n-1, len(a)+k); j++ {
+			best = min(best, prev[j])
+		}
+		return best
 	}
 	return prev[n-1]
 }

@@ -30,7 +30,7 @@ func TestDistance(t *testing.T) {
 	}
 }
 
-// AtMost agrees with Distance on every pair of short words over a small
+// AtMost and StartAtMost agree with Distance on every pair of short words over a small
 // alphabet, where swaps, repeats and near misses are dense.
 func TestAtMostAgreesWithDistance(t *testing.T) {
 	alphabet := []rune("abё")
@@ -52,6 +52,15 @@ func TestAtMostAgreesWithDistance(t *testing.T) {
 			for k := 0; k <= 3; k++ {
 				if got := AtMost(a, b, k); got != (d <= k) {
 					t.Fatalf("AtMost(%q, %q, %d) = %v, but Distance = %d", a, b, k, got, d)
+				}
+				want := false
+				for i := range len([]rune(a)) + 1 {
+					if Distance(string([]rune(a)[:i]), b) <= k {
+						want = true
+					}
+				}
+				if got := StartAtMost(a, b, k); got != want {
+					t.Fatalf("StartAtMost(%q, %q, %d) = %v, want %v", a, b, k, got, want)
 				}
 			}
 		}
