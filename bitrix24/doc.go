@@ -15,5 +15,8 @@
 //     error), Backoff (exponential with full jitter) and Limiter (per-portal
 //     leaky bucket matching the portal's own limit).
 //
-// The facts this package relies on are in shared/bitrix24-api.md.
+// The facts this package relies on are the official REST documentation
+// (github.com/bitrix24/b24restdocs): api-reference/chat-bots/outdated/ for
+// the bot methods and events, api-reference/imopenlines/openlines/chat-bots/
+// for the Open Lines session methods.
 package bitrix24

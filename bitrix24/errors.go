@@ -107,6 +107,8 @@ const (
 	MethodLeadUpdate         = "crm.lead.update"
 	MethodBatch              = "batch"
 	MethodEventBind          = "event.bind"
+	MethodContactUpdate      = "crm.contact.update"
+	MethodDealUpdate         = "crm.deal.update"
 )
 
 // Codes are matched case-insensitively: the portal mixes QUERY_LIMIT_EXCEEDED

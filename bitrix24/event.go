@@ -26,7 +26,8 @@ const (
 const EntityLines = "LINES"
 
 // Event is one decoded event post. Only the parts present in the form are
-// filled; which ones depends on Name (see shared/bitrix24-api.md §5).
+// filled; which ones depends on Name (the events of the docs'
+// api-reference/chat-bots/outdated/events/index.md, b24restdocs).
 type Event struct {
 	Name      string    // event, upper-case: ONIMBOTMESSAGEADD, ONIMBOTJOINCHAT, …
 	HandlerID int       // event_handler_id

@@ -174,6 +174,50 @@ func LeadAddRequest(fields map[string]string) Request {
 	return Request{Method: MethodLeadAdd, Params: map[string]any{"fields": LeadFields(fields)}}
 }
 
+// OpenLineLeadRequest builds crm.lead.add for the client of an Open Lines
+// chat: LeadFields(fields) plus the chat's IM binding, the Open Lines user
+// code userCode (CHAT_ENTITY_ID) as the messenger value "imol|<code>" of
+// type OPENLINE (crm-lead-get.md, tutorials/openlines/find-crm-object-by-dialog.md),
+// so the portal links the lead to the conversation.
+func OpenLineLeadRequest(fields map[string]string, userCode string) Request {
+	f := LeadFields(fields)
+	if userCode != "" {
+		f["IM"] = []map[string]string{{"VALUE": "imol|" + userCode, "VALUE_TYPE": "OPENLINE"}}
+	}
+	return Request{Method: MethodLeadAdd, Params: map[string]any{"fields": f}}
+}
+
+// ContactUpdateRequest builds crm.contact.update of contact id with
+// LeadFields(fields) (a contact has the same NAME, LAST_NAME, PHONE, EMAIL
+// and COMMENTS fields); TITLE, which a contact lacks, goes into COMMENTS.
+func ContactUpdateRequest(id int, fields map[string]string) Request {
+	f := LeadFields(fields)
+	if t, ok := f["TITLE"].(string); ok {
+		delete(f, "TITLE")
+		c, _ := f["COMMENTS"].(string)
+		f["COMMENTS"] = strings.TrimSuffix("title: "+t+"\n"+c, "\n")
+	}
+	return Request{Method: MethodContactUpdate, Params: map[string]any{"id": id, "fields": f}}
+}
+
+// DealUpdateRequest builds crm.deal.update of deal id: a deal has no
+// contact fields, so every collected field becomes a "key: value" line of
+// its COMMENTS.
+func DealUpdateRequest(id int, fields map[string]string) Request {
+	keys := make([]string, 0, len(fields))
+	for k, v := range fields {
+		if v != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = k + ": " + fields[k]
+	}
+	return Request{Method: MethodDealUpdate, Params: map[string]any{"id": id, "fields": map[string]any{"COMMENTS": strings.Join(lines, "\n")}}}
+}
+
 // LeadUpdateRequest builds crm.lead.update of lead id with LeadFields(fields).
 // Note that COMMENTS replaces the lead's comments, and PHONE/EMAIL entries
 // are added to the lead's existing ones.

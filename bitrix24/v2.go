@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// imbot.v2 methods (shared/bitrix24-v2.md §2, §4; docs
-// api-reference/chat-bots/chat-bots-v2/imbot.v2/).
+// imbot.v2 methods (docs: api-reference/chat-bots/chat-bots-v2/imbot.v2/
+// bots/, events/event-get.md, messages/chat-message-send.md).
 const (
 	MethodV2BotRegister = "imbot.v2.Bot.register"
 	MethodV2BotGet      = "imbot.v2.Bot.get"

@@ -186,6 +186,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		// new one learns its CRM bindings from its own messages
 		closed := old.Clone()
 		closed.Status, closed.LeadID = engine.Finished, 0
+		closed.Channel.Contact, closed.Channel.Deal = 0, 0
 		old = closed
 	}
 	res, note, err := p.step(old, in)

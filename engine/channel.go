@@ -25,6 +25,13 @@ type Channel struct {
 	Chat       int    // the Open Lines chat id
 	Bot        int    // the bot the chat's events come to
 	Playground bool   // a playground dialog: it never reaches a portal
+	// Entity is the Open Lines user code (CHAT_ENTITY_ID,
+	// connector|line|chat|user): a new lead gets it as its IM binding.
+	Entity string
+	// Contact and Deal are the CRM contact and deal the chat is bound to
+	// (CHAT_ENTITY_DATA_2): collected data goes there instead of into a
+	// duplicate lead.
+	Contact, Deal int
 }
 
 // IsZero reports whether no channel has addressed the dialog.
@@ -33,7 +40,7 @@ func (c Channel) IsZero() bool { return c == Channel{} }
 // Merge returns c with the values set in n replacing its own: an event
 // that does not carry the bot keeps the one an earlier event named.
 func (c Channel) Merge(n Channel) Channel {
-	for _, f := range []struct{ dst, src *string }{{&c.Member, &n.Member}, {&c.Domain, &n.Domain}, {&c.Dialog, &n.Dialog}} {
+	for _, f := range []struct{ dst, src *string }{{&c.Member, &n.Member}, {&c.Domain, &n.Domain}, {&c.Dialog, &n.Dialog}, {&c.Entity, &n.Entity}} {
 		if *f.src != "" {
 			*f.dst = *f.src
 		}
@@ -43,6 +50,12 @@ func (c Channel) Merge(n Channel) Channel {
 	}
 	if n.Bot != 0 {
 		c.Bot = n.Bot
+	}
+	if n.Contact != 0 {
+		c.Contact = n.Contact
+	}
+	if n.Deal != 0 {
+		c.Deal = n.Deal
 	}
 	c.Playground = c.Playground || n.Playground
 	return c
@@ -54,7 +67,7 @@ func (c Channel) pairs() map[string]string {
 		return nil
 	}
 	m := make(map[string]string, 6)
-	for k, v := range map[string]string{"member": c.Member, "domain": c.Domain, "dialog": c.Dialog} {
+	for k, v := range map[string]string{"member": c.Member, "domain": c.Domain, "dialog": c.Dialog, "entity": c.Entity} {
 		if v != "" {
 			m[k] = v
 		}
@@ -64,6 +77,12 @@ func (c Channel) pairs() map[string]string {
 	}
 	if c.Bot != 0 {
 		m["bot"] = strconv.Itoa(c.Bot)
+	}
+	if c.Contact != 0 {
+		m["contact"] = strconv.Itoa(c.Contact)
+	}
+	if c.Deal != 0 {
+		m["deal"] = strconv.Itoa(c.Deal)
 	}
 	if c.Playground {
 		m["playground"] = "true"
@@ -89,6 +108,12 @@ func channelOf(m map[string]string) (Channel, error) {
 			c.Bot, err = strconv.Atoi(v)
 		case "playground":
 			c.Playground, err = strconv.ParseBool(v)
+		case "entity":
+			c.Entity = v
+		case "contact":
+			c.Contact, err = strconv.Atoi(v)
+		case "deal":
+			c.Deal, err = strconv.Atoi(v)
 		default:
 			return Channel{}, fmt.Errorf("channel: unknown key %q", k)
 		}

@@ -2,10 +2,8 @@ package fakeportal
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,6 +147,8 @@ func (p *Portal) dispatchLocked(who caller, method string, prm params) (any, *ap
 		return p.leadUpdate(prm)
 	case "crm.lead.get":
 		return p.leadGet(prm)
+	case "crm.contact.update", "crm.deal.update":
+		return p.entityUpdate(strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".update"), prm)
 	case "imopenlines.dialog.get":
 		return p.dialogGet(prm)
 	case "event.bind":
@@ -461,101 +461,6 @@ func (p *Portal) sessionFinish(who caller, prm params) (any, *apiErr) {
 	return true, nil
 }
 
-// crmErr is how crm.* methods answer: an empty code and a description.
-func crmErr(desc string) *apiErr {
-	return &apiErr{status: http.StatusBadRequest, code: "", desc: desc}
-}
-
-// leadFields checks crm fields: a group, with PHONE/EMAIL/WEB/IM as lists of {VALUE}.
-func leadFields(prm params) (map[string]any, *apiErr) {
-	raw, _ := prm.get("fields")
-	fields, ok := jsonish(raw).(map[string]any)
-	if !ok || len(fields) == 0 {
-		return nil, crmErr("Parameter 'fields' must be array.")
-	}
-	out := map[string]any{}
-	for k, v := range fields {
-		key := strings.ToUpper(k)
-		switch key {
-		case "PHONE", "EMAIL", "WEB", "IM":
-			list, ok := asList(v)
-			if !ok {
-				return nil, crmErr("Field " + key + " must be a list of {VALUE, VALUE_TYPE}")
-			}
-			var vals []map[string]string
-			for _, e := range list {
-				m, ok := e.(map[string]any)
-				if !ok || scalar(m["VALUE"]) == "" {
-					return nil, crmErr("Field " + key + " must be a list of {VALUE, VALUE_TYPE}")
-				}
-				vals = append(vals, map[string]string{"VALUE": scalar(m["VALUE"]), "VALUE_TYPE": scalar(m["VALUE_TYPE"])})
-			}
-			out[key] = vals
-		default:
-			out[key] = scalar(v)
-		}
-	}
-	return out, nil
-}
-
-// newLeadLocked creates a lead with fields and returns its id.
-func (p *Portal) newLeadLocked(fields map[string]any) int {
-	p.nextLead++
-	if fields == nil {
-		fields = map[string]any{}
-	}
-	p.leads[p.nextLead] = fields
-	return p.nextLead
-}
-
-func (p *Portal) leadAdd(prm params) (any, *apiErr) {
-	fields, e := leadFields(prm)
-	if e != nil {
-		return nil, e
-	}
-	return p.id(p.newLeadLocked(fields)), nil
-}
-
-func (p *Portal) leadUpdate(prm params) (any, *apiErr) {
-	id := prm.intval("id")
-	if id <= 0 {
-		return nil, crmErr("ID is not defined or invalid.")
-	}
-	lead := p.leads[id]
-	if lead == nil {
-		return nil, crmErr("Not found")
-	}
-	fields, e := leadFields(prm)
-	if e != nil {
-		return nil, e
-	}
-	for k, v := range fields {
-		if add, ok := v.([]map[string]string); ok {
-			old, _ := lead[k].([]map[string]string)
-			lead[k] = append(append([]map[string]string(nil), old...), add...)
-			continue
-		}
-		lead[k] = v
-	}
-	return true, nil
-}
-
-func (p *Portal) leadGet(prm params) (any, *apiErr) {
-	id := prm.intval("id")
-	if id <= 0 {
-		return nil, crmErr("ID is not defined or invalid.")
-	}
-	lead := p.leads[id]
-	if lead == nil {
-		return nil, crmErr("Not found")
-	}
-	out := map[string]any{"ID": strconv.Itoa(id)}
-	for k, v := range lead {
-		out[k] = v
-	}
-	return out, nil
-}
-
 // batchLocked runs a batch: {"halt":0,"cmd":{"key":"method?query",…}}.
 // The request's checks (rate limit, where the batch took one token, auth,
 // request-level faults) are done; each sub-call then runs through callLocked
@@ -649,87 +554,4 @@ func (p *Portal) batchLocked(who caller, prm params, order []string) (any, *apiE
 		"result_next":  []any{},
 		"result_time":  phpMap(times),
 	}, nil
-}
-
-// dialogGet answers imopenlines.dialog.get by CHAT_ID or DIALOG_ID with the
-// documented answer (imopenlines-dialog-get.md) carrying the chat's ids
-// and CRM bindings.
-func (p *Portal) dialogGet(prm params) (any, *apiErr) {
-	id := prm.intval("CHAT_ID")
-	if id == 0 {
-		id = bitrix24.DialogChatID(prm.str("DIALOG_ID"))
-	}
-	c := p.lines[id]
-	if c == nil {
-		return nil, fail("ACCESS_ERROR", "You do not have access to the specified dialog")
-	}
-	res := group(mustTree("v1.answer.imopenlines.dialog.get"), "result")
-	setPresent(res, map[string]any{"id": c.ChatID, "name": c.Client.Name + " - " + c.Connector, "entity_id": c.entityID(),
-		"entity_data_1": fmt.Sprintf("Y|LEAD|%d|N|N|%d|0|0|0|0", c.LeadID, 300+c.ChatID), "entity_data_2": c.bindings(),
-		"dialog_id": "chat" + strconv.Itoa(c.ChatID)})
-	if link, ok := res["entity_link"].(map[string]any); ok {
-		link["id"] = c.entityID()
-	}
-	return res, nil
-}
-
-// eventBind records event.bind (event-bind.md): an event name and a handler URL.
-func (p *Portal) eventBind(prm params) (any, *apiErr) {
-	ev, handler := strings.ToUpper(prm.str("event")), prm.str("handler")
-	if !strings.HasPrefix(ev, "ON") {
-		return nil, fail("ERROR_EVENT_NOT_FOUND", "Event not found")
-	}
-	if !isURL(handler) {
-		return nil, fail("ERROR_EVENT_NOT_FOUND", "Handler is not a URL") // the docs list no other error
-	}
-	for _, h := range p.binds[ev] {
-		if h == handler {
-			return true, nil // a second bind of the same pair changes nothing (not documented)
-		}
-	}
-	p.binds[ev] = append(p.binds[ev], handler)
-	return true, nil
-}
-
-// Bound returns the handlers bound to an event with event.bind.
-func (p *Portal) Bound(event string) []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.binds[strings.ToUpper(event)]...)
-}
-
-var reResult = regexp.MustCompile(`\$result\[([^\]]+)\]((?:\[[^\]]+\])*)`)
-
-// substitute does what the portal does to a batch sub-call's params
-// (batch.md): $result[key][field]… is replaced by that part of an earlier
-// sub-call's result.
-func substitute(v any, results map[string]any) any {
-	switch x := v.(type) {
-	case string:
-		return reResult.ReplaceAllStringFunc(x, func(m string) string {
-			parts := reResult.FindStringSubmatch(m)
-			cur, ok := results[parts[1]]
-			if !ok {
-				return m
-			}
-			for _, f := range regexp.MustCompile(`\[([^\]]+)\]`).FindAllStringSubmatch(parts[2], -1) {
-				next, ok := cur.(map[string]any)
-				if !ok {
-					return ""
-				}
-				cur = next[f[1]]
-			}
-			if str := scalar(cur); str != "" {
-				return str
-			}
-			return fmt.Sprint(cur)
-		})
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = substitute(e, results)
-		}
-		return out
-	}
-	return v
 }

@@ -12,7 +12,6 @@
 package fakeportal
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +64,8 @@ type Config struct {
 	Lines     []int
 	// WebhookSessionsFail makes session.transfer and session.finish through
 	// a webhook answer BOT_ID_ERROR, as the public source of the REST class
-	// suggests they might (shared/bitrix24-api.md §4).
+	// suggests they might (the methods of the docs'
+	// api-reference/imopenlines/openlines/chat-bots/, b24restdocs).
 	WebhookSessionsFail bool
 	// Logger gets a Debug line per call; discarded when nil.
 	Logger *slog.Logger
@@ -144,10 +144,11 @@ type Portal struct {
 	nextMessage int
 	messages    []Message
 	chats       map[int]string
-	lines       map[int]*Chat       // Open Lines chats by chat id, for imopenlines.dialog.get
-	binds       map[string][]string // event.bind: event → handlers
-	peers       []*Portal           // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
-	v2          v2State             // imbot.v2 bots and their event queues (v2.go)
+	lines       map[int]*Chat                     // Open Lines chats by chat id, for imopenlines.dialog.get
+	binds       map[string][]string               // event.bind: event → handlers
+	peers       []*Portal                         // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
+	crm         map[string]map[int]map[string]any // contacts and deals (AddCRM)
+	v2          v2State                           // imbot.v2 bots and their event queues (v2.go)
 
 	failQueue  []string
 	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
@@ -219,6 +220,7 @@ func New(cfg Config) *Portal {
 		chats:       map[int]string{},
 		lines:       map[int]*Chat{},
 		binds:       map[string][]string{},
+		crm:         map[string]map[int]map[string]any{},
 		chatFails:   map[int][]string{},
 	}
 	p.issueLocked()
@@ -298,222 +300,6 @@ func (p *Portal) ExpireTokens() {
 	}
 }
 
-// Down makes the portal drop every connection without an answer (the
-// client sees a network error) until Down(false).
-func (p *Portal) Down(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = on
-}
-
-// BadGateway makes every REST request get a 502 HTML page, as from a broken
-// proxy in front of the portal, until BadGateway(false).
-func (p *Portal) BadGateway(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.badGateway = on
-}
-
-// FailNext makes the next n REST calls fail with code (with its usual
-// HTTP status: 503 QUERY_LIMIT_EXCEEDED, 500 INTERNAL_SERVER_ERROR, 401
-// expired_token, 400 for parameter codes, …), before any other check.
-//
-// Inside a batch it fails what the real portal would fail: a code of the
-// request as a whole (401 and 5xx: expired_token, QUERY_LIMIT_EXCEEDED,
-// INTERNAL_SERVER_ERROR, …; the batch errors ERROR_BATCH_*) fails the
-// batch request, taking one from the queue for the whole batch; any other
-// code (parameter errors, 403, 404, OPERATION_TIME_LIMIT) fails sub-calls,
-// one from the queue each, in the result_error part of a successful batch
-// answer.
-func (p *Portal) FailNext(n int, code string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for range n {
-		p.failQueue = append(p.failQueue, code)
-	}
-}
-
-// FailChat makes the next n calls about chat chatID (CHAT_ID = chatID or
-// DIALOG_ID = "chat<chatID>"), single or inside a batch, fail with code
-// after the request's own checks (rate limit, auth). Inside a batch each
-// such sub-call gets its own result_error entry whatever the code, so tests
-// can fail one chosen sub-call of a batch.
-func (p *Portal) FailChat(chatID, n int, code string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for range n {
-		p.chatFails[chatID] = append(p.chatFails[chatID], code)
-	}
-}
-
-// requestLevel reports whether code fails a whole request (a batch as a
-// whole) rather than one method call: authorization and 5xx system errors,
-// and the batch errors (ERROR_BATCH_*).
-func requestLevel(code string) bool {
-	s := errorStatus(code)
-	return s == http.StatusUnauthorized || s >= 500 || strings.HasPrefix(strings.ToUpper(code), "ERROR_BATCH_")
-}
-
-// QueryLimitBurst makes the next n REST requests get 503 QUERY_LIMIT_EXCEEDED.
-func (p *Portal) QueryLimitBurst(n int) { p.FailNext(n, "QUERY_LIMIT_EXCEEDED") }
-
-// Delay makes every answer wait d (or until the request is cancelled).
-func (p *Portal) Delay(d time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.delay = d
-}
-
-// Calls returns every recorded call so far, in order. Sub-calls of a batch
-// are recorded (with Batch set) just before the batch call itself.
-func (p *Portal) Calls() []Call {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]Call(nil), p.calls...)
-}
-
-// CallsFor returns the recorded calls about one chat: CHAT_ID = chatID or
-// DIALOG_ID = "chat<chatID>".
-func (p *Portal) CallsFor(chatID int) []Call {
-	dialog := "chat" + strconv.Itoa(chatID)
-	var out []Call
-	for _, c := range p.Calls() {
-		if c.Int("CHAT_ID") == chatID || c.Str("DIALOG_ID") == dialog {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// CallsOf returns the recorded calls of one method (e.g. "imbot.message.add").
-func (p *Portal) CallsOf(method string) []Call {
-	method = strings.ToLower(method)
-	var out []Call
-	for _, c := range p.Calls() {
-		if c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// WaitCalls waits until at least n calls are recorded and returns them, or
-// returns ctx's error with the calls so far.
-func (p *Portal) WaitCalls(ctx context.Context, n int) ([]Call, error) {
-	for {
-		p.mu.Lock()
-		if len(p.calls) >= n {
-			out := append([]Call(nil), p.calls...)
-			p.mu.Unlock()
-			return out, nil
-		}
-		ch := p.changed
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return p.Calls(), fmt.Errorf("fakeportal: waiting for %d calls: %w", n, ctx.Err())
-		}
-	}
-}
-
-// Reset forgets recorded calls and posted messages (bots, leads, tokens and
-// chat states stay).
-func (p *Portal) Reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls = nil
-	p.messages = nil
-}
-
-// recordLocked appends c. Callers hold mu.
-func (p *Portal) recordLocked(c Call) {
-	c.Seq = len(p.calls) + 1
-	if c.Time.IsZero() {
-		c.Time = p.cfg.Now()
-	}
-	p.calls = append(p.calls, c)
-	close(p.changed)
-	p.changed = make(chan struct{})
-	p.log.Debug("fakeportal call", "method", c.Method, "status", c.Status, "error", c.Error, "batch", c.Batch)
-}
-
-// Messages returns the messages posted into dialogID ("chat1777"), in order.
-func (p *Portal) Messages(dialogID string) []Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []Message
-	for _, m := range p.messages {
-		if m.DialogID == dialogID {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// Bots returns the registered bots.
-func (p *Portal) Bots() []Bot {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []Bot
-	for _, b := range p.sortedBotsLocked() {
-		out = append(out, *b)
-	}
-	return out
-}
-
-// Lead returns a lead's fields, or nil.
-func (p *Portal) Lead(id int) map[string]any {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l := p.leads[id]
-	if l == nil {
-		return nil
-	}
-	out := make(map[string]any, len(l))
-	for k, v := range l {
-		out[k] = v
-	}
-	return out
-}
-
-// ChatState returns who has the chat now: StateBot, StateOperator,
-// StateTransferred or StateFinished.
-func (p *Portal) ChatState(chatID int) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.chats[chatID]
-}
-
-// SetChatState sets who has the chat, e.g. StateOperator to simulate an
-// operator who took it (session.operator then answers WRONG_CHAT).
-func (p *Portal) SetChatState(chatID int, state string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.chats[chatID] = state
-}
-
-// errorStatus maps error codes to the HTTP status the portal uses.
-func errorStatus(code string) int {
-	switch strings.ToUpper(code) {
-	case "NO_AUTH_FOUND", "EXPIRED_TOKEN", "INVALID_TOKEN":
-		return http.StatusUnauthorized
-	case "ACCESS_DENIED", "INVALID_CREDENTIALS", "INSUFFICIENT_SCOPE", "WRONG_AUTH_TYPE", "USER_ACCESS_ERROR":
-		return http.StatusForbidden
-	case "ERROR_METHOD_NOT_FOUND":
-		return http.StatusNotFound
-	case "ERROR_BATCH_METHOD_NOT_ALLOWED":
-		return http.StatusMethodNotAllowed
-	case "OPERATION_TIME_LIMIT":
-		return http.StatusTooManyRequests
-	case "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER", "PORTAL_DELETED":
-		return http.StatusInternalServerError
-	case "QUERY_LIMIT_EXCEEDED", "OVERLOAD_LIMIT":
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
-}
-
 var descriptions = map[string]string{
 	"QUERY_LIMIT_EXCEEDED":  "Too many requests",
 	"OVERLOAD_LIMIT":        "REST API is blocked due to overload.",
@@ -533,14 +319,6 @@ type apiErr struct {
 
 func fail(code, desc string) *apiErr {
 	return &apiErr{status: errorStatus(code), code: code, desc: desc}
-}
-
-func injected(code string) *apiErr {
-	d := descriptions[code]
-	if d == "" {
-		d = "injected failure"
-	}
-	return fail(code, d)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -563,39 +341,6 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-// fault applies Down, BadGateway and Delay. It reports whether the request
-// was answered (or dropped) already.
-func (p *Portal) fault(w http.ResponseWriter, r *http.Request, method string) bool {
-	p.mu.Lock()
-	down, bad, delay := p.down, p.badGateway, p.delay
-	switch {
-	case down:
-		p.recordLocked(Call{Method: method, Error: "connection dropped"})
-	case bad:
-		p.recordLocked(Call{Method: method, Status: http.StatusBadGateway, Error: "bad gateway"})
-	}
-	p.mu.Unlock()
-	if down {
-		panic(http.ErrAbortHandler) // the server closes the connection without an answer
-	}
-	if bad {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>\n"))
-		return true
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return true
-		}
-	}
-	return false
 }
 
 // caller is who makes a REST call.
@@ -828,70 +573,4 @@ func objectKeys(raw json.RawMessage) []string {
 		}
 	}
 	return keys
-}
-
-func (p *Portal) serveToken(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm() // query and form body
-	q := r.Form
-	p.mu.Lock()
-	peers := append([]*Portal(nil), p.peers...)
-	p.mu.Unlock()
-	status, ans := p.exchange(q)
-	// the OAuth server is one for every portal: a refresh token this
-	// portal did not issue may be a peer's
-	for _, peer := range peers {
-		if ans["error"] != "invalid_grant" {
-			break
-		}
-		if st, a := peer.exchange(q); a["error"] != "invalid_grant" {
-			status, ans = st, a
-		}
-	}
-	writeJSON(w, status, ans)
-}
-
-// AlsoIssues makes p's OAuth endpoint exchange other's refresh tokens too,
-// answering with other's portal (as oauth.bitrix.info serves every portal).
-func (p *Portal) AlsoIssues(other *Portal) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.peers = append(p.peers, other)
-}
-
-// exchange runs one request of the OAuth endpoint against this portal's
-// tokens and records it.
-func (p *Portal) exchange(q url.Values) (int, map[string]any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rec := Call{Method: "oauth/token", Params: map[string]any{
-		"grant_type": q.Get("grant_type"), "client_id": q.Get("client_id"), "refresh_token": q.Get("refresh_token"),
-	}}
-	answer := func(status int, v map[string]any) (int, map[string]any) {
-		rec.Status = status
-		if e, ok := v["error"].(string); ok {
-			rec.Error = e
-		}
-		p.recordLocked(rec)
-		return status, v
-	}
-	if q.Get("grant_type") != "refresh_token" {
-		return answer(http.StatusBadRequest, map[string]any{"error": "unsupported_grant_type", "error_description": "grant_type must be refresh_token"})
-	}
-	if q.Get("client_id") != p.cfg.ClientID || q.Get("client_secret") != p.cfg.ClientSecret {
-		return answer(http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "Invalid client credentials"})
-	}
-	rt := q.Get("refresh_token")
-	if !p.refresh[rt] {
-		return answer(http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
-	}
-	delete(p.refresh, rt) // refresh tokens rotate
-	p.issueLocked()
-	// the documented refresh answer (settings/oauth/auto-renewal.md) with the fake's tokens and addresses
-	ans := mustTree("oauth.answer.refresh_token")
-	setPresent(ans, map[string]any{
-		"access_token": p.access, "refresh_token": p.refTok, "expires": p.cfg.Now().Add(p.cfg.TokenTTL).Unix(),
-		"expires_in": int(p.cfg.TokenTTL.Seconds()), "scope": "imbot,imopenlines,crm", "server_endpoint": p.cfg.BaseURL + "/rest/",
-		"status": "L", "client_endpoint": p.cfg.BaseURL + "/rest/", "member_id": p.cfg.MemberID, "user_id": 1,
-	})
-	return answer(http.StatusOK, ans)
 }

@@ -11,9 +11,10 @@ import (
 // queues the events the portal would give the bot through Event.get. Each
 // event is built from the documented data object of its type
 // (testdata/docs/v2.data.*), changing only ids, texts and the bot; the
-// Open Lines values (entityType LINES, entityId, connector:true for the
-// client) are those of the Open Lines tutorial and the fact sheet, whose
-// v2 format the docs do not show in full (unverified).
+// Open Lines values are entityType LINES (tutorials/chat-bots/open-lines-bot.md),
+// connector:true for the client (chat-bots-v2/entities.md: "connector for
+// Open Channels") and an entityId in the v1 form
+// connector|line|chat|user, which the v2 docs do not show (unverified).
 type V2Chat struct {
 	p         *Portal
 	BotID     int

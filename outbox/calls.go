@@ -42,10 +42,18 @@ func request(ch engine.Channel, a engine.Action) (bitrix24.Request, error) {
 	case engine.Say:
 		return bitrix24.MessageAddRequest(ch.Dialog, ch.Bot, a.Text, a.Buttons, a.Numbered), nil
 	case engine.CRM:
-		if a.LeadID != 0 {
+		// the chat's own CRM binding first: a lead, else a contact or a
+		// deal (no duplicate lead for a known client); a new lead carries
+		// the chat's IM binding
+		switch {
+		case a.LeadID != 0:
 			return bitrix24.LeadUpdateRequest(a.LeadID, a.Fields), nil
+		case ch.Contact != 0:
+			return bitrix24.ContactUpdateRequest(ch.Contact, a.Fields), nil
+		case ch.Deal != 0:
+			return bitrix24.DealUpdateRequest(ch.Deal, a.Fields), nil
 		}
-		return bitrix24.LeadAddRequest(a.Fields), nil
+		return bitrix24.OpenLineLeadRequest(a.Fields, ch.Entity), nil
 	case engine.Operator:
 		return bitrix24.SessionOperatorRequest(ch.Chat), nil
 	case engine.Transfer:

@@ -175,18 +175,42 @@ func (o *Outbox) Wake() {
 	}
 }
 
+// slowRound is how long the delivery loop waits for a round before it
+// claims again. Rounds normally end well within it, and the loop claims
+// after each, as one worker would: a claim while a round is in flight
+// would only lease calls of that round's portals, which wait for the round
+// anyway, and keep them from the other replicas. A round still running
+// then has a slow or hanging portal: the loop goes on without it.
+const slowRound = time.Second
+
 // Run delivers until ctx ends: claim due calls (one per dialog at most, so
 // order per dialog holds) and hand them to their portal's lane, which sends
-// them and records the outcome. The loop never waits for a send: a portal
-// that does not answer holds only its own lane, while the calls of the
-// other portals keep going. Run returns after every send it started ended.
+// them and records the outcome. A portal gets one round at a time and the
+// loop waits at most slowRound for it, so a portal that does not answer
+// holds only its own calls, while the other portals' calls keep going. Run
+// returns after every send it started ended.
 func (o *Outbox) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	var all sync.WaitGroup
+	defer all.Wait()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		n := o.dispatch(ctx, &wg, nil)
+		var round sync.WaitGroup
+		n := o.dispatch(ctx, &round, nil)
+		ended := make(chan struct{})
+		all.Go(func() {
+			round.Wait()
+			close(ended)
+		})
+		if n > 0 {
+			wait := time.NewTimer(slowRound)
+			select {
+			case <-ctx.Done():
+			case <-ended:
+			case <-wait.C:
+			}
+			wait.Stop()
+		}
 		o.updateDepth(ctx)
 		if n > 0 {
 			continue
@@ -318,9 +342,11 @@ func (o *Outbox) take(calls []engine.Call) []engine.Call {
 	return out
 }
 
-// done ends the calls' flight and wakes the loop for the dialogs' next calls.
+// done ends the calls' flight; when that ends a portal's round it wakes
+// the loop, for the dialogs' next calls.
 func (o *Outbox) done(group []engine.Call) {
 	o.mu.Lock()
+	roundEnded := false
 	for _, c := range group {
 		delete(o.inFlight, c.ID)
 		if o.claiming {
@@ -328,10 +354,13 @@ func (o *Outbox) done(group []engine.Call) {
 		}
 		if o.busy[c.Portal]--; o.busy[c.Portal] <= 0 {
 			delete(o.busy, c.Portal)
+			roundEnded = true
 		}
 	}
 	o.mu.Unlock()
-	o.Wake()
+	if roundEnded {
+		o.Wake()
+	}
 }
 
 // lane returns a portal's request tokens.

@@ -29,6 +29,9 @@ type Install struct {
 	Expiry           time.Time `json:"expiry,omitzero"`
 	BotID            int       `json:"bot_id,omitempty"`
 	InstalledAt      time.Time `json:"installed_at"`
+	// RefreshedAt is when the pair was last issued: the refresh token
+	// dies 180 days later unless used (see RenewIdle).
+	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
 }
 
 // Portals keeps the portals' install records and one REST client per
@@ -116,7 +119,13 @@ func (p *Portals) Install(ctx context.Context, in Install, allow func(old Instal
 	case !errors.Is(err, engine.ErrNotFound):
 		return Install{}, storeErr(err)
 	}
+	if in.RefreshedAt.IsZero() {
+		in.RefreshedAt = p.now()
+	}
 	if err := p.put(ctx, in); err != nil {
+		return Install{}, storeErr(err)
+	}
+	if err := p.index(ctx, in.MemberID, false); err != nil {
 		return Install{}, storeErr(err)
 	}
 	p.forget(in.MemberID)
@@ -143,6 +152,12 @@ func (p *Portals) Prove(ctx context.Context, refreshToken string) (bitrix24.Toke
 // Uninstall forgets a portal: its record and its cached client.
 func (p *Portals) Uninstall(ctx context.Context, member string) error {
 	if err := p.kv.Delete(ctx, NSPortals, member); err != nil {
+		return storeErr(err)
+	}
+	p.recMu.Lock()
+	err := p.index(ctx, member, true)
+	p.recMu.Unlock()
+	if err != nil {
 		return storeErr(err)
 	}
 	p.forget(member)
@@ -191,46 +206,6 @@ func (p *Portals) saveBot(ctx context.Context, member string, res json.RawMessag
 	p.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
 }
 
-// FreshToken keeps the newest token that came with an event, so replies use
-// it (the bot's own token from data[BOT]). The cached client adopts it in
-// place: rebuilding the client from the record could lose a refresh token
-// that a delivery is rotating right now.
-func (p *Portals) FreshToken(ctx context.Context, a bitrix24.Auth) {
-	if a.AccessToken == "" || p.webhook != nil {
-		return
-	}
-	t := bitrix24.TokenFromAuth(a, p.now())
-	if !p.keepToken(ctx, a.MemberID, t) {
-		return
-	}
-	p.mu.Lock()
-	src := p.tokens[a.MemberID]
-	p.mu.Unlock()
-	if src != nil {
-		src.Offer(t) // outside recMu: a refresh holds the source's lock while it takes recMu
-	}
-}
-
-// keepToken writes an event's fresher access token into the install record
-// and reports whether it did.
-func (p *Portals) keepToken(ctx context.Context, member string, t bitrix24.Token) bool {
-	p.recMu.Lock()
-	defer p.recMu.Unlock()
-	in, err := p.Get(ctx, member)
-	if err != nil || !t.Expiry.After(in.Expiry) || t.AccessToken == in.AccessToken {
-		return false
-	}
-	in.AccessToken, in.Expiry = t.AccessToken, t.Expiry
-	if t.RefreshToken != "" {
-		in.RefreshToken = t.RefreshToken
-	}
-	if err := p.put(ctx, in); err != nil {
-		p.log.Warn("could not keep the event's token", "member", member, "err", err)
-		return false
-	}
-	return true
-}
-
 // saveTokens keeps rotated tokens: the old refresh token stops working.
 func (p *Portals) saveTokens(ctx context.Context, member string, t bitrix24.Token) error {
 	p.recMu.Lock()
@@ -240,6 +215,7 @@ func (p *Portals) saveTokens(ctx context.Context, member string, t bitrix24.Toke
 		return err
 	}
 	in.AccessToken, in.RefreshToken, in.Expiry = t.AccessToken, t.RefreshToken, t.Expiry
+	in.RefreshedAt = p.now()
 	return p.put(ctx, in)
 }
 

@@ -30,6 +30,7 @@ type migration struct {
 //	kv       small records of other packages (portal installs)
 //	rate     the portal rate limit every replica shares: one row per portal
 //	         with its GCRA theoretical arrival time (see Reserve)
+//	pull     per imbot.v2 bot: the polling lease (holder, fence) and offset (pull.go)
 var migrations = []migration{
 	{1, "dialogs, outbox, kv", `
 CREATE TABLE {schema}.dialogs (
@@ -76,6 +77,7 @@ CREATE TABLE {schema}.rate (
 	tat    timestamptz NOT NULL
 );
 `},
+	pullMigration, // pull.go: the fetch-mode pollers' leases and offsets
 }
 
 // lockSpace is the first key of the advisory lock that serializes

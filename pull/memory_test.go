@@ -6,109 +6,67 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/pull"
+	"github.com/olbot/olbot/pull/pulltest"
 )
 
-// TestMemoryLease pins the lease rules every store's lease must keep: one
-// live holder, a new fencing number per grant, and no write under a fence
-// whose lease lapsed or was taken over.
-func TestMemoryLease(t *testing.T) {
-	ctx := context.Background()
-	const ttl = 10 * time.Second
-	for _, tc := range []struct {
-		name string
-		run  func(t *testing.T, m *pull.Memory, clk *clock) error
-		want error
-	}{
-		{"live fence writes", func(t *testing.T, m *pull.Memory, _ *clock) error {
-			f := mustAcquire(t, m, "a")
-			return m.Commit(ctx, f, 1002, nil)
-		}, nil},
-		{"lapsed fence, nobody else: refused", func(t *testing.T, m *pull.Memory, clk *clock) error {
-			f := mustAcquire(t, m, "a")
-			_ = clk.Sleep(ctx, ttl)
-			return m.Commit(ctx, f, 1002, nil)
-		}, pull.ErrFenced},
-		{"taken over: the old fence is refused", func(t *testing.T, m *pull.Memory, clk *clock) error {
-			f := mustAcquire(t, m, "a")
-			_ = clk.Sleep(ctx, ttl)
-			g := mustAcquire(t, m, "b")
-			if g.Number <= f.Number {
-				t.Fatalf("b's fence %d not above a's %d", g.Number, f.Number)
-			}
-			if err := m.Commit(ctx, g, 1003, nil); err != nil {
-				t.Fatal(err)
-			}
-			return m.Commit(ctx, f, 1002, nil)
-		}, pull.ErrFenced},
-		{"a live lease is not granted to another", func(t *testing.T, m *pull.Memory, _ *clock) error {
-			mustAcquire(t, m, "a")
-			_, err := m.Acquire(ctx, "k", "b", ttl)
-			return err
-		}, pull.ErrLeaseHeld},
-		{"renewal keeps it live", func(t *testing.T, m *pull.Memory, clk *clock) error {
-			f := mustAcquire(t, m, "a")
-			for range 3 {
-				_ = clk.Sleep(ctx, ttl/2)
-				var err error
-				if f, err = m.Renew(ctx, f, ttl); err != nil {
-					return err
-				}
-			}
-			return m.Commit(ctx, f, 1002, nil)
-		}, nil},
-		{"no renewal after a lapse", func(t *testing.T, m *pull.Memory, clk *clock) error {
-			f := mustAcquire(t, m, "a")
-			_ = clk.Sleep(ctx, ttl)
-			_, err := m.Renew(ctx, f, ttl)
-			return err
-		}, pull.ErrLeaseLost},
-		{"re-acquiring after a lapse gives a new number", func(t *testing.T, m *pull.Memory, clk *clock) error {
-			f := mustAcquire(t, m, "a")
-			_ = clk.Sleep(ctx, ttl)
-			if g := mustAcquire(t, m, "a"); g.Number == f.Number {
-				t.Fatal("same number after a lapse")
-			}
-			return m.Commit(ctx, f, 1002, nil)
-		}, pull.ErrFenced},
-		{"release frees it for another", func(t *testing.T, m *pull.Memory, _ *clock) error {
-			f := mustAcquire(t, m, "a")
-			_ = m.Release(ctx, f)
-			mustAcquire(t, m, "b")
-			return m.Commit(ctx, f, 1002, nil)
-		}, pull.ErrFenced},
-		{"a failed write leaves the offset", func(t *testing.T, m *pull.Memory, _ *clock) error {
-			f := mustAcquire(t, m, "a")
-			boom := errors.New("boom")
-			if err := m.Commit(ctx, f, 1002, func() error { return boom }); !errors.Is(err, boom) {
-				t.Fatalf("commit: %v", err)
-			}
-			if off, _ := m.Offset(ctx, "k"); off != 0 {
-				t.Fatalf("offset %d after a failed write", off)
-			}
-			return nil
-		}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
+// TestMemory runs the lease and offset suite on the in-process table.
+func TestMemory(t *testing.T) {
+	var clk *clock
+	pulltest.Run(t, pulltest.Opener{
+		Open: func(*testing.T) (a, b pulltest.Leases) {
+			clk = newClock()
 			m := &pull.Memory{Now: clk.Now}
-			if err := tc.run(t, m, clk); !errors.Is(err, tc.want) {
-				t.Fatalf("err %v, want %v", err, tc.want)
-			}
-			if tc.want == pull.ErrFenced {
-				if off, _ := m.Offset(ctx, "k"); off == 1002 {
-					t.Fatal("a refused fence wrote its offset")
-				}
-			}
-		})
-	}
+			return m, m
+		},
+		Lapse: func(*testing.T) { _ = clk.Sleep(context.Background(), 10*time.Second) },
+		TTL:   10 * time.Second,
+	})
 }
 
-func mustAcquire(t *testing.T, m *pull.Memory, holder string) pull.Fence {
-	t.Helper()
-	f, err := m.Acquire(context.Background(), "k", holder, 10*time.Second)
+// kvLeases is KVCursors with the Memory lease it is fenced by.
+type kvLeases struct {
+	pull.KVCursors
+}
+
+func (k kvLeases) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (pull.Fence, error) {
+	return k.Lease.Acquire(ctx, key, holder, ttl)
+}
+func (k kvLeases) Renew(ctx context.Context, f pull.Fence, ttl time.Duration) (pull.Fence, error) {
+	return k.Lease.Renew(ctx, f, ttl)
+}
+func (k kvLeases) Release(ctx context.Context, f pull.Fence) error { return k.Lease.Release(ctx, f) }
+
+// TestKVCursorsSuite runs the suite on offsets kept in a store's
+// key-value space.
+func TestKVCursorsSuite(t *testing.T) {
+	var clk *clock
+	pulltest.Run(t, pulltest.Opener{
+		Open: func(*testing.T) (a, b pulltest.Leases) {
+			clk = newClock()
+			l := kvLeases{pull.KVCursors{KV: memstore.New(), Lease: &pull.Memory{Now: clk.Now}}}
+			return l, l
+		},
+		Lapse: func(*testing.T) { _ = clk.Sleep(context.Background(), 10*time.Second) },
+		TTL:   10 * time.Second,
+	})
+}
+
+// TestMemoryFailedWrite: a write that fails inside Commit leaves the
+// offset as it was.
+func TestMemoryFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	m := &pull.Memory{}
+	f, err := m.Acquire(ctx, "k", "a", time.Minute)
 	if err != nil {
-		t.Fatalf("%s acquire: %v", holder, err)
+		t.Fatal(err)
 	}
-	return f
+	boom := errors.New("boom")
+	if err := m.Commit(ctx, f, 1002, func() error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("commit: %v", err)
+	}
+	if off, _ := m.Offset(ctx, "k"); off != 0 {
+		t.Fatalf("offset %d after a failed write", off)
+	}
 }

@@ -10,7 +10,10 @@
 // number, and the sink refuses an offset written under a fence that no
 // longer holds the lease (ErrFenced).
 //
-// The facts this package relies on are in shared/bitrix24-v2.md §1.
+// The portal's side is documented in the official docs
+// (github.com/bitrix24/b24restdocs) at
+// api-reference/chat-bots/chat-bots-v2/imbot.v2/events/event-get.md and
+// chat-bots-v2/index.md (polling pauses, backoff on errors and 429).
 package pull
 
 import (

@@ -154,20 +154,16 @@ states:
     finish: true
 `
 
-func TestAPIScenarios(t *testing.T) {
-	e := startEnv(t, nil, nil)
-	status, body := e.api(http.MethodGet, "/v1/dialogs/nobody", nil)
-	if got := parseError(t, body); status != http.StatusNotFound || got.Code != ENotFound || !strings.Contains(got.Error, "api:nobody") {
-		t.Fatalf("unknown dialog: %d %s, want 404 not_found", status, body)
-	}
-
+// checkScenarioList: GET /v1/scenarios lists the live scenarios with
+// their files, versions, lines and the default.
+func checkScenarioList(t *testing.T, e *env, wantScenarios map[string]string) {
+	t.Helper()
 	var list ScenariosResponse
-	status, body = e.api(http.MethodGet, "/v1/scenarios", nil)
+	status, body := e.api(http.MethodGet, "/v1/scenarios", nil)
 	if status != http.StatusOK {
 		t.Fatalf("GET /v1/scenarios: %d %s", status, body)
 	}
 	mustJSON(t, body, &list)
-	wantScenarios := map[string]string{"echo": "echo.yaml", "faq": "faq.yaml", "sleepy": "sleepy.yaml", "support": "support.yaml"}
 	if len(list.Scenarios) != len(wantScenarios) || list.Dir != e.dir || list.Version == "" || list.LoadedAt.IsZero() {
 		t.Fatalf("scenarios %+v", list)
 	}
@@ -190,6 +186,58 @@ func TestAPIScenarios(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkDryRun: POST /v1/scenarios/check says how many running dialogs a
+// save would move, changes nothing, and refuses a bad file name.
+func checkDryRun(t *testing.T, e *env) {
+	// running dialogs: two wait for their email, one for its name; one is finished
+	for _, id := range []string{"d1", "d2", "d3", "d4"} {
+		e.event(EventRequest{Dialog: id, Line: 1, Type: "start"})
+		e.event(EventRequest{Dialog: id, Type: "button", Button: 1})
+	}
+	for _, id := range []string{"d1", "d2", "d4"} {
+		e.event(EventRequest{Dialog: id, Type: "message", Text: "Anna"})
+	}
+	e.event(EventRequest{Dialog: "d4", Type: "message", Text: "anna@example.com"})
+	live := e.dialog("d1").Version
+
+	status, body := e.api(http.MethodPost, "/v1/scenarios/check?file=support.yaml", supportNoEmail)
+	var dry DryRunResponse
+	mustJSON(t, body, &dry)
+	want := DryRunResponse{File: filepath.Join(e.dir, "support.yaml"), OK: true, Scenario: "support", Version: scenarios.Version([]byte(supportNoEmail)),
+		Live: live, Running: 3, Moved: map[string]int{"ask_email": 2}, MovedTo: "welcome", Removed: []string{"ask_email"}}
+	dry.Warnings = nil
+	if status != http.StatusOK || !jsonEqual(dry, want) {
+		t.Fatalf("dry run: %d %s\nwant %+v", status, body, want)
+	}
+	// nothing changed
+	if d := e.dialog("d1"); d.State != "ask_email" || d.Version != live {
+		t.Fatalf("the dry run changed a dialog: %+v", d)
+	}
+
+	status, body = e.api(http.MethodPost, "/v1/scenarios/check?file=support.yaml", "name: support\nstart: nowhere\nstates:\n  a:\n    say: hi\n")
+	mustJSON(t, body, &dry)
+	if status != http.StatusUnprocessableEntity || dry.OK || len(dry.Errors) == 0 || !positioned(filepath.Join(e.dir, "support.yaml")).MatchString(dry.Errors[0]) {
+		t.Fatalf("dry run of a broken file: %d %s", status, body)
+	}
+	for _, q := range []string{"", "?file=", "?file=../etc/x.yaml", "?file=.hidden.yaml"} {
+		status, body := e.api(http.MethodPost, "/v1/scenarios/check"+q, supportNoEmail)
+		if got := parseError(t, body); status != http.StatusBadRequest || got.Field != "file" {
+			t.Fatalf("dry run %q: %d %s, want 400 naming file", q, status, body)
+		}
+	}
+}
+
+func TestAPIScenarios(t *testing.T) {
+	e := startEnv(t, nil, nil)
+	status, body := e.api(http.MethodGet, "/v1/dialogs/nobody", nil)
+	if got := parseError(t, body); status != http.StatusNotFound || got.Code != ENotFound || !strings.Contains(got.Error, "api:nobody") {
+		t.Fatalf("unknown dialog: %d %s, want 404 not_found", status, body)
+	}
+
+	wantScenarios := map[string]string{"echo": "echo.yaml", "faq": "faq.yaml", "sleepy": "sleepy.yaml", "support": "support.yaml"}
+	checkScenarioList(t, e, wantScenarios)
 
 	status, body = e.api(http.MethodPost, "/v1/scenarios/reload", nil)
 	if status != http.StatusOK || !strings.Contains(string(body), `"changed":false`) {
@@ -216,51 +264,14 @@ func TestAPIScenarios(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("GET /v1/scenarios: %d %s", status, body)
 	}
-	list = ScenariosResponse{}
+	var list ScenariosResponse
 	mustJSON(t, body, &list)
 	i := slices.IndexFunc(list.Files, func(f scenarios.FileStatus) bool { return f.File == bad })
 	if i < 0 || !positioned(bad).MatchString(list.Files[i].Error) || list.Files[i].Version != "" {
 		t.Fatalf("GET /v1/scenarios files %+v: want %s with its positioned error and no live version", list.Files, bad)
 	}
 
-	t.Run("dry run", func(t *testing.T) {
-		// running dialogs: two wait for their email, one for its name; one is finished
-		for _, id := range []string{"d1", "d2", "d3", "d4"} {
-			e.event(EventRequest{Dialog: id, Line: 1, Type: "start"})
-			e.event(EventRequest{Dialog: id, Type: "button", Button: 1})
-		}
-		for _, id := range []string{"d1", "d2", "d4"} {
-			e.event(EventRequest{Dialog: id, Type: "message", Text: "Anna"})
-		}
-		e.event(EventRequest{Dialog: "d4", Type: "message", Text: "anna@example.com"})
-		live := e.dialog("d1").Version
-
-		status, body := e.api(http.MethodPost, "/v1/scenarios/check?file=support.yaml", supportNoEmail)
-		var dry DryRunResponse
-		mustJSON(t, body, &dry)
-		want := DryRunResponse{File: filepath.Join(e.dir, "support.yaml"), OK: true, Scenario: "support", Version: scenarios.Version([]byte(supportNoEmail)),
-			Live: live, Running: 3, Moved: map[string]int{"ask_email": 2}, MovedTo: "welcome", Removed: []string{"ask_email"}}
-		dry.Warnings = nil
-		if status != http.StatusOK || !jsonEqual(dry, want) {
-			t.Fatalf("dry run: %d %s\nwant %+v", status, body, want)
-		}
-		// nothing changed
-		if d := e.dialog("d1"); d.State != "ask_email" || d.Version != live {
-			t.Fatalf("the dry run changed a dialog: %+v", d)
-		}
-
-		status, body = e.api(http.MethodPost, "/v1/scenarios/check?file=support.yaml", "name: support\nstart: nowhere\nstates:\n  a:\n    say: hi\n")
-		mustJSON(t, body, &dry)
-		if status != http.StatusUnprocessableEntity || dry.OK || len(dry.Errors) == 0 || !positioned(filepath.Join(e.dir, "support.yaml")).MatchString(dry.Errors[0]) {
-			t.Fatalf("dry run of a broken file: %d %s", status, body)
-		}
-		for _, q := range []string{"", "?file=", "?file=../etc/x.yaml", "?file=.hidden.yaml"} {
-			status, body := e.api(http.MethodPost, "/v1/scenarios/check"+q, supportNoEmail)
-			if got := parseError(t, body); status != http.StatusBadRequest || got.Field != "file" {
-				t.Fatalf("dry run %q: %d %s, want 400 naming file", q, status, body)
-			}
-		}
-	})
+	t.Run("dry run", func(t *testing.T) { checkDryRun(t, e) })
 }
 
 func jsonEqual(a, b any) bool {

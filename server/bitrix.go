@@ -121,10 +121,14 @@ func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event) error {
 func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event) (dialogs.Input, string) {
 	line, _ := ev.OpenLine()
 	in := dialogs.Input{
-		Key:     engine.KeyPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
-		Event:   engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
-		Channel: engine.Channel{Member: ev.Auth.MemberID, Dialog: ev.Params.DialogID, Chat: ev.ChatID(), Domain: ev.Auth.Domain},
+		Key:   engine.KeyPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
+		Event: engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
+		Channel: engine.Channel{Member: ev.Auth.MemberID, Dialog: ev.Params.DialogID, Chat: ev.ChatID(), Domain: ev.Auth.Domain,
+			Entity: ev.Params.ChatEntityID},
 	}
+	// the chat's CRM bindings come with its messages (a join has none)
+	b := ev.Bindings()
+	in.Channel.Contact, in.Channel.Deal = b.Contact, b.Deal
 	if bot, ok := ev.Bot(); ok {
 		// only the bot's id: its token (data[BOT][…][access_token]) is the
 		// bot user's, who has no CRM rights; every call goes with the

@@ -199,7 +199,9 @@ func TestConversations(t *testing.T) {
 		if add == nil {
 			t.Fatal("no crm.lead.add was delivered")
 		}
-		if got, w := call(*add), want(t, "crm.lead.add", `{"fields":{"NAME":"Zoya","EMAIL":[{"VALUE":"zoya@example.com","VALUE_TYPE":"WORK"}]}}`); got != w {
+		// a new lead carries the chat's IM binding (imol|<Open Lines user code>)
+		imol := fmt.Sprintf(`"IM":[{"VALUE":"imol|telegrambot|1|%d|%d","VALUE_TYPE":"OPENLINE"}]`, 173633217+chat.ChatID, chat.Client.ID)
+		if got, w := call(*add), want(t, "crm.lead.add", `{"fields":{"NAME":"Zoya","EMAIL":[{"VALUE":"zoya@example.com","VALUE_TYPE":"WORK"}],`+imol+`}}`); got != w {
 			t.Fatalf("lead add:\n got %s\nwant %s", got, w)
 		}
 		lead := 0

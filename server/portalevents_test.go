@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/fakeportal"
 )
@@ -95,4 +96,44 @@ func TestPortalEventsAsDocumented(t *testing.T) {
 			t.Fatalf("state %q (%s), want a fresh run", d.State, d.Status)
 		}
 	})
+}
+
+// TestCRMBindings: the data a scenario collects goes to the CRM entity the
+// chat is bound to (CHAT_ENTITY_DATA_2): a contact or a deal is updated
+// instead of creating a duplicate lead.
+func TestCRMBindings(t *testing.T) {
+	p := newPortal(t, fakeportal.Config{})
+	e := startEnv(t, p, nil)
+	e.install()
+	for _, kind := range []string{"contact", "deal"} {
+		t.Run(kind, func(t *testing.T) {
+			chat := e.chat(1, 5201+len(kind), "Anna")
+			chat.LeadID = 0
+			id := p.AddCRM(kind, map[string]any{"NAME": "Anna"})
+			if kind == "contact" {
+				chat.ContactID = id
+			} else {
+				chat.DealID = id
+			}
+			leads := len(p.CallsOf(bitrix24.MethodLeadAdd))
+			for _, ev := range supportEvents(chat, "Anna") {
+				e.send(chat, ev())
+			}
+			e.settle()
+			if n := len(p.CallsOf(bitrix24.MethodLeadAdd)); n != leads {
+				t.Fatalf("%d crm.lead.add calls, want none: the chat is bound to a %s", n-leads, kind)
+			}
+			got := p.CRM(kind, id)
+			switch kind {
+			case "contact":
+				if emails, _ := got["EMAIL"].([]map[string]string); len(emails) != 1 || emails[0]["VALUE"] != "anna@example.com" {
+					t.Fatalf("contact %v, want the collected email", got)
+				}
+			case "deal":
+				if c, _ := got["COMMENTS"].(string); !strings.Contains(c, "email: anna@example.com") {
+					t.Fatalf("deal %v, want the collected fields in its comments", got)
+				}
+			}
+		})
+	}
 }

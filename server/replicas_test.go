@@ -327,17 +327,7 @@ func TestReplicas(t *testing.T) {
 		reps[i] = startReplica(t, fmt.Sprintf("replica%d", i+1), dsn, schema, dir, portal, func(_ *Config, o *outbox.Config) { o.Lease = lease })
 	}
 	heldBy := leaseCounter(t, dsn, schema)
-	// every replica serves the same scenarios: the same version hash
-	var version string
-	for _, r := range reps {
-		v := r.srv.scenariosView().Version
-		if version == "" {
-			version = v
-		}
-		if v == "" || v != version {
-			t.Fatalf("%s serves scenario version %q, another %q", r.name, v, version)
-		}
-	}
+	sameVersion(t, reps) // every replica serves the same scenarios
 
 	// install once, through the first replica; any replica registers the bot
 	bot, handlerPath := installVia(t, reps[0], portal)
@@ -349,144 +339,34 @@ func TestReplicas(t *testing.T) {
 		c := portal.Chat(1, 7001+i, bitrix24.User{FirstName: name, LastName: "Replica"})
 		chats[i] = &replicaChat{chat: c, name: name, key: fmt.Sprintf("%s%s:chat%d", engine.KeyPortal, portal.Config().MemberID, c.ChatID)}
 	}
-
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	var (
-		acked, posts, doubled, cutOff atomic.Int64
-		unexpectedMu                  sync.Mutex
-		unexpected                    []string
-	)
-	// post sends an event to one replica and reports whether it acknowledged it.
-	post := func(r *replicaNode, path string, body string) bool {
-		posts.Add(1)
-		req, err := http.NewRequest(http.MethodPost, r.base+path, strings.NewReader(body))
-		if err != nil {
-			panic(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := client.Do(req)
-		if err != nil {
-			cutOff.Add(1) // the killed replica: no answer
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var answer struct {
-			OK bool `json:"ok"`
-		}
-		if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &answer) == nil && answer.OK {
-			return true
-		}
-		unexpectedMu.Lock()
-		unexpected = append(unexpected, fmt.Sprintf("%s: %d %s", r.name, resp.StatusCode, b))
-		unexpectedMu.Unlock()
-		return false
-	}
-	// send delivers one event until a replica acknowledges it: to a random
-	// replica, or to two at once. A post the killed replica cut off is sent
-	// again, the same event (same MESSAGE_ID), as a client retypes an
-	// unanswered message: the replicas apply it once whether or not the
-	// killed one committed it.
-	send := func(form url.Values) {
-		path := handlerPath["EVENT_MESSAGE_ADD"]
-		if form.Get("event") == bitrix24.EventJoinChat {
-			path = handlerPath["EVENT_WELCOME_MESSAGE"]
-		}
-		body := form.Encode()
-		for attempt := 1; ; attempt++ {
-			targets := []*replicaNode{reps[randN(nReplicas)]}
-			if randN(4) == 0 {
-				other := reps[randN(nReplicas)]
-				for other == targets[0] {
-					other = reps[randN(nReplicas)]
-				}
-				targets = append(targets, other)
-				doubled.Add(1)
-			}
-			var ok atomic.Bool
-			var wg sync.WaitGroup
-			for _, r := range targets {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if post(r, path, body) {
-						ok.Store(true)
-					}
-				}()
-			}
-			wg.Wait()
-			if ok.Load() {
-				acked.Add(1)
-				return
-			}
-			if attempt == 50 {
-				t.Errorf("event %s not acknowledged after %d attempts", form.Get("event"), attempt)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-
-	// the load: every chat plays the support conversation
+	load := &replicaLoad{t: t, reps: reps, paths: handlerPath,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	total := int64(nChats * 5)
-	var wg sync.WaitGroup
-	for _, c := range chats {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i, next := range supportEvents(c.chat, c.name) {
-				form := next()
-				ev := engine.Event{Line: c.chat.Line, LeadID: c.chat.LeadID, Client: c.name, Type: engine.Start}
-				if i > 0 {
-					ev.Type, ev.Text, ev.ID = engine.Message, form.Get("data[PARAMS][MESSAGE]"), "m"+form.Get("data[PARAMS][MESSAGE_ID]")
-				}
-				send(form)
-				c.acked = append(c.acked, ev)
-				time.Sleep(time.Duration(randN(20)) * time.Millisecond)
-			}
-		}()
-	}
-	loadDone := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(loadDone)
-	}()
-	running := func() bool {
-		select {
-		case <-loadDone:
-			return false
-		default:
-			return true
-		}
-	}
+	running := load.play(chats)
 
 	// Mid-load, kill a replica while it has calls in flight: from a third
 	// of the events on, its portal calls get no answer; at the first such
 	// call, it dies.
 	victim := reps[1+randN(nReplicas-1)]
 	owner := victim.srv.Outbox.Owner()
-	for acked.Load() < total/3 && running() {
+	for load.acked.Load() < total/3 && running() {
 		time.Sleep(time.Millisecond)
 	}
 	front.freeze(victim.name)
 	for front.lost.Load() == 0 {
 		if !running() {
-			t.Fatalf("%s made no portal call under load (%d of %d events acknowledged)", victim.name, acked.Load(), total)
+			t.Fatalf("%s made no portal call under load (%d of %d events acknowledged)", victim.name, load.acked.Load(), total)
 		}
 		time.Sleep(time.Millisecond)
 	}
 	victim.kill()
-	killedAt := acked.Load()
+	killedAt := load.acked.Load()
 	held, lost := heldBy(owner), int(front.lost.Load())
-	<-loadDone
+	load.wait()
 	if t.Failed() {
 		return
 	}
-	unexpectedMu.Lock()
-	if len(unexpected) > 0 {
-		t.Fatalf("answers that are neither 200 nor a cut-off connection:\n%s", strings.Join(unexpected, "\n"))
-	}
-	unexpectedMu.Unlock()
+	load.noUnexpected()
 	if held < lost {
 		t.Fatalf("the killed %s holds %d claimed calls, fewer than the %d it had in flight", victim.name, held, lost)
 	}
@@ -505,42 +385,215 @@ func TestReplicas(t *testing.T) {
 			checkCalls(t, wants[i], flow) // the replay is the support flow
 		}
 	}
-
-	// every call of an acknowledged event reaches the portal, in order per
-	// chat; a repeat of the call just delivered is a duplicate
-	type tally struct{ matched, dups, stray int }
-	match := func(want, got []string) (m tally) {
-		for _, g := range got {
-			switch {
-			case m.matched < len(want) && g == want[m.matched]:
-				m.matched++
-			case m.matched > 0 && g == want[m.matched-1]:
-				m.dups++
-			default:
-				m.stray++
-			}
-		}
-		return m
+	waitAllDelivered(t, portal, chats, wants)
+	dups, expected := checkReplicated(t, live, portal, chats, wants, records)
+	t.Logf("REPLICAS replicas=%d chats=%d events_acked=%d posts=%d doubled=%d cut_off=%d killed=%s after %d events, holding %d claimed calls, %d of them done on the portal but unanswered; calls expected=%d duplicates=%d",
+		nReplicas, nChats, load.acked.Load(), load.posts.Load(), load.doubled.Load(), load.cutOff.Load(), victim.name, killedAt, held, lost, expected, dups)
+	switch {
+	case dups > held:
+		t.Errorf("%d duplicate deliveries, but the killed replica held only %d calls: duplicates no crash explains", dups, held)
+	case dups < lost:
+		t.Errorf("%d duplicate deliveries, but %d calls were done on the portal and unanswered when their replica died: the others must have sent them again", dups, lost)
 	}
+}
+
+// sameVersion checks that every replica serves the same scenario version hash.
+func sameVersion(t *testing.T, reps []*replicaNode) {
+	t.Helper()
+	var version string
+	for _, r := range reps {
+		v := r.srv.scenariosView().Version
+		if version == "" {
+			version = v
+		}
+		if v == "" || v != version {
+			t.Fatalf("%s serves scenario version %q, another %q", r.name, v, version)
+		}
+	}
+}
+
+// replicaLoad posts the chats' events to random replicas and counts what
+// happened.
+type replicaLoad struct {
+	t      *testing.T
+	reps   []*replicaNode
+	paths  map[string]string
+	client *http.Client
+	done   chan struct{}
+
+	acked, posts, doubled, cutOff atomic.Int64
+	unexpectedMu                  sync.Mutex
+	unexpected                    []string
+}
+
+// post sends an event to one replica and reports whether it acknowledged it.
+func (l *replicaLoad) post(r *replicaNode, path string, body string) bool {
+	l.posts.Add(1)
+	req, err := http.NewRequest(http.MethodPost, r.base+path, strings.NewReader(body))
+	if err != nil {
+		panic(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := l.client.Do(req)
+	if err != nil {
+		l.cutOff.Add(1) // the killed replica: no answer
+		return false
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var answer struct {
+		OK bool `json:"ok"`
+	}
+	if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &answer) == nil && answer.OK {
+		return true
+	}
+	l.unexpectedMu.Lock()
+	l.unexpected = append(l.unexpected, fmt.Sprintf("%s: %d %s", r.name, resp.StatusCode, b))
+	l.unexpectedMu.Unlock()
+	return false
+}
+
+// targets is one random replica, or two different ones (one post in four).
+func (l *replicaLoad) targets() []*replicaNode {
+	n := len(l.reps)
+	targets := []*replicaNode{l.reps[randN(n)]}
+	if randN(4) == 0 {
+		other := l.reps[randN(n)]
+		for other == targets[0] {
+			other = l.reps[randN(n)]
+		}
+		targets = append(targets, other)
+		l.doubled.Add(1)
+	}
+	return targets
+}
+
+// send delivers one event until a replica acknowledges it: to a random
+// replica, or to two at once. A post the killed replica cut off is sent
+// again, the same event (same MESSAGE_ID), as a client retypes an
+// unanswered message: the replicas apply it once whether or not the
+// killed one committed it.
+func (l *replicaLoad) send(form url.Values) {
+	path := l.paths["EVENT_MESSAGE_ADD"]
+	if form.Get("event") == bitrix24.EventJoinChat {
+		path = l.paths["EVENT_WELCOME_MESSAGE"]
+	}
+	body := form.Encode()
+	for attempt := 1; ; attempt++ {
+		var ok atomic.Bool
+		var wg sync.WaitGroup
+		for _, r := range l.targets() {
+			wg.Go(func() {
+				if l.post(r, path, body) {
+					ok.Store(true)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() {
+			l.acked.Add(1)
+			return
+		}
+		if attempt == 50 {
+			l.t.Errorf("event %s not acknowledged after %d attempts", form.Get("event"), attempt)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// play starts the load, every chat playing the support conversation, and
+// returns a function that reports whether it still runs.
+func (l *replicaLoad) play(chats []*replicaChat) (running func() bool) {
+	var wg sync.WaitGroup
+	for _, c := range chats {
+		wg.Go(func() {
+			for i, next := range supportEvents(c.chat, c.name) {
+				form := next()
+				ev := engine.Event{Line: c.chat.Line, LeadID: c.chat.LeadID, Client: c.name, Type: engine.Start}
+				if i > 0 {
+					ev.Type, ev.Text, ev.ID = engine.Message, form.Get("data[PARAMS][MESSAGE]"), "m"+form.Get("data[PARAMS][MESSAGE_ID]")
+				}
+				l.send(form)
+				c.acked = append(c.acked, ev)
+				time.Sleep(time.Duration(randN(20)) * time.Millisecond)
+			}
+		})
+	}
+	l.done = make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(l.done)
+	}()
+	return func() bool {
+		select {
+		case <-l.done:
+			return false
+		default:
+			return true
+		}
+	}
+}
+
+func (l *replicaLoad) wait() { <-l.done }
+
+// noUnexpected fails on answers that are neither 200 nor a cut-off connection.
+func (l *replicaLoad) noUnexpected() {
+	l.unexpectedMu.Lock()
+	defer l.unexpectedMu.Unlock()
+	if len(l.unexpected) > 0 {
+		l.t.Fatalf("answers that are neither 200 nor a cut-off connection:\n%s", strings.Join(l.unexpected, "\n"))
+	}
+}
+
+// tally is how the calls delivered to a chat match the calls wanted.
+type tally struct{ matched, dups, stray int }
+
+// matchCalls: each wanted call in order; a repeat of the call just
+// delivered is a duplicate; anything else is stray.
+func matchCalls(want, got []string) (m tally) {
+	for _, g := range got {
+		switch {
+		case m.matched < len(want) && g == want[m.matched]:
+			m.matched++
+		case m.matched > 0 && g == want[m.matched-1]:
+			m.dups++
+		default:
+			m.stray++
+		}
+	}
+	return m
+}
+
+// waitAllDelivered waits until every call of an acknowledged event reached
+// the portal.
+func waitAllDelivered(t *testing.T, portal *fakeportal.Portal, chats []*replicaChat, wants [][]string) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		missing := 0
 		for i, c := range chats {
-			m := match(wants[i], delivered(portal, about(c.chat)))
+			m := matchCalls(wants[i], delivered(portal, about(c.chat)))
 			missing += len(wants[i]) - m.matched
 		}
 		if missing == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d calls of acknowledged events never reached the portal", missing)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dups, expected := 0, 0
+}
+
+// checkReplicated checks every chat's calls (in order, duplicates counted)
+// and stored record against the single-server replay, and the outbox
+// empty; it returns the duplicates and the calls expected.
+func checkReplicated(t *testing.T, live *replicaNode, portal *fakeportal.Portal, chats []*replicaChat, wants [][]string, records []engine.Dialog) (dups, expected int) {
+	t.Helper()
 	for i, c := range chats {
 		got := delivered(portal, about(c.chat))
-		m := match(wants[i], got)
+		m := matchCalls(wants[i], got)
 		expected += len(wants[i])
 		dups += m.dups
 		if m.stray > 0 {
@@ -561,14 +614,7 @@ func TestReplicas(t *testing.T) {
 	if pending, parked, err := live.store.Depth(context.Background()); err != nil || pending != 0 || parked != 0 {
 		t.Errorf("outbox after delivery: %d pending, %d parked, %v; want none", pending, parked, err)
 	}
-	t.Logf("REPLICAS replicas=%d chats=%d events_acked=%d posts=%d doubled=%d cut_off=%d killed=%s after %d events, holding %d claimed calls, %d of them done on the portal but unanswered; calls expected=%d duplicates=%d",
-		nReplicas, nChats, acked.Load(), posts.Load(), doubled.Load(), cutOff.Load(), victim.name, killedAt, held, lost, expected, dups)
-	switch {
-	case dups > held:
-		t.Errorf("%d duplicate deliveries, but the killed replica held only %d calls: duplicates no crash explains", dups, held)
-	case dups < lost:
-		t.Errorf("%d duplicate deliveries, but %d calls were done on the portal and unanswered when their replica died: the others must have sent them again", dups, lost)
-	}
+	return dups, expected
 }
 
 // replayChat applies a chat's acknowledged events to a fresh dialog as one

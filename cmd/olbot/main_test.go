@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -107,7 +108,7 @@ func TestServeConfigPrecedence(t *testing.T) {
 		{"listen from the file", cfg.Listen, "127.0.0.1:7000"},
 		{"scenarios: env beats the file", cfg.Scenarios, "from-env"},
 		{"admin token: flag beats env", cfg.AdminToken, "flag-token"},
-		{"rate from the file", cfg.Rate, "5,10"},
+		{"rate from the file", cfg.Rate.String(), "5,10"},
 		{"store default", cfg.Store, "./data/olbot.db"},
 	}
 	for _, tc := range tests {
@@ -220,5 +221,60 @@ func TestServeRefusesOpenListenWithoutToken(t *testing.T) {
 	code, _, errOut := runCmd(t, "", "serve", "--listen", "0.0.0.0:0", "--store", "memory", "--scenarios", "../../examples")
 	if code != 1 || !strings.Contains(errOut, "set an admin token") {
 		t.Fatalf("exit %d, want 1 with a hint about the admin token:\n%s", code, errOut)
+	}
+}
+
+// TestServeConfigTyped: every source fills the typed configuration through
+// the one table; a bad value is an error naming its source and the setting.
+func TestServeConfigTyped(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "portals: [a.bitrix24.ru, b.bitrix24.ru]\nportal_timeout: 3s\npprof: true\n")
+	cfg, err := loadServeConfig([]string{"--config", good, "--outbox-lease", "90s", "--allow-reinstall"},
+		func(k string) string { return map[string]string{"OLBOT_RATE": "4", "OLBOT_LOG_LEVEL": "debug"}[k] }, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Portals, " "); got != "a.bitrix24.ru b.bitrix24.ru" {
+		t.Errorf("portals %q, want both from the YAML list", got)
+	}
+	if cfg.PortalTimeout != 3*time.Second || cfg.OutboxLease != 90*time.Second || !cfg.Pprof || !cfg.AllowReinstall {
+		t.Errorf("timeout %v lease %v pprof %v reinstall %v, want 3s, 90s, true, true", cfg.PortalTimeout, cfg.OutboxLease, cfg.Pprof, cfg.AllowReinstall)
+	}
+	if cfg.Rate != (rate{4, 50}) || cfg.LogLevel != slog.LevelDebug || cfg.LogFormat != "text" {
+		t.Errorf("rate %v level %v format %q, want 4,50 (default burst), debug, text", cfg.Rate, cfg.LogLevel, cfg.LogFormat)
+	}
+	defaults, err := loadServeConfig(nil, func(string) string { return "" }, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if defaults.PortalTimeout != 15*time.Second || defaults.OutboxLease != 2*time.Minute || defaults.Rate != (rate{2, 50}) || defaults.Portals != nil {
+		t.Errorf("defaults: timeout %v lease %v rate %v portals %v", defaults.PortalTimeout, defaults.OutboxLease, defaults.Rate, defaults.Portals)
+	}
+	bad := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"flag duration", []string{"--portal-timeout", "soon"}, nil, `--portal-timeout: "soon": want a positive duration`},
+		{"env rate", nil, map[string]string{"OLBOT_RATE": "2,0"}, `OLBOT_RATE: rate "2,0": burst must be`},
+		{"env bool", nil, map[string]string{"OLBOT_PPROF": "yes please"}, `OLBOT_PPROF: "yes please" is not true or false`},
+		{"file value", []string{"--config", write("bad.yaml", "\noutbox_lease: -1m\n")}, nil, "bad.yaml:2: outbox_lease: \"-1m\": want a positive duration"},
+		{"file log format", []string{"--config", write("fmt.yaml", "log_format: xml\n")}, nil, `log_format: "xml": want text or json`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadServeConfig(tc.args, func(k string) string { return tc.env[k] }, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }

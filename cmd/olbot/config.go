@@ -1,0 +1,280 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/bolt"
+	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/postgres"
+	"github.com/olbot/olbot/server"
+)
+
+// serveConfig is everything `olbot serve` can be told, typed. The flags,
+// the OLBOT_* variables and the YAML --config file all fill it through
+// one table (options), which also holds every default.
+type serveConfig struct {
+	Listen          string
+	Scenarios       string
+	Store           string
+	StoreSchema     string
+	OutboxLease     time.Duration
+	PortalTimeout   time.Duration
+	Webhook         string
+	ClientID        string
+	AppToken        string
+	HandlerSecret   string
+	AdminToken      string
+	AppClientID     string
+	AppClientSecret string
+	OAuthURL        string
+	Portals         []string
+	Rate            rate
+	AllowReinstall  bool
+	Pprof           bool
+	LogLevel        slog.Level
+	LogFormat       string
+}
+
+// rate is a per-portal rate limit: requests per second and burst.
+type rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+func (r rate) String() string { return fmt.Sprintf("%g,%d", r.PerSecond, r.Burst) }
+
+// parseRate reads "2,50" (requests per second, burst) or "2" (the default burst).
+func parseRate(s string) (float64, int, error) {
+	perSecond, burst, _ := strings.Cut(s, ",")
+	r, err := strconv.ParseFloat(strings.TrimSpace(perSecond), 64)
+	if err != nil || r <= 0 {
+		return 0, 0, fmt.Errorf("rate %q: want requests per second and burst, e.g. 2,50", s)
+	}
+	b := outbox.DefaultBurst
+	if burst != "" {
+		b, err = strconv.Atoi(strings.TrimSpace(burst))
+		if err != nil || b < 1 {
+			return 0, 0, fmt.Errorf("rate %q: burst must be a whole number of 1 or more", s)
+		}
+	}
+	return r, b, nil
+}
+
+// option is one setting: its flag (the YAML key is the flag with _ for -),
+// its variable, its default as text, and how text sets it.
+type option struct {
+	name, env, def, help string
+	secret               bool // never printed (the help shows no default)
+	boolean              bool // a flag without a value
+	set                  func(string) error
+}
+
+func (o option) key() string { return strings.ReplaceAll(o.name, "-", "_") }
+
+func text(dst *string) func(string) error {
+	return func(s string) error { *dst = s; return nil }
+}
+
+func duration(dst *time.Duration) func(string) error {
+	return func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q: want a positive duration, e.g. 15s or 2m", s)
+		}
+		*dst = d
+		return nil
+	}
+}
+
+func boolean(dst *bool) func(string) error {
+	return func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*dst = b
+		return nil
+	}
+}
+
+func list(dst *[]string) func(string) error {
+	return func(s string) error {
+		*dst = nil
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*dst = append(*dst, p)
+			}
+		}
+		return nil
+	}
+}
+
+func (c *serveConfig) setRate(s string) error {
+	r, b, err := parseRate(s)
+	c.Rate = rate{r, b}
+	return err
+}
+
+func (c *serveConfig) setLogLevel(s string) error {
+	if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("%q: want debug, info, warn or error", s)
+	}
+	return nil
+}
+
+func (c *serveConfig) setLogFormat(s string) error {
+	if s != "text" && s != "json" {
+		return fmt.Errorf("%q: want text or json", s)
+	}
+	c.LogFormat = s
+	return nil
+}
+
+// options is the one table of serve's settings and their defaults.
+func (c *serveConfig) options() []option {
+	return []option{
+		{name: "listen", env: "OLBOT_LISTEN", def: server.DefaultListen, help: "address to listen on", set: text(&c.Listen)},
+		{name: "scenarios", env: "OLBOT_SCENARIOS", def: "examples", help: "folder of scenario files (watched and hot-reloaded)", set: text(&c.Scenarios)},
+		{name: "store", env: "OLBOT_STORE", def: bolt.DefaultPath, help: "dialog store: a bbolt file path, memory, or a postgres:// URL", set: text(&c.Store)},
+		{name: "store-schema", env: "OLBOT_STORE_SCHEMA", def: postgres.DefaultSchema, help: "PostgreSQL schema that holds olbot's tables (created when missing); replicas of one olbot share it", set: text(&c.StoreSchema)},
+		{name: "outbox-lease", env: "OLBOT_OUTBOX_LEASE", def: outbox.DefaultLease.String(), help: "how long a replica reserves a portal call it is delivering; the calls of a replica that died go out from the others after it", set: duration(&c.OutboxLease)},
+		{name: "portal-timeout", env: "OLBOT_PORTAL_TIMEOUT", def: outbox.DefaultCallTimeout.String(), help: "how long one request to a portal may take; a portal that does not answer in time has the call retried later and delays only its own calls", set: duration(&c.PortalTimeout)},
+		{name: "webhook", env: "OLBOT_WEBHOOK", help: "incoming webhook URL https://PORTAL/rest/USER/SECRET/ (webhook mode)", secret: true, set: text(&c.Webhook)},
+		{name: "client-id", env: "OLBOT_CLIENT_ID", help: "the imbot CLIENT_ID chosen at registration (webhook mode)", secret: true, set: text(&c.ClientID)},
+		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, set: text(&c.AppToken)},
+		{name: "handler-secret", env: "OLBOT_HANDLER_SECRET", help: "secret k of the handler URL …/bitrix24/events?k=SECRET (printed by olbot register)", secret: true, set: text(&c.HandlerSecret)},
+		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, set: text(&c.AdminToken)},
+		{name: "app-client-id", env: "OLBOT_APP_CLIENT_ID", help: "local application's client_id (token refresh)", set: text(&c.AppClientID)},
+		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, set: text(&c.AppClientSecret)},
+		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: bitrix24.DefaultTokenURL, help: "OAuth server that proves installs and refreshes tokens", set: text(&c.OAuthURL)},
+		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", set: list(&c.Portals)},
+		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},
+		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", def: "false", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: true, set: boolean(&c.AllowReinstall)},
+		{name: "pprof", env: "OLBOT_PPROF", def: "false", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: true, set: boolean(&c.Pprof)},
+		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", set: c.setLogLevel},
+		{name: "log-format", env: "OLBOT_LOG_FORMAT", def: "text", help: "text or json", set: c.setLogFormat},
+	}
+}
+
+// loadServeConfig applies the defaults, then the config file, then the
+// OLBOT_* variables, then the flags; every value goes through its option's
+// parser, and an error names where the value came from.
+func loadServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	opts := c.options()
+	fs := newFlags("serve", "serve [flags]", stderr)
+	configFile := fs.String("config", getenv("OLBOT_CONFIG"), "optional YAML config file with the same settings (keys with _ instead of -); env OLBOT_CONFIG")
+	var flagged []func() error // applied last, in the order given
+	for _, o := range opts {
+		usage := o.help + " (env " + o.env + ")"
+		if o.def != "" && !o.boolean {
+			usage += " (default " + o.def + ")"
+		}
+		record := func(v string) error {
+			flagged = append(flagged, func() error { return from("--"+o.name, o.set(v)) })
+			return nil
+		}
+		if o.boolean {
+			fs.BoolFunc(o.name, usage, record)
+		} else {
+			fs.Func(o.name, usage, record)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (serve takes only flags)", fs.Arg(0))
+	}
+	for _, o := range opts {
+		if o.def == "" {
+			continue
+		}
+		if err := from("default of --"+o.name, o.set(o.def)); err != nil {
+			return nil, err
+		}
+	}
+	if *configFile != "" {
+		if err := c.readFile(*configFile, opts); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range opts {
+		if v := getenv(o.env); v != "" {
+			if err := from(o.env, o.set(v)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, apply := range flagged {
+		if err := apply(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// from prefixes an error with where its value came from.
+func from(where string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// readFile sets the options the YAML file names; a key no option has is an
+// error naming it. A list (portals) may be a YAML sequence.
+func (c *serveConfig) readFile(path string, opts []option) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	byKey := map[string]option{}
+	keys := make([]string, 0, len(opts))
+	for _, o := range opts {
+		byKey[o.key()] = o
+		keys = append(keys, o.key())
+	}
+	for k, node := range doc {
+		o, ok := byKey[k]
+		if !ok {
+			return fmt.Errorf("config file %s:%d: unknown key %q (keys: %s)", path, node.Line, k, strings.Join(keys, ", "))
+		}
+		v := node.Value
+		if node.Kind == yaml.SequenceNode {
+			parts := make([]string, 0, len(node.Content))
+			for _, n := range node.Content {
+				parts = append(parts, n.Value)
+			}
+			v = strings.Join(parts, ",")
+		} else if node.Kind != yaml.ScalarNode {
+			return fmt.Errorf("config file %s:%d: %s: want a value", path, node.Line, k)
+		}
+		if err := from(fmt.Sprintf("config file %s:%d: %s", path, node.Line, k), o.set(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newLogger(level slog.Level, format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

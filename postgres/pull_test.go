@@ -1,0 +1,26 @@
+package postgres
+
+import (
+	"testing"
+	"time"
+
+	"github.com/olbot/olbot/pull/pulltest"
+)
+
+// TestPull runs the lease and offset suite on two replicas of one schema,
+// with the database's clock.
+func TestPull(t *testing.T) {
+	testDSN(t)
+	const ttl = time.Second // long enough for the steps a case takes before its lapse, on a loaded machine
+	pulltest.Run(t, pulltest.Opener{
+		Open: func(t *testing.T) (a, b pulltest.Leases) {
+			schema := newSchema(t)
+			sa, sb := mustOpen(t, schema), mustOpen(t, schema)
+			t.Cleanup(func() { _ = sa.Close(); _ = sb.Close() })
+			return sa.Pull(), sb.Pull()
+		},
+		// only makes a lease lapse; nothing is timed
+		Lapse: func(*testing.T) { time.Sleep(ttl + 100*time.Millisecond) },
+		TTL:   ttl,
+	})
+}
