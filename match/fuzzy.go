@@ -31,11 +31,17 @@ func shapeOf(w string) shape {
 }
 
 // starts reports whether one edit can turn a word starting as w into one
-// starting as e: the first rune of one is among the first two of the other.
-func (w shape) starts(e shape) bool { return w.f0 == e.f0 || w.f0 == e.f1 || w.f1 == e.f0 }
+// starting as e: the first runes are equal (an edit further on), or one
+// word's first is the other's second (an insertion, deletion or swap at the
+// start), or the second runes are equal (a substitution of the first).
+func (w shape) starts(e shape) bool {
+	return w.f0 == e.f0 || w.f0 == e.f1 || w.f1 == e.f0 || w.f1 == e.f1
+}
 
 // ends is starts for the ends of the words.
-func (w shape) ends(e shape) bool { return w.l0 == e.l0 || w.l0 == e.l1 || w.l1 == e.l0 }
+func (w shape) ends(e shape) bool {
+	return w.l0 == e.l0 || w.l0 == e.l1 || w.l1 == e.l0 || w.l1 == e.l1
+}
 
 // Forgiving returns the input ready for the fuzzy matches, which need the
 // shape of each word: worked out once here, not for every entry.

@@ -1,6 +1,11 @@
 package match
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+
+	"github.com/olbot/olbot/typo"
+)
 
 // Real typos from support chats: a letter swapped, missing, doubled or wrong.
 func TestMatchFuzzy(t *testing.T) {
@@ -60,6 +65,33 @@ func TestNear(t *testing.T) {
 	for _, tc := range tests {
 		if got := Near(tc.w, tc.e); got != tc.want {
 			t.Errorf("Near(%q, %q) = %v, want %v", tc.w, tc.e, got, tc.want)
+		}
+	}
+}
+
+// Near is exactly "one edit, for words of MinFuzzy letters or more": its
+// quick tests never turn away a pair that typo.AtMost accepts.
+func TestNearAgreesWithDistance(t *testing.T) {
+	var words []string
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		if n <= 4 {
+			words = append(words, prefix)
+		}
+		if n == 0 {
+			return
+		}
+		for _, r := range []string{"а", "б"} {
+			gen(prefix+r, n-1)
+		}
+	}
+	gen("", 7)
+	for _, w := range words {
+		for _, e := range words {
+			want := utf8.RuneCountInString(e) >= MinFuzzy && typo.AtMost(w, e, 1)
+			if got := Near(w, e); got != want && w != e {
+				t.Fatalf("Near(%q, %q) = %v, want %v", w, e, got, want)
+			}
 		}
 	}
 }
