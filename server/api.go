@@ -1,15 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -79,63 +76,12 @@ func viewOf(d engine.Dialog) DialogView {
 		Retries: d.Retries, Line: d.Line, Started: timePtr(d.Started), LastIn: timePtr(d.LastIn), Updated: timePtr(d.Updated), Rev: d.Rev}
 }
 
-const maxIDLen = 200
-
-// checkID validates a channel's dialog id.
-func checkID(field, id string) error {
-	switch {
-	case id == "":
-		return &Error{Code: EInvalid, Field: field, Message: field + " is missing: give the conversation an id, e.g. \"dialog\": \"chat-42\""}
-	case len(id) > maxIDLen:
-		return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf("%s is longer than %d bytes", field, maxIDLen)}
-	}
-	for _, r := range id {
-		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
-			return &Error{Code: EInvalid, Field: field, Message: field + " may not contain spaces or control characters"}
-		}
-	}
-	return nil
-}
-
-// decodeJSON decodes a JSON body strictly: unknown fields and trailing data are errors.
-func decodeJSON(c echo.Context, v any) error {
-	// The body is read as JSON whatever the Content-Type says: curl -d sends
-	// form-urlencoded by default, and a JSON error message helps more than a 415.
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		var synErr *json.SyntaxError
-		switch {
-		case errors.As(err, &typeErr):
-			return &Error{Code: EInvalid, Field: typeErr.Field, Message: fmt.Sprintf("%s: expected %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)}
-		case errors.As(err, &synErr):
-			return &Error{Code: EInvalid, Message: fmt.Sprintf("malformed JSON at byte %d: %v", synErr.Offset, err)}
-		case errors.Is(err, io.EOF):
-			return &Error{Code: EInvalid, Message: "the request body is empty; send a JSON object"}
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &Error{Code: EInvalid, Field: f, Message: fmt.Sprintf("unknown field %q", f)}
-		default:
-			return &Error{Code: EInvalid, Message: "malformed JSON: " + err.Error()}
-		}
-	}
-	if dec.More() {
-		return &Error{Code: EInvalid, Message: "unexpected data after the JSON object"}
-	}
-	return nil
-}
-
 func (s *Server) handleEvent(c echo.Context) error {
 	var req EventRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := checkID("dialog", req.Dialog); err != nil {
+	if err := checkEventRequest(req); err != nil {
 		return err
 	}
 	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Line: req.Line, ID: req.ID, Time: s.now()}
@@ -154,6 +100,20 @@ func (s *Server) handleEvent(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, responseOf(out))
+}
+
+// checkEventRequest checks the ids of /v1/events against their limits.
+func checkEventRequest(req EventRequest) error {
+	if err := checkID("dialog", req.Dialog, MaxDialogIDLen); err != nil {
+		return err
+	}
+	if err := checkLen("id", req.ID, MaxEventIDLen); err != nil {
+		return err
+	}
+	if err := checkLen("scenario", req.Scenario, MaxScenarioLen); err != nil {
+		return err
+	}
+	return checkLen("client", req.Client, MaxClientLen)
 }
 
 func responseOf(out dialogs.Outcome) EventResponse {
@@ -179,11 +139,18 @@ func dialogKey(id string) string {
 }
 
 func (s *Server) handleDialog(c echo.Context) error {
-	id := c.Param("id")
-	if err := checkID("id", id); err != nil {
+	id, err := pathParam(c, "id")
+	if err != nil {
 		return err
 	}
 	key := dialogKey(id)
+	limit := MaxDialogIDLen // a bare id, as /v1/events takes it
+	if key == id {
+		limit = engine.MaxKeyLen // a whole key: b24:<member>:<DIALOG_ID>, pg:<session>
+	}
+	if err := checkID("id", id, limit); err != nil {
+		return err
+	}
 	d, err := s.store.Dialog(c.Request().Context(), key)
 	if errors.Is(err, engine.ErrNotFound) {
 		return &Error{Code: ENotFound, Message: fmt.Sprintf("no dialog %q", key)}

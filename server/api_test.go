@@ -283,22 +283,22 @@ func jsonEqual(a, b any) bool {
 func TestAdminToken(t *testing.T) {
 	const token = "admin-s3cret"
 	e := startEnv(t, nil, func(e *env) { e.cfg.AdminToken = token })
-	routes := []struct{ method, path, body string }{
-		{http.MethodPost, "/v1/events", `{"dialog":"t1","line":1,"type":"start"}`},
-		{http.MethodGet, "/v1/dialogs/t1", ""},
-		{http.MethodGet, "/v1/scenarios", ""},
-		{http.MethodPost, "/v1/scenarios/reload", ""},
-		{http.MethodPost, "/v1/scenarios/check?file=support.yaml", supportNoEmail},
+	routes := []struct{ method, path, contentType, body string }{
+		{http.MethodPost, "/v1/events", "application/json", `{"dialog":"t1","line":1,"type":"start"}`},
+		{http.MethodGet, "/v1/dialogs/t1", "", ""},
+		{http.MethodGet, "/v1/scenarios", "", ""},
+		{http.MethodPost, "/v1/scenarios/reload", "", ""},
+		{http.MethodPost, "/v1/scenarios/check?file=support.yaml", "application/yaml", supportNoEmail},
 	}
 	for _, r := range routes {
 		t.Run(r.method+" "+r.path, func(t *testing.T) {
 			for _, tok := range []string{"", "wrong", token + "x"} {
-				status, body := e.request(r.method, r.path, "application/json", strings.NewReader(r.body), tok)
+				status, body := e.request(r.method, r.path, r.contentType, strings.NewReader(r.body), tok)
 				if got := parseError(t, body); status != http.StatusUnauthorized || got.Code != EUnauthorized {
 					t.Fatalf("token %q: %d %s, want 401", tok, status, body)
 				}
 			}
-			if status, body := e.request(r.method, r.path, "application/json", strings.NewReader(r.body), token); status != http.StatusOK {
+			if status, body := e.request(r.method, r.path, r.contentType, strings.NewReader(r.body), token); status != http.StatusOK {
 				t.Fatalf("with the token: %d %s", status, body)
 			}
 		})

@@ -59,10 +59,6 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 
 // parseEvent reads and decodes the portal's form body.
 func parseEvent(c echo.Context) (*bitrix24.Event, error) {
-	req := c.Request()
-	if ct := req.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		return nil, &Error{Code: EInvalid, Message: fmt.Sprintf("Content-Type is %q; Bitrix24 events are application/x-www-form-urlencoded", ct)}
-	}
 	body, err := readBody(c)
 	if err != nil {
 		return nil, err
@@ -78,6 +74,9 @@ func parseEvent(c echo.Context) (*bitrix24.Event, error) {
 			return nil, &Error{Code: EInvalid, Field: fe.Field, Message: fe.Error()}
 		}
 		return nil, &Error{Code: EInvalid, Message: err.Error()}
+	}
+	if err := checkPortalIDs(ev); err != nil {
+		return nil, err
 	}
 	return ev, nil
 }

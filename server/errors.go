@@ -16,9 +16,11 @@ import (
 const (
 	EInvalid      = "invalid"      // 400: the request is malformed or names something wrong
 	EUnauthorized = "unauthorized" // 401: missing or wrong token
+	EForbidden    = "forbidden"    // 403: a host name or a browser origin olbot does not serve
 	ENotFound     = "not_found"    // 404
 	EConflict     = "conflict"     // 409
 	ETooLarge     = "too_large"    // 413
+	EMediaType    = "media_type"   // 415: the body's Content-Type is not the route's
 	EUnavailable  = "unavailable"  // 503: the store or the scenarios are not ready; retry later
 	EInternal     = "internal"     // 500: logged in full, shown as "internal error"
 )
@@ -61,9 +63,11 @@ func answerOf(err error) *Error {
 var statusOf = map[string]int{
 	EInvalid:      http.StatusBadRequest,
 	EUnauthorized: http.StatusUnauthorized,
+	EForbidden:    http.StatusForbidden,
 	ENotFound:     http.StatusNotFound,
 	EConflict:     http.StatusConflict,
 	ETooLarge:     http.StatusRequestEntityTooLarge,
+	EMediaType:    http.StatusUnsupportedMediaType,
 	EUnavailable:  http.StatusServiceUnavailable,
 	EInternal:     http.StatusInternalServerError,
 }

@@ -135,7 +135,7 @@ func TestBadEventBodies(t *testing.T) {
 		{name: "bot key not a number", edit: set("data[BOT][abc][BOT_ID]", "1"), wantStatus: 400, wantField: "data[BOT][abc]"},
 		{name: "bad ts", edit: set("ts", "yesterday"), wantStatus: 400, wantField: "ts"},
 		{name: "not form-encoded", body: func() string { return "event=%zz" }, wantStatus: 400, wantIn: "form"},
-		{name: "JSON instead of a form", body: func() string { return `{"event":"ONIMBOTMESSAGEADD"}` }, contentType: "application/json", wantStatus: 400, wantIn: "Content-Type"},
+		{name: "JSON instead of a form", body: func() string { return `{"event":"ONIMBOTMESSAGEADD"}` }, contentType: "application/json", wantStatus: 415, wantField: "Content-Type", wantIn: "application/x-www-form-urlencoded"},
 		{name: "body over the limit", body: func() string { return chat.Say(strings.Repeat("x", 20<<10)).Encode() }, wantStatus: 413},
 	}
 	for _, tc := range tests {

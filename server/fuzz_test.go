@@ -108,6 +108,7 @@ func fuzzAuth() (bitrix24.Auth, bitrix24.BotAuth) {
 func fuzzPost(tb testing.TB, s *Server, body string) *httptest.ResponseRecorder {
 	tb.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/bitrix24/events", strings.NewReader(body))
+	req.Host = "127.0.0.1:8080"
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return serveBounded(tb, s.Handler(), req)
 }
@@ -192,6 +193,7 @@ func FuzzEventsJSON(f *testing.F) {
 func postJSONTo(tb testing.TB, s *Server, path, body string) *httptest.ResponseRecorder {
 	tb.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Host = "127.0.0.1:8080"
 	req.Header.Set("Content-Type", "application/json")
 	return serveBounded(tb, s.Handler(), req)
 }

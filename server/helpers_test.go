@@ -298,7 +298,11 @@ func (e *env) api(method, path string, body any) (int, []byte) {
 		}
 		r = bytes.NewReader(raw)
 	}
-	return e.request(method, path, "application/json", r, e.cfg.AdminToken)
+	ct := "application/json"
+	if strings.HasPrefix(path, "/v1/scenarios/check") {
+		ct = "application/yaml" // the body is the scenario file
+	}
+	return e.request(method, path, ct, r, e.cfg.AdminToken)
 }
 
 // event posts one /v1/events request and decodes the answer, requiring 200.

@@ -71,11 +71,15 @@ func newHostile(t *testing.T, cfg Config, jsonLogs bool) *hostile {
 func (h *hostile) do(method, target, contentType string, body io.Reader, header http.Header) *httptest.ResponseRecorder {
 	h.t.Helper()
 	req := httptest.NewRequest(method, target, body)
+	req.Host = "127.0.0.1:8080" // httptest's example.com is not served on loopback
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
 	}
 	rec := serveBounded(h.t, h.s.Handler(), req)
 	h.mu.Lock()
@@ -387,7 +391,7 @@ func TestHostileSlowClients(t *testing.T) {
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
-			head := "POST /bitrix24/events HTTP/1.1\r\nHost: olbot\r\nX-Slow: " + strings.Repeat("a", 10_000)
+			head := "POST /bitrix24/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + strings.Repeat("a", 10_000)
 			for i := 0; i < len(head); i++ {
 				select {
 				case <-stop:
@@ -403,7 +407,7 @@ func TestHostileSlowClients(t *testing.T) {
 	})
 	t.Run("body stalls", func(t *testing.T) {
 		conn := dial(t)
-		fmt.Fprint(conn, "POST /bitrix24/events HTTP/1.1\r\nHost: olbot\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nevent=ONIMBOT")
+		fmt.Fprint(conn, "POST /bitrix24/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nevent=ONIMBOT")
 		got := waitClosed(t, conn, conn, bound)
 		if strings.HasPrefix(string(got), "HTTP/1.1 5") {
 			t.Fatalf("a stalled body got %q", got)
@@ -411,7 +415,7 @@ func TestHostileSlowClients(t *testing.T) {
 	})
 	t.Run("idle keep-alive connection", func(t *testing.T) {
 		conn := dial(t)
-		fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: olbot\r\n\r\n")
+		fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 		r := bufio.NewReader(conn)
 		resp, err := http.ReadResponse(r, nil)
 		if err != nil {

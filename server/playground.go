@@ -62,7 +62,7 @@ func (s *Server) playgroundRoutes(e *echo.Echo) {
 	api.GET("/scenarios", s.handlePGScenarios)
 	api.GET("/status", s.handlePGStatus)
 	api.GET("/events", s.handlePGStream)
-	api.POST("/dialogs/:session/events", s.handlePGEvent)
+	api.POST("/dialogs/:session/events", s.handlePGEvent, accepts(mediaJSON))
 	api.GET("/dialogs/:session", s.handlePGDialog)
 	api.GET("/funnel", s.handlePGFunnels)
 	api.GET("/funnel/:scenario", s.handlePGFunnel)
@@ -333,12 +333,10 @@ type PGEventRequest struct {
 	Client   string `json:"client,omitempty"`
 }
 
-const maxSessionLen = 64
-
 // checkSession validates a page's session id: letters, digits, - and _.
 func checkSession(id string) error {
-	if id == "" || len(id) > maxSessionLen {
-		return &Error{Code: EInvalid, Field: "session", Message: fmt.Sprintf("the session id must be 1 to %d letters, digits, - or _", maxSessionLen)}
+	if id == "" || len(id) > MaxSessionLen {
+		return &Error{Code: EInvalid, Field: "session", Message: fmt.Sprintf("the session id must be 1 to %d letters, digits, - or _", MaxSessionLen)}
 	}
 	for _, r := range id {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
@@ -352,7 +350,10 @@ func checkSession(id string) error {
 // dialog is marked as a playground one and never produces portal calls.
 // "idle" acts as if the client had been silent for the scenario's idle time.
 func (s *Server) handlePGEvent(c echo.Context) error {
-	session := c.Param("session")
+	session, err := pathParam(c, "session")
+	if err != nil {
+		return err
+	}
 	if err := checkSession(session); err != nil {
 		return err
 	}
@@ -360,8 +361,11 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if len(req.Client) > 100 {
-		return &Error{Code: EInvalid, Field: "client", Message: "client is longer than 100 bytes"}
+	if err := checkLen("client", req.Client, MaxClientLen); err != nil {
+		return err
+	}
+	if err := checkLen("scenario", req.Scenario, MaxScenarioLen); err != nil {
+		return err
 	}
 	key := engine.KeyPlayground + session
 	now := s.now()
@@ -398,7 +402,10 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 }
 
 func (s *Server) handlePGDialog(c echo.Context) error {
-	session := c.Param("session")
+	session, err := pathParam(c, "session")
+	if err != nil {
+		return err
+	}
 	if err := checkSession(session); err != nil {
 		return err
 	}
@@ -416,7 +423,10 @@ func (s *Server) handlePGDialog(c echo.Context) error {
 // ---- funnel ----
 
 func (s *Server) handlePGFunnel(c echo.Context) error {
-	name := c.Param("scenario")
+	name, err := pathParam(c, "scenario")
+	if err != nil {
+		return err
+	}
 	sc := s.registry.Current().Set.ByName[name]
 	if sc == nil {
 		return &Error{Code: ENotFound, Message: fmt.Sprintf("no live scenario %q", name)}

@@ -139,6 +139,9 @@ func (e *pgEnv) call(method, path, body string) (int, []byte) {
 	if e.token != "" {
 		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // as the page's fetch sends it
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)

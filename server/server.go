@@ -48,6 +48,10 @@ type Config struct {
 	Listen     string // default 127.0.0.1:8080
 	AdminToken string // bearer token for /v1/*; required to listen beyond loopback
 	BodyLimit  int64  // request body limit in bytes; default 1 MiB
+	// PublicHost is the host name olbot is reached under through a proxy or
+	// tunnel: while it listens on loopback it serves only loopback names
+	// and this one (DNS rebinding), and trusts the pages of this name.
+	PublicHost string
 
 	Debounce      time.Duration // scenario folder debounce; default scenarios.DefaultDebounce
 	ShutdownGrace time.Duration // drain time on Close; default 10s
@@ -170,6 +174,7 @@ type Server struct {
 	funnel    Funnel
 	workers   []Worker
 	pg        *playground // the playground page's reload news (playground.go)
+	guard     *guard      // host, origin and media type checks (guard.go)
 
 	reloadReq chan chan<- scenarios.ReloadOutcome
 	ready     bool
@@ -203,6 +208,10 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if opts.Store == nil || opts.Registry == nil || opts.Dialogs == nil || opts.Portals == nil || opts.Registrar == nil || opts.Funnel == nil {
 		return nil, errors.New("server: a store, a scenario registry, dialogs, portals, a registrar and a funnel are required")
 	}
+	g, err := newGuard(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -225,6 +234,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		funnel:    opts.Funnel,
 		workers:   opts.Workers,
 		pg:        newPlayground(),
+		guard:     g,
 		reloadReq: make(chan chan<- scenarios.ReloadOutcome, 1),
 	}
 	s.echo = s.routes()
@@ -446,24 +456,30 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.httpError
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprint(s.cfg.BodyLimit) + "B"}))
 	e.Use(s.recoverer)
+	e.Use(s.guard.middleware)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.handleReady)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
-	e.POST("/bitrix24/events", s.handleBitrix24)
+	// The portal posts forms server to server: the one route that reads a
+	// body a browser page could send without a preflight; it acts only on
+	// events with the portal's token.
+	e.POST("/bitrix24/events", s.handleBitrix24, accepts(mediaForm, mediaNone))
 
+	// Every other POST names its body's media type (guard.go).
 	v1 := e.Group("/v1", s.requireAdmin)
-	v1.POST("/events", s.handleEvent)
+	v1.POST("/events", s.handleEvent, accepts(mediaJSON))
 	// noop reads the body and answers like /v1/events would, doing nothing
-	// else: the load tool's baseline, the HTTP ceiling of this server.
+	// else: the load tool's baseline, the HTTP ceiling of this server. It
+	// takes the bodies of both event routes and changes nothing.
 	v1.POST("/noop", func(c echo.Context) error {
 		_, _ = io.Copy(io.Discard, c.Request().Body)
 		return c.JSON(http.StatusOK, map[string]bool{"ok": true})
-	})
+	}, accepts(mediaJSON, mediaForm))
 	v1.GET("/dialogs/:id", s.handleDialog)
 	v1.GET("/scenarios", s.handleScenarios)
-	v1.POST("/scenarios/reload", s.handleReload)
-	v1.POST("/scenarios/check", s.handleDryRun)
+	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
+	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))
 	if s.cfg.Pprof {
 		dbg := e.Group("/debug/pprof", s.requireAdmin)
 		dbg.GET("/cmdline", echo.WrapHandler(http.HandlerFunc(pprof.Cmdline)))

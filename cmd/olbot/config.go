@@ -34,6 +34,7 @@ type serveConfig struct {
 	AppToken        string
 	HandlerSecret   string
 	AdminToken      string
+	PublicHost      string
 	AppClientID     string
 	AppClientSecret string
 	OAuthURL        string
@@ -132,6 +133,16 @@ func (c *serveConfig) setLogLevel(s string) error {
 	return nil
 }
 
+func (c *serveConfig) setPublicHost(s string) error {
+	if s != "" {
+		if _, err := server.ParsePublicHost(s); err != nil {
+			return err
+		}
+	}
+	c.PublicHost = s
+	return nil
+}
+
 func (c *serveConfig) setLogFormat(s string) error {
 	if s != "text" && s != "json" {
 		return fmt.Errorf("%q: want text or json", s)
@@ -154,6 +165,7 @@ func (c *serveConfig) options() []option {
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, set: text(&c.AppToken)},
 		{name: "handler-secret", env: "OLBOT_HANDLER_SECRET", help: "secret k of the handler URL …/bitrix24/events?k=SECRET (printed by olbot register)", secret: true, set: text(&c.HandlerSecret)},
 		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, set: text(&c.AdminToken)},
+		{name: "public-host", env: "OLBOT_PUBLIC_HOST", help: "host name olbot is reached under through a proxy or tunnel; on loopback only localhost, 127.0.0.1, [::1] and this name are served", set: c.setPublicHost},
 		{name: "app-client-id", env: "OLBOT_APP_CLIENT_ID", help: "local application's client_id (token refresh)", set: text(&c.AppClientID)},
 		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, set: text(&c.AppClientSecret)},
 		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: bitrix24.DefaultTokenURL, help: "OAuth server that proves installs and refreshes tokens", set: text(&c.OAuthURL)},

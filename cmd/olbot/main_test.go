@@ -278,3 +278,10 @@ func TestServeConfigTyped(t *testing.T) {
 		})
 	}
 }
+
+func TestServeRefusesBadPublicHost(t *testing.T) {
+	code, _, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--store", "memory", "--scenarios", "../../examples", "--public-host", "https://bot.example.com/")
+	if code == 0 || !strings.Contains(errOut, "--public-host") || !strings.Contains(errOut, "without scheme or path") {
+		t.Fatalf("exit %d, want a refusal naming --public-host:\n%s", code, errOut)
+	}
+}

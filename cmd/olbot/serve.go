@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	srv, ob, err := wire(server.Config{
 		Listen:     cfg.Listen,
 		AdminToken: cfg.AdminToken,
+		PublicHost: cfg.PublicHost,
 		Pprof:      cfg.Pprof,
 		Bitrix24: server.Bitrix24Config{
 			AppToken:       cfg.AppToken,
