@@ -19,6 +19,10 @@ const (
 	// text). No scenario answer takes a file, so it counts as input that
 	// matches nothing: a re-ask, then on_fail.
 	File EventType = "file"
+	// SwitchLanguage: the dialog's language is switched from outside the
+	// scenario (the playground's or olbot chat's language switch) to
+	// Event.Language; nothing else happens.
+	SwitchLanguage EventType = "language"
 )
 
 // Event is one input to a dialog.
@@ -41,6 +45,11 @@ type Event struct {
 func (e Event) Validate() error {
 	switch e.Type {
 	case Start, Message, Idle, Close, File:
+		return nil
+	case SwitchLanguage:
+		if e.Language == "" {
+			return fmt.Errorf("a language event needs the language, e.g. en")
+		}
 		return nil
 	case Button:
 		if e.Button < 0 {

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/match"
 	"github.com/olbot/olbot/scenarios"
@@ -53,6 +56,19 @@ func (s *stepper) set(st *scenarios.State) {
 			s.d.Language, s.d.LanguageChosen = a.Value, true
 		}
 	}
+}
+
+// switchLanguage handles a SwitchLanguage event.
+func (s *stepper) switchLanguage() error {
+	l := scenarios.PortalLanguage(s.ev.Language)
+	if !s.sc.HasLanguage(l) {
+		return fmt.Errorf("%w: language %q is not one of scenario %s's languages (%s)", ErrBadEvent, s.ev.Language, s.sc.Name, strings.Join(s.sc.Languages, ", "))
+	}
+	if s.d.Language == l && s.d.LanguageChosen {
+		return s.ignore("the dialog is in " + l + " already")
+	}
+	s.d.Language, s.d.LanguageChosen = l, true
+	return nil
 }
 
 // lang is the language texts are rendered in.

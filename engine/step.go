@@ -248,6 +248,9 @@ func (s *stepper) run() error {
 
 	case File:
 		return s.file(active)
+
+	case SwitchLanguage:
+		return s.switchLanguage()
 	}
 	return fmt.Errorf("%w: unknown event type %q", ErrBadEvent, ev.Type)
 }

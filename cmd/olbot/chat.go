@@ -126,8 +126,7 @@ func (c *chat) command(line string) bool {
 			fmt.Fprintf(c.out, "  ! /language needs one of the scenario's languages: %s\n", languageList(c.sc))
 			return true
 		}
-		c.d.Language, c.d.LanguageChosen = fields[1], true
-		fmt.Fprintf(c.out, "  (language %s from now on)\n", fields[1])
+		c.send(engine.Event{Type: engine.SwitchLanguage, Language: fields[1]})
 	case "/help", "/?":
 		fmt.Fprintln(c.out, chatHelp)
 	default:
@@ -138,7 +137,10 @@ func (c *chat) command(line string) bool {
 
 func (c *chat) send(ev engine.Event) {
 	c.now = c.now.Add(time.Second)
-	ev.Time, ev.Client, ev.Language = c.now, c.client, c.lang
+	ev.Time, ev.Client = c.now, c.client
+	if ev.Language == "" {
+		ev.Language = c.lang
+	}
 	before := engine.Language(c.sc, c.d)
 	res, err := engine.Step(c.sc, c.d, ev)
 	if err != nil {
