@@ -179,6 +179,8 @@ func TestParseNumber(t *testing.T) {
 		{"sign only", "-", "", false},
 		{"two signs", "+-3", "", false},
 		{"too long", strings.Repeat("9", 65), "", false},
+		{"longest", "1" + strings.Repeat("0", 63), "1" + strings.Repeat("0", 63), true},
+		{"too long with sign and mark", "-" + strings.Repeat("9", 63) + ".12", "", false},
 		{"empty", "", "", false},
 	})
 }

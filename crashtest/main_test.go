@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -35,9 +34,11 @@ func TestMain(m *testing.M) {
 func olbotBinary(tb testing.TB) string {
 	tb.Helper()
 	buildBin.Do(func() {
+		// go test puts its own GOROOT/bin first on the PATH of the tests it runs
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			binErr = fmt.Errorf("build cmd/olbot: no go command on PATH: %w", err)
+			return
 		}
 		binPath = filepath.Join(binDir, "olbot")
 		cmd := exec.Command(goTool, "build", "-buildvcs=false", "-o", binPath, "github.com/olbot/olbot/cmd/olbot")

@@ -67,65 +67,89 @@ func (c Channel) pairs() map[string]string {
 		return nil
 	}
 	m := make(map[string]string, 6)
-	for k, v := range map[string]string{"member": c.Member, "domain": c.Domain, "dialog": c.Dialog, "entity": c.Entity} {
-		if v != "" {
-			m[k] = v
-		}
+	c.each(func(k, v string) { m[k] = v })
+	return m
+}
+
+// each calls fn with every pair that is set, in key order (the order of
+// the record's sorted pairs).
+func (c Channel) each(fn func(k, v string)) {
+	var num [20]byte
+	if c.Bot != 0 {
+		fn("bot", string(strconv.AppendInt(num[:0], int64(c.Bot), 10)))
 	}
 	if c.Chat != 0 {
-		m["chat"] = strconv.Itoa(c.Chat)
+		fn("chat", string(strconv.AppendInt(num[:0], int64(c.Chat), 10)))
 	}
-	if c.Bot != 0 {
-		m["bot"] = strconv.Itoa(c.Bot)
-	}
-	if c.Contact != 0 {
-		m["contact"] = strconv.Itoa(c.Contact)
-	}
-	if c.Deal != 0 {
-		m["deal"] = strconv.Itoa(c.Deal)
+	for _, p := range [...]struct{ k, v string }{{"dialog", c.Dialog}, {"domain", c.Domain}, {"member", c.Member}} {
+		if p.v != "" {
+			fn(p.k, p.v)
+		}
 	}
 	if c.Playground {
-		m["playground"] = "true"
+		fn("playground", "true")
 	}
-	return m
+}
+
+// set sets the pair k, naming it when its value does not parse.
+func (c *Channel) set(k, v string) error {
+	var err error
+	switch k {
+	case "member":
+		c.Member = v
+	case "domain":
+		c.Domain = v
+	case "dialog":
+		c.Dialog = v
+	case "chat":
+		c.Chat, err = strconv.Atoi(v)
+	case "bot":
+		c.Bot, err = strconv.Atoi(v)
+	case "playground":
+		c.Playground, err = strconv.ParseBool(v)
+	default:
+		return fmt.Errorf("channel: unknown key %q", k)
+	}
+	if err != nil {
+		return fmt.Errorf("channel %s %q: %w", k, v, err)
+	}
+	return nil
 }
 
 // channelOf reads the record's string pairs, naming the pair that is wrong.
 func channelOf(m map[string]string) (Channel, error) {
 	var c Channel
 	for k, v := range m {
-		var err error
-		switch k {
-		case "member":
-			c.Member = v
-		case "domain":
-			c.Domain = v
-		case "dialog":
-			c.Dialog = v
-		case "chat":
-			c.Chat, err = strconv.Atoi(v)
-		case "bot":
-			c.Bot, err = strconv.Atoi(v)
-		case "playground":
-			c.Playground, err = strconv.ParseBool(v)
-		case "entity":
-			c.Entity = v
-		case "contact":
-			c.Contact, err = strconv.Atoi(v)
-		case "deal":
-			c.Deal, err = strconv.Atoi(v)
-		default:
-			return Channel{}, fmt.Errorf("channel: unknown key %q", k)
-		}
-		if err != nil {
-			return Channel{}, fmt.Errorf("channel %s %q: %w", k, v, err)
+		if err := c.set(k, v); err != nil {
+			return Channel{}, err
 		}
 	}
 	return c, nil
 }
 
-// MarshalJSON writes the channel as the string pairs of older records.
-func (c Channel) MarshalJSON() ([]byte, error) { return json.Marshal(c.pairs()) }
+// MarshalJSON writes the channel as the string pairs of older records. The
+// pairs are written directly when every value is plain printable ASCII
+// (ids, domains, numbers: the usual case), through a map otherwise.
+func (c Channel) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 128)
+	b = append(b, '{')
+	plain := true
+	c.each(func(k, v string) {
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] >= 0x7f || v[i] == '"' || v[i] == '\\' || v[i] == '<' || v[i] == '>' || v[i] == '&' {
+				plain = false
+			}
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(append(append(append(append(b, '"'), k...), `":"`...), v...), '"')
+	})
+	if !plain {
+		return json.Marshal(c.pairs())
+	}
+	return append(b, '}'), nil
+}
 
 // UnmarshalJSON reads the string pairs MarshalJSON (and older versions) wrote.
 func (c *Channel) UnmarshalJSON(b []byte) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -82,14 +83,6 @@ func (g *gScenario) state(name string) *gState {
 	return nil
 }
 
-func (g *gScenario) names() []string {
-	out := make([]string, len(g.states))
-	for i, st := range g.states {
-		out[i] = st.name
-	}
-	return out
-}
-
 // clone is a deep copy, so a mutation leaves the older version's model intact.
 func (g *gScenario) clone() *gScenario {
 	c := *g
@@ -158,7 +151,7 @@ var (
 	genRouteWord = []string{"help", "operator", "человек", "врач*", "price", "menu", "меню", "start over", "назад", "refund*", "anna", "да"}
 	genOptions   = []string{"Red", "Green", "Blue", "Доставка", "Возврат", "Moscow", "Saint Petersburg"}
 	genFields    = []string{"name", "email", "phone", "age", "topic", "agree", "note"}
-	genTypes     = []string{"", "text", "name", "email", "phone", "number", "yesno", "choice"}
+	genTypes     = []string{"", answers.Text, answers.Name, answers.Email, answers.Phone, answers.Number, answers.YesNo, answers.Choice}
 	genPhrases   = []string{"Hello, {{client}}!", "Step {{name}} done.", "We will write to {{email}}.", "Thanks, {{name}}, noted {{topic}}.", "Call {{phone}}?", "Okay [b]{{note}}[/b].", "Age {{age}}, agree {{agree}}.", "Привет!", "Choose one:"}
 	genTransfers = []string{"{user: 15}", "{line: 2, leave: true}", "{line: 3}"}
 )
@@ -246,6 +239,7 @@ func phrase(r *rand.Rand) string { return genPhrases[r.IntN(len(genPhrases))] }
 // fill gives st a random body of kind k, pointing at random states.
 func (g *gScenario) fill(r *rand.Rand, st *gState, k genKind) {
 	*st = gState{name: st.name, retries: -1}
+	f := &gFiller{g: g, r: r, st: st}
 	if r.IntN(5) == 0 {
 		if r.IntN(2) == 0 {
 			st.greet = "true"
@@ -257,82 +251,28 @@ func (g *gScenario) fill(r *rand.Rand, st *gState, k genKind) {
 		st.say = phrase(r)
 	}
 	st.crm = r.IntN(8) == 0
-	waitingExtras := func() {
-		if r.IntN(3) == 0 {
-			st.retry = phrase(r)
-		}
-		if r.IntN(3) == 0 {
-			st.retries = r.IntN(4)
-		}
-		if st.reprompts() && r.IntN(3) != 0 {
-			st.onFail = g.pick(r)
-		}
-		st.noCommands = r.IntN(6) == 0
-	}
-	menu := func(max int) {
-		for _, t := range words(r, genMenuTexts, 1+r.IntN(max)) {
-			st.menu = append(st.menu, gItem{text: t, to: g.pick(r)})
-		}
-	}
-	on := func() {
-		for range 1 + r.IntN(2) {
-			st.on = append(st.on, gRoute{match: words(r, genRouteWord, 1+r.IntN(3)), to: g.pick(r)})
-		}
-	}
 	switch k {
 	case kindPass:
 		// any state for now: fixPassing repoints a pass to an earlier passing
 		// state, or to itself, once every state has its kind
 		st.next = g.pick(r)
 	case kindMenu:
-		menu(4)
+		f.menu(4)
 		if r.IntN(2) == 0 {
 			st.next = g.pick(r)
 		}
 		if r.IntN(3) == 0 {
-			on()
+			f.on()
 		}
-		waitingExtras()
+		f.waitingExtras()
 	case kindOn:
-		on()
+		f.on()
 		if r.IntN(2) == 0 {
 			st.next = g.pick(r)
 		}
-		waitingExtras()
+		f.waitingExtras()
 	case kindAsk:
-		st.ask = phrase(r) + " What is it?"
-		st.save = genFields[r.IntN(len(genFields))]
-		st.typ = genTypes[r.IntN(len(genTypes))]
-		switch st.typ {
-		case "", "text":
-			if r.IntN(3) == 0 {
-				st.validate = "min=2,max=40"
-			}
-		case "number":
-			if r.IntN(3) == 0 {
-				st.validate = "gte=18,lte=120"
-			}
-		case "choice":
-			st.options = words(r, genOptions, 2+r.IntN(3))
-		}
-		switch {
-		case st.typ == "yesno" && r.IntN(2) == 0:
-			st.branch = map[string]string{"yes": g.pick(r), "no": g.pick(r)}
-		case st.typ == "choice" && r.IntN(2) == 0:
-			st.branch = map[string]string{}
-			for _, o := range st.options {
-				st.branch[o] = g.pick(r)
-			}
-		default:
-			st.next = g.pick(r)
-		}
-		if st.typ != "choice" && r.IntN(4) == 0 {
-			menu(2)
-		}
-		if r.IntN(4) == 0 {
-			on()
-		}
-		waitingExtras()
+		f.ask()
 	case kindEnd:
 		switch r.IntN(3) {
 		case 0:
@@ -343,6 +283,78 @@ func (g *gScenario) fill(r *rand.Rand, st *gState, k genKind) {
 			st.finish = true
 		}
 	}
+}
+
+// gFiller draws the parts of one state's body for fill.
+type gFiller struct {
+	g  *gScenario
+	r  *rand.Rand
+	st *gState
+}
+
+func (f *gFiller) waitingExtras() {
+	r, st := f.r, f.st
+	if r.IntN(3) == 0 {
+		st.retry = phrase(r)
+	}
+	if r.IntN(3) == 0 {
+		st.retries = r.IntN(4)
+	}
+	if st.reprompts() && r.IntN(3) != 0 {
+		st.onFail = f.g.pick(r)
+	}
+	st.noCommands = r.IntN(6) == 0
+}
+
+func (f *gFiller) menu(max int) {
+	for _, t := range words(f.r, genMenuTexts, 1+f.r.IntN(max)) {
+		f.st.menu = append(f.st.menu, gItem{text: t, to: f.g.pick(f.r)})
+	}
+}
+
+func (f *gFiller) on() {
+	for range 1 + f.r.IntN(2) {
+		f.st.on = append(f.st.on, gRoute{match: words(f.r, genRouteWord, 1+f.r.IntN(3)), to: f.g.pick(f.r)})
+	}
+}
+
+// ask draws a question: its type, rule or options, where it goes, and
+// now and then a menu and routes beside it.
+func (f *gFiller) ask() {
+	g, r, st := f.g, f.r, f.st
+	st.ask = phrase(r) + " What is it?"
+	st.save = genFields[r.IntN(len(genFields))]
+	st.typ = genTypes[r.IntN(len(genTypes))]
+	switch st.typ {
+	case "", answers.Text:
+		if r.IntN(3) == 0 {
+			st.validate = "min=2,max=40"
+		}
+	case answers.Number:
+		if r.IntN(3) == 0 {
+			st.validate = "gte=18,lte=120"
+		}
+	case answers.Choice:
+		st.options = words(r, genOptions, 2+r.IntN(3))
+	}
+	switch {
+	case st.typ == answers.YesNo && r.IntN(2) == 0:
+		st.branch = map[string]string{"yes": g.pick(r), "no": g.pick(r)}
+	case st.typ == answers.Choice && r.IntN(2) == 0:
+		st.branch = map[string]string{}
+		for _, o := range st.options {
+			st.branch[o] = g.pick(r)
+		}
+	default:
+		st.next = g.pick(r)
+	}
+	if st.typ != answers.Choice && r.IntN(4) == 0 {
+		f.menu(2)
+	}
+	if r.IntN(4) == 0 {
+		f.on()
+	}
+	f.waitingExtras()
 }
 
 // fixPassing repoints every passing state that passes to a passing state
@@ -451,7 +463,7 @@ func (g *gScenario) fixEnds(r *rand.Rand) {
 			ends = append(ends, end.name)
 		}
 		st := g.state(name)
-		if st.typ == "choice" {
+		if st.typ == answers.Choice {
 			st.on = append(st.on, gRoute{match: []string{"person"}, to: ends[r.IntN(len(ends))]})
 			continue
 		}
@@ -519,9 +531,7 @@ var placeholder = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
 // guarantee are dropped, so the file passes the template check.
 func (g *gScenario) yaml() string {
 	set := g.fieldsSet()
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	text := func(state, s string) string {
+	w := &yamlWriter{text: func(state, s string) string {
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 			f := placeholder.FindStringSubmatch(m)[1]
 			if f == scenarios.ClientField || set[state][f] {
@@ -529,111 +539,136 @@ func (g *gScenario) yaml() string {
 			}
 			return "-"
 		})
-	}
-	p("name: %s\n", g.name)
-	if g.title != "" {
-		p("title: %q\n", g.title)
-	}
-	if len(g.lines) > 0 {
-		p("lines: %s\n", flowList(g.lines))
-	}
-	p("start: %s\n", g.start)
-	if g.retries >= 0 || g.idle > 0 || g.onIdle != "" || g.onMissing != "" {
-		p("settings:\n")
-	}
-	if g.retries >= 0 {
-		p("  retries: %d\n", g.retries)
-	}
-	if g.idle > 0 {
-		p("  idle: %s\n", g.idle)
-	}
-	if g.onIdle != "" {
-		p("  on_idle: %s\n", g.onIdle)
-	}
-	if g.onMissing != "" {
-		p("  on_missing_state: %s\n", g.onMissing)
-	}
-	if len(g.commands) > 0 {
-		p("commands:\n")
-		for _, c := range g.commands {
-			p("  - match: %s\n    goto: %s\n", flowList(c.match), c.to)
-		}
-	}
-	p("states:\n")
+	}}
+	g.header(w)
+	w.p("states:\n")
 	for _, st := range g.states {
-		p("  %s:\n", st.name)
-		switch st.greet {
-		case "":
-		case "true":
-			p("    greet: true\n")
-		default:
-			p("    greet: %q\n", text(st.name, st.greet))
-		}
-		if st.say != "" {
-			p("    say: %q\n", text(st.name, st.say))
-		}
-		if st.crm {
-			p("    crm: lead\n")
-		}
-		if st.ask != "" {
-			p("    ask: %q\n    save: %s\n", text(st.name, st.ask), st.save)
-			if st.typ != "" {
-				p("    type: %s\n", st.typ)
-			}
-			if st.validate != "" {
-				p("    validate: %q\n", st.validate)
-			}
-			if len(st.options) > 0 {
-				p("    options: %s\n", flowList(st.options))
-			}
-		}
-		if st.retry != "" {
-			p("    retry: %q\n", text(st.name, st.retry))
-		}
-		if st.retries >= 0 {
-			p("    retries: %d\n", st.retries)
-		}
-		if st.onFail != "" {
-			p("    on_fail: %s\n", st.onFail)
-		}
-		if st.branch != nil {
-			p("    next:\n")
-			keys := make([]string, 0, len(st.branch))
-			for k := range st.branch {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				p("      %q: %s\n", k, st.branch[k])
-			}
-		} else if st.next != "" {
-			p("    next: %s\n", st.next)
-		}
-		if len(st.menu) > 0 {
-			p("    menu:\n")
-			for _, mi := range st.menu {
-				p("      - text: %q\n        goto: %s\n", mi.text, mi.to)
-			}
-		}
-		if len(st.on) > 0 {
-			p("    on:\n")
-			for _, rt := range st.on {
-				p("      - match: %s\n        goto: %s\n", flowList(rt.match), rt.to)
-			}
-		}
-		if st.noCommands {
-			p("    commands: false\n")
-		}
+		w.p("  %s:\n", st.name)
+		w.says(st)
+		w.routes(st)
 		switch {
 		case st.operator:
-			p("    operator: any\n")
+			w.p("    operator: any\n")
 		case st.transfer != "":
-			p("    transfer: %s\n", st.transfer)
+			w.p("    transfer: %s\n", st.transfer)
 		case st.finish:
-			p("    finish: true\n")
+			w.p("    finish: true\n")
 		}
 	}
-	return b.String()
+	return w.b.String()
+}
+
+// yamlWriter renders a gScenario; text drops the placeholders a state's
+// text may not use.
+type yamlWriter struct {
+	b    strings.Builder
+	text func(state, s string) string
+}
+
+func (w *yamlWriter) p(format string, args ...any) { fmt.Fprintf(&w.b, format, args...) }
+
+// header writes everything above states:.
+func (g *gScenario) header(w *yamlWriter) {
+	w.p("name: %s\n", g.name)
+	if g.title != "" {
+		w.p("title: %q\n", g.title)
+	}
+	if len(g.lines) > 0 {
+		w.p("lines: %s\n", flowList(g.lines))
+	}
+	w.p("start: %s\n", g.start)
+	if g.retries >= 0 || g.idle > 0 || g.onIdle != "" || g.onMissing != "" {
+		w.p("settings:\n")
+	}
+	if g.retries >= 0 {
+		w.p("  retries: %d\n", g.retries)
+	}
+	if g.idle > 0 {
+		w.p("  idle: %s\n", g.idle)
+	}
+	if g.onIdle != "" {
+		w.p("  on_idle: %s\n", g.onIdle)
+	}
+	if g.onMissing != "" {
+		w.p("  on_missing_state: %s\n", g.onMissing)
+	}
+	if len(g.commands) > 0 {
+		w.p("commands:\n")
+		for _, c := range g.commands {
+			w.p("  - match: %s\n    goto: %s\n", flowList(c.match), c.to)
+		}
+	}
+}
+
+// says writes what a state sends: greet, say, crm and its question.
+func (w *yamlWriter) says(st *gState) {
+	switch st.greet {
+	case "":
+	case "true":
+		w.p("    greet: true\n")
+	default:
+		w.p("    greet: %q\n", w.text(st.name, st.greet))
+	}
+	if st.say != "" {
+		w.p("    say: %q\n", w.text(st.name, st.say))
+	}
+	if st.crm {
+		w.p("    crm: lead\n")
+	}
+	if st.ask == "" {
+		return
+	}
+	w.p("    ask: %q\n    save: %s\n", w.text(st.name, st.ask), st.save)
+	if st.typ != "" {
+		w.p("    type: %s\n", st.typ)
+	}
+	if st.validate != "" {
+		w.p("    validate: %q\n", st.validate)
+	}
+	if len(st.options) > 0 {
+		w.p("    options: %s\n", flowList(st.options))
+	}
+}
+
+// routes writes where a state goes: retries, next, menu, on, commands.
+func (w *yamlWriter) routes(st *gState) {
+	if st.retry != "" {
+		w.p("    retry: %q\n", w.text(st.name, st.retry))
+	}
+	if st.retries >= 0 {
+		w.p("    retries: %d\n", st.retries)
+	}
+	if st.onFail != "" {
+		w.p("    on_fail: %s\n", st.onFail)
+	}
+	if st.branch != nil {
+		w.p("    next:\n")
+		keys := make([]string, 0, len(st.branch))
+		for k := range st.branch {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			w.p("      %q: %s\n", k, st.branch[k])
+		}
+	} else if st.next != "" {
+		w.p("    next: %s\n", st.next)
+	}
+	if len(st.menu) > 0 {
+		w.p("    menu:\n")
+		for _, mi := range st.menu {
+			w.p("      - text: %q\n        goto: %s\n", mi.text, mi.to)
+		}
+	}
+	if len(st.on) > 0 {
+		w.p("    on:\n")
+		for _, rt := range st.on {
+			w.p("      - match: %s\n        goto: %s\n", flowList(rt.match), rt.to)
+		}
+	}
+	if st.noCommands {
+		w.p("    commands: false\n")
+	}
 }
 
 func flowList[T any](xs []T) string {

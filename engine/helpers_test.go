@@ -27,13 +27,12 @@ func mustParse(tb testing.TB, src string) *scenarios.Scenario {
 	return sc
 }
 
-func start() Event              { return Event{Type: Start} }
-func startAs(name string) Event { return Event{Type: Start, Client: name} }
-func msg(text string) Event     { return Event{Type: Message, Text: text} }
-func btn(n int) Event           { return Event{Type: Button, Button: n} }
-func btnText(s string) Event    { return Event{Type: Button, Text: s} }
-func idle() Event               { return Event{Type: Idle} }
-func closeEv() Event            { return Event{Type: Close} }
+func start() Event           { return Event{Type: Start} }
+func msg(text string) Event  { return Event{Type: Message, Text: text} }
+func btn(n int) Event        { return Event{Type: Button, Button: n} }
+func btnText(s string) Event { return Event{Type: Button, Text: s} }
+func idle() Event            { return Event{Type: Idle} }
+func closeEv() Event         { return Event{Type: Close} }
 
 // say, menu and plain are shorthands for the Say actions the tables expect.
 func say(text string) Say { return Say{Text: text} }

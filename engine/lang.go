@@ -74,11 +74,11 @@ func (s *stepper) switchLanguage() error {
 // lang is the language texts are rendered in.
 func (s *stepper) lang() string { return Language(s.sc, s.d) }
 
-// fuzzyStates are answer types whose states never match with typos: their
-// answers are exact by nature, and a typo-tolerant menu would take them.
+// fuzzyAllowed reports whether a state matches with typos: not one asking
+// for an email, phone or number, whose answers are exact by nature.
 func fuzzyAllowed(st *scenarios.State) bool {
 	switch st.Type {
-	case "email", "phone", "number":
+	case answers.Email, answers.Phone, answers.Number:
 		return st.Ask == nil
 	}
 	return true
@@ -112,7 +112,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 				take(st.Menu[i].Event, "", st.Menu[i].Goto)
 			}
 		}
-		if !routesOnly && st.Ask != nil && st.Type == "choice" {
+		if !routesOnly && st.Ask != nil && st.Type == answers.Choice {
 			for i := range st.Choices {
 				if m(st.Choices, i) {
 					take("", st.Choices[i].Text, "="+st.Choices[i].Text)
@@ -128,7 +128,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 			take(st.On[i].Event, "", st.On[i].Goto)
 		}
 	}
-	if !routesOnly && st.Ask != nil && st.Type == "yesno" {
+	if !routesOnly && st.Ask != nil && st.Type == answers.YesNo {
 		if v, yes := answers.ParseYesNoFuzzy(in.Raw); yes {
 			take("", v, "="+v)
 		}

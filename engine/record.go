@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -47,7 +48,43 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 	for _, id := range d.Recent {
 		b = appendString(b, id)
 	}
-	return appendMap(b, d.Channel.pairs())
+	return appendChannel(b, d.Channel)
+}
+
+// appendChannel writes the channel as the sorted string pairs appendMap
+// would write for it (the form older versions wrote for Dialog.Meta),
+// without building the map.
+func appendChannel(b []byte, c Channel) []byte {
+	n := 0
+	for _, set := range [...]bool{c.Bot != 0, c.Chat != 0, c.Dialog != "", c.Domain != "", c.Member != "", c.Playground} {
+		if set {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	var num [20]byte
+	for _, p := range [...]struct {
+		k string
+		v int
+	}{{"bot", c.Bot}, {"chat", c.Chat}} {
+		if p.v != 0 {
+			b = appendString(b, p.k)
+			d := strconv.AppendInt(num[:0], int64(p.v), 10)
+			b = binary.AppendUvarint(b, uint64(len(d)))
+			b = append(b, d...)
+		}
+	}
+	for _, p := range [...]struct{ k, v string }{{"dialog", c.Dialog}, {"domain", c.Domain}, {"member", c.Member}} {
+		if p.v != "" {
+			b = appendString(b, p.k)
+			b = appendString(b, p.v)
+		}
+	}
+	if c.Playground {
+		b = appendString(b, "playground")
+		b = appendString(b, "true")
+	}
+	return b
 }
 
 // DecodeRecord replaces d with the record in b, written by AppendRecord or,
@@ -88,16 +125,20 @@ func (d *Dialog) DecodeRecord(b []byte) error {
 			out.Recent[i] = r.string()
 		}
 	}
-	pairs := r.stringMap()
+	var chErr error
+	for range r.count() {
+		k, v := r.string(), r.string()
+		if err := out.Channel.set(k, v); err != nil && chErr == nil && r.err == nil {
+			chErr = err
+		}
+	}
 	switch {
 	case r.err != nil:
 		return fmt.Errorf("decode dialog record: %w", r.err)
 	case len(r.b) != 0:
 		return fmt.Errorf("decode dialog record: %d stray bytes at the end", len(r.b))
-	}
-	var err error
-	if out.Channel, err = channelOf(pairs); err != nil {
-		return fmt.Errorf("decode dialog record %q: %w", out.Key, err)
+	case chErr != nil:
+		return fmt.Errorf("decode dialog record %q: %w", out.Key, chErr)
 	}
 	*d = out
 	return nil

@@ -237,3 +237,19 @@ func TestRecordChannelOfOlderVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestChannelJSON: the JSON record's channel reads back the same whatever
+// its values hold (quotes, backslashes, HTML, other scripts, controls).
+func TestChannelJSON(t *testing.T) {
+	for _, v := range []string{"p.bitrix24.ru", `a"b\c`, "<b>&", "портал.рф", "tab\there", ""} {
+		d := Dialog{Key: "b24:m:chat1", Channel: Channel{Member: "m", Domain: v, Dialog: "chat1", Chat: 1, Bot: 7, Playground: v == ""}}
+		js, err := d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Dialog
+		if err := got.DecodeRecord(js); err != nil || got.Channel != d.Channel {
+			t.Fatalf("domain %q: %s read back as %+v, %v", v, js, got.Channel, err)
+		}
+	}
+}

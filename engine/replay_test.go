@@ -59,9 +59,7 @@ func vocabulary(sc *scenarios.Scenario) []string {
 		for _, mi := range st.Menu {
 			v = append(v, mi.Text, strings.ToUpper(mi.Text)+"!")
 		}
-		for _, o := range st.Options {
-			v = append(v, o)
-		}
+		v = append(v, st.Options...)
 		words(st.On)
 	}
 	return v
@@ -161,6 +159,16 @@ func safeStep(sc *scenarios.Scenario, d Dialog, ev Event) (res Result, err error
 // known holds the other versions a record may still name after reloads
 // (nil when there were none).
 func checkInvariants(sc *scenarios.Scenario, known map[string]*scenarios.Scenario, before Dialog, ev Event, res Result, fail func(string, ...any)) {
+	checkRecord(sc, known, before, res, fail)
+	checkOutcome(before, ev, res, fail)
+	checkMoves(sc, res, fail)
+	checkActions(res, fail)
+	checkEncoding(res.Dialog, fail)
+}
+
+// checkRecord: the record names a version that ran, a state of it, and
+// what that state allows.
+func checkRecord(sc *scenarios.Scenario, known map[string]*scenarios.Scenario, before Dialog, res Result, fail func(string, ...any)) {
 	d := res.Dialog
 	switch d.Status {
 	case Active, HandedOff, Finished:
@@ -201,7 +209,11 @@ func checkInvariants(sc *scenarios.Scenario, known map[string]*scenarios.Scenari
 	default:
 		fail("status %q", d.Status)
 	}
+}
 
+// checkOutcome: ignored steps change nothing, applied ones the update time.
+func checkOutcome(before Dialog, ev Event, res Result, fail func(string, ...any)) {
+	d := res.Dialog
 	// an operator has a handed-off dialog: the bot ignores its messages
 	if before.Status == HandedOff && ev.Type == Message {
 		same := before.Clone()
@@ -219,8 +231,10 @@ func checkInvariants(sc *scenarios.Scenario, known map[string]*scenarios.Scenari
 	if res.Outcome != Applied && res.Outcome != Ignored {
 		fail("outcome %q", res.Outcome)
 	}
+}
 
-	// every move is an edge of the compiled table, in a chain
+// checkMoves: every move is an edge of the compiled table, in a chain.
+func checkMoves(sc *scenarios.Scenario, res Result, fail func(string, ...any)) {
 	if len(res.Moves) > MaxChain+2 {
 		fail("%d moves in one step", len(res.Moves))
 	}
@@ -243,8 +257,11 @@ func checkInvariants(sc *scenarios.Scenario, known map[string]*scenarios.Scenari
 			fail("a bad answer began with %q, not retry or fail", first)
 		}
 	}
+}
 
-	// terminal actions come last and match the status
+// checkActions: terminal actions come last and match the status.
+func checkActions(res Result, fail func(string, ...any)) {
+	d := res.Dialog
 	for j, a := range res.Actions {
 		switch a := a.(type) {
 		case Operator, Transfer:
@@ -264,9 +281,11 @@ func checkInvariants(sc *scenarios.Scenario, known map[string]*scenarios.Scenari
 			}
 		}
 	}
+}
 
-	// the record survives both stores' encodings: JSON (PostgreSQL) and
-	// the binary record (embedded store)
+// checkEncoding: the record survives both stores' encodings: JSON
+// (PostgreSQL) and the binary record (embedded store).
+func checkEncoding(d Dialog, fail func(string, ...any)) {
 	js, err := d.MarshalBinary()
 	if err != nil {
 		fail("marshal: %v", err)

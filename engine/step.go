@@ -106,44 +106,11 @@ func (s *stepper) run() error {
 	if ev.Client != "" {
 		d.Client = ev.Client
 	}
-	active := d.Status == Active
-
-	// a reload may have changed the scenario under a running dialog
-	if active && d.Version != s.sc.Version {
-		d.Version = s.sc.Version
-		st, ok := s.sc.States[d.State]
-		if ok && d.Retries > s.sc.Retries(st) {
-			// bad answers counted before the reload count against the new,
-			// lower limit: the next one goes to on_fail, as it would have
-			// with the count at the limit, and the record never holds more
-			// retries than its state allows
-			d.Retries = s.sc.Retries(st)
-		}
-		if !ok || !st.Waits() {
-			if ev.Type == Close {
-				d.Status = Finished
-				return nil
-			}
-			if ev.Type == Message || ev.Type == Button {
-				d.LastIn, d.IdleDone = ev.Time, false
-			}
-			if ok {
-				// The state is still there but no longer waits (it now
-				// passes on or ends): waiting in it would leave the dialog
-				// stuck, since only a waiting state handles input. It runs
-				// again, so the dialog moves on as the new version says.
-				s.r.Reason = fmt.Sprintf("state %q no longer waits after a reload; entered it again", d.State)
-				return s.enter(d.State)
-			}
-			gone := d.State
-			if err := s.fire(scenarios.NoState, scenarios.EdgeMissing); err != nil {
-				return err
-			}
-			s.r.Reason = fmt.Sprintf("state %q is gone after a reload; moved to %q", gone, d.State)
-			return s.enter(d.State)
+	if d.Status == Active && d.Version != s.sc.Version {
+		if done, err := s.reloaded(); done || err != nil {
+			return err
 		}
 	}
-
 	switch ev.Type {
 	case Close:
 		if !d.Exists() || d.Status == Finished {
@@ -151,108 +118,168 @@ func (s *stepper) run() error {
 		}
 		d.Status = Finished
 		return nil
-
 	case Start:
-		if active {
+		if d.Status == Active {
 			return s.ignore("the dialog is already running")
 		}
 		return s.startRun()
-
 	case Idle:
-		switch {
-		case !active:
-			return s.ignore("the dialog is not active")
-		case s.sc.Settings.Idle == 0:
-			return s.ignore("idle is off in this scenario")
-		case d.IdleDone:
-			return s.ignore("idle already fired for this silence")
-		case ev.Time.Sub(d.LastIn) < s.sc.Settings.Idle:
-			return s.ignore("the client is not idle yet")
-		}
-		st := s.sc.States[d.State]
-		if st == nil || !st.Waits() {
-			return s.ignore("the dialog is not waiting")
-		}
-		d.IdleDone = true
-		if err := s.fire(d.State, scenarios.EdgeIdle); err != nil {
-			return err
-		}
-		if s.sc.Settings.OnIdle == "" {
-			s.emit(Finish{})
-			d.Status = Finished
-			return nil
-		}
-		return s.enter(s.sc.Settings.OnIdle)
-
+		return s.idle()
 	case Button:
-		if !active {
-			return fmt.Errorf("%w: the dialog is not running, so it shows no buttons", ErrNoButton)
-		}
-		st := s.sc.States[d.State]
-		items := buttons(st)
-		i := ev.Button - 1
-		if ev.Button == 0 {
-			in := match.NewInput(ev.Text)
-			i = -1
-			for j := range items {
-				if items[j].Is(in.Clean) {
-					i = j
-					break
-				}
-			}
-			if i < 0 {
-				return fmt.Errorf("%w: state %q has no button %q", ErrNoButton, d.State, ev.Text)
-			}
-		} else if i >= len(items) {
-			if len(items) == 0 {
-				return fmt.Errorf("%w: button %d, but state %q shows no buttons", ErrNoButton, ev.Button, d.State)
-			}
-			return fmt.Errorf("%w: button %d, but state %q shows only %d", ErrNoButton, ev.Button, d.State, len(items))
-		}
-		d.LastIn, d.IdleDone = ev.Time, false
-		if st.Type == "choice" && st.Ask != nil {
-			return s.accept(st, items[i].Text)
-		}
-		if err := s.fire(d.State, items[i].Event); err != nil {
-			return err
-		}
-		return s.enter(d.State)
-
+		return s.button()
 	case Message:
-		if d.Status == HandedOff {
-			return s.ignore("an operator has the dialog")
-		}
-		d.LastIn, d.IdleDone = ev.Time, false
-		s.detectLanguage()
-		if strings.TrimSpace(ev.Text) == "0" {
-			// Bitrix24 itself hands the chat to an operator on "0", whatever
-			// the dialog's state: olbot only records it.
-			if !active {
-				d.Scenario, d.Version, d.State = s.sc.Name, s.sc.Version, s.sc.Start
-				d.Fields, d.Retries, d.Started = nil, 0, ev.Time
-			}
-			d.Status = HandedOff
-			s.r.Reason = "the client typed 0: Bitrix24 calls an operator itself"
-			return nil
-		}
-		if !active {
-			if err := s.startRun(); err != nil {
-				return err
-			}
-			if d.Status != Active {
-				return nil
-			}
-			return s.input(true)
-		}
-		return s.input(false)
-
+		return s.message()
 	case File:
-		return s.file(active)
-
+		return s.file(d.Status == Active)
 	case SwitchLanguage:
 		return s.switchLanguage()
 	}
 	return fmt.Errorf("%w: unknown event type %q", ErrBadEvent, ev.Type)
+}
+
+// reloaded moves a running dialog onto the scenario's new version. When
+// its state is gone or no longer waits, the dialog moves on at once as the
+// new version says and done is true: the event was spent on that.
+func (s *stepper) reloaded() (done bool, err error) {
+	d, ev := &s.d, s.ev
+	d.Version = s.sc.Version
+	st, ok := s.sc.States[d.State]
+	if ok && d.Retries > s.sc.Retries(st) {
+		// bad answers counted before the reload count against the new,
+		// lower limit: the next one goes to on_fail, as it would have
+		// with the count at the limit, and the record never holds more
+		// retries than its state allows
+		d.Retries = s.sc.Retries(st)
+	}
+	if ok && st.Waits() {
+		return false, nil
+	}
+	if ev.Type == Close {
+		d.Status = Finished
+		return true, nil
+	}
+	if ev.Type == Message || ev.Type == Button {
+		d.LastIn, d.IdleDone = ev.Time, false
+	}
+	if ok {
+		// The state is still there but no longer waits (it now passes on
+		// or ends): waiting in it would leave the dialog stuck, since only
+		// a waiting state handles input. It runs again, so the dialog moves
+		// on as the new version says.
+		s.r.Reason = fmt.Sprintf("state %q no longer waits after a reload; entered it again", d.State)
+		return true, s.enter(d.State)
+	}
+	gone := d.State
+	if err := s.fire(scenarios.NoState, scenarios.EdgeMissing); err != nil {
+		return true, err
+	}
+	s.r.Reason = fmt.Sprintf("state %q is gone after a reload; moved to %q", gone, d.State)
+	return true, s.enter(d.State)
+}
+
+// idle handles the sweeper's idle event: on_idle, or finish the session.
+func (s *stepper) idle() error {
+	d, ev := &s.d, s.ev
+	switch {
+	case d.Status != Active:
+		return s.ignore("the dialog is not active")
+	case s.sc.Settings.Idle == 0:
+		return s.ignore("idle is off in this scenario")
+	case d.IdleDone:
+		return s.ignore("idle already fired for this silence")
+	case ev.Time.Sub(d.LastIn) < s.sc.Settings.Idle:
+		return s.ignore("the client is not idle yet")
+	}
+	st := s.sc.States[d.State]
+	if st == nil || !st.Waits() {
+		return s.ignore("the dialog is not waiting")
+	}
+	d.IdleDone = true
+	if err := s.fire(d.State, scenarios.EdgeIdle); err != nil {
+		return err
+	}
+	if s.sc.Settings.OnIdle == "" {
+		s.emit(Finish{})
+		d.Status = Finished
+		return nil
+	}
+	return s.enter(s.sc.Settings.OnIdle)
+}
+
+// button handles a pressed button, by number or by its text.
+func (s *stepper) button() error {
+	d, ev := &s.d, s.ev
+	if d.Status != Active {
+		return fmt.Errorf("%w: the dialog is not running, so it shows no buttons", ErrNoButton)
+	}
+	st := s.sc.States[d.State]
+	items := buttons(st)
+	i, err := s.pressed(items)
+	if err != nil {
+		return err
+	}
+	d.LastIn, d.IdleDone = ev.Time, false
+	if st.Type == answers.Choice && st.Ask != nil {
+		return s.accept(st, items[i].Text)
+	}
+	if err := s.fire(d.State, items[i].Event); err != nil {
+		return err
+	}
+	return s.enter(d.State)
+}
+
+// pressed returns the index of the button the event names, or ErrNoButton.
+func (s *stepper) pressed(items []scenarios.MenuItem) (int, error) {
+	d, ev := &s.d, s.ev
+	if ev.Button == 0 {
+		in := match.NewInput(ev.Text)
+		for j := range items {
+			if items[j].Is(in.Clean) {
+				return j, nil
+			}
+		}
+		return 0, fmt.Errorf("%w: state %q has no button %q", ErrNoButton, d.State, ev.Text)
+	}
+	switch i := ev.Button - 1; {
+	case i < len(items):
+		return i, nil
+	case len(items) == 0:
+		return 0, fmt.Errorf("%w: button %d, but state %q shows no buttons", ErrNoButton, ev.Button, d.State)
+	default:
+		return 0, fmt.Errorf("%w: button %d, but state %q shows only %d", ErrNoButton, ev.Button, d.State, len(items))
+	}
+}
+
+// message handles a client's message.
+func (s *stepper) message() error {
+	d, ev := &s.d, s.ev
+	if d.Status == HandedOff {
+		return s.ignore("an operator has the dialog")
+	}
+	d.LastIn, d.IdleDone = ev.Time, false
+	s.detectLanguage()
+	active := d.Status == Active
+	if strings.TrimSpace(ev.Text) == "0" {
+		// Bitrix24 itself hands the chat to an operator on "0", whatever
+		// the dialog's state: olbot only records it.
+		if !active {
+			d.Scenario, d.Version, d.State = s.sc.Name, s.sc.Version, s.sc.Start
+			d.Fields, d.Retries, d.Started = nil, 0, ev.Time
+		}
+		d.Status = HandedOff
+		s.r.Reason = "the client typed 0: Bitrix24 calls an operator itself"
+		return nil
+	}
+	if active {
+		return s.input(false)
+	}
+	if err := s.startRun(); err != nil {
+		return err
+	}
+	if d.Status != Active {
+		return nil
+	}
+	return s.input(true)
 }
 
 // file handles a file the client sent.
@@ -315,148 +342,6 @@ func (s *stepper) startRun() error {
 	}
 	if err := s.fire(scenarios.NoState, scenarios.EdgeStart); err != nil {
 		return err
-	}
-	return s.enter(d.State)
-}
-
-// input handles a client message in the current waiting state, in the
-// spec's order: menu, on, strongly-typed answer, commands, answer, fallback.
-// routesOnly handles only menu, on and commands (first message of a run).
-func (s *stepper) input(routesOnly bool) error {
-	d := &s.d
-	st := s.sc.States[d.State]
-	if st == nil || !st.Waits() {
-		return s.ignore("the dialog is not waiting for input")
-	}
-	in := match.NewInput(s.ev.Text)
-	if i := pick(st.Menu, in, numbered(st)); i >= 0 {
-		if err := s.fire(d.State, st.Menu[i].Event); err != nil {
-			return err
-		}
-		return s.enter(d.State)
-	}
-	for i := range st.On {
-		if st.On[i].Matches(in) {
-			if err := s.fire(d.State, st.On[i].Event); err != nil {
-				return err
-			}
-			return s.enter(d.State)
-		}
-	}
-	// a strongly-typed answer is parsed once: a failed parse stays failed
-	strong := !routesOnly && st.Ask != nil && strongType(st.Type)
-	if strong {
-		if v, ok := s.parse(st, in); ok {
-			return s.accept(st, v)
-		}
-	}
-	if st.Commands {
-		for i := range s.sc.Commands {
-			if s.sc.Commands[i].Matches(in) {
-				if err := s.fire(d.State, scenarios.CommandEvent(i)); err != nil {
-					return err
-				}
-				return s.enter(d.State)
-			}
-		}
-	}
-	if event, v, ok := s.fuzzy(st, in, routesOnly); ok {
-		if event == "" {
-			return s.accept(st, v)
-		}
-		if err := s.fire(d.State, event); err != nil {
-			return err
-		}
-		return s.enter(d.State)
-	}
-	if routesOnly {
-		return nil
-	}
-	if st.Ask != nil {
-		if !strong {
-			if v, ok := s.parse(st, in); ok {
-				return s.accept(st, v)
-			}
-		}
-		return s.bad(st)
-	}
-	if st.Next != "" {
-		if err := s.fire(d.State, scenarios.EdgeUnmatched); err != nil {
-			return err
-		}
-		return s.enter(d.State)
-	}
-	return s.bad(st)
-}
-
-// parse validates an answer against the state's type and validate rule.
-func (s *stepper) parse(st *scenarios.State, in match.Input) (string, bool) {
-	var v string
-	var ok bool
-	if st.Type == "choice" {
-		if i := pick(st.Choices, in, true); i >= 0 {
-			v, ok = st.Choices[i].Text, true
-		}
-	} else {
-		v, ok = answers.Parse(st.Type, in.Raw)
-	}
-	if ok && st.Validate != "" {
-		ok = answers.Validate(st.Type, st.Validate, v)
-	}
-	return v, ok
-}
-
-// accept saves a valid answer and follows next or the answer's branch.
-func (s *stepper) accept(st *scenarios.State, v string) error {
-	d := &s.d
-	if d.Fields == nil {
-		d.Fields = make(map[string]string, 4)
-	}
-	d.Fields[st.Save] = v
-	event := scenarios.EdgeAnswer
-	if st.Branch != nil {
-		event = st.BranchEvent(v)
-	}
-	if err := s.fire(d.State, event); err != nil {
-		return err
-	}
-	return s.enter(d.State)
-}
-
-// bad counts a bad answer: re-ask while retries last, then on_fail.
-func (s *stepper) bad(st *scenarios.State) error {
-	d := &s.d
-	s.r.Invalid++
-	if d.Retries < s.sc.Retries(st) {
-		d.Retries++
-		if err := s.fire(d.State, scenarios.EdgeRetry); err != nil {
-			return err
-		}
-		text := st.Retry
-		if text == nil {
-			text = st.Ask
-		}
-		if text == nil {
-			text = st.Say
-		}
-		say := Say{Buttons: s.buttonTexts(st), Numbered: numbered(st) && len(buttons(st)) > 0}
-		if text != nil {
-			say.Text = s.render(text)
-		}
-		// a state with only on: routes has nothing to ask again: an empty
-		// message would be refused by the portal, so the re-ask is silent
-		if say.Text != "" || len(say.Buttons) > 0 {
-			s.emit(say)
-		}
-		return nil
-	}
-	if err := s.fire(d.State, scenarios.EdgeFail); err != nil {
-		return err
-	}
-	if st.OnFail == "" {
-		s.emit(Operator{})
-		d.Status = HandedOff
-		return nil
 	}
 	return s.enter(d.State)
 }

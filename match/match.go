@@ -14,6 +14,7 @@ package match
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -41,101 +42,153 @@ func clean(s string, keepStar bool) string {
 	if isClean(s, keepStar) {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s)) // lower-casing rarely changes the byte length, so one allocation is typical
-	sep := false   // a separator was seen since the last written rune
-	inWord := false
+	var w cleaner
+	w.b.Grow(len(s)) // lower-casing rarely changes the byte length, so one allocation is typical
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
-			switch {
-			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', keepStar && c == '*':
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			default:
-				sep = true
-				inWord = false
-				continue
+			if lc, ok := asciiWordByte(c, keepStar); ok {
+				w.writeByte(lc)
+			} else {
+				w.separate()
 			}
-			if sep && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			sep = false
-			inWord = true
-			b.WriteByte(c)
 			continue
 		}
-
 		// Russian letters are two bytes starting 0xD0/0xD1 and are most of the
-		// traffic: lower-case and fold them on bytes, without decoding. A following
-		// 0xCC byte may be a combining mark and takes the full path below.
-		if (c == 0xD0 || c == 0xD1) && i+1 < len(s) && (i+2 >= len(s) || s[i+2] != 0xCC) {
-			b1, b2 := c, s[i+1]
-			ok := true
-			switch {
-			case c == 0xD0 && b2 >= 0x90 && b2 <= 0x9F: // А-П → а-п
-				b2 += 0x20
-			case c == 0xD0 && b2 >= 0xA0 && b2 <= 0xAF: // Р-Я → р-я
-				b1, b2 = 0xD1, b2-0x20
-			case c == 0xD0 && b2 >= 0xB0 && b2 <= 0xBF, c == 0xD1 && b2 >= 0x80 && b2 <= 0x8F: // а-я
-			case c == 0xD0 && b2 == 0x81, c == 0xD1 && b2 == 0x91: // Ё, ё → е
-				b1, b2 = 0xD0, 0xB5
-			default:
-				ok = false
-			}
-			if ok {
-				i += 2
-				if sep && b.Len() > 0 {
-					b.WriteByte(' ')
-				}
-				sep = false
-				inWord = true
-				b.WriteByte(b1)
-				b.WriteByte(b2)
-				continue
-			}
+		// traffic: lower-case and fold them on bytes, without decoding.
+		if b1, b2, ok := russianPair(s, i); ok {
+			i += 2
+			w.writePair(b1, b2)
+			continue
 		}
-
 		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
-		switch {
-		case r >= 'А' && r <= 'я': // the Cyrillic alphabet, checked first because it is most of the traffic
-			if r <= 'Я' {
-				r += 'а' - 'А'
-			}
-		case r == 'ё' || r == 'Ё':
-			r = 'е'
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			r = unicode.ToLower(r)
-			if r == 'ё' {
-				r = 'е'
-			}
-		case unicode.Is(unicode.Cf, r):
-			continue
-		case inWord && unicode.Is(unicode.Mn, r):
-			// A combining mark belongs to the letter before it; write it below.
+		switch r, kind := foldRune(r, w.inWord); kind {
+		case runeSkip:
+		case runeSeparator:
+			w.separate()
 		default:
-			sep = true
-			inWord = false
-			continue
+			r, n = compose(s[i:], r)
+			i += n
+			w.writeRune(r)
 		}
-		// Decomposed "й" (и + U+0306) and "ё" (е + U+0308) arrive from some
-		// keyboards; compose them so they match the usual spelling.
-		if r == 'и' && strings.HasPrefix(s[i:], "\u0306") {
-			r = 'й'
-			i += len("\u0306")
-		} else if r == 'е' && strings.HasPrefix(s[i:], "\u0308") {
-			i += len("\u0308")
-		}
-		if sep && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		sep = false
-		inWord = true
-		b.WriteRune(r)
 	}
-	return b.String()
+	return w.b.String()
+}
+
+// cleaner writes the cleaned string: word runes as they come, and one space
+// for every run of separators between words.
+type cleaner struct {
+	b      strings.Builder
+	sep    bool // a separator was seen since the last written rune
+	inWord bool // the last rune read was written (combining marks may follow)
+}
+
+func (w *cleaner) separate() { w.sep, w.inWord = true, false }
+
+// space writes the pending separator before a word rune.
+func (w *cleaner) space() {
+	if w.sep && w.b.Len() > 0 {
+		w.b.WriteByte(' ')
+	}
+	w.sep, w.inWord = false, true
+}
+
+func (w *cleaner) writeByte(c byte) {
+	w.space()
+	w.b.WriteByte(c)
+}
+
+func (w *cleaner) writePair(b1, b2 byte) {
+	w.space()
+	w.b.WriteByte(b1)
+	w.b.WriteByte(b2)
+}
+
+func (w *cleaner) writeRune(r rune) {
+	w.space()
+	w.b.WriteRune(r)
+}
+
+// asciiWordByte returns c lower-cased when it belongs to a word: a letter, a
+// digit, or '*' when keepStar.
+func asciiWordByte(c byte, keepStar bool) (byte, bool) {
+	switch {
+	case 'a' <= c && c <= 'z', '0' <= c && c <= '9', keepStar && c == '*':
+		return c, true
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A', true
+	}
+	return 0, false
+}
+
+// russianPair lower-cases and folds the two-byte Russian letter at s[i] on
+// bytes: А-Я to а-я, Ё and ё to е. ok is false for anything else, and for a
+// letter a 0xCC byte follows (it may be a combining mark: the full path
+// handles it).
+func russianPair(s string, i int) (b1, b2 byte, ok bool) {
+	c := s[i]
+	if c != 0xD0 && c != 0xD1 || i+1 >= len(s) || i+2 < len(s) && s[i+2] == 0xCC {
+		return 0, 0, false
+	}
+	b1, b2 = c, s[i+1]
+	switch {
+	case c == 0xD0 && b2 >= 0x90 && b2 <= 0x9F: // А-П → а-п
+		b2 += 0x20
+	case c == 0xD0 && b2 >= 0xA0 && b2 <= 0xAF: // Р-Я → р-я
+		b1, b2 = 0xD1, b2-0x20
+	case c == 0xD0 && b2 >= 0xB0 && b2 <= 0xBF, c == 0xD1 && b2 >= 0x80 && b2 <= 0x8F: // а-я
+	case c == 0xD0 && b2 == 0x81, c == 0xD1 && b2 == 0x91: // Ё, ё → е
+		b1, b2 = 0xD0, 0xB5
+	default:
+		return 0, 0, false
+	}
+	return b1, b2, true
+}
+
+// What foldRune says to do with a rune.
+const (
+	runeWrite     = iota // a word rune: write it
+	runeSkip             // an invisible format character: drop it, without splitting the word
+	runeSeparator        // punctuation, symbols, spaces: end the word
+)
+
+// foldRune lower-cases and folds a decoded rune and says what to do with it.
+func foldRune(r rune, inWord bool) (rune, int) {
+	switch {
+	case r >= 'А' && r <= 'я': // the Cyrillic alphabet, checked first because it is most of the traffic
+		if r <= 'Я' {
+			r += 'а' - 'А'
+		}
+	case r == 'ё' || r == 'Ё':
+		r = 'е'
+	case unicode.IsLetter(r) || unicode.IsDigit(r):
+		r = unicode.ToLower(r)
+		if r == 'ё' {
+			r = 'е'
+		}
+	case unicode.Is(unicode.Cf, r):
+		return r, runeSkip
+	case inWord && unicode.Is(unicode.Mn, r):
+		// A combining mark belongs to the letter before it.
+	default:
+		return r, runeSeparator
+	}
+	return r, runeWrite
+}
+
+// compose joins the decomposed "й" (и + U+0306) and "ё" (е + U+0308), which
+// arrive from some keyboards, into the usual spelling; rest is what follows
+// r. It returns the rune to write and how many bytes of rest it took.
+func compose(rest string, r rune) (rune, int) {
+	switch {
+	case r == 'и' && strings.HasPrefix(rest, "\u0306"):
+		return 'й', len("\u0306")
+	case r == 'е' && strings.HasPrefix(rest, "\u0308"):
+		return 'е', len("\u0308")
+	}
+	return r, 0
 }
 
 // isClean reports whether clean would return s unchanged. Only ASCII is checked:
@@ -190,6 +243,32 @@ func NewInput(s string) Input {
 		c = rest
 	}
 	return in
+}
+
+// Number reports whether the message is a number as a menu reads it: its
+// cleaned form is one run of ASCII digits ("3", "3.", "#3", "(3)"). A minus
+// sign ("-" or "−") written right before the digits makes it negative
+// ("-3", "−3"), so that it can never be taken for the choice "3". Values
+// beyond the int range are clamped to it.
+func (in Input) Number() (n int, ok bool) {
+	c := in.Clean
+	if c == "" {
+		return 0, false
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < '0' || c[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil {
+		n = math.MaxInt // digits only, so the error is a range error
+	}
+	before := in.Raw[:strings.IndexAny(in.Raw, "0123456789")]
+	if strings.HasSuffix(before, "-") || strings.HasSuffix(before, "−") {
+		n = -n
+	}
+	return n, true
 }
 
 // Errors returned by Compile, wrapped in an *EntryError; test with errors.Is.

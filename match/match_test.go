@@ -2,6 +2,7 @@ package match
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -92,6 +93,45 @@ func TestNewInput(t *testing.T) {
 	}
 	if got := testing.AllocsPerRun(100, func() { _ = NewInput("Позовите врача, пожалуйста!") }); got > 2 {
 		t.Errorf("NewInput allocs=%v, want ≤2", got)
+	}
+}
+
+func TestNumber(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		isNo bool // not a number
+	}{
+		{in: "3", n: 3},
+		{in: " 3 ", n: 3},
+		{in: "03", n: 3},
+		{in: "3.", n: 3},
+		{in: "#3", n: 3},
+		{in: "(3)", n: 3},
+		{in: "+3", n: 3},
+		{in: "0", n: 0},
+		{in: "99", n: 99},
+		{in: "-1", n: -1},
+		{in: " -1", n: -1},
+		{in: "−1", n: -1}, // U+2212 minus sign
+		{in: "--2", n: -2},
+		{in: "-0", n: 0},
+		{in: "99999999999999999999", n: math.MaxInt},
+		{in: "-99999999999999999999", n: -math.MaxInt},
+		{in: "", isNo: true},
+		{in: "three", isNo: true},
+		{in: "1 2", isNo: true},
+		{in: "1-2", isNo: true},
+		{in: "3a", isNo: true},
+		{in: "٣", isNo: true}, // digits of other scripts are words here
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			n, ok := NewInput(tc.in).Number()
+			if ok == tc.isNo || n != tc.n {
+				t.Fatalf("Number(%q) = %d, %v; want %d, %v", tc.in, n, ok, tc.n, !tc.isNo)
+			}
+		})
 	}
 }
 
