@@ -116,29 +116,35 @@ func TestClientMethods(t *testing.T) {
 			if len(p.Bots()) != 0 {
 				t.Errorf("bots after unregister=%v", p.Bots())
 			}
-			// Every call authenticated the right way; CLIENT_ID only on webhook bot calls.
-			access, _ := p.Tokens()
-			for _, call := range p.Calls() {
-				if !call.OK() {
-					t.Errorf("call %s failed: %s", call.Method, call.Error)
-				}
-				isBot := strings.HasPrefix(call.Method, "imbot.") || strings.HasPrefix(call.Method, "imopenlines.bot.")
-				switch mode {
-				case "oauth":
-					if call.Auth != "oauth" || call.Str("auth") != access || call.Str("CLIENT_ID") != "" {
-						t.Errorf("%s: auth=%q token=%q CLIENT_ID=%q", call.Method, call.Auth, call.Str("auth"), call.Str("CLIENT_ID"))
-					}
-				case "webhook":
-					wantCID := ""
-					if isBot {
-						wantCID = "olbot-key"
-					}
-					if call.Auth != "webhook" || call.Str("auth") != "" || call.Str("CLIENT_ID") != wantCID {
-						t.Errorf("%s: auth=%q token=%q CLIENT_ID=%q, want CLIENT_ID %q", call.Method, call.Auth, call.Str("auth"), call.Str("CLIENT_ID"), wantCID)
-					}
-				}
-			}
+			checkCallAuth(t, p, mode)
 		})
+	}
+}
+
+// checkCallAuth checks that every call the portal saw succeeded and was
+// authenticated the way mode says; CLIENT_ID only on webhook bot calls.
+func checkCallAuth(t *testing.T, p *fakeportal.Portal, mode string) {
+	t.Helper()
+	access, _ := p.Tokens()
+	for _, call := range p.Calls() {
+		if !call.OK() {
+			t.Errorf("call %s failed: %s", call.Method, call.Error)
+		}
+		isBot := strings.HasPrefix(call.Method, "imbot.") || strings.HasPrefix(call.Method, "imopenlines.bot.")
+		switch mode {
+		case "oauth":
+			if call.Auth != "oauth" || call.Str("auth") != access || call.Str("CLIENT_ID") != "" {
+				t.Errorf("%s: auth=%q token=%q CLIENT_ID=%q", call.Method, call.Auth, call.Str("auth"), call.Str("CLIENT_ID"))
+			}
+		case "webhook":
+			wantCID := ""
+			if isBot {
+				wantCID = "olbot-key"
+			}
+			if call.Auth != "webhook" || call.Str("auth") != "" || call.Str("CLIENT_ID") != wantCID {
+				t.Errorf("%s: auth=%q token=%q CLIENT_ID=%q, want CLIENT_ID %q", call.Method, call.Auth, call.Str("auth"), call.Str("CLIENT_ID"), wantCID)
+			}
+		}
 	}
 }
 

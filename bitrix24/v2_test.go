@@ -18,6 +18,17 @@ func v2Params(code, token string) bitrix24.V2RegisterParams {
 // TestV2Register registers through a webhook and through OAuth against the
 // fake portal: idempotent by code, a taken code names the way out, a
 // refused webhook is a clear error, bad params never leave the process.
+// checkRegisterFields checks the fields of the first imbot.v2.Bot.register
+// the portal saw: an Open Lines bot in fetch mode with its token.
+func checkRegisterFields(t *testing.T, p *fakeportal.Portal) {
+	t.Helper()
+	reg := p.CallsOf(bitrix24.MethodV2BotRegister)
+	fields, _ := reg[0].Params["fields"].(map[string]any)
+	if fields["botToken"] != "token-a" || fields["isSupportOpenline"] != true || fields["eventMode"] != "fetch" || fields["type"] != "openline" {
+		t.Fatalf("register fields %v", fields)
+	}
+}
+
 func TestV2Register(t *testing.T) {
 	ctx := context.Background()
 	p := startPortal(t, fakeportal.Config{})
@@ -29,11 +40,7 @@ func TestV2Register(t *testing.T) {
 	if first.ID <= 0 || first.Code != "olbot" || first.Type != "openline" || first.EventMode != "fetch" {
 		t.Fatalf("bot %+v, want an openline fetch bot", first)
 	}
-	reg := p.CallsOf(bitrix24.MethodV2BotRegister)
-	fields, _ := reg[0].Params["fields"].(map[string]any)
-	if fields["botToken"] != "token-a" || fields["isSupportOpenline"] != true || fields["eventMode"] != "fetch" || fields["type"] != "openline" {
-		t.Fatalf("register fields %v", fields)
-	}
+	checkRegisterFields(t, p)
 	wrong, err := bitrix24.NewWebhook(strings.Replace(p.WebhookURL(), "fakewebhooksecret", "wrong", 1), "")
 	if err != nil {
 		t.Fatal(err)

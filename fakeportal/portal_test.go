@@ -191,36 +191,9 @@ func TestChatEvents(t *testing.T) {
 	if chat.LeadID == other.LeadID || p.Lead(chat.LeadID) == nil {
 		t.Fatalf("chats share lead %d or it does not exist", chat.LeadID)
 	}
-	forms := []url.Values{chat.Join(), chat.Say("I want to order a pizza"), other.Say("hi"), chat.Command("menu", "order")}
-	var evs []*bitrix24.Event
-	for i, f := range forms {
-		// Through the wire form, exactly as Post sends it.
-		wire, err := url.ParseQuery(f.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := bitrix24.ParseEvent(wire)
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		evs = append(evs, ev)
-	}
+	evs := parseForms(t, chat.Join(), chat.Say("I want to order a pizza"), other.Say("hi"), chat.Command("menu", "order"))
+	checkEventAuth(t, p, chat, evs)
 	cfg := p.Config()
-	access, _ := p.Tokens()
-	for i, ev := range evs {
-		if ev.Auth.ApplicationToken != cfg.ApplicationToken || ev.Auth.MemberID != cfg.MemberID || ev.Auth.Domain != cfg.Domain ||
-			ev.Auth.ClientEndpoint != p.Endpoint() {
-			t.Errorf("event %d auth=%+v", i, ev.Auth)
-		}
-		bot, ok := ev.Bot()
-		// data[BOT] carries the bot user's own token, not the application's
-		if !ok || bot.BotID != chat.BotID || bot.AccessToken == access || !strings.HasPrefix(bot.AccessToken, "fake-bot-") || bot.ClientEndpoint != p.Endpoint() {
-			t.Errorf("event %d bot=%+v", i, bot)
-		}
-		if line, ok := ev.OpenLine(); !ok || line != 8 || ev.Connector() != "telegrambot" {
-			t.Errorf("event %d line=%d,%v", i, line, ok)
-		}
-	}
 	join, say, otherSay, cmd := evs[0], evs[1], evs[2], evs[3]
 	// A documented join has no CHAT_ENTITY_DATA_* (on-imbot-join-chat.md), so
 	// no lead: the fake used to send one there.
@@ -251,6 +224,47 @@ func TestChatEvents(t *testing.T) {
 	del, err := bitrix24.ParseEvent(p.DeleteEvent(chat.BotID))
 	if err != nil || del.BotID != chat.BotID || del.BotCode != "olbot" {
 		t.Errorf("delete=%+v %v", del, err)
+	}
+}
+
+// parseForms reads each event form through the wire form, exactly as Post
+// sends it.
+func parseForms(t *testing.T, forms ...url.Values) []*bitrix24.Event {
+	t.Helper()
+	var evs []*bitrix24.Event
+	for i, f := range forms {
+		wire, err := url.ParseQuery(f.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := bitrix24.ParseEvent(wire)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// checkEventAuth checks what every chat event carries: the application's
+// auth, the bot user's own token in data[BOT], and the Open Line.
+func checkEventAuth(t *testing.T, p *fakeportal.Portal, chat *fakeportal.Chat, evs []*bitrix24.Event) {
+	t.Helper()
+	cfg := p.Config()
+	access, _ := p.Tokens()
+	for i, ev := range evs {
+		if ev.Auth.ApplicationToken != cfg.ApplicationToken || ev.Auth.MemberID != cfg.MemberID || ev.Auth.Domain != cfg.Domain ||
+			ev.Auth.ClientEndpoint != p.Endpoint() {
+			t.Errorf("event %d auth=%+v", i, ev.Auth)
+		}
+		bot, ok := ev.Bot()
+		// data[BOT] carries the bot user's own token, not the application's
+		if !ok || bot.BotID != chat.BotID || bot.AccessToken == access || !strings.HasPrefix(bot.AccessToken, "fake-bot-") || bot.ClientEndpoint != p.Endpoint() {
+			t.Errorf("event %d bot=%+v", i, bot)
+		}
+		if line, ok := ev.OpenLine(); !ok || line != 8 || ev.Connector() != "telegrambot" {
+			t.Errorf("event %d line=%d,%v", i, line, ok)
+		}
 	}
 }
 
