@@ -29,6 +29,20 @@ func yn(b bool) string {
 	return "N"
 }
 
+// NumberedText is text followed by the buttons as numbered [SEND] links,
+// one a line, so that the client may also answer with the number.
+func NumberedText(text string, buttons []string) string {
+	var b strings.Builder
+	b.WriteString(text)
+	for i, t := range buttons {
+		if b.Len() > 0 {
+			b.WriteString("[BR]")
+		}
+		fmt.Fprintf(&b, "[SEND=%d]%d. %s[/SEND]", i+1, i+1, t)
+	}
+	return b.String()
+}
+
 // MessageAddRequest builds imbot.message.add. Buttons become a KEYBOARD of
 // inline SEND buttons ({"TEXT":t,"ACTION":"SEND","ACTION_VALUE":t,"DISPLAY":"LINE"}):
 // pressing one sends its text as the client's message. With numbered, the
@@ -43,15 +57,7 @@ func MessageAddRequest(dialogID string, botID int, text string, buttons []string
 	}
 	msg := text
 	if numbered {
-		var b strings.Builder
-		b.WriteString(text)
-		for i, t := range buttons {
-			if b.Len() > 0 {
-				b.WriteString("[BR]")
-			}
-			fmt.Fprintf(&b, "[SEND=%d]%d. %s[/SEND]", i+1, i+1, t)
-		}
-		msg = b.String()
+		msg = NumberedText(text, buttons)
 	}
 	p["MESSAGE"] = msg
 	if len(buttons) > 0 {

@@ -12,13 +12,18 @@ import (
 // Calls turns a step's actions into outbox calls to the dialog's portal
 // chat (d.Channel).
 func Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
+	return calls(d, actions, now, false)
+}
+
+// calls is Calls; with v2, messages go through imbot.v2.Chat.Message.send.
+func calls(d engine.Dialog, actions []engine.Action, now time.Time, v2 bool) ([]engine.Call, error) {
 	ch := d.Channel
 	if ch.Chat <= 0 || ch.Dialog == "" {
 		return nil, fmt.Errorf("dialog %s has no chat id: cannot address the portal", d.Key)
 	}
 	var out []engine.Call
 	for _, a := range actions {
-		r, err := request(ch, a)
+		r, err := request(ch, a, v2)
 		if err != nil {
 			return nil, err
 		}
@@ -32,7 +37,7 @@ func Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Ca
 }
 
 // request is the REST call of one action.
-func request(ch engine.Channel, a engine.Action) (bitrix24.Request, error) {
+func request(ch engine.Channel, a engine.Action, v2 bool) (bitrix24.Request, error) {
 	switch a := a.(type) {
 	case engine.Greet:
 		if a.Welcome {
@@ -40,6 +45,9 @@ func request(ch engine.Channel, a engine.Action) (bitrix24.Request, error) {
 		}
 		return bitrix24.SessionMessageSendRequest(ch.Chat, bitrix24.GreetDefault, a.Text), nil
 	case engine.Say:
+		if v2 {
+			return v2Say(ch, a), nil
+		}
 		return bitrix24.MessageAddRequest(ch.Dialog, ch.Bot, a.Text, a.Buttons, a.Numbered), nil
 	case engine.CRM:
 		// the chat's own CRM binding first: a lead, else a contact or a
@@ -89,5 +97,5 @@ func RedactParams(b []byte) []byte {
 
 // Calls is the package's Calls, for the event path (dialogs.Portal).
 func (o *Outbox) Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
-	return Calls(d, actions, now)
+	return calls(d, actions, now, o.cfg.V2 != nil)
 }

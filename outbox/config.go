@@ -21,6 +21,11 @@ type Config struct {
 	// Incoming-webhook mode: every call goes through Webhook with ClientID.
 	Webhook  string
 	ClientID string
+	// V2 is the imbot.v2 bot of fetch mode (Webhook without ClientID):
+	// every call goes through its webhook client, prepared by it (botToken,
+	// CLIENT_ID = botToken where the docs say so), and Say actions become
+	// imbot.v2.Chat.Message.send. Webhook is then ignored.
+	V2 *bitrix24.V2
 	// Local-application mode: tokens come with ONAPPINSTALL and events and
 	// are refreshed through OAuthURL with the application's credentials.
 	AppClientID     string

@@ -80,6 +80,9 @@ type Outbox struct {
 	owner   string
 	wakeCh  chan struct{}
 
+	// claimMu makes claims one at a time: the delivery loop's and the
+	// poll's (Rides), so that ended is read by the claim it belongs to.
+	claimMu  sync.Mutex
 	mu       sync.Mutex
 	inFlight map[uint64]bool          // calls being sent now: a claim hands them out again
 	lanes    map[string]chan struct{} // per portal: one token per concurrent request
@@ -158,6 +161,8 @@ func (o *Outbox) Mode() string {
 	switch {
 	case o.sender != nil:
 		return "custom sender"
+	case o.cfg.V2 != nil:
+		return fmt.Sprintf("imbot.v2 bot %d (fetch mode) through incoming webhook %s", o.cfg.V2.ID(), o.portals.webhook.String())
 	case o.portals.webhook != nil:
 		return "incoming webhook " + o.portals.webhook.String()
 	case o.cfg.AppClientID != "":
@@ -278,6 +283,7 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 			return 0 // a delivery that cannot be recorded would be sent again every round
 		}
 	}
+	o.claimMu.Lock()
 	o.mu.Lock()
 	limit := claimBatch + len(o.inFlight)
 	o.claiming = true
@@ -285,6 +291,7 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 	claimed := time.Now()
 	calls, err := o.store.Claim(ctx, o.owner, limit, o.now(), o.cfg.Lease)
 	calls = o.take(calls)
+	o.claimMu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Warn("outbox claim failed; will retry", "err", err)
@@ -323,7 +330,10 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 // portal gets one round at a time, as if it had a delivery loop of its
 // own, while the other portals' rounds go on. The calls left out stay
 // claimed for a later round.
-func (o *Outbox) take(calls []engine.Call) []engine.Call {
+func (o *Outbox) take(calls []engine.Call) []engine.Call { return o.takeAtMost(calls, claimBatch) }
+
+// takeAtMost is take with most calls per portal.
+func (o *Outbox) takeAtMost(calls []engine.Call, most int) []engine.Call {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	defer func() { o.claiming, o.ended = false, map[uint64]bool{} }()
@@ -331,7 +341,7 @@ func (o *Outbox) take(calls []engine.Call) []engine.Call {
 	out := calls[:0:0]
 	for _, c := range calls {
 		n, taking := round[c.Portal]
-		if o.inFlight[c.ID] || o.ended[c.ID] || (!taking && o.busy[c.Portal] > 0) || n >= claimBatch {
+		if o.inFlight[c.ID] || o.ended[c.ID] || (!taking && o.busy[c.Portal] > 0) || n >= most {
 			continue
 		}
 		round[c.Portal] = n + 1

@@ -56,6 +56,10 @@ type Portals struct {
 
 func newPortals(cfg Config, store engine.KV, log *slog.Logger, now func() time.Time) (*Portals, error) {
 	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}}
+	if cfg.V2 != nil {
+		p.webhook = cfg.V2.Client()
+		return p, nil
+	}
 	if cfg.Webhook != "" {
 		if cfg.ClientID == "" {
 			return nil, errors.New("bitrix24: a webhook needs the CLIENT_ID chosen at registration (--client-id); run olbot register to get one")

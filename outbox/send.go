@@ -97,7 +97,7 @@ func (o *Outbox) deliverBatch(ctx context.Context, calls []engine.Call, claimed 
 		if c.Method == bitrix24.MethodLeadAdd {
 			calls[i] = o.leadUpdateIfKnown(sctx, c)
 		}
-		reqs[i] = bitrix24.BatchCall{Method: calls[i].Method, Params: json.RawMessage(calls[i].Params)}
+		reqs[i] = o.prepare(bitrix24.BatchCall{Method: calls[i].Method, Params: json.RawMessage(calls[i].Params)})
 	}
 	o.metrics.portalReqs.WithLabelValues("batch").Inc()
 	results, err := client.Batch(sctx, reqs)
@@ -255,7 +255,7 @@ func (o *Outbox) send(ctx context.Context, c engine.Call) (json.RawMessage, erro
 		return nil, errLogged
 	}
 	o.metrics.portalReqs.WithLabelValues("single").Inc()
-	return client.Do(ctx, bitrix24.Request{Method: c.Method, Params: json.RawMessage(c.Params)})
+	return client.Do(ctx, o.prepare(bitrix24.Request{Method: c.Method, Params: json.RawMessage(c.Params)}))
 }
 
 // leadUpdateIfKnown turns a queued crm.lead.add into crm.lead.update when an

@@ -31,6 +31,11 @@ type serveConfig struct {
 	PortalTimeout   time.Duration
 	Webhook         string
 	ClientID        string
+	BotCode         string
+	BotName         string
+	BotToken        string
+	PollInterval    time.Duration
+	PollIdle        time.Duration
 	AppToken        string
 	HandlerSecret   string
 	AdminToken      string
@@ -162,6 +167,11 @@ func (c *serveConfig) options() []option {
 		{name: "portal-timeout", env: "OLBOT_PORTAL_TIMEOUT", def: outbox.DefaultCallTimeout.String(), help: "how long one request to a portal may take; a portal that does not answer in time has the call retried later and delays only its own calls", set: duration(&c.PortalTimeout)},
 		{name: "webhook", env: "OLBOT_WEBHOOK", help: "incoming webhook URL https://PORTAL/rest/USER/SECRET/ (webhook mode)", secret: true, set: text(&c.Webhook)},
 		{name: "client-id", env: "OLBOT_CLIENT_ID", help: "the imbot CLIENT_ID chosen at registration (webhook mode)", secret: true, set: text(&c.ClientID)},
+		{name: "bot-code", env: "OLBOT_BOT_CODE", def: "olbot", help: "imbot.v2 bot code (--webhook without --client-id: fetch mode); registered once, found again by it at every start", set: text(&c.BotCode)},
+		{name: "bot-name", env: "OLBOT_BOT_NAME", def: "olbot", help: "imbot.v2 bot name as operators and clients see it (fetch mode)", set: text(&c.BotName)},
+		{name: "bot-token", env: "OLBOT_BOT_TOKEN", help: "imbot.v2 botToken, at most 40 characters (fetch mode; default: generated once and kept in the store)", secret: true, set: text(&c.BotToken)},
+		{name: "poll-interval", env: "OLBOT_POLL_INTERVAL", def: "2s", help: "fetch mode: time between polls while chats are active or more events wait (the docs ask for at least 2s)", set: duration(&c.PollInterval)},
+		{name: "poll-idle", env: "OLBOT_POLL_IDLE", def: "5s", help: "fetch mode: time between polls when no chat was active for a minute (the docs ask for 5-30s)", set: duration(&c.PollIdle)},
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, set: text(&c.AppToken)},
 		{name: "handler-secret", env: "OLBOT_HANDLER_SECRET", help: "secret k of the handler URL …/bitrix24/events?k=SECRET (printed by olbot register)", secret: true, set: text(&c.HandlerSecret)},
 		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, set: text(&c.AdminToken)},

@@ -25,6 +25,7 @@ Usage:
   olbot register --webhook URL --handler URL [--name NAME]
                                       register the Open Lines bot on a portal
   olbot fakeportal [--olbot URL]      run a fake Bitrix24 portal and chat through it (demo)
+  olbot fakeportal --api v2           the same through imbot.v2 fetch mode (olbot serve --webhook …)
   olbot load [--target URL] [--mode json|bitrix24|noop] [--dialogs N] [--rate R]
                                       load-test a running server: throughput, latency, outbox lag
   olbot help                          this text

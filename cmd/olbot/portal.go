@@ -96,12 +96,17 @@ Next:
 // olbot (ONAPPINSTALL), opens a chat, posts what you type as the client's
 // messages, and prints every REST call olbot makes.
 func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("fakeportal", "fakeportal [--listen ADDR] [--olbot URL] [--line N]", stderr)
+	fs := newFlags("fakeportal", "fakeportal [--api v1|v2] [--listen ADDR] [--olbot URL] [--line N]", stderr)
+	api := fs.String("api", "v1", "v1: install olbot as a local application and post its events; v2: let olbot register an imbot.v2 bot through the webhook and poll (fetch mode)")
 	listen := fs.String("listen", "127.0.0.1:8090", "where the fake portal listens")
 	olbot := fs.String("olbot", "http://127.0.0.1:8080", "olbot to install into and chat with; empty: only serve the REST API")
 	line := fs.Int("line", 1, "Open Line id of the demo chat")
 	client := fs.String("client", "Anna", "the client's first name")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *api != "v1" && *api != "v2" {
+		fmt.Fprintf(stderr, "olbot fakeportal: --api %q: want v1 or v2\n", *api)
 		return 2
 	}
 	ln, err := net.Listen("tcp", *listen)
@@ -115,6 +120,9 @@ func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	defer srv.Close()
 	fmt.Fprintf(stdout, "fake portal on http://%s\n  REST (OAuth):  %s\n  webhook:       %s\n  token refresh: %s\n",
 		ln.Addr(), p.Endpoint(), p.WebhookURL(), p.TokenURL())
+	if *api == "v2" {
+		return fakePortalV2(ctx, p, *line, *client, stdin, stdout)
+	}
 	if *olbot == "" {
 		<-ctx.Done()
 		return 0
@@ -126,32 +134,7 @@ func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fmt.Fprintln(stderr, "olbot fakeportal: install:", err)
 		return 1
 	}
-	seen := 0
-	printCalls := func(wait time.Duration) {
-		deadline := time.Now().Add(wait)
-		for {
-			calls := p.Calls()
-			for ; seen < len(calls); seen++ {
-				c := calls[seen]
-				params := map[string]any{}
-				for k, v := range c.Params {
-					if k != "auth" && k != "CLIENT_ID" {
-						params[k] = v
-					}
-				}
-				b, _ := json.Marshal(params)
-				status := "ok"
-				if c.Error != "" {
-					status = c.Error
-				}
-				fmt.Fprintf(stdout, "  portal ← %s %s (%s)\n", c.Method, b, status)
-			}
-			if time.Now().After(deadline) {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	printCalls := callPrinter(p, stdout)
 	printCalls(time.Second)
 	chat := p.Chat(*line, 1000+*line, bitrix24.User{FirstName: *client, Name: *client})
 	if err := post(ctx, p, handler, chat.Join()); err != nil {
@@ -176,6 +159,62 @@ func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		printCalls(time.Second)
 	}
 	return 0
+}
+
+// callPrinter returns a function that prints the REST calls olbot made
+// since it last ran, for wait (secrets left out).
+func callPrinter(p *fakeportal.Portal, stdout io.Writer) func(wait time.Duration) {
+	seen := 0
+	return func(wait time.Duration) {
+		deadline := time.Now().Add(wait)
+		for {
+			calls := p.Calls()
+			for ; seen < len(calls); seen++ {
+				c := calls[seen]
+				if emptyPoll(c) {
+					continue // fetch mode polls every few seconds: only polls that brought events are news
+				}
+				b, _ := json.Marshal(withoutSecrets(c.Params))
+				status := "ok"
+				if c.Error != "" {
+					status = c.Error
+				}
+				fmt.Fprintf(stdout, "  portal ← %s %s (%s)\n", c.Method, b, status)
+			}
+			if time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// withoutSecrets is params without the tokens, also inside fields.
+func withoutSecrets(params map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range params {
+		switch k {
+		case "auth", "CLIENT_ID", "botToken":
+		case "fields":
+			if f, ok := v.(map[string]any); ok {
+				v = withoutSecrets(f)
+			}
+			out[k] = v
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// emptyPoll reports whether c is an imbot.v2.Event.get that found nothing.
+func emptyPoll(c fakeportal.Call) bool {
+	if c.Method != strings.ToLower(bitrix24.MethodV2EventGet) || c.Error != "" {
+		return false
+	}
+	res, _ := c.Result.(map[string]any)
+	events, _ := res["events"].([]any)
+	return len(events) == 0
 }
 
 func post(ctx context.Context, p *fakeportal.Portal, handler string, form url.Values) error {

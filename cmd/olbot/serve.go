@@ -71,14 +71,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 2
 	}
 	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, cfg, stdout, log); err != nil {
 		log.Error("olbot serve stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logger) error {
 	if st, err := os.Stat(cfg.Scenarios); err != nil || !st.IsDir() {
 		return fmt.Errorf("scenario folder %q: not found (set --scenarios or OLBOT_SCENARIOS)", cfg.Scenarios)
 	}
@@ -87,6 +87,18 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var poll pollerFunc
+	var v2 *v2Bot
+	if cfg.fetchMode() {
+		if v2, err = connectV2(ctx, cfg, store, out, log); err != nil {
+			return err
+		}
+		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
+			return v2.poller(cfg, store, proc, ob, reg, log, func(err error) { stop(err) })
+		}
+	}
 	srv, ob, err := wire(server.Config{
 		Listen:     cfg.Listen,
 		AdminToken: cfg.AdminToken,
@@ -101,6 +113,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}, outbox.Config{
 		Webhook:         cfg.Webhook,
 		ClientID:        cfg.ClientID,
+		V2:              v2.handle(),
 		AppClientID:     cfg.AppClientID,
 		AppClientSecret: cfg.AppClientSecret,
 		OAuthURL:        cfg.OAuthURL,
@@ -108,7 +121,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		Burst:           cfg.Rate.Burst,
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
-	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log)
+	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll)
 	if err != nil {
 		return err
 	}
@@ -130,6 +143,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 			start := time.Now()
 			err := srv.Close()
 			log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+			if cause := context.Cause(ctx); err == nil && !errors.Is(cause, context.Canceled) {
+				err = cause // the poller stopped: a person must act
+			}
 			return err
 		}
 	}
@@ -141,7 +157,11 @@ const idleEvery = 5 * time.Second
 // wire builds one replica: the event path (dialogs), the outbox that
 // delivers its calls, the funnel that counts its steps, and the HTTP server
 // that runs them all.
-func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger) (*server.Server, *outbox.Outbox, error) {
+// pollerFunc builds the fetch mode's poller from the event path and the
+// outbox (nil: no fetch mode); its metrics go to the registry.
+type pollerFunc func(*dialogs.Processor, *outbox.Outbox, prometheus.Registerer) (server.Worker, error)
+
+func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -154,10 +174,17 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 	proc.SetPortal(ob)
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
+	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
+		// refresh tokens die after 180 days unused: renew quiet portals' pairs
+		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })}
+	if poll != nil {
+		w, err := poll(proc, ob, reg)
+		if err != nil {
+			return nil, nil, err
+		}
+		workers = append(workers, w)
+	}
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
-		Workers: []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
-			// refresh tokens die after 180 days unused: renew quiet portals' pairs
-			server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })},
-		Metrics: reg, Logger: log})
+		Workers: workers, Metrics: reg, Logger: log})
 	return srv, ob, err
 }

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/fakeportal"
+)
+
+// lockedBuffer is an output both the test and serve use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serving is one `olbot serve` run in the test's process.
+type serving struct {
+	addr           string
+	stop           context.CancelFunc
+	done           chan int
+	stdout, stderr *lockedBuffer
+}
+
+// startServe runs `olbot serve args…` on a free port and waits until it is ready.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{addr: addr, stop: cancel, done: make(chan int, 1), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	go func() {
+		s.done <- run(ctx, append([]string{"serve", "--listen", addr}, args...), strings.NewReader(""), s.stdout, s.stderr)
+	}()
+	t.Cleanup(func() { s.end(t) })
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		select {
+		case code := <-s.done:
+			s.done <- code
+			t.Fatalf("serve exited %d before it was ready:\n%s", code, s.stderr)
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after 15s:\n%s", s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// end stops serve (as SIGINT does) and checks it exited cleanly.
+func (s *serving) end(t *testing.T) {
+	t.Helper()
+	s.stop()
+	select {
+	case code := <-s.done:
+		s.done <- code
+		if code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, s.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s")
+	}
+}
+
+// waitFor polls cond until it holds, failing after 20 s with what it saw.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	var seen string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var ok bool
+		if ok, seen = cond(); ok {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s; saw:\n%s", what, seen)
+}
+
+// replies are the bot's messages in a dialog (greetings and messages), one a line.
+func replies(p *fakeportal.Portal, dialog string) []string {
+	var out []string
+	for _, m := range p.Messages(dialog) {
+		out = append(out, m.Kind+": "+m.Text)
+	}
+	return out
+}
+
+// TestServeFetchMode runs a whole conversation through `olbot serve
+// --webhook` in fetch mode against the fake portal's imbot.v2 route, with
+// a restart in the middle: every reply goes out once, in order, and the
+// message the client wrote while olbot was down is answered after it.
+// It runs on bbolt (the lease in process, the offset in the file) and on
+// PostgreSQL (the store's fenced lease and offset).
+func TestServeFetchMode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) []string
+	}{
+		{"bbolt", func(t *testing.T) []string { return []string{"--store", filepath.Join(t.TempDir(), "olbot.db")} }},
+		{"postgres", postgresStore},
+	} {
+		t.Run(tc.name, func(t *testing.T) { fetchConversation(t, tc.store(t)) })
+	}
+}
+
+// postgresStore returns the flags of a schema of the test's own on the
+// PostgreSQL test server (OLBOT_TEST_POSTGRES, default the local one),
+// dropped at the end; the test is skipped when the server is unreachable
+// outside CI.
+func postgresStore(t *testing.T) []string {
+	dsn := cmp.Or(os.Getenv("OLBOT_TEST_POSTGRES"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			t.Fatalf("PostgreSQL test server %s: %v", redactURL(dsn), err)
+		}
+		t.Skipf("PostgreSQL test server %s unreachable: %v", redactURL(dsn), err)
+	}
+	conn.Close(ctx)
+	schema := fmt.Sprintf("olbot_fetch_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	return []string{"--store", dsn, "--store-schema", schema}
+}
+
+func fetchConversation(t *testing.T, store []string) {
+	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+	defer hs.Close()
+	args := append([]string{"--webhook", p.WebhookURL(), "--scenarios", "../../examples",
+		"--poll-interval", "50ms", "--poll-idle", "100ms", "--rate", "50,100"}, store...)
+
+	first := startServe(t, args...)
+	bots := p.V2Bots()
+	if len(bots) != 1 || bots[0].Code != "olbot" || bots[0].EventMode != "fetch" || bots[0].Type != "openline" {
+		t.Fatalf("registered bots %+v, want one openline bot olbot in fetch mode", bots)
+	}
+	bot := bots[0]
+	if len(bot.Token) != bitrix24.MaxBotToken || !strings.Contains(first.stdout.String(), bot.Token) || !strings.Contains(first.stdout.String(), "Keep it") {
+		t.Fatalf("botToken %q not printed with the advice to keep it:\n%s", bot.Token, first.stdout)
+	}
+	if !strings.Contains(first.stderr.String(), fmt.Sprintf("bot_id=%d", bot.ID)) || !strings.Contains(first.stderr.String(), "Chat-bot: pick") {
+		t.Fatalf("no log line with the bot id and what to do next:\n%s", first.stderr)
+	}
+
+	chat := p.V2Chat(bot.ID, 1, 501, bitrix24.User{FirstName: "Anna"})
+	dialog := chat.DialogID()
+	has := func(n int, last string) func() (bool, string) {
+		return func() (bool, string) {
+			r := replies(p, dialog)
+			return len(r) >= n && strings.Contains(r[n-1], last), strings.Join(r, "\n")
+		}
+	}
+	chat.Join()
+	waitFor(t, "the greeting and the menu", has(2, "Leave a request"))
+	chat.OperatorSay(bitrix24.User{ID: 7, FirstName: "Olga", Name: "Olga Petrova"}, "Hi, I am watching")
+	chat.SystemSay("The session was started")
+	chat.Say("Leave a request")
+	waitFor(t, "the name question", has(3, "How may I call you?"))
+	first.end(t)
+
+	chat.Say("Anna") // while olbot is down: confirmed only after it is processed
+	second := startServe(t, args...)
+	if strings.Contains(second.stdout.String(), bot.Token) {
+		t.Fatalf("the botToken was printed again on the second start:\n%s", second.stdout)
+	}
+	if n := len(p.V2Bots()); n != 1 {
+		t.Fatalf("%d bots after the second start, want the same one (registration is idempotent)", n)
+	}
+	waitFor(t, "the email question", has(4, "Anna, what is your email?"))
+	chat.Say("anna@example")
+	waitFor(t, "the retry", has(5, "does not look like an email"))
+	chat.Say("anna@example.com")
+	waitFor(t, "the thanks", has(6, "We will write to anna@example.com"))
+	waitFor(t, "the session finished", func() (bool, string) {
+		return len(p.CallsOf(bitrix24.MethodSessionFinish)) > 0, fmt.Sprint(p.Calls())
+	})
+	waitFor(t, "every event confirmed", func() (bool, string) { return p.V2Pending(bot.ID) == 0, "" })
+	resp, err := http.Get("http://" + second.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "olbot_pull_polls_total{key=") || !strings.Contains(string(metrics), "olbot_pull_lease_held{key=") {
+		t.Fatalf("/metrics lacks the poller's counters:\n%s", metrics)
+	}
+	second.end(t)
+
+	want := []string{
+		"greeting: Hello, Anna! I am the support assistant.",
+		"bot: [SEND=1]1. Leave a request[/SEND][BR][SEND=2]2. Talk to a person[/SEND]",
+		"bot: How may I call you?",
+		"bot: Anna, what is your email?",
+		"bot: That does not look like an email. Example: anna@example.com",
+		"bot: Thank you, Anna! We will write to anna@example.com.",
+	}
+	if got := replies(p, dialog); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the bot's messages (the operator's and the system message get none, nothing twice):\n%s\nwant:\n%s",
+			strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, c := range p.CallsOf(bitrix24.MethodV2MessageSend) {
+		if c.Params["botToken"] != bot.Token || c.Error != "" {
+			t.Errorf("Chat.Message.send without the bot's token or refused: %v (%s)", c.Params, c.Error)
+		}
+	}
+	finish := p.CallsOf(bitrix24.MethodSessionFinish)
+	if len(finish) != 1 || finish[0].Params["CLIENT_ID"] != bot.Token || finish[0].Error != "" {
+		t.Fatalf("session.finish calls %+v, want one with CLIENT_ID = the botToken", finish)
+	}
+	if n := len(p.CallsOf(bitrix24.MethodV2BotRegister)); n != 2 {
+		t.Fatalf("%d Bot.register calls, want one per start", n)
+	}
+}
+
+// TestServeFetchModeRefusedWebhook: a webhook the portal refuses stops
+// serve at start with an error that says what to check, not a silent loop.
+func TestServeFetchModeRefusedWebhook(t *testing.T) {
+	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+	defer hs.Close()
+	wrong := strings.Replace(p.WebhookURL(), "fakewebhooksecret", "deletedsecret", 1)
+	code, out, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--webhook", wrong, "--store", "memory", "--scenarios", "../../examples")
+	if code != 1 || !strings.Contains(errOut, "the portal refused the webhook") || !strings.Contains(errOut, "check that the incoming webhook URL is right") {
+		t.Fatalf("exit %d, want 1 with the refused webhook explained\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if len(p.V2Bots()) != 0 || strings.Contains(errOut, "olbot serving") {
+		t.Fatalf("a bot was registered or serve started after a refused webhook:\n%s", errOut)
+	}
+}
+
+// TestFakePortalV2Command runs the demo of the fetch route: `olbot
+// fakeportal --api v2` waits for `olbot serve --webhook` to register its
+// bot, opens a chat, and prints the calls olbot makes for what is typed.
+func TestFakePortalV2Command(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdin, typed := io.Pipe()
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"fakeportal", "--api", "v2", "--listen", addr, "--client", "Anna"}, stdin, out, &lockedBuffer{})
+	}()
+	webhook := "http://" + addr + "/rest/1/fakewebhooksecret/"
+	waitFor(t, "the webhook to start olbot with", func() (bool, string) {
+		return strings.Contains(out.String(), "olbot serve --webhook "+webhook), out.String()
+	})
+	startServe(t, "--webhook", webhook, "--store", "memory", "--scenarios", "../../examples",
+		"--poll-interval", "50ms", "--poll-idle", "100ms", "--rate", "50,100")
+	waitFor(t, "the chat to open", func() (bool, string) { return strings.Contains(out.String(), "client> "), out.String() })
+	if _, err := io.WriteString(typed, "Leave a request\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reply's call", func() (bool, string) {
+		return strings.Contains(out.String(), `portal ← imbot.v2.chat.message.send {"botId":`) &&
+			strings.Contains(out.String(), `"message":"How may I call you?"`), out.String()
+	})
+	typed.Close() // end of input ends the demo
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"portal ← imbot.v2.bot.register", "portal ← imbot.v2.event.get", "portal ← imopenlines.bot.session.message.send"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out.String(), "botToken") {
+		t.Errorf("the demo printed the botToken:\n%s", out)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/fakeportal"
+)
+
+// fakePortalV2 demonstrates the fetch route: it waits for olbot to
+// register its imbot.v2 bot through the webhook, then opens a chat on
+// line, queues what you type as the client's messages for olbot to poll,
+// and prints every REST call olbot makes.
+func fakePortalV2(ctx context.Context, p *fakeportal.Portal, line int, client string, stdin io.Reader, stdout io.Writer) int {
+	fmt.Fprintf(stdout, "start olbot in another terminal (no public address needed):\n  olbot serve --webhook %s --poll-interval 2s\nwaiting for it to register its imbot.v2 bot…\n", p.WebhookURL())
+	printCalls := callPrinter(p, stdout)
+	var bot fakeportal.V2Bot
+	for len(p.V2Bots()) == 0 {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	bot = p.V2Bots()[0]
+	printCalls(0)
+	chat := p.V2Chat(bot.ID, line, 2000+line, bitrix24.User{FirstName: client, Name: client})
+	// waitPolled prints olbot's calls until it confirmed the chat's events
+	// and its replies went out.
+	waitPolled := func() {
+		for p.V2Pending(bot.ID) > 0 && ctx.Err() == nil {
+			printCalls(200 * time.Millisecond)
+		}
+		printCalls(time.Second)
+	}
+	chat.Join()
+	waitPolled()
+	fmt.Fprintf(stdout, "bot %d polls; chat %s open on line %d as %s: type messages, /quit to stop\n", bot.ID, chat.DialogID(), line, client)
+	in := bufio.NewScanner(stdin)
+	for ctx.Err() == nil {
+		fmt.Fprint(stdout, "client> ")
+		if !in.Scan() {
+			break
+		}
+		text := in.Text()
+		if text == "/quit" {
+			break
+		}
+		chat.Say(text)
+		waitPolled()
+	}
+	return 0
+}
