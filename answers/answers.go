@@ -77,7 +77,39 @@ func Parse(kind, text string) (value string, ok bool) {
 // word, after the same cleaning as matching ("Да!", "ok, sure", "нет-нет").
 // A message mixing in other words ("нет, позовите оператора") is not an answer, so
 // that the engine can still try the global commands on it.
-func parseYesNo(s string) (string, bool) {
+func parseYesNo(s string) (string, bool) { return yesNo(s, false) }
+
+// ParseYesNoFuzzy is the yesno answer allowing one typo in a yes or no
+// word of match.MinFuzzy letters or more ("конечо"), for settings.fuzzy.
+func ParseYesNoFuzzy(s string) (string, bool) { return yesNo(s, true) }
+
+var (
+	yesWords = []string{"yes", "y", "yeah", "yep", "sure", "ok", "okay", "да", "ага", "конечно", "угу", "д",
+		"ок", "окей"} // "ok" typed without switching the keyboard to Latin
+	noWords = []string{"no", "n", "nope", "нет", "неа", "не"}
+)
+
+// yesNoWord is "yes", "no" or "" for one clean word.
+func yesNoWord(w string, fuzzy bool) string {
+	near := func(words []string) bool {
+		for _, x := range words {
+			if w == x || fuzzy && match.Near(w, x) {
+				return true
+			}
+		}
+		return false
+	}
+	yes, no := near(yesWords), near(noWords)
+	switch {
+	case yes && !no:
+		return "yes"
+	case no && !yes:
+		return "no"
+	}
+	return ""
+}
+
+func yesNo(s string, fuzzy bool) (string, bool) {
 	c := match.Clean(s)
 	if c == "" {
 		return "", false
@@ -86,14 +118,8 @@ func parseYesNo(s string) (string, bool) {
 	for c != "" {
 		w, rest, _ := strings.Cut(c, " ")
 		c = rest
-		var a string
-		switch w {
-		case "yes", "y", "yeah", "yep", "sure", "ok", "okay", "да", "ага", "конечно", "угу", "д",
-			"ок", "окей": // "ok" typed without switching the keyboard to Latin
-			a = "yes"
-		case "no", "n", "nope", "нет", "неа", "не":
-			a = "no"
-		default:
+		a := yesNoWord(w, fuzzy)
+		if a == "" {
 			return "", false
 		}
 		if answer != "" && a != answer {

@@ -115,6 +115,7 @@ type run struct {
 	buttons [][]string
 	client  string
 	line    int
+	lang    string // the line's language, from start: {language: …}
 }
 
 func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios.Pos, string) {
@@ -137,6 +138,12 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			if st.At != "" {
 				at, _ := scenarios.TestTime(st.At, loc) // checked while decoding
 				r.now = at
+			}
+			if st.Language != "" {
+				if !sc.HasLanguage(st.Language) {
+					return st.Pos, fmt.Sprintf("%s: language %q is not in the scenario's settings.languages %v", where, st.Language, sc.Languages)
+				}
+				r.lang = st.Language
 			}
 			ev = &engine.Event{Type: engine.Start}
 		case scenarios.StepUser:
@@ -167,7 +174,7 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			continue
 		}
 		r.now = r.now.Add(time.Second)
-		ev.Time, ev.Client, ev.Line = r.now, r.client, r.line
+		ev.Time, ev.Client, ev.Line, ev.Language = r.now, r.client, r.line, r.lang
 		res, err := engine.Step(sc, r.d, *ev)
 		if err != nil {
 			return st.Pos, where + ": " + err.Error()
@@ -233,6 +240,9 @@ func (r *run) checkDialog(e *scenarios.Expect) string {
 	d := r.d
 	if e.State != nil && d.State != *e.State {
 		return fmt.Sprintf("state is %q, want %q", d.State, *e.State)
+	}
+	if lang := engine.Language(r.sc, d); e.Language != nil && lang != *e.Language {
+		return fmt.Sprintf("language is %q, want %q", lang, *e.Language)
 	}
 	if e.Finished != nil && (d.Status == engine.Finished) != *e.Finished {
 		return fmt.Sprintf("finished is %v, want %v (status %s)", d.Status == engine.Finished, *e.Finished, d.Status)

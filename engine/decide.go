@@ -32,7 +32,7 @@ func channelName(d *Dialog) string {
 func (s *stepper) vars() *scenarios.Vars {
 	d := &s.d
 	return s.sc.Vars(scenarios.Env{
-		Fields: d.Fields, Client: d.Client, Line: d.Line, Language: d.Fields[scenarios.VarLanguage],
+		Fields: d.Fields, Client: d.Client, Line: d.Line, Language: d.Language,
 		Channel: channelName(d), Time: s.ev.Time,
 	})
 }
@@ -95,10 +95,13 @@ func (s *stepper) applySet(st *scenarios.State) {
 		return
 	}
 	d := &s.d
-	if d.Fields == nil {
-		d.Fields = make(map[string]string, len(st.Set))
-	}
 	for _, f := range st.Set {
+		if f.Field == scenarios.LanguageField {
+			continue // the dialog's language, not a field: see set
+		}
+		if d.Fields == nil {
+			d.Fields = make(map[string]string, len(st.Set))
+		}
 		// stored as typed: escaping is for what is shown, when it is shown
 		d.Fields[f.Field] = f.Value.Render(s.lookup, nil, s.missing)
 	}

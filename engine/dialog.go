@@ -40,6 +40,11 @@ type Dialog struct {
 	Rev      int64             `json:"rev,omitempty"` // optimistic concurrency: bumped by every commit
 	Recent   []string          `json:"ids,omitempty"` // ring of recently processed event ids
 	Channel  Channel           `json:"m,omitzero"`    // where replies go (the portal chat); not used by the engine
+	// Language is the dialog's language, one of the scenario's languages;
+	// "" for a scenario in one language. LanguageChosen: a set: or the
+	// client's script chose it, so it is kept from run to run.
+	Language       string `json:"lg,omitempty"`
+	LanguageChosen bool   `json:"lgc,omitempty"`
 }
 
 // Exists reports whether the dialog has ever been started.

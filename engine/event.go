@@ -19,24 +19,37 @@ const (
 	// text). No scenario answer takes a file, so it counts as input that
 	// matches nothing: a re-ask, then on_fail.
 	File EventType = "file"
+	// SwitchLanguage: the dialog's language is switched from outside the
+	// scenario (the playground's or olbot chat's language switch) to
+	// Event.Language; nothing else happens.
+	SwitchLanguage EventType = "language"
 )
 
 // Event is one input to a dialog.
 type Event struct {
 	Type   EventType
-	Text   string    // message text; for Button, the button's text when Button is 0
-	Button int       // 1-based button number for Button events
-	Client string    // client's first name as the channel reports it
-	Line   int       // Open Line id
-	LeadID int       // CRM lead bound to the chat (CHAT_ENTITY_DATA_2), 0 if none
-	ID     string    // channel's event/message id, for de-duplication
-	Time   time.Time // when it happened; the engine never reads the clock
+	Text   string // message text; for Button, the button's text when Button is 0
+	Button int    // 1-based button number for Button events
+	Client string // client's first name as the channel reports it
+	Line   int    // Open Line id
+	LeadID int    // CRM lead bound to the chat (CHAT_ENTITY_DATA_2), 0 if none
+	// Language is the Open Line's language (its LANGUAGE_ID), "" when not
+	// known. Portal events carry the portal's language, not the client's,
+	// so this is the best a start can know.
+	Language string
+	ID       string    // channel's event/message id, for de-duplication
+	Time     time.Time // when it happened; the engine never reads the clock
 }
 
 // Validate reports whether the event is well-formed.
 func (e Event) Validate() error {
 	switch e.Type {
 	case Start, Message, Idle, Close, File:
+		return nil
+	case SwitchLanguage:
+		if e.Language == "" {
+			return fmt.Errorf("a language event needs the language, e.g. en")
+		}
 		return nil
 	case Button:
 		if e.Button < 0 {

@@ -43,7 +43,7 @@ func pick(items []scenarios.MenuItem, in match.Input, byNumber bool) int {
 		}
 	}
 	for i := range items {
-		if match.Clean(items[i].Text) == in.Clean {
+		if items[i].Is(in.Clean) {
 			return i
 		}
 	}
@@ -106,6 +106,15 @@ func (s *stepper) input(routesOnly bool) error {
 				return s.enter(d.State)
 			}
 		}
+	}
+	if event, v, ok := s.fuzzy(st, in, routesOnly); ok {
+		if event == "" {
+			return s.accept(st, v)
+		}
+		if err := s.fire(d.State, event); err != nil {
+			return err
+		}
+		return s.enter(d.State)
 	}
 	if routesOnly {
 		return nil
@@ -200,14 +209,16 @@ func (s *stepper) bad(st *scenarios.State) error {
 	return s.enter(d.State)
 }
 
+// buttonTexts are the texts of a state's buttons in the dialog's language.
 func (s *stepper) buttonTexts(st *scenarios.State) []string {
 	items := s.buttons(st)
 	if len(items) == 0 {
 		return nil
 	}
 	out := make([]string, len(items))
+	lang := s.lang()
 	for i := range items {
-		out[i] = items[i].Text
+		out[i] = items[i].TextIn(lang)
 	}
 	return out
 }

@@ -48,7 +48,44 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 	for _, id := range d.Recent {
 		b = appendString(b, id)
 	}
-	return appendChannel(b, d.Channel)
+	b = appendChannel(b, d.Channel)
+	return appendOptional(b, d)
+}
+
+// Tags of the optional fields that may follow the channel: each is written
+// only when set, so records of dialogs that do not use them, and records
+// written before they existed, end with the channel.
+const (
+	tagLanguage       = 1 // followed by the string
+	tagLanguageChosen = 2 // no value
+)
+
+func appendOptional(b []byte, d *Dialog) []byte {
+	if d.Language != "" {
+		b = append(b, tagLanguage)
+		b = appendString(b, d.Language)
+	}
+	if d.LanguageChosen {
+		b = append(b, tagLanguageChosen)
+	}
+	return b
+}
+
+// optional reads the optional fields after the channel. It stops at a
+// byte that is no tag, which the decoder then reports as stray.
+func (r *recordReader) optional(out *Dialog) {
+	for len(r.b) > 0 && r.err == nil {
+		switch r.b[0] {
+		case tagLanguage:
+			r.b = r.b[1:]
+			out.Language = r.string()
+		case tagLanguageChosen:
+			r.b = r.b[1:]
+			out.LanguageChosen = true
+		default:
+			return
+		}
+	}
 }
 
 // appendChannel writes the channel as the sorted string pairs appendMap
@@ -132,6 +169,7 @@ func (d *Dialog) DecodeRecord(b []byte) error {
 			chErr = err
 		}
 	}
+	r.optional(&out)
 	switch {
 	case r.err != nil:
 		return fmt.Errorf("decode dialog record: %w", r.err)

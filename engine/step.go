@@ -131,6 +131,8 @@ func (s *stepper) run() error {
 		return s.message()
 	case File:
 		return s.file(d.Status == Active)
+	case SwitchLanguage:
+		return s.switchLanguage()
 	}
 	return fmt.Errorf("%w: unknown event type %q", ErrBadEvent, ev.Type)
 }
@@ -232,7 +234,7 @@ func (s *stepper) pressed(items []scenarios.MenuItem) (int, error) {
 	if ev.Button == 0 {
 		in := match.NewInput(ev.Text)
 		for j := range items {
-			if match.Clean(items[j].Text) == in.Clean {
+			if items[j].Is(in.Clean) {
 				return j, nil
 			}
 		}
@@ -255,6 +257,7 @@ func (s *stepper) message() error {
 		return s.ignore("an operator has the dialog")
 	}
 	d.LastIn, d.IdleDone = ev.Time, false
+	s.detectLanguage()
 	active := d.Status == Active
 	if strings.TrimSpace(ev.Text) == "0" {
 		// Bitrix24 itself hands the chat to an operator on "0", whatever
@@ -333,6 +336,10 @@ func (s *stepper) startRun() error {
 	d.Retries = 0
 	d.IdleDone = false
 	d.Started, d.LastIn = s.ev.Time, s.ev.Time
+	s.startLanguage()
+	if s.ev.Type == Message {
+		s.detectLanguage()
+	}
 	if err := s.fire(scenarios.NoState, scenarios.EdgeStart); err != nil {
 		return err
 	}
@@ -350,8 +357,8 @@ func (s *stepper) fire(from, event string) error {
 	return nil
 }
 
-// enter runs a state's actions in the spec's order (greet, say, crm, ask or
-// menu message, then operator/transfer/finish) and follows next at once from
+// enter runs a state's actions in the spec's order (set, greet, say, crm,
+// ask or menu message, then operator/transfer/finish) and follows next at once from
 // a passing state.
 func (s *stepper) enter(name string) error {
 	d := &s.d
@@ -362,6 +369,7 @@ func (s *stepper) enter(name string) error {
 	s.chain++
 	d.State = name
 	d.Retries = 0
+	s.set(st)
 	s.applySet(st)
 	btns := s.buttonTexts(st)
 	num := numbered(st) && len(btns) > 0
@@ -422,7 +430,7 @@ func (s *stepper) emit(a Action) { s.r.Actions = append(s.r.Actions, a) }
 // render fills a template with the dialog's fields; inserted client text is
 // escaped so that it cannot add BB-codes.
 func (s *stepper) render(t *scenarios.Template) string {
-	return t.Render(s.lookup, EscapeBB, s.missing)
+	return t.In(s.lang()).Render(s.lookup, EscapeBB, s.missing)
 }
 
 func (s *stepper) lookup(f string) (string, bool) {

@@ -222,6 +222,7 @@ type Input struct {
 	Raw   string   // the message as received
 	Clean string   // Clean(Raw)
 	Words []string // Clean split at its spaces; substrings of Clean, nil when Clean is empty
+	shape []shape  // the shape of each word, for fuzzy matching; set by Forgiving
 }
 
 // NewInput cleans s and splits it into words. It allocates at most the cleaned
@@ -300,6 +301,7 @@ func (e *EntryError) Unwrap() error { return e.Err }
 type term struct {
 	word   string
 	prefix bool // the entry wrote "word*": any ending, including none
+	shape       // of word, for forgiving matching
 }
 
 func (t term) matches(w string) bool {
@@ -331,6 +333,7 @@ func Compile(entry string) (Pattern, error) {
 		c = rest
 		t := term{word: strings.TrimRight(w, "*")}
 		t.prefix = len(t.word) < len(w)
+		t.shape = shapeOf(t.word)
 		if t.word == "" || strings.Contains(t.word, "*") {
 			return Pattern{}, &EntryError{Entry: entry, Err: ErrStar}
 		}

@@ -47,6 +47,7 @@ func check(def *scenarioDef, t []Transition) Problems {
 		c.wild[NoState] = true
 	}
 	c.topRefs()
+	c.languages()
 	for _, st := range def.States.V {
 		n := len(c.problems)
 		c.state(st)

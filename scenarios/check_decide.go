@@ -23,7 +23,7 @@ func fieldTypes(d *scenarioDef) map[string]string {
 			out[f] = typ
 		}
 		for _, s := range st.Set.V {
-			out[s.Key] = answers.Text
+			out[s.Field] = answers.Text
 		}
 	}
 	return out

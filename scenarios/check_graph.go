@@ -219,9 +219,9 @@ func (c *checker) templates(t []Transition) {
 			}
 		}
 		for _, s := range st.Set.V {
-			if _, ok := saved[s.Key]; !ok {
-				saved[s.Key] = st.Name
-				fields = append(fields, s.Key)
+			if _, ok := saved[s.Field]; !ok {
+				saved[s.Field] = st.Name
+				fields = append(fields, s.Field)
 			}
 		}
 	}
@@ -250,7 +250,7 @@ func (c *checker) templates(t []Transition) {
 		}
 		for _, s := range st.Set.V {
 			if s.Value.V != nil {
-				c.templateFields(st, "states."+st.Name+".set."+s.Key, s.Value.V, fields, idx, saved, in, maybe)
+				c.templateFields(st, "states."+st.Name+".set."+s.Field, s.Value.V, fields, idx, saved, in, maybe)
 			}
 		}
 	}
@@ -317,7 +317,7 @@ func (c *checker) collected(t []Transition, fields []string) map[string]bits {
 	sets := map[string][]int{} // fields a state's set: stores on entering it
 	for _, st := range c.def.States.V {
 		for _, s := range st.Set.V {
-			sets[st.Name] = append(sets[st.Name], idx[s.Key])
+			sets[st.Name] = append(sets[st.Name], idx[s.Field])
 		}
 	}
 	for len(queue) > 0 {

@@ -42,6 +42,8 @@ var checkCases = []struct {
 	{"duplicate_keys", []error{ErrValue}, false},
 	{"empty", []error{ErrMissing}, false},
 	{"idle_no_on_idle", []error{ErrNoOnIdle}, true},
+	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},
+	{"languages_unlisted", []error{ErrLanguage}, false},
 	{"missing_start", []error{ErrMissing}, false},
 	{"missing_states", []error{ErrMissing}, false},
 	{"no_on_fail", []error{ErrNoOnFail}, true},

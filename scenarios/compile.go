@@ -176,6 +176,7 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 	sc := &Scenario{
 		File: d.File, Name: d.Name.V, Title: d.Title.V, Start: d.Start.V, Version: d.Version,
 		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V,
+			DetectLanguage: d.Settings.DetectLanguage.V, Fuzzy: d.Settings.Fuzzy.V,
 			Location: d.Settings.Timezone.V, Country: d.Settings.Country.V},
 		States:   make(map[string]*State, len(d.States.V)),
 		Warnings: warnings,
@@ -183,6 +184,9 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 	}
 	for _, l := range d.Lines.V {
 		sc.Lines = append(sc.Lines, l.V)
+	}
+	for _, l := range d.Settings.Languages.V {
+		sc.Languages = append(sc.Languages, l.V)
 	}
 	for _, c := range d.Commands.V {
 		sc.Commands = append(sc.Commands, Route{Match: c.Match.V, Goto: c.Goto.V, If: condOf(c.If), match: c.match})
@@ -211,10 +215,14 @@ func compileState(st *stateDef) *State {
 		n := st.Retries.V
 		out.Retries = &n
 	}
-	for _, o := range st.Options.V {
+	for i, o := range st.Options.V {
 		out.Options = append(out.Options, o.V)
 		pat, _ := match.Compile(o.V) // checked while decoding
-		out.Choices = append(out.Choices, MenuItem{Text: o.V, match: pat})
+		item := MenuItem{Text: o.V, match: pat}
+		if i < len(st.OptionsTr) {
+			item.tr = st.OptionsTr[i]
+		}
+		out.Choices = append(out.Choices, item)
 	}
 	if st.Branch.Set {
 		out.Branch = make(map[string]string, len(st.Branch.V))
@@ -225,7 +233,7 @@ func compileState(st *stateDef) *State {
 		}
 	}
 	for i, mi := range st.Menu.V {
-		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match})
+		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match, tr: mi.tr})
 		out.MenuIf = out.MenuIf || mi.If.V != nil
 	}
 	for i, r := range st.On.V {
@@ -236,7 +244,7 @@ func compileState(st *stateDef) *State {
 		out.Branches = append(out.Branches, Branch{If: condOf(b.If), Goto: b.Goto.V, Label: branchLabel(b), Event: branchEvent(kind, i)})
 	}
 	for _, s := range st.Set.V {
-		out.Set = append(out.Set, SetField{Field: s.Key, Value: s.Value.V})
+		out.Set = append(out.Set, SetField{Field: s.Field, Value: s.Value.V})
 	}
 	if st.Transfer.Set {
 		tr := st.Transfer.V

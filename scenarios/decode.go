@@ -25,6 +25,9 @@ func (d *decoder) decodeScenario(root *yaml.Node, def *scenarioDef) {
 	def.Name.V = strings.TrimSuffix(strings.TrimSuffix(base, filepath.Ext(base)), ".yaml")
 	def.byName = map[string]*stateDef{}
 	d.loose = &def.loose
+	if langs := peekLanguages(root); len(langs) > 0 {
+		d.defaultLang = langs[0]
+	}
 	d.mappingIn(root, "", topKeys, &def.scope, func(key string, k, v *yaml.Node, p string) {
 		switch key {
 		case "name":
@@ -46,6 +49,7 @@ func (d *decoder) decodeScenario(root *yaml.Node, def *scenarioDef) {
 		}
 	})
 	def.Broken = d.problems.HasErrors()
+	def.langMaps = d.langMaps
 	d.loose = nil
 }
 
@@ -118,6 +122,12 @@ func (d *decoder) settings(v *yaml.Node, p string) settingsDef {
 			s.OnIdle = d.nameVal(v, p, "state")
 		case "on_missing_state":
 			s.OnMissingState = d.nameVal(v, p, "state")
+		case "languages":
+			s.Languages = d.languages(v, p)
+		case "detect_language":
+			s.DetectLanguage = d.boolVal(v, p)
+		case "fuzzy":
+			s.Fuzzy = d.boolVal(v, p)
 		case "timezone":
 			s.Timezone = d.timezone(v, p)
 		case "country":
@@ -220,7 +230,16 @@ func (d *decoder) states(v *yaml.Node, p string, def *scenarioDef) val[[]*stateD
 	return val[[]*stateDef]{V: out, At: posOf(v), Set: true, Bad: !ok}
 }
 
+// template decodes a text with {{field}} placeholders, or a map of
+// languages to such texts.
 func (d *decoder) template(v *yaml.Node, p string) val[*Template] {
+	if d.textMap(v) {
+		return d.translatedTemplate(v, p)
+	}
+	return d.plainTemplate(v, p)
+}
+
+func (d *decoder) plainTemplate(v *yaml.Node, p string) val[*Template] {
 	n := len(d.problems)
 	s, ok := d.text(v, p)
 	if !ok {
@@ -262,7 +281,7 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "validate":
 			st.Validate = d.textVal(v, p)
 		case "options":
-			st.Options = d.options(v, p)
+			st.Options, st.OptionsTr = d.options(v, p)
 		case "retries":
 			st.Retries = d.intVal(v, p, 0)
 		case "on_fail":
@@ -344,24 +363,46 @@ func typeHint(s string) string {
 	return "known types: " + strings.Join(answers.Kinds(), ", ")
 }
 
-func (d *decoder) options(v *yaml.Node, p string) val[[]val[string]] {
+// options decodes a choice's options: a list of texts, or of maps of
+// languages ({ru: Брак, en: Defect}).
+func (d *decoder) options(v *yaml.Node, p string) (val[[]val[string]], [][]labelText) {
 	n := len(d.problems)
-	opts, nodes, ok := d.texts(v, p)
-	if ok && v.Kind != yaml.SequenceNode {
-		d.errorf(v, p, ErrValue, "write the options as a list, e.g. [Moscow, Kazan]", "expected a list of options")
-		return mark[[]val[string]](d, v, n, nil)
-	}
-	if !ok {
-		return mark[[]val[string]](d, v, n, nil)
-	}
-	out := make([]val[string], len(opts))
-	for i, o := range opts {
-		out[i] = val[string]{V: o, At: posOf(nodes[i]), Set: true}
-		if _, err := match.Compile(o); err != nil {
-			d.errorf(nodes[i], p, ErrValue, "an option needs words or digits", "%v", err)
-			out[i].Bad = true
+	if v.Kind != yaml.SequenceNode {
+		if _, _, ok := d.texts(v, p); ok {
+			d.errorf(v, p, ErrValue, "write the options as a list, e.g. [Moscow, Kazan]", "expected a list of options")
 		}
+		return mark[[]val[string]](d, v, n, nil), nil
 	}
+	var out []val[string]
+	var tr [][]labelText
+	ok := true
+	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+		if item.Kind != yaml.ScalarNode && item.Kind != yaml.MappingNode || isNull(item) {
+			d.text(item, ip)
+			ok = false
+			return
+		}
+		o, _, texts := d.label(item, ip, "an option needs words or digits")
+		out = append(out, o)
+		tr = append(tr, texts)
+	})
+	if !ok {
+		return mark[[]val[string]](d, v, n, nil), nil
+	}
+	return mark(d, v, n, out), tr
+}
+
+// languages decodes settings.languages: a list of language codes.
+func (d *decoder) languages(v *yaml.Node, p string) val[[]val[string]] {
+	n := len(d.problems)
+	var out []val[string]
+	if v.Kind == yaml.ScalarNode && !isNull(v) {
+		d.errorf(v, p, ErrValue, "write the languages as a list, the default first, e.g. [ru, en]", "expected a list of language codes")
+		return mark(d, v, n, out)
+	}
+	d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
+		out = append(out, d.textVal(item, ip))
+	})
 	return mark(d, v, n, out)
 }
 
@@ -386,15 +427,7 @@ func (d *decoder) menu(v *yaml.Node, p string) val[[]menuDef] {
 		if d.mappingIn(item, ip, menuKeys, &mi.scope, func(key string, k, v *yaml.Node, p string) {
 			switch key {
 			case "text":
-				mi.Text = d.textVal(v, p)
-				if !mi.Text.Bad {
-					pat, err := match.Compile(mi.Text.V)
-					if err != nil {
-						d.errorf(v, p, ErrValue, "a button needs words or digits", "%v", err)
-						mi.Text.Bad = true
-					}
-					mi.match = pat
-				}
+				mi.Text, mi.match, mi.tr = d.label(v, p, "a button needs words or digits")
 			case "goto":
 				mi.Goto = d.nameVal(v, p, "state")
 			case "if":

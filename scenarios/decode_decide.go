@@ -30,7 +30,7 @@ type ifBranchDef struct {
 
 // setDef is one field of set:.
 type setDef struct {
-	Key   string
+	Field string
 	At    Pos // the key
 	Value val[*Template]
 }
@@ -95,7 +95,7 @@ func (d *decoder) sets(v *yaml.Node, p string) val[[]setDef] {
 			d.errorf(k, sp, ErrValue, "use a field name of letters, digits and _, e.g. topic", "%q cannot be set", key)
 			return
 		}
-		out = append(out, setDef{Key: key, At: posOf(k), Value: d.template(sv, sp)})
+		out = append(out, setDef{Field: key, At: posOf(k), Value: d.template(sv, sp)})
 	})
 	return mark(d, v, n, out)
 }

@@ -60,6 +60,8 @@ type scenarioDef struct {
 	// loose are the texts in rejected values and under unknown keys at the
 	// top level: names the file may mean to refer to.
 	loose []string
+	// langMaps are the texts written as maps of languages, in file order.
+	langMaps []langMap
 }
 
 type settingsDef struct {
@@ -69,6 +71,9 @@ type settingsDef struct {
 	Idle           val[time.Duration]
 	OnIdle         val[string]
 	OnMissingState val[string]
+	Languages      val[[]val[string]]
+	DetectLanguage val[bool]
+	Fuzzy          val[bool]
 	Timezone       val[*time.Location]
 	Country        val[string]
 }
@@ -83,8 +88,9 @@ type routeDef struct {
 
 type menuDef struct {
 	scope
-	Text  val[string]
+	Text  val[string] // the default language's text
 	match match.Pattern
+	tr    []labelText // every language's text, for a text map
 	Goto  val[string]
 	If    val[*condSrc]
 }
@@ -110,7 +116,8 @@ type stateDef struct {
 	Save             val[string]
 	Type             val[string]
 	Validate         val[string]
-	Options          val[[]val[string]]
+	Options          val[[]val[string]] // the default language's texts
+	OptionsTr        [][]labelText      // every language's text of each option, for text maps
 	Retries          val[int]
 	OnFail           val[string]
 	Next             val[string]        // plain next
@@ -252,6 +259,12 @@ func (s *settingsDef) posOf(key string) Pos {
 		return s.OnIdle.At
 	case "on_missing_state":
 		return s.OnMissingState.At
+	case "languages":
+		return s.Languages.At
+	case "detect_language":
+		return s.DetectLanguage.At
+	case "fuzzy":
+		return s.Fuzzy.At
 	case "timezone":
 		return s.Timezone.At
 	case "country":

@@ -5,7 +5,7 @@ package scenarios
 // that schema/scenario.schema.json lists exactly these keys.
 var (
 	topKeys      = []string{"name", "title", "lines", "start", "settings", "commands", "hours", "states"}
-	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state", "timezone", "country"}
+	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state", "languages", "detect_language", "fuzzy", "timezone", "country"}
 	routeKeys    = []string{"match", "goto", "if"}
 	menuKeys     = []string{"text", "goto", "if"}
 	transferKeys = []string{"user", "line", "leave"}
@@ -20,7 +20,7 @@ var (
 	testFileKeys = []string{"scenario", "tests"}
 	testKeys     = []string{"name", "steps"}
 	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
-	startKeys    = []string{"client", "line", "at"}
+	startKeys    = []string{"client", "line", "language", "at"}
 	botKeys      = []string{"text", "buttons"}
-	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm"}
+	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm", "language"}
 )

@@ -14,7 +14,7 @@ import (
 )
 
 // examples are the scenario files of examples/, as the spec shows them.
-var examples = []string{"support", "faq", "russian", "shop"}
+var examples = []string{"support", "faq", "russian", "bilingual", "shop"}
 
 func examplePath(name string) string { return filepath.Join("..", "examples", name+".yaml") }
 
@@ -138,7 +138,7 @@ func checkSupportPositions(t *testing.T, sc *Scenario) {
 	}
 }
 
-// TestExamplesLoad loads every example: faq, russian and shop have no warnings.
+// TestExamplesLoad loads every example: faq, russian, bilingual and shop have no warnings.
 func TestExamplesLoad(t *testing.T) {
 	files, _, err := Files(filepath.Join("..", "examples"))
 	if err != nil {
@@ -147,7 +147,7 @@ func TestExamplesLoad(t *testing.T) {
 	if len(files) != len(examples) {
 		t.Errorf("examples/ has %d scenarios, want %d: %v", len(files), len(examples), files)
 	}
-	for _, name := range []string{"faq", "russian", "shop"} {
+	for _, name := range []string{"faq", "russian", "bilingual", "shop"} {
 		sc := mustLoad(t, examplePath(name))
 		if len(sc.Warnings) != 0 {
 			t.Errorf("%s: warnings:\n%v", name, sc.Warnings)

@@ -28,9 +28,12 @@ type Scenario struct {
 	Version string // content hash (first 12 hex digits of SHA-256)
 
 	Settings Settings
-	Commands []Route           // global commands, in file order
-	States   map[string]*State // by name
-	Order    []string          // state names in file order
+	// Languages are settings.languages: the languages texts are written
+	// in, the default first; nil when the scenario is in one language.
+	Languages []string
+	Commands  []Route           // global commands, in file order
+	States    map[string]*State // by name
+	Order     []string          // state names in file order
 
 	// Table is the compiled transition table: every edge a dialog can take.
 	Table []Transition
@@ -62,6 +65,8 @@ type Settings struct {
 	Idle           time.Duration  // 0 = off
 	OnIdle         string         // "" = finish
 	OnMissingState string         // "" = start
+	DetectLanguage bool           // the script of the client's first message picks the language
+	Fuzzy          bool           // entries match with one typo in words of five letters or more
 	Location       *time.Location // settings.timezone; nil = UTC
 	Country        string         // settings.country, or the default language's; "" = none
 }
@@ -81,16 +86,70 @@ type Transfer struct {
 
 // MenuItem is one button of a state's menu.
 type MenuItem struct {
-	Text  string
+	Text  string // in the default language
 	Goto  string
 	Event string // fsm event name, set by the compiler
 	If    *Cond  // shown and matched only when true; nil = always
 	match match.Pattern
+	tr    []labelText // every language's text, when the text is a map
 }
 
-// Matches reports whether a client message chooses this item: the cleaned
-// message equals its text, or contains its text as a phrase.
-func (m *MenuItem) Matches(in match.Input) bool { return m.match.Match(in) }
+// Matches reports whether a client message contains the item's text, in
+// any of its languages, as a phrase.
+func (m *MenuItem) Matches(in match.Input) bool {
+	if m.match.Match(in) {
+		return true
+	}
+	for i := range m.tr {
+		if m.tr[i].match.Match(in) {
+			return true
+		}
+	}
+	return false
+}
+
+// Is reports whether the cleaned message is the item's text in one of its languages.
+func (m *MenuItem) Is(clean string) bool {
+	if match.Clean(m.Text) == clean {
+		return true
+	}
+	for i := range m.tr {
+		if match.Clean(m.tr[i].Text) == clean {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesFuzzy is Matches (or, with whole, Is) allowing one typo in each
+// word of five letters or more (settings.fuzzy).
+func (m *MenuItem) MatchesFuzzy(in match.Input, whole bool) bool {
+	try := func(p match.Pattern) bool {
+		if whole {
+			return p.EqualFuzzy(in)
+		}
+		return p.MatchFuzzy(in)
+	}
+	if try(m.match) {
+		return true
+	}
+	for i := range m.tr {
+		if try(m.tr[i].match) {
+			return true
+		}
+	}
+	return false
+}
+
+// TextIn is the item's text in language lang, or its default text.
+func (m *MenuItem) TextIn(lang string) string {
+	for i := range m.tr {
+		if m.tr[i].Lang == lang {
+			return m.tr[i].Text
+		}
+	}
+	return m.Text
+}
 
 // Route is a keyword route: a state-local `on` entry or a global command.
 type Route struct {
@@ -103,6 +162,10 @@ type Route struct {
 
 // Matches reports whether any of the route's entries matches the message.
 func (r *Route) Matches(in match.Input) bool { return r.match.Match(in) }
+
+// MatchesFuzzy is Matches allowing one typo in each word of five letters
+// or more (settings.fuzzy).
+func (r *Route) MatchesFuzzy(in match.Input) bool { return r.match.MatchFuzzy(in) }
 
 // State is one state of a scenario.
 type State struct {
@@ -134,7 +197,9 @@ type State struct {
 	// Branches is next: as a list: the first whose If holds is taken; the
 	// last has no If. Next is then the last one's target.
 	Branches []Branch
-	Set      []SetField // set: in file order
+	// Set are the values stored on entering the state, before its texts,
+	// in file order; LanguageField switches the dialog's language.
+	Set []SetField
 	// MenuIf: some menu item has a condition
 	MenuIf bool
 

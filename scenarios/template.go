@@ -17,6 +17,8 @@ type Template struct {
 
 	fieldOff []int // byte offset in Raw of each field's first {{, as Fields
 	fieldPos []Pos // position in the file of each field's first {{, as Fields
+
+	tr []translation // every language's text, for a text map; nil for a plain text
 }
 
 type tplPart struct {

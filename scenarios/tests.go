@@ -43,6 +43,8 @@ type TestStep struct {
 	Line   int    // start
 	At     string // start: the clock, "2027-01-09T20:00" (in the scenario's zone) or RFC 3339
 	Wait   time.Duration
+	// Language is the Open Line's language of a start step, "" when not given.
+	Language string
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
 	Expect  *Expect
@@ -51,6 +53,7 @@ type TestStep struct {
 // Expect is the state and the actions a test expects since the last input.
 type Expect struct {
 	State     *string
+	Language  *string // the dialog's language
 	Finished  *bool
 	HandedOff *bool
 	Fields    map[string]string // subset
@@ -185,6 +188,8 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 					if _, err := TestTime(s.At, time.UTC); err != nil {
 						d.errorf(v, p, ErrValue, `write a time like "2027-01-09T20:00"`, "%q is not a time", s.At)
 					}
+				case "language":
+					s.Language = d.testLanguage(v, p)
 				}
 			})
 		case StepIdle, StepClose:
@@ -238,6 +243,10 @@ func (d *decoder) expect(n *yaml.Node, p string) *Expect {
 		case "state":
 			if s, ok := d.name(v, p, "state"); ok {
 				e.State = &s
+			}
+		case "language":
+			if s := d.testLanguage(v, p); s != "" {
+				e.Language = &s
 			}
 		case "finished":
 			e.Finished = boolPtr(v, p)
@@ -310,4 +319,17 @@ func TestTime(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time", s)
+}
+
+// testLanguage decodes a language code of a test file.
+func (d *decoder) testLanguage(v *yaml.Node, p string) string {
+	s, ok := d.text(v, p)
+	if !ok {
+		return ""
+	}
+	if good, hint := languageCode(s); !good {
+		d.errorf(v, p, ErrLanguage, hint, "%q is not a language code", s)
+		return ""
+	}
+	return s
 }

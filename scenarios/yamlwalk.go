@@ -27,6 +27,10 @@ type decoder struct {
 	// loose, when set, collects the texts of rejected values and of values
 	// under unknown keys: names the file may mean (see stateDef.loose).
 	loose *[]string
+	// defaultLang is the first of settings.languages, read before decoding,
+	// so that a text map gives its default language's text at once.
+	defaultLang string
+	langMaps    []langMap
 }
 
 // problemIndex answers the questions the checks ask about the problems found

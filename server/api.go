@@ -46,6 +46,7 @@ type DialogView struct {
 	Fields   map[string]string `json:"fields,omitempty"`
 	Retries  int               `json:"retries,omitempty"`
 	Line     int               `json:"line,omitempty"`
+	Language string            `json:"language,omitempty"` // the dialog's language, in a scenario with settings.languages
 	Started  *time.Time        `json:"started,omitempty"`
 	LastIn   *time.Time        `json:"last_message,omitempty"`
 	Updated  *time.Time        `json:"updated,omitempty"`
@@ -73,7 +74,7 @@ func timePtr(t time.Time) *time.Time {
 
 func viewOf(d engine.Dialog) DialogView {
 	return DialogView{Key: d.Key, Scenario: d.Scenario, Version: d.Version, State: d.State, Status: string(d.Status), Fields: d.Fields,
-		Retries: d.Retries, Line: d.Line, Started: timePtr(d.Started), LastIn: timePtr(d.LastIn), Updated: timePtr(d.Updated), Rev: d.Rev}
+		Retries: d.Retries, Line: d.Line, Language: d.Language, Started: timePtr(d.Started), LastIn: timePtr(d.LastIn), Updated: timePtr(d.Updated), Rev: d.Rev}
 }
 
 func (s *Server) handleEvent(c echo.Context) error {

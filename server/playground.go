@@ -288,15 +288,17 @@ type PGScenarios struct {
 
 // PGScenario is one live scenario with its diagram.
 type PGScenario struct {
-	Name    string          `json:"name"`
-	Title   string          `json:"title,omitempty"`
-	File    string          `json:"file"`
-	Version string          `json:"version"`
-	Lines   []int           `json:"lines,omitempty"`
-	Default bool            `json:"default,omitempty"`
-	Start   string          `json:"start"`
-	Fields  []string        `json:"fields,omitempty"` // fields the scenario collects, in state order
-	Graph   scenarios.Graph `json:"graph"`
+	Name    string   `json:"name"`
+	Title   string   `json:"title,omitempty"`
+	File    string   `json:"file"`
+	Version string   `json:"version"`
+	Lines   []int    `json:"lines,omitempty"`
+	Default bool     `json:"default,omitempty"`
+	Start   string   `json:"start"`
+	Fields  []string `json:"fields,omitempty"` // fields the scenario collects, in state order
+	// Languages are the scenario's settings.languages, the default first.
+	Languages []string        `json:"languages,omitempty"`
+	Graph     scenarios.Graph `json:"graph"`
 }
 
 // fieldsOf lists the fields a scenario saves, in state order.
@@ -317,7 +319,7 @@ func (s *Server) handlePGScenarios(c echo.Context) error {
 	resp := PGScenarios{Version: snap.Version, LoadedAt: snap.LoadedAt, Scenarios: []PGScenario{}, Status: s.reloadStatus()}
 	for _, sc := range snap.Set.List {
 		resp.Scenarios = append(resp.Scenarios, PGScenario{Name: sc.Name, Title: sc.Title, File: sc.File, Version: sc.Version, Lines: sc.Lines,
-			Default: sc.Default(), Start: sc.Start, Fields: fieldsOf(sc), Graph: sc.Layout()})
+			Default: sc.Default(), Start: sc.Start, Fields: fieldsOf(sc), Languages: sc.Languages, Graph: sc.Layout()})
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -327,10 +329,13 @@ func (s *Server) handlePGScenarios(c echo.Context) error {
 // PGEventRequest is the body of POST /playground/api/dialogs/{session}/events.
 type PGEventRequest struct {
 	Scenario string `json:"scenario,omitempty"` // required to start; a running dialog keeps its own
-	Type     string `json:"type"`               // start, message, button, idle, close
+	Type     string `json:"type"`               // start, message, button, idle, close, language
 	Text     string `json:"text,omitempty"`
 	Button   int    `json:"button,omitempty"`
 	Client   string `json:"client,omitempty"`
+	// Language: for start, the line's language the dialog starts in; for
+	// language, the language to switch the dialog to.
+	Language string `json:"language,omitempty"`
 }
 
 // checkSession validates a page's session id: letters, digits, - and _.
@@ -369,7 +374,10 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	}
 	key := engine.KeyPlayground + session
 	now := s.now()
-	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Time: now}
+	if err := checkLen("language", req.Language, 8); err != nil {
+		return err
+	}
+	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Language: req.Language, Time: now}
 	if err := ev.Validate(); err != nil {
 		return &Error{Code: EInvalid, Field: "type", Message: err.Error()}
 	}

@@ -17,13 +17,14 @@ import (
 
 const chatHelp = `Type as the client. Commands: /button N (press button N), /idle (the client goes silent),
 /at 2027-01-09T20:00 (set the clock, in the scenario's time zone), /restart (a new session),
-/state (where the dialog is), /quit.`
+/state (where the dialog is), /language CODE (switch the dialog's language), /quit.`
 
 // runChat is an interactive terminal session with one scenario. It also
 // works with piped stdin, echoing each input so the transcript reads well.
 func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("chat", "chat [--client NAME] [--at TIME] FILE", stderr)
+	fs := newFlags("chat", "chat [--client NAME] [--language CODE] [--at TIME] FILE", stderr)
 	client := fs.String("client", "", "the client's first name as the channel would report it")
+	lang := fs.String("language", "", "the Open Line's language, e.g. en: the dialog starts in it (one of the scenario's settings.languages)")
 	at := fs.String("at", "", "the clock at the start, e.g. 2027-01-09T20:00 in the scenario's time zone (default: now)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -42,8 +43,12 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p.Error())
 	}
+	if *lang != "" && !sc.HasLanguage(*lang) {
+		fmt.Fprintf(stderr, "olbot chat: --language %s: the scenario's languages are %s\n", *lang, languageList(sc))
+		return 2
+	}
 	interactive := isTerminal(stdin)
-	c := &chat{sc: sc, out: stdout, client: *client, now: time.Now(), d: engine.Dialog{Key: "chat:terminal"}}
+	c := &chat{sc: sc, out: stdout, client: *client, lang: *lang, now: time.Now(), d: engine.Dialog{Key: "chat:terminal"}}
 	fmt.Fprintf(stdout, "olbot chat: scenario %s (%s), version %s\n%s\n\n", sc.Name, sc.File, sc.Version, chatHelp)
 	if *at != "" {
 		c.at(*at)
@@ -76,7 +81,16 @@ type chat struct {
 	d      engine.Dialog
 	out    io.Writer
 	client string
+	lang   string // the line's language given with --language
 	now    time.Time
+}
+
+// languageList names a scenario's languages for a message.
+func languageList(sc *scenarios.Scenario) string {
+	if len(sc.Languages) == 0 {
+		return "none (it lists no settings.languages)"
+	}
+	return strings.Join(sc.Languages, ", ")
 }
 
 // command handles one typed line; it returns false on /quit.
@@ -109,7 +123,17 @@ func (c *chat) command(line string) bool {
 		c.d = engine.Dialog{Key: c.d.Key}
 		c.send(engine.Event{Type: engine.Start})
 	case "/state":
-		fmt.Fprintf(c.out, "  state %s, %s, retries %d, fields %v\n", c.d.State, c.d.Status, c.d.Retries, c.d.Fields)
+		fmt.Fprintf(c.out, "  state %s, %s, retries %d, fields %v", c.d.State, c.d.Status, c.d.Retries, c.d.Fields)
+		if l := engine.Language(c.sc, c.d); l != "" {
+			fmt.Fprintf(c.out, ", language %s", l)
+		}
+		fmt.Fprintln(c.out)
+	case "/language", "/lang":
+		if len(fields) != 2 || !c.sc.HasLanguage(fields[1]) {
+			fmt.Fprintf(c.out, "  ! /language needs one of the scenario's languages: %s\n", languageList(c.sc))
+			return true
+		}
+		c.send(engine.Event{Type: engine.SwitchLanguage, Language: fields[1]})
 	case "/help", "/?":
 		fmt.Fprintln(c.out, chatHelp)
 	default:
@@ -121,6 +145,10 @@ func (c *chat) command(line string) bool {
 func (c *chat) send(ev engine.Event) {
 	c.now = c.now.Add(time.Second)
 	ev.Time, ev.Client = c.now, c.client
+	if ev.Language == "" {
+		ev.Language = c.lang
+	}
+	before := engine.Language(c.sc, c.d)
 	res, err := engine.Step(c.sc, c.d, ev)
 	if err != nil {
 		msg := err.Error()
@@ -147,6 +175,9 @@ func (c *chat) send(ev engine.Event) {
 		default:
 			fmt.Fprintln(c.out, a.String())
 		}
+	}
+	if l := engine.Language(c.sc, c.d); l != before && ev.Type != engine.Start {
+		fmt.Fprintf(c.out, "  (language %s from now on)\n", l)
 	}
 	if res.Outcome == engine.Ignored {
 		fmt.Fprintf(c.out, "  (ignored: %s)\n", res.Reason)

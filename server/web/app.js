@@ -27,6 +27,8 @@
       chat: 'Chat as a client',
       scenario: 'Scenario',
       clientName: "Client's first name",
+      dialogLanguage: "Dialog's language",
+      languageNow: 'The dialog is in {l} now.',
       clientPlaceholder: 'Anna',
       restart: 'Restart the conversation',
       pgNote: 'Playground chats never reach a portal: nothing is sent to Bitrix24, and they are not counted in the funnel.',
@@ -129,6 +131,8 @@
       chat: 'Чат от имени клиента',
       scenario: 'Сценарий',
       clientName: 'Имя клиента',
+      dialogLanguage: 'Язык диалога',
+      languageNow: 'Диалог теперь на языке {l}.',
       clientPlaceholder: 'Анна',
       restart: 'Начать разговор заново',
       pgNote: 'Чаты песочницы не доходят до портала: в Битрикс24 ничего не отправляется, и в воронке они не учитываются.',
@@ -395,6 +399,19 @@
     if (keep && st.byName[keep]) sel.value = keep;
   }
 
+  // fillLanguages offers the languages of the chosen scenario; the page
+  // hides the switch for a scenario in one language.
+  function fillLanguages() {
+    var sc = st.byName[st.scenario];
+    var langs = (sc && sc.languages) || [];
+    var sel = $('language');
+    var keep = sel.value;
+    clear(sel);
+    langs.forEach(function (l) { sel.appendChild(h('option', { value: l, text: l })); });
+    if (keep && langs.indexOf(keep) >= 0) sel.value = keep;
+    $('language-control').hidden = langs.length < 2;
+  }
+
   function showErrors(status) {
     if (!status) return;
     var had = st.status && !st.status.ok;
@@ -637,7 +654,10 @@
     note(t('started', { s: sc.name, v: sc.version }));
     renderGraph();
     showDialog();
-    send({ type: 'start', client: $('client').value.trim() });
+    fillLanguages();
+    var start = { type: 'start', client: $('client').value.trim() };
+    if (sc.languages && sc.languages.length > 1) start.language = $('language').value;
+    send(start);
   }
 
   function pressButton(i) {
@@ -655,6 +675,10 @@
     if (d && d.status) label = t(d.status === 'active' ? 'statusActive' : d.status === 'finished' ? 'statusFinished' : 'statusHanded');
     status.textContent = label ? '(' + label + ')' : '';
     status.className = 'status ' + (d && d.status ? d.status : '');
+    if (d && d.language && $('language').value !== d.language) {
+      if ($('language').value) note(t('languageNow', { l: d.language }));
+      $('language').value = d.language;
+    }
     var dl = $('fields');
     clear(dl);
     var fields = (d && d.fields) || {};
@@ -960,6 +984,11 @@
       start();
     });
     $('restart').addEventListener('click', function () { start(); $('chat-input').focus(); });
+    $('language').addEventListener('change', function () {
+      // a running dialog switches; a finished one starts again in the language
+      if (st.dialog && st.dialog.status === 'active') send({ type: 'language', language: $('language').value });
+      else start();
+    });
     $('send-form').addEventListener('submit', function (ev) {
       ev.preventDefault();
       var input = $('chat-input');

@@ -1,0 +1,150 @@
+package match
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/olbot/olbot/typo"
+)
+
+// MinFuzzy is the shortest entry word, in letters, that forgiving matching
+// (settings.fuzzy) accepts with a typo: shorter words are too close to
+// other words ("нет" and "нес") for one edit to still mean the same.
+const MinFuzzy = 5
+
+// shape is what the quick tests of forgiving matching need of a word: its
+// length in runes and its first and last two runes.
+type shape struct {
+	runes          int
+	f0, f1, l0, l1 rune
+}
+
+func shapeOf(w string) shape {
+	var s shape
+	s.runes = utf8.RuneCountInString(w)
+	var n int
+	s.f0, n = utf8.DecodeRuneInString(w)
+	s.f1, _ = utf8.DecodeRuneInString(w[n:])
+	s.l0, n = utf8.DecodeLastRuneInString(w)
+	s.l1, _ = utf8.DecodeLastRuneInString(w[:len(w)-n])
+	return s
+}
+
+// starts reports whether one edit can turn a word starting as w into one
+// starting as e: the first runes are equal (an edit further on), or one
+// word's first is the other's second (an insertion, deletion or swap at the
+// start), or the second runes are equal (a substitution of the first).
+func (w shape) starts(e shape) bool {
+	return w.f0 == e.f0 || w.f0 == e.f1 || w.f1 == e.f0 || w.f1 == e.f1
+}
+
+// ends is starts for the ends of the words.
+func (w shape) ends(e shape) bool {
+	return w.l0 == e.l0 || w.l0 == e.l1 || w.l1 == e.l0 || w.l1 == e.l1
+}
+
+// Forgiving returns the input ready for the fuzzy matches, which need the
+// shape of each word: worked out once here, not for every entry.
+func (in Input) Forgiving() Input {
+	if in.shape == nil && len(in.Words) > 0 {
+		in.shape = make([]shape, len(in.Words))
+		for i, w := range in.Words {
+			in.shape[i] = shapeOf(w)
+		}
+	}
+	return in
+}
+
+// Near reports whether the message word w is the entry word e with at most
+// one typo — an insertion, deletion, substitution or swap of neighbours —
+// when e has MinFuzzy letters or more. Both are clean words.
+func Near(w, e string) bool {
+	return w == e || near(w, shapeOf(w), e, shapeOf(e))
+}
+
+// near is Near for words of known shapes. The quick tests on lengths and
+// ends, which most pairs of words fail, save working out the distance.
+func near(w string, ws shape, e string, es shape) bool {
+	if es.runes < MinFuzzy || ws.runes < es.runes-1 || ws.runes > es.runes+1 || !ws.starts(es) || !ws.ends(es) {
+		return false
+	}
+	return typo.AtMost(w, e, 1)
+}
+
+// nearStem reports whether some start of w is the stem with at most one
+// typo ("офрмить" for "оформ*"), when the stem has MinFuzzy letters or more.
+func nearStem(w string, ws shape, stem string, ss shape) bool {
+	if strings.HasPrefix(w, stem) {
+		return true
+	}
+	ns := ss.runes
+	if ns < MinFuzzy || ws.runes < ns-1 || !ws.starts(ss) {
+		return false
+	}
+	return typo.StartAtMost(w, stem, 1)
+}
+
+func (t term) near(w string, ws shape) bool {
+	if t.prefix {
+		return nearStem(w, ws, t.word, t.shape)
+	}
+	return w == t.word || near(w, ws, t.word, t.shape)
+}
+
+// forgiving reports whether any word of the pattern is long enough to be
+// matched with a typo: the others can only match exactly.
+func (p Pattern) forgiving() bool {
+	for _, t := range p.terms {
+		if t.shape.runes >= MinFuzzy {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchFuzzy is Match allowing one typo in each pattern word of MinFuzzy
+// letters or more ("опреатор" for "оператор", "возрат" for "возврат").
+// Shorter words still match only exactly.
+func (p Pattern) MatchFuzzy(in Input) bool {
+	n := len(p.terms)
+	if n == 0 || !p.forgiving() {
+		return p.Match(in)
+	}
+	in = in.Forgiving()
+	for i := 0; i+n <= len(in.Words); i++ {
+		if p.nearAt(in.Words[i:i+n], in.shape[i:i+n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// EqualFuzzy is Equal allowing the typos MatchFuzzy allows.
+func (p Pattern) EqualFuzzy(in Input) bool {
+	if len(p.terms) == 0 || len(in.Words) != len(p.terms) {
+		return false
+	}
+	in = in.Forgiving()
+	return p.nearAt(in.Words, in.shape)
+}
+
+// nearAt compares the pattern's terms with words, which has exactly that many elements.
+func (p Pattern) nearAt(words []string, shapes []shape) bool {
+	for j, w := range words {
+		if !p.terms[j].near(w, shapes[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+// MatchFuzzy reports whether any pattern of the set matches the input with
+// the typos Pattern.MatchFuzzy allows.
+func (s Set) MatchFuzzy(in Input) bool {
+	for _, p := range s {
+		if p.MatchFuzzy(in) {
+			return true
+		}
+	}
+	return false
+}
