@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/olbot/olbot/scenarios"
@@ -75,5 +77,25 @@ func BenchmarkStepBranches(b *testing.B) {
 	d = play(b, sc, d, Event{Type: Start, Client: "Anna"}, Event{Type: Message, Text: "Leave a request", Client: "Anna"})
 	benchStep(b, sc, d, Event{Type: Message, Text: "delivery", Client: "Anna"}, func(r Result) bool {
 		return r.Dialog.State == "ask_email" && len(r.Actions) == 1 && len(r.Moves) == 1 && r.Moves[0].Event == "answer:4"
+	})
+}
+
+// BenchmarkStepAnswerText is BenchmarkStepBranches' step with next: ask_email
+// instead of the branches: what the conditions add, apart.
+func BenchmarkStepAnswerText(b *testing.B) {
+	src := strings.Replace(branchScenario, "    next:\n      - if: total", "    next: ask_email\n    x_next:\n      - if: total", 1)
+	src = strings.Replace(src, "    x_next:", "    #", 1)
+	src = regexp.MustCompile(`(?m)^      (- if:.*|  goto: ask_name|- goto: ask_email)\n`).ReplaceAllString(src, "")
+	sc, ps := scenarios.Parse("plain.yaml", []byte(src))
+	if sc == nil {
+		b.Fatalf("plain.yaml: %v\n%s", ps, src)
+	}
+	d := Dialog{Key: "b24:4f1c2a9e8b7d:chat18342", Channel: Channel{Chat: 18342}}
+	for i := range RecentIDs {
+		d.Remember(string(rune('a' + i)))
+	}
+	d = play(b, sc, d, Event{Type: Start, Client: "Anna"}, Event{Type: Message, Text: "Leave a request", Client: "Anna"})
+	benchStep(b, sc, d, Event{Type: Message, Text: "delivery", Client: "Anna"}, func(r Result) bool {
+		return r.Dialog.State == "ask_email" && len(r.Actions) == 1 && len(r.Moves) == 1 && r.Moves[0].Event == "answer"
 	})
 }
