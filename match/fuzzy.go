@@ -78,10 +78,39 @@ func nearStem(w string, ws shape, stem string, ss shape) bool {
 		return true
 	}
 	ns := ss.runes
-	if ns < MinFuzzy || ws.runes < ns-1 || !ws.starts(ss) {
+	if ns < MinFuzzy || ws.runes < ns-1 || !ws.starts(ss) || !stemEnds(w, ss) {
 		return false
 	}
 	return typo.StartAtMost(w, stem, 1)
+}
+
+// stemEnds is the quick test of a stem's end: when a start of w is one edit
+// from the stem, w has the stem's last rune at one of the stem's last
+// place, the one before or the one after (a substitution or swap, a
+// deletion, an insertion before it), or the stem's second-to-last rune in
+// its place (an edit of the last rune itself).
+func stemEnds(w string, ss shape) bool {
+	ns, i := ss.runes, 0
+	for _, r := range w {
+		switch {
+		case i > ns:
+			return false
+		case i >= ns-2 && r == ss.l0, i == ns-2 && r == ss.l1:
+			return true
+		}
+		i++
+	}
+	return false
+}
+
+// may is the quick test of term.near: the length and the start of a word
+// of shape ws allow it to be the term, exactly or with one typo.
+func (t *term) may(ws *shape) bool {
+	if t.prefix {
+		return ws.runes >= t.shape.runes-1 && ws.starts(t.shape)
+	}
+	d := ws.runes - t.shape.runes
+	return d >= -1 && d <= 1 && ws.starts(t.shape)
 }
 
 func (t term) near(w string, ws shape) bool {
@@ -111,7 +140,11 @@ func (p Pattern) MatchFuzzy(in Input) bool {
 		return p.Match(in)
 	}
 	in = in.Forgiving()
+	first := &p.terms[0]
 	for i := 0; i+n <= len(in.Words); i++ {
+		if ws := &in.shape[i]; !first.may(ws) {
+			continue // most words: not even the length or the start fits
+		}
 		if p.nearAt(in.Words[i:i+n], in.shape[i:i+n]) {
 			return true
 		}

@@ -75,22 +75,56 @@ func TestNearAgreesWithDistance(t *testing.T) {
 	var words []string
 	var gen func(prefix string, n int)
 	gen = func(prefix string, n int) {
-		if n <= 4 {
+		if n <= 2 {
 			words = append(words, prefix)
 		}
 		if n == 0 {
 			return
 		}
-		for _, r := range []string{"а", "б"} {
+		for _, r := range []string{"а", "б", "в"} {
 			gen(prefix+r, n-1)
 		}
 	}
-	gen("", 7)
+	gen("", 6) // words of 4 to 6 letters, around MinFuzzy
 	for _, w := range words {
 		for _, e := range words {
+			if n := utf8.RuneCountInString(e); n != MinFuzzy-1 && n != MinFuzzy {
+				continue
+			}
 			want := utf8.RuneCountInString(e) >= MinFuzzy && typo.AtMost(w, e, 1)
 			if got := Near(w, e); got != want && w != e {
 				t.Fatalf("Near(%q, %q) = %v, want %v", w, e, got, want)
+			}
+		}
+	}
+}
+
+// nearStem agrees with typo.StartAtMost: its quick tests turn away no
+// word whose start is one edit from the stem.
+func TestNearStemAgreesWithDistance(t *testing.T) {
+	var words []string
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		words = append(words, prefix)
+		if n == 0 {
+			return
+		}
+		for _, r := range []string{"а", "б", "в"} {
+			gen(prefix+r, n-1)
+		}
+	}
+	gen("", 6)
+	for _, stem := range words {
+		if utf8.RuneCountInString(stem) != MinFuzzy {
+			continue
+		}
+		for _, w := range words {
+			if w == "" {
+				continue
+			}
+			want := typo.StartAtMost(w, stem, 1)
+			if got := nearStem(w, shapeOf(w), stem, shapeOf(stem)); got != want {
+				t.Fatalf("nearStem(%q, %q) = %v, want %v", w, stem, got, want)
 			}
 		}
 	}

@@ -140,7 +140,15 @@ func (o *Outbox) writeFailed(err error) {
 // sub-call): done (also for errors that mean the goal already holds, such
 // as WRONG_CHAT on session.operator), a retry with backoff for transient
 // errors younger than maxRetryAge, or parked.
+// recordTimeout bounds the store write of one call's outcome.
+const recordTimeout = 10 * time.Second
+
 func (o *Outbox) record(ctx context.Context, c engine.Call, res json.RawMessage, err error) {
+	// The outcome is written even when ctx has ended (a shutdown while the
+	// send was in flight): a call the portal has done must not be sent again
+	// by the next process because its done was never recorded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	log := o.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)
 	class := bitrix24.Classify(err)
 	if errors.Is(err, errLogged) {
