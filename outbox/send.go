@@ -144,9 +144,15 @@ func (o *Outbox) writeFailed(err error) {
 const recordTimeout = 10 * time.Second
 
 func (o *Outbox) record(ctx context.Context, c engine.Call, res json.RawMessage, err error) {
-	// The outcome is written even when ctx has ended (a shutdown while the
-	// send was in flight): a call the portal has done must not be sent again
-	// by the next process because its done was never recorded.
+	// A send that failed because delivery is shutting down has no outcome
+	// to record: the call stays claimed until its lease is released or ends,
+	// and the next claim sends it, as after a crash.
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	// Any other outcome is written even when ctx has ended (a shutdown
+	// while the answer came): a call the portal has done must not be sent
+	// again by the next process because its done was never recorded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	log := o.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)
