@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -163,12 +162,7 @@ func TestRedactURL(t *testing.T) {
 // TestServe runs the real `olbot serve` on a free port, talks to it, and
 // stops it the way a terminal would (cancel = SIGINT).
 func TestServe(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errb bytes.Buffer

@@ -50,12 +50,7 @@ type serving struct {
 // startServe runs `olbot serve args…` on a free port and waits until it is ready.
 func startServe(t *testing.T, args ...string) *serving {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{addr: addr, stop: cancel, done: make(chan int, 1), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	go func() {
@@ -273,12 +268,7 @@ func TestServeFetchModeRefusedWebhook(t *testing.T) {
 // fakeportal --api v2` waits for `olbot serve --webhook` to register its
 // bot, opens a chat, and prints the calls olbot makes for what is typed.
 func TestFakePortalV2Command(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdin, typed := io.Pipe()
@@ -313,4 +303,15 @@ func TestFakePortalV2Command(t *testing.T) {
 	if strings.Contains(out.String(), "botToken") {
 		t.Errorf("the demo printed the botToken:\n%s", out)
 	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
