@@ -288,7 +288,7 @@ func (p *Poller) step(ctx context.Context, r *run) (time.Duration, error) {
 		if ctx.Err() != nil {
 			return 0, nil
 		}
-		if c := bitrix24.Classify(err); !c.Retry() {
+		if c := bitrix24.Classify(err); !c.Retry() || errors.Is(err, bitrix24.ErrWebhookRefused) {
 			return 0, fmt.Errorf("pull %s: polling stopped: %w", p.cfg.Key, err)
 		}
 		return p.retry(ctx, r, "poll failed", err), nil
