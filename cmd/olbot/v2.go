@@ -134,7 +134,7 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 		lease, cursors = mem, pull.KVCursors{KV: store, Lease: mem}
 	}
 	p, err := pull.New(pull.Config{
-		Key:    engine.KeyPortal + b.portal + ":v2bot:" + strconv.Itoa(b.bot.ID()),
+		Key:    b.key(),
 		Holder: ob.Owner(),
 		Portal: b.portal,
 		Source: ridesFinish{b.bot, cfg.PortalTimeout},
@@ -144,6 +144,7 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 				return nil
 			}},
 		Lease:    lease,
+		Rejects:  b.rejects(store),
 		Budget:   ob,
 		Rides:    ob,
 		Interval: cfg.PollInterval,
@@ -161,6 +162,17 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 			fail(err)
 		}
 	}), nil
+}
+
+// key is the bot's poller key: its lease, offset and rejected events.
+func (b *v2Bot) key() string {
+	return engine.KeyPortal + b.portal + ":v2bot:" + strconv.Itoa(b.bot.ID())
+}
+
+// rejects keeps the bot's rejected events in the store, where GET
+// /v1/rejected reads them (every replica on the store sees them).
+func (b *v2Bot) rejects(store engine.KV) pull.Rejects {
+	return pull.Rejects{KV: store, Keys: []string{b.key()}}
 }
 
 // ridesFinish is the bot as the poller's Source: a poll that carries
