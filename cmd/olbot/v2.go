@@ -133,12 +133,15 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 		mem := &pull.Memory{}
 		lease, cursors = mem, pull.KVCursors{KV: store, Lease: mem}
 	}
+	// the replies of a polled page go out together, in one request
+	wake := &pull.PageWake{Portal: ob}
+	proc.SetPortal(wake)
 	p, err := pull.New(pull.Config{
 		Key:    b.key(),
 		Holder: ob.Owner(),
 		Portal: b.portal,
 		Source: ridesFinish{b.bot, cfg.PortalTimeout},
-		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.portal, Dialogs: proc, Cursors: cursors, Log: log,
+		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.portal, Dialogs: proc, Cursors: cursors, Log: log, Hold: wake.Hold,
 			OnDelete: func(ctx context.Context, ev bitrix24.V2Event) error {
 				log.Error("the imbot.v2 bot was deleted on the portal; restart olbot to register it again", "bot_id", ev.Bot.ID)
 				return nil
@@ -149,6 +152,7 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 		Rides:    ob,
 		Interval: cfg.PollInterval,
 		Idle:     cfg.PollIdle,
+		LeaseTTL: cfg.PollLease,
 		Log:      log,
 	})
 	if err != nil {
