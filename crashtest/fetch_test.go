@@ -50,7 +50,7 @@ type fetchCluster struct {
 	bot    int
 
 	mu    sync.Mutex
-	kills []time.Time // when each killed process was gone
+	kills []window // from just before each SIGKILL until the killed process was ready again
 	chats []*fetchChat
 	next  int // the next chat id
 }
@@ -104,12 +104,19 @@ func newFetchClusterWith(t *testing.T, nprocs int, cfg fakeportal.Config, flags 
 // kill SIGKILLs p and starts it again after pause.
 func (c *fetchCluster) kill(p *proc, pause time.Duration) {
 	c.t.Helper()
+	from := time.Now()
 	p.kill()
-	c.mu.Lock()
-	c.kills = append(c.kills, time.Now())
-	c.mu.Unlock()
 	time.Sleep(pause)
 	p.start()
+	c.addKill(from, p)
+}
+
+// addKill records a kill's window (see window): the portal may still be
+// answering a killed process's last request after it died.
+func (c *fetchCluster) addKill(from time.Time, p *proc) {
+	c.mu.Lock()
+	c.kills = append(c.kills, window{from: from, to: time.Now(), what: "kill of " + p.name})
+	c.mu.Unlock()
 }
 
 // drive runs n clients until ctx ends, each one chat after another; the
@@ -258,12 +265,14 @@ func (c *fetchCluster) verify() fetchReport {
 	return rep
 }
 
-// straddles fails the test unless a kill lies between two copies of a
-// call: only a call in flight when a process died may go out twice.
+// straddles fails the test unless the two copies of a call straddle a
+// kill — the first done by the portal before the killed process's
+// replacement was ready, the second after the kill began: only a call in
+// flight when a process died may go out twice.
 func (c *fetchCluster) straddles(what string, first, second time.Time) {
 	c.t.Helper()
 	for _, k := range c.kills {
-		if !first.After(k) && !second.Before(k) {
+		if !first.After(k.to) && !second.Before(k.from) {
 			return
 		}
 	}
@@ -368,17 +377,16 @@ func TestCrashFetchPostgres(t *testing.T) {
 			polling = c.holder()
 			return polling != nil, "no replica reports olbot_pull_lease_held 1"
 		})
+		from := time.Now()
 		polling.kill()
 		gone := time.Now()
-		c.mu.Lock()
-		c.kills = append(c.kills, gone)
-		c.mu.Unlock()
 		waitFor(t, faultTimeout, "the other replica to take polling over", func() (bool, string) {
 			p := c.holder()
 			return p != nil && p != polling, "no other replica holds the lease yet"
 		})
 		takeovers = append(takeovers, time.Since(gone))
 		polling.start()
+		c.addKill(from, polling)
 	}
 	time.Sleep(500 * time.Millisecond)
 	cancel()
