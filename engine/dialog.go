@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -45,7 +46,38 @@ type Dialog struct {
 	// client's script chose it, so it is kept from run to run.
 	Language       string `json:"lg,omitempty"`
 	LanguageChosen bool   `json:"lgc,omitempty"`
+	// Ended is when the dialog finished or was handed off (the event's
+	// time); zero while it is active. Retention counts from it (EndedAt).
+	Ended time.Time `json:"te,omitzero"`
 }
+
+// EndedAt is the time retention counts from: when the dialog finished or
+// was handed off, or zero while it is active (or was never started).
+// Records written before Ended existed count from their last change.
+func (d *Dialog) EndedAt() time.Time {
+	if d.Status != Finished && d.Status != HandedOff {
+		return time.Time{}
+	}
+	if !d.Ended.IsZero() {
+		return d.Ended
+	}
+	return d.Updated
+}
+
+// KeySpace is the namespace of a dialog key (KeyPortal, KeyAPI,
+// KeyPlayground), or "" for a key in none of them (none the server
+// writes). Retention sweeps each space with its own period.
+func KeySpace(key string) string {
+	for _, ns := range KeySpaces {
+		if strings.HasPrefix(key, ns) {
+			return ns
+		}
+	}
+	return ""
+}
+
+// KeySpaces are the dialog key namespaces, and "" for the keys in none.
+var KeySpaces = []string{KeyPortal, KeyAPI, KeyPlayground, ""}
 
 // Exists reports whether the dialog has ever been started.
 func (d *Dialog) Exists() bool { return d.Status != "" }

@@ -58,6 +58,7 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 const (
 	tagLanguage       = 1 // followed by the string
 	tagLanguageChosen = 2 // no value
+	tagEnded          = 3 // followed by the time
 )
 
 func appendOptional(b []byte, d *Dialog) []byte {
@@ -67,6 +68,10 @@ func appendOptional(b []byte, d *Dialog) []byte {
 	}
 	if d.LanguageChosen {
 		b = append(b, tagLanguageChosen)
+	}
+	if !d.Ended.IsZero() {
+		b = append(b, tagEnded)
+		b = appendTime(b, d.Ended)
 	}
 	return b
 }
@@ -82,6 +87,9 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagLanguageChosen:
 			r.b = r.b[1:]
 			out.LanguageChosen = true
+		case tagEnded:
+			r.b = r.b[1:]
+			out.Ended = r.time()
 		default:
 			return
 		}

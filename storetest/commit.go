@@ -103,6 +103,7 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			Channel:        engine.Channel{Member: "m42", Domain: "example.bitrix24.ru", Dialog: "chat42", Chat: 42, Bot: 7},
 			Language:       "en",
 			LanguageChosen: true,
+			Ended:          t0.Add(80 * time.Minute),
 		}},
 		{"empty collections", engine.Dialog{
 			Key:    "api:empty",
