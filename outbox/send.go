@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -251,8 +252,15 @@ func (o *Outbox) countError(err error) {
 // errLogged marks a call that was logged because no portal is configured.
 var errLogged = errors.New("logged, not sent: no portal configured")
 
+// logCall logs a call that no portal takes. Its params carry the client's
+// text (replies quote collected fields), which must not outlive an
+// erasure in a log: they show at debug level only.
 func (o *Outbox) logCall(c engine.Call) {
-	o.log.Info("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(RedactParams(c.Params)))
+	if o.log.Enabled(context.Background(), slog.LevelDebug) {
+		o.log.Debug("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(RedactParams(c.Params)))
+		return
+	}
+	o.log.Info("portal call (not sent: no portal configured; --log-level debug shows its params)", "dialog", c.Dialog, "method", c.Method)
 }
 
 // send delivers one call through the right client.

@@ -43,7 +43,14 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 		if err := s.portals.Uninstall(ctx, ev.Auth.MemberID); err != nil {
 			return unavailable("forget portal %s", ev.Auth.MemberID, err)
 		}
-		s.log.Info("application uninstalled", "member", ev.Auth.MemberID, "domain", ev.Auth.Domain)
+		// data[CLEAN] is the "clear application data" box of the uninstall
+		// (on-app-uninstall.md): erase now, else after --uninstall-grace.
+		clean := fmt.Sprint(ev.Data["CLEAN"]) == "1"
+		e, err := s.eraser.Uninstalled(ctx, ev.Auth.MemberID, clean)
+		if err != nil {
+			return unavailable("erase portal %s", ev.Auth.MemberID, err)
+		}
+		s.log.Info("application uninstalled", "member", ev.Auth.MemberID, "domain", ev.Auth.Domain, "clean", clean, "erased_dialogs", e.Dialogs)
 		return c.JSON(http.StatusOK, map[string]any{"ok": true})
 	case bitrix24.EventBotDelete:
 		if err := s.portals.BotDeleted(ctx, ev.Auth.MemberID, ev.BotID); err != nil {
