@@ -482,6 +482,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/dialogs/:id", s.handleDialog)
 	v1.DELETE("/dialogs/:id", s.handleEraseDialog, accepts(mediaNone, mediaJSON))
 	v1.DELETE("/portals/:member", s.handleErasePortal, accepts(mediaNone, mediaJSON))
+	v1.GET("/backup", s.handleBackup)
 	v1.GET("/scenarios", s.handleScenarios)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))

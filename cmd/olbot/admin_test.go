@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/olbot/olbot/bolt"
 )
 
 // runServer runs the real `olbot serve` on a free port with args added
@@ -135,4 +138,44 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestBackup runs `olbot backup` against a running server: the file it
+// saves opens as a store holding the dialog; a refused backup leaves an
+// existing FILE as it was.
+func TestBackup(t *testing.T) {
+	base := runServer(t, "--store", filepath.Join(t.TempDir(), "olbot.db"), "--admin-token", "tok")
+	postEvent(t, base, "tok", `{"dialog":"b1","line":1,"type":"start","client":"Anna"}`)
+	file := filepath.Join(t.TempDir(), "backup.db")
+	code, out, errOut := runCmd(t, "", "backup", "--server", base, "--admin-token", "tok", file)
+	if code != 0 || !strings.HasPrefix(out, "backup "+file+": ") || !strings.Contains(out, "integrity check passed") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	s, err := bolt.Open(file, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Dialog(context.Background(), "api:b1"); err != nil || d.State != "welcome" {
+		t.Fatalf("dialog in the backup: %+v, %v", d, err)
+	}
+	s.Close()
+
+	mem := runServer(t, "--store", "memory")
+	old := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(old, []byte("previous backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCmd(t, "", "backup", "--server", mem, old)
+	if code != 1 || !strings.Contains(errOut, "memory store keeps nothing") {
+		t.Fatalf("memory store: exit %d, stderr %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(old); string(b) != "previous backup" {
+		t.Fatalf("a refused backup changed FILE: %q", b)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(old)); len(entries) != 1 {
+		t.Fatalf("a refused backup left files behind: %v", entries)
+	}
+	if code, _, errOut := runCmd(t, "", "backup", "--server", mem); code != 2 || !strings.Contains(errOut, "one FILE") {
+		t.Fatalf("no FILE: exit %d, %q", code, errOut)
+	}
 }

@@ -30,6 +30,7 @@ Usage:
                                       load-test a running server: throughput, latency, outbox lag
   olbot erase --server URL (--dialog ID | --portal MEMBER_ID)
                                       erase a dialog's or a portal's data at once
+  olbot backup --server URL FILE      save a running server's store (bbolt) to FILE, checked
   olbot help                          this text
 
 Run "olbot COMMAND -h" for a command's flags.
@@ -50,6 +51,7 @@ var commands = map[string]command{
 	"fakeportal": runFakePortal,
 	"load":       runLoad,
 	"erase":      runErase,
+	"backup":     runBackup,
 }
 
 func main() {
