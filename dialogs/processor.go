@@ -32,6 +32,11 @@ type Input struct {
 	// join), so a run that is active or handed off is closed first, with
 	// no actions, and the scenario starts afresh.
 	NewSession bool
+	// Cursor, for a polled event, is the stream position past it: written
+	// with the step's commit (engine.Commit.Cursor), so the step and the
+	// offset that confirms its event are stored together. A step that
+	// commits nothing (a duplicate, an ignored event) writes no cursor.
+	Cursor *engine.Cursor
 }
 
 // Outcome is what applying an event did.
@@ -232,9 +237,9 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev.Rev, Calls: calls}); err != nil {
-		if errors.Is(err, engine.ErrConflict) {
-			return Outcome{}, err
+	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev.Rev, Calls: calls, Cursor: in.Cursor}); err != nil {
+		if errors.Is(err, engine.ErrConflict) || errors.Is(err, engine.ErrFenced) {
+			return Outcome{}, err // a lost compare-and-set or lease, not a store outage
 		}
 		var ie *engine.InvalidError
 		if errors.As(err, &ie) {

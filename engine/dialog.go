@@ -46,6 +46,12 @@ type Dialog struct {
 	// client's script chose it, so it is kept from run to run.
 	Language       string `json:"lg,omitempty"`
 	LanguageChosen bool   `json:"lgc,omitempty"`
+	// Reminded is how many reminders (the state's remind:) went out in the
+	// current silence; RemindFrom is when the next one starts counting
+	// when that is not LastIn: the last reminder, or entering the state
+	// without a client message. Zero when unused.
+	Reminded   int       `json:"rm,omitempty"`
+	RemindFrom time.Time `json:"rf,omitzero"`
 	// Ended is when the dialog finished or was handed off (the event's
 	// time); zero while it is active. Retention counts from it (EndedAt).
 	Ended time.Time `json:"te,omitzero"`

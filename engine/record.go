@@ -58,7 +58,9 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 const (
 	tagLanguage       = 1 // followed by the string
 	tagLanguageChosen = 2 // no value
-	tagEnded          = 3 // followed by the time
+	tagReminded       = 3 // followed by the count as a varint
+	tagRemindFrom     = 4 // followed by the time
+	tagEnded          = 5 // followed by the time
 )
 
 func appendOptional(b []byte, d *Dialog) []byte {
@@ -68,6 +70,14 @@ func appendOptional(b []byte, d *Dialog) []byte {
 	}
 	if d.LanguageChosen {
 		b = append(b, tagLanguageChosen)
+	}
+	if d.Reminded != 0 {
+		b = append(b, tagReminded)
+		b = binary.AppendVarint(b, int64(d.Reminded))
+	}
+	if !d.RemindFrom.IsZero() {
+		b = append(b, tagRemindFrom)
+		b = appendTime(b, d.RemindFrom)
 	}
 	if !d.Ended.IsZero() {
 		b = append(b, tagEnded)
@@ -87,6 +97,12 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagLanguageChosen:
 			r.b = r.b[1:]
 			out.LanguageChosen = true
+		case tagReminded:
+			r.b = r.b[1:]
+			out.Reminded = int(r.varint())
+		case tagRemindFrom:
+			r.b = r.b[1:]
+			out.RemindFrom = r.time()
 		case tagEnded:
 			r.b = r.b[1:]
 			out.Ended = r.time()

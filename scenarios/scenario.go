@@ -202,6 +202,8 @@ type State struct {
 	Set []SetField
 	// MenuIf: some menu item has a condition
 	MenuIf bool
+	// Remind is the reminder of a waiting state; nil when none.
+	Remind *Remind
 
 	branchEvents map[string]string
 }
