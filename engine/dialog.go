@@ -59,12 +59,17 @@ type Dialog struct {
 
 // EndedAt is the time retention counts from: when the dialog finished or
 // was handed off, or zero while it is active (or was never started).
-// Records written before Ended existed count from their last change.
+// Records written before Ended existed count from their last change. A
+// playground session (KeyPlayground) that is still active counts from its
+// last change too: the page that ran it is simply left, so nothing ever
+// finishes it.
 func (d *Dialog) EndedAt() time.Time {
-	if d.Status != Finished && d.Status != HandedOff {
+	switch {
+	case d.Status == Active && strings.HasPrefix(d.Key, KeyPlayground):
+		return d.Updated
+	case d.Status != Finished && d.Status != HandedOff:
 		return time.Time{}
-	}
-	if !d.Ended.IsZero() {
+	case !d.Ended.IsZero():
 		return d.Ended
 	}
 	return d.Updated

@@ -55,6 +55,10 @@ commands:
 			}
 		})
 	}
+	pg := Dialog{Key: KeyPlayground + "s1", Status: Active, Updated: at(7)}
+	if got := pg.EndedAt(); !got.Equal(at(7)) {
+		t.Fatalf("EndedAt of an active playground session=%v, want its Updated %v", got, at(7))
+	}
 	old := Dialog{Status: Finished, Updated: at(5)}
 	if got := old.EndedAt(); !got.Equal(at(5)) {
 		t.Fatalf("EndedAt of an older record=%v, want its Updated %v", got, at(5))

@@ -12,7 +12,8 @@ import (
 )
 
 // retentionMigration adds what retention and erasure read: ended_at
-// (engine.Dialog.EndedAt, computed by the database from the record, so
+// (engine.Dialog.EndedAt, with the same rules, computed by the database
+// from the record, so
 // that no commit statement changes and old rows get it when the column is
 // added) and space (engine.KeySpace of the key), with the index the sweep
 // walks. The functions are IMMUTABLE: the record's times are RFC 3339
@@ -23,8 +24,8 @@ import (
 var retentionMigration = migration{4, "retention", `
 CREATE FUNCTION {schema}.ended_at(record json) RETURNS timestamptz
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT CASE WHEN r->>'x' IN ('finished', 'handed_off')
-		THEN coalesce(r->>'te', r->>'tu')::timestamptz END
+	AS $$ SELECT CASE WHEN r->>'x' IN ('finished', 'handed_off') THEN coalesce(r->>'te', r->>'tu')::timestamptz
+		WHEN r->>'x' = 'active' AND r->>'k' LIKE 'pg:%' THEN (r->>'tu')::timestamptz END
 		FROM (SELECT replace(record::text, '\u0000', '\ufffd')::json AS r) AS t $$;
 CREATE FUNCTION {schema}.key_space(key text) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE

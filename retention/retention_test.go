@@ -66,11 +66,11 @@ func TestSweep(t *testing.T) {
 		del  Report
 	}{
 		{"90 days", Config{Keep: 90 * day, Playground: day},
-			[]string{"api:recent", "b24:m:active", "b24:m:recent", "pg:fresh"}, Report{Dialogs: 5, Calls: 2}},
+			[]string{"api:recent", "b24:m:active", "b24:m:recent", "pg:fresh"}, Report{Dialogs: 6, Calls: 2}},
 		{"kept for ever, playground still a day", Config{Keep: 0, Playground: day},
-			[]string{"api:old", "api:recent", "b24:m:active", "b24:m:handed", "b24:m:old", "b24:m:recent", "other", "pg:fresh"}, Report{Dialogs: 1}},
+			[]string{"api:old", "api:recent", "b24:m:active", "b24:m:handed", "b24:m:old", "b24:m:recent", "other", "pg:fresh"}, Report{Dialogs: 2}},
 		{"an hour: playground too", Config{Keep: time.Hour, Playground: day},
-			[]string{"b24:m:active", "pg:fresh"}, Report{Dialogs: 7, Calls: 2}},
+			[]string{"b24:m:active", "pg:fresh"}, Report{Dialogs: 8, Calls: 2}},
 	}
 	for _, tc := range tests {
 		for name, s := range stores(t) {
@@ -89,6 +89,7 @@ func TestSweep(t *testing.T) {
 				commit(t, s, endedAt("pg:stale", t0.Add(-25*time.Hour)))
 				commit(t, s, endedAt("pg:fresh", t0.Add(-10*time.Minute)))
 				commit(t, s, endedAt("other", t0.Add(-91*day)))
+				commit(t, s, engine.Dialog{Key: "pg:left", Status: engine.Active, Updated: t0.Add(-30 * time.Hour)}) // abandoned: goes after a day
 				if err := s.Put(t.Context(), "funnel", "support", []byte(`{"started":9}`)); err != nil {
 					t.Fatal(err)
 				}

@@ -50,8 +50,9 @@ func (h *harness) wantGone(key string) {
 }
 
 // testEnded checks Ended: per key space, by EndedAt (Ended, or Updated
-// for an older record), only finished and handed-off dialogs, in order,
-// with the limit, and kept up to date by later commits.
+// for an older record), only finished and handed-off dialogs and active
+// playground sessions, in order, with the limit, and kept up to date by
+// later commits.
 func testEnded(t *testing.T, h *harness) {
 	for _, d := range []engine.Dialog{
 		ended("b24:m:chat2", engine.Finished, t0.Add(-2*time.Hour), t0),
@@ -63,6 +64,8 @@ func testEnded(t *testing.T, h *harness) {
 		ended("api:x", engine.Finished, t0.Add(-time.Hour), t0),
 		ended("pg:s1", engine.Finished, t0.Add(-time.Hour), t0),
 		ended("other", engine.Finished, t0.Add(-time.Hour), t0),
+		ended("pg:left", engine.Active, time.Time{}, t0.Add(-3*time.Hour)), // an abandoned playground session counts from its last change
+		ended("api:idle", engine.Active, time.Time{}, t0.Add(-3*time.Hour)), // any other active dialog never counts
 	} {
 		h.commit(engine.Commit{Dialog: d})
 	}
@@ -72,7 +75,7 @@ func testEnded(t *testing.T, h *harness) {
 	h.wantEnded(engine.KeyPortal, t0.Add(-4*time.Hour), 10)
 	h.wantEnded(engine.KeyPortal, t0, 0)
 	h.wantEnded(engine.KeyAPI, t0, 10, "api:x")
-	h.wantEnded(engine.KeyPlayground, t0, 10, "pg:s1")
+	h.wantEnded(engine.KeyPlayground, t0, 10, "pg:left", "pg:s1")
 	h.wantEnded("", t0, 10, "other")
 	h.wantEnded("nope:", t0, 10)
 
