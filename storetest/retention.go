@@ -64,7 +64,7 @@ func testEnded(t *testing.T, h *harness) {
 		ended("api:x", engine.Finished, t0.Add(-time.Hour), t0),
 		ended("pg:s1", engine.Finished, t0.Add(-time.Hour), t0),
 		ended("other", engine.Finished, t0.Add(-time.Hour), t0),
-		ended("pg:left", engine.Active, time.Time{}, t0.Add(-3*time.Hour)), // an abandoned playground session counts from its last change
+		ended("pg:left", engine.Active, time.Time{}, t0.Add(-3*time.Hour)),  // an abandoned playground session counts from its last change
 		ended("api:idle", engine.Active, time.Time{}, t0.Add(-3*time.Hour)), // any other active dialog never counts
 	} {
 		h.commit(engine.Commit{Dialog: d})
