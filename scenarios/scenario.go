@@ -26,6 +26,9 @@ type Scenario struct {
 	Lines   []int // Open Line ids; empty means this is the default scenario
 	Start   string
 	Version string // content hash (first 12 hex digits of SHA-256)
+	// Source is the file's content this scenario was loaded from: the
+	// server keeps it in the history of versions that went live.
+	Source []byte
 
 	Settings Settings
 	// Languages are settings.languages: the languages texts are written

@@ -189,6 +189,13 @@ type ProblemView struct {
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
 	Text    string `json:"text"` // the whole FILE:LINE:COL: error: … line, as `olbot check` prints it
+	Warning bool   `json:"warning,omitempty"`
+}
+
+// problemView is one checker problem as the page shows it.
+func problemView(p *scenarios.Problem) ProblemView {
+	first, _, _ := strings.Cut(p.Error(), "\n")
+	return ProblemView{Where: fmt.Sprintf("%s:%d:%d", p.File, p.Pos.Line, p.Pos.Col), Line: p.Pos.Line, Col: p.Pos.Col, Path: p.Path, Message: p.Msg, Hint: p.Hint, Text: first, Warning: p.Warning}
 }
 
 func (s *Server) reloadStatus() ReloadStatus {
@@ -203,9 +210,7 @@ func (s *Server) reloadStatus() ReloadStatus {
 		}
 		fe := FileErrors{File: f.File, Scenario: f.Name, Live: f.Version}
 		for _, p := range f.Problems.Errors() {
-			text := p.Error()
-			first, _, _ := strings.Cut(text, "\n")
-			fe.Problems = append(fe.Problems, ProblemView{Where: fmt.Sprintf("%s:%d:%d", p.File, p.Pos.Line, p.Pos.Col), Line: p.Pos.Line, Col: p.Pos.Col, Path: p.Path, Message: p.Msg, Hint: p.Hint, Text: first})
+			fe.Problems = append(fe.Problems, problemView(p))
 		}
 		if len(fe.Problems) == 0 { // no structured problems: show the text
 			for _, line := range strings.Split(f.Error, "\n") {

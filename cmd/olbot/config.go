@@ -47,6 +47,7 @@ type serveConfig struct {
 	Rate            rate
 	AllowReinstall  bool
 	Pprof           bool
+	Edit            bool
 	LogLevel        slog.Level
 	LogFormat       string
 }
@@ -183,6 +184,7 @@ func (c *serveConfig) options() []option {
 		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", def: "false", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: true, set: boolean(&c.AllowReinstall)},
 		{name: "pprof", env: "OLBOT_PPROF", def: "false", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: true, set: boolean(&c.Pprof)},
+		{name: "edit", env: "OLBOT_EDIT", def: "false", help: "let the playground's editor save scenario files while listening beyond loopback (always allowed on loopback; needs the admin token)", boolean: true, set: boolean(&c.Edit)},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", set: c.setLogLevel},
 		{name: "log-format", env: "OLBOT_LOG_FORMAT", def: "text", help: "text or json", set: c.setLogFormat},
 	}
