@@ -173,6 +173,7 @@ func (r *Route) MatchesFuzzy(in match.Input) bool { return r.match.MatchFuzzy(in
 // State is one state of a scenario.
 type State struct {
 	Name string
+	Line int // the line of the state's name in the file (the editor jumps there)
 
 	Greet    *Greeting
 	Say      *Template
