@@ -69,13 +69,16 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 // Commit stores copies of the record and its calls atomically. It returns
 // engine.ErrInvalid for a commit engine.CheckCommit refuses and
 // engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record);
-// either way it writes nothing.
+// either way it writes nothing. A Cursor is kept in the key-value space
+// (engine.NSCursor) and its Fence ignored: one process, whose lease guards
+// the commit.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err := engine.CheckCommit(c); err != nil {
 		return err
 	}
 	d := c.Dialog.Clone()
 	d.Started, d.LastIn, d.Updated, d.IdleAt = d.Started.Round(0), d.LastIn.Round(0), d.Updated.Round(0), d.IdleAt.Round(0)
+	d.RemindFrom = d.RemindFrom.Round(0)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,6 +87,11 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	}
 	if s.dialogs[d.Key].Rev != c.PrevRev {
 		return fmt.Errorf("commit %q from rev %d: %w", d.Key, c.PrevRev, engine.ErrConflict)
+	}
+	if cur := c.Cursor; cur != nil {
+		if err := s.raiseCursor(cur.Key, cur.Value); err != nil {
+			return fmt.Errorf("commit %q: %w", d.Key, err)
+		}
 	}
 	s.dialogs[d.Key] = d
 	for _, in := range c.Calls {
