@@ -55,8 +55,9 @@ func (p *browserPage) cursorAt(anchor, needle string) {
 // the focus (a headless page without it keeps its own text selection).
 func (p *browserPage) focusEditor() {
 	p.t.Helper()
-	p.do("click into the editor", chromedp.Click(chromedp.CSS("#editor .cm-line")))
-	p.waitJS("the editor focused", editorJS(`return v.hasFocus;`))
+	p.do("move the mouse away", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1))
+	p.do("click into the editor", chromedp.Click(chromedp.CSS("#editor .cm-activeLine, #editor .cm-line")))
+	p.waitJS("the editor focused", editorJS(`if (!v.hasFocus) v.focus(); return v.hasFocus;`))
 }
 
 // typeKeys types text into the focused element key by key.
