@@ -31,6 +31,9 @@ Usage:
   olbot fakeportal --api v2           the same through imbot.v2 fetch mode (olbot serve --webhook …)
   olbot load [--target URL] [--mode json|bitrix24|noop] [--dialogs N] [--rate R]
                                       load-test a running server: throughput, latency, outbox lag
+  olbot erase --server URL (--dialog ID | --portal MEMBER_ID)
+                                      erase a dialog's or a portal's data at once
+  olbot backup --server URL FILE      save a running server's store (bbolt) to FILE, checked
   olbot help                          this text
 
 Run "olbot COMMAND -h" for a command's flags.
@@ -52,6 +55,8 @@ var commands = map[string]command{
 	"load":       runLoad,
 	"history":    runHistory,
 	"rollback":   runRollback,
+	"erase":      runErase,
+	"backup":     runBackup,
 }
 
 func main() {
