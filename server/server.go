@@ -30,6 +30,7 @@ import (
 	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/history"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/pull"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -136,6 +137,12 @@ type Funnel interface {
 	View(ctx context.Context, scenario string) (funnel.Funnel, error)
 }
 
+// Rejected lists the polled events that fetch mode recorded as rejected
+// (pull.Rejects): GET /v1/rejected.
+type Rejected interface {
+	List(ctx context.Context) ([]pull.RejectedEvent, error)
+}
+
 // Worker is background work beside the HTTP server (delivery, idle sweeps,
 // funnel writes): Open starts Run, and Close cancels its ctx after the
 // in-flight events drained and waits for it to return.
@@ -179,6 +186,7 @@ type Server struct {
 	funnel    Funnel
 	eraser    Eraser
 	workers   []Worker
+	rejected  Rejected
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
 	history   *history.Log
@@ -208,6 +216,7 @@ type Options struct {
 	Funnel    Funnel
 	Eraser    Eraser // erasure on request and after an uninstall (package retention)
 	Workers   []Worker
+	Rejected  Rejected // nil: no fetch mode, GET /v1/rejected lists nothing
 	// Metrics is where every part registered its metrics; /metrics serves
 	// it. Nil: a registry of the server's own.
 	Metrics *prometheus.Registry
@@ -247,6 +256,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		funnel:    opts.Funnel,
 		eraser:    opts.Eraser,
 		workers:   opts.Workers,
+		rejected:  opts.Rejected,
 		pg:        newPlayground(),
 		guard:     g,
 		history:   history.New(opts.Store),
@@ -502,6 +512,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.DELETE("/portals/:member", s.handleErasePortal, accepts(mediaNone, mediaJSON))
 	v1.GET("/backup", s.handleBackup)
 	v1.GET("/scenarios", s.handleScenarios)
+	v1.GET("/rejected", s.handleRejected)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))
 	s.fileRoutes(v1)
