@@ -107,6 +107,31 @@ func (s *stepper) applySet(st *scenarios.State) {
 	}
 }
 
+// crm is the state's CRM action: every collected field, or only those of
+// crm.lead.fields, and the lead's title from crm.lead.title.
+func (s *stepper) crm(st *scenarios.State) CRM {
+	d := &s.d
+	a := CRM{Entity: st.CRM, LeadID: d.LeadID}
+	if st.CRMFields == nil {
+		a.Fields = make(map[string]string, len(d.Fields))
+		for k, v := range d.Fields {
+			a.Fields[k] = v
+		}
+	} else {
+		a.Fields = make(map[string]string, len(st.CRMFields))
+		for _, k := range st.CRMFields {
+			if v, ok := d.Fields[k]; ok {
+				a.Fields[k] = v
+			}
+		}
+	}
+	if st.CRMTitle != nil {
+		// stored as typed, like the fields: BB-codes mean nothing in the CRM
+		a.Title = st.CRMTitle.In(s.lang()).Render(s.lookup, nil, s.missing)
+	}
+	return a
+}
+
 // parseAnswer parses an answer of kind; a phone with the scenario's
 // settings.country becomes E.164 of that country.
 func (s *stepper) parseAnswer(kind, raw string) (string, bool) {

@@ -122,6 +122,10 @@ func (d *scenarioDef) scopes(fn func(*scope)) {
 		if st.Remind.Set {
 			fn(&st.Remind.V.scope)
 		}
+		if st.CRMLead.Set {
+			fn(&st.CRMLead.V.outer)
+			fn(&st.CRMLead.V.scope)
+		}
 	}
 }
 

@@ -216,6 +216,7 @@ func compileState(st *stateDef) *State {
 		n := st.Retries.V
 		out.Retries = &n
 	}
+	compileCRM(st, out)
 	for i, o := range st.Options.V {
 		out.Options = append(out.Options, o.V)
 		pat, _ := match.Compile(o.V) // checked while decoding
