@@ -192,7 +192,9 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 		sc.Commands = append(sc.Commands, Route{Match: c.Match.V, Goto: c.Goto.V, If: condOf(c.If), match: c.match})
 	}
 	for _, st := range d.States.V {
-		sc.States[st.Name] = compileState(st)
+		cs := compileState(st)
+		cs.indexTypos(sc.Commands)
+		sc.States[st.Name] = cs
 		sc.Order = append(sc.Order, st.Name)
 	}
 	sc.Table = t
