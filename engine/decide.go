@@ -33,7 +33,7 @@ func (s *stepper) vars() *scenarios.Vars {
 	d := &s.d
 	return s.sc.Vars(scenarios.Env{
 		Fields: d.Fields, Client: d.Client, Line: d.Line, Language: d.Language,
-		Channel: channelName(d), Time: s.ev.Time,
+		Channel: channelName(d), Time: s.ev.Time, LineHours: s.ev.LineHours,
 	})
 }
 

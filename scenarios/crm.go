@@ -12,8 +12,8 @@ import (
 
 // crmLeadDef is the map form's lead: {fields, title}.
 type crmLeadDef struct {
-	scope       // the lead's map
-	outer scope // crm:'s own map
+	scope        // the lead's map
+	outer  scope // crm:'s own map
 	Fields val[[]val[string]]
 	Title  val[*Template]
 }
