@@ -20,8 +20,9 @@ type LineSettings interface {
 	// Hours is the line's working time; nil when not known.
 	Hours(ctx context.Context, portal string, line int) *scenarios.Schedule
 	// BotTime is how long the line leaves a chat to the bot before its
-	// queue takes it; 0 when not known.
-	BotTime(ctx context.Context, portal string, line int) time.Duration
+	// queue takes it, as last read; 0 when not read. It never asks the
+	// portal: the event path calls it for every run that starts.
+	BotTime(portal string, line int) time.Duration
 }
 
 // lineWarnings are the server's warnings about scenarios that wait longer
@@ -75,19 +76,21 @@ func (p *Processor) lineFacts(ctx context.Context, old engine.Dialog, in *Input)
 		in.Event.LineHours = p.settings.Hours(ctx, member, line)
 	}
 	if old.Status != engine.Active || in.NewSession {
-		p.checkBotTime(ctx, sc, member, line)
+		// after the reads above (the line's language, its working time):
+		// a line olbot had no reason to read is not asked for this alone
+		p.checkBotTime(sc, member, line)
 	}
 }
 
 // checkBotTime warns, once per scenario version and line, when the
 // scenario's idle or reminders wait longer than the line leaves a chat to
 // the bot: the line hands a silent chat to its queue first.
-func (p *Processor) checkBotTime(ctx context.Context, sc *scenarios.Scenario, member string, line int) {
+func (p *Processor) checkBotTime(sc *scenarios.Scenario, member string, line int) {
 	wait, what := longestWait(sc)
 	if wait == 0 {
 		return
 	}
-	bot := p.settings.BotTime(ctx, member, line)
+	bot := p.settings.BotTime(member, line)
 	key := member + ":" + strconv.Itoa(line)
 	p.warn.mu.Lock()
 	defer p.warn.mu.Unlock()

@@ -26,10 +26,20 @@ func (c *Cache) Hours(ctx context.Context, portal string, line int) *scenarios.S
 	return nil
 }
 
-// BotTime is the line's WELCOME_BOT_TIME, 0 when not known.
-func (c *Cache) BotTime(ctx context.Context, portal string, line int) time.Duration {
-	cfg, _ := c.Config(ctx, portal, line)
-	return cfg.WelcomeBotTime
+// BotTime is the line's WELCOME_BOT_TIME as last read (for the line's
+// language or working time), 0 when not read. It never asks the portal.
+func (c *Cache) BotTime(portal string, line int) time.Duration {
+	if line <= 0 {
+		return 0
+	}
+	c.mu.Lock()
+	e := c.entries[portal+":"+strconv.Itoa(line)]
+	var bot time.Duration
+	if e != nil {
+		bot = e.cfg.WelcomeBotTime
+	}
+	c.mu.Unlock()
+	return bot
 }
 
 // weekdays are WORKTIME_DAYOFF's codes (imopenlines-config-add.md).

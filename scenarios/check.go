@@ -48,6 +48,7 @@ func check(def *scenarioDef, t []Transition) Problems {
 	}
 	c.topRefs()
 	c.languages()
+	c.phoneCountry()
 	for _, st := range def.States.V {
 		n := len(c.problems)
 		c.state(st)
