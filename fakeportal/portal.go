@@ -114,6 +114,9 @@ type Message struct {
 	Text     string
 	Keyboard any    // KEYBOARD as sent, nil when none
 	Kind     string // "bot" (imbot.message.add), "greeting" (session.message.send)
+	// SkipConnector: SKIP_CONNECTOR=Y (imbot-message-add.md), the message
+	// stays in Bitrix24 and never reaches the client's channel
+	SkipConnector bool
 }
 
 // Chat states reported by ChatState.

@@ -44,6 +44,7 @@ var checkCases = []struct {
 	{"idle_no_on_idle", []error{ErrNoOnIdle}, true},
 	{"remind", []error{ErrRemind, ErrMissing, ErrUnknownKey, ErrDuration, ErrValue, ErrTemplate}, false},
 	{"remind_idle", []error{ErrRemind}, true},
+	{"rich_messages", []error{ErrValue, ErrTemplate, ErrUnknownKey}, false},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},
 	{"languages_unlisted", []error{ErrLanguage}, false},
 	{"missing_start", []error{ErrMissing}, false},
