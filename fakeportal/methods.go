@@ -311,7 +311,7 @@ func (p *Portal) messageAdd(who caller, prm params) (any, *apiErr) {
 		kb = nil
 	}
 	p.nextMessage++
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot",
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now(),
 		SkipConnector: strings.EqualFold(prm.str("SKIP_CONNECTOR"), "Y")})
 	return p.id(p.nextMessage), nil
 }
@@ -383,7 +383,7 @@ func (p *Portal) sessionMessageSend(prm params) (any, *apiErr) {
 	}
 	if strings.TrimSpace(text) != "" {
 		p.nextMessage++
-		p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: "chat" + strconv.Itoa(id), Text: text, Kind: "greeting"})
+		p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: "chat" + strconv.Itoa(id), Text: text, Kind: "greeting", Time: p.cfg.Now()})
 	}
 	return true, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/pull"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -131,6 +132,12 @@ type Funnel interface {
 	View(ctx context.Context, scenario string) (funnel.Funnel, error)
 }
 
+// Rejected lists the polled events that fetch mode recorded as rejected
+// (pull.Rejects): GET /v1/rejected.
+type Rejected interface {
+	List(ctx context.Context) ([]pull.RejectedEvent, error)
+}
+
 // Worker is background work beside the HTTP server (delivery, idle sweeps,
 // funnel writes): Open starts Run, and Close cancels its ctx after the
 // in-flight events drained and waits for it to return.
@@ -174,6 +181,7 @@ type Server struct {
 	funnel    Funnel
 	eraser    Eraser
 	workers   []Worker
+	rejected  Rejected
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
 
@@ -197,6 +205,7 @@ type Options struct {
 	Funnel    Funnel
 	Eraser    Eraser // erasure on request and after an uninstall (package retention)
 	Workers   []Worker
+	Rejected  Rejected // nil: no fetch mode, GET /v1/rejected lists nothing
 	// Metrics is where every part registered its metrics; /metrics serves
 	// it. Nil: a registry of the server's own.
 	Metrics *prometheus.Registry
@@ -236,6 +245,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		funnel:    opts.Funnel,
 		eraser:    opts.Eraser,
 		workers:   opts.Workers,
+		rejected:  opts.Rejected,
 		pg:        newPlayground(),
 		guard:     g,
 		reloadReq: make(chan chan<- scenarios.ReloadOutcome, 1),
@@ -484,6 +494,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.DELETE("/portals/:member", s.handleErasePortal, accepts(mediaNone, mediaJSON))
 	v1.GET("/backup", s.handleBackup)
 	v1.GET("/scenarios", s.handleScenarios)
+	v1.GET("/rejected", s.handleRejected)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))
 	if s.cfg.Pprof {

@@ -36,6 +36,7 @@ type serveConfig struct {
 	BotToken        string
 	PollInterval    time.Duration
 	PollIdle        time.Duration
+	PollLease       time.Duration
 	AppToken        string
 	HandlerSecret   string
 	AdminToken      string
@@ -201,6 +202,7 @@ func (c *serveConfig) options() []option {
 		{name: "bot-token", env: "OLBOT_BOT_TOKEN", help: "imbot.v2 botToken, at most 40 characters (fetch mode; default: generated once and kept in the store)", secret: true, set: text(&c.BotToken)},
 		{name: "poll-interval", env: "OLBOT_POLL_INTERVAL", def: "2s", help: "fetch mode: time between polls while chats are active or more events wait (the docs ask for at least 2s)", set: duration(&c.PollInterval)},
 		{name: "poll-idle", env: "OLBOT_POLL_IDLE", def: "5s", help: "fetch mode: time between polls when no chat was active for a minute (the docs ask for 5-30s)", set: duration(&c.PollIdle)},
+		{name: "poll-lease", env: "OLBOT_POLL_LEASE", def: "15s", help: "fetch mode with several replicas: how long the polling replica's lease lasts; another replica takes polling over within it after the poller died", set: duration(&c.PollLease)},
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, set: text(&c.AppToken)},
 		{name: "handler-secret", env: "OLBOT_HANDLER_SECRET", help: "secret k of the handler URL …/bitrix24/events?k=SECRET (printed by olbot register)", secret: true, set: text(&c.HandlerSecret)},
 		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, set: text(&c.AdminToken)},
