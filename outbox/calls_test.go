@@ -1,47 +1,49 @@
 package outbox
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/olbot/olbot/engine"
 )
 
-// TestRichCalls: link and call buttons and the operator note as each bot
-// platform's call: imbot.message.add (KEYBOARD LINK / ACTION=CALL,
-// SKIP_CONNECTOR=Y) and imbot.v2.Chat.Message.send (fields.keyboard,
-// fields.skipConnector).
-func TestRichCalls(t *testing.T) {
-	d := engine.Dialog{Key: "b24:m:chat7", Channel: engine.Channel{Member: "m", Dialog: "chat7", Chat: 7, Bot: 11}}
-	say := engine.Say{Text: "Pick one", Buttons: []string{"Delivery"}, Numbered: true,
-		Links: []engine.Link{{Text: "Track", URL: "https://example.com/t"}, {Text: "Call us", Phone: "+74951234567"}}}
-	note := engine.Note{Text: "Ann wants a refund"}
-	for _, tc := range []struct {
-		name   string
-		v2     bool
-		action engine.Action
-		want   string
+// TestCRMCalls: the CRM action goes to the chat's own binding, with only
+// the fields the step chose and the title where the entity keeps one.
+func TestCRMCalls(t *testing.T) {
+	fields := map[string]string{"phone": "+79991234567", "topic": "call back"}
+	base := engine.Channel{Member: "m1", Dialog: "chat42", Chat: 42, Bot: 7, Entity: "telegrambot|1|123|45"}
+	tests := []struct {
+		name         string
+		ch           engine.Channel
+		a            engine.CRM
+		method, want string
 	}{
-		{"v1 links", false, say, `"KEYBOARD":{"BOT_ID":11,"BUTTONS":[{"ACTION":"SEND","ACTION_VALUE":"Delivery","DISPLAY":"LINE","TEXT":"Delivery"},{"DISPLAY":"LINE","LINK":"https://example.com/t","TEXT":"Track"},{"ACTION":"CALL","ACTION_VALUE":"+74951234567","DISPLAY":"LINE","TEXT":"Call us"}]}`},
-		{"v1 fallback", false, say, `"MESSAGE":"Pick one[BR][SEND=1]1. Delivery[/SEND][BR]Track: https://example.com/t[BR]Call us: +74951234567"`},
-		{"v2 links", true, say, `"keyboard":[{"ACTION":"SEND","ACTION_VALUE":"Delivery","DISPLAY":"LINE","TEXT":"Delivery"},{"DISPLAY":"LINE","LINK":"https://example.com/t","TEXT":"Track"},{"ACTION":"CALL","ACTION_VALUE":"+74951234567","DISPLAY":"LINE","TEXT":"Call us"}]`},
-		{"v1 note", false, note, `"SKIP_CONNECTOR":"Y"`},
-		{"v2 note", true, note, `"skipConnector":true`},
-	} {
+		{"new lead with a title", base, engine.CRM{Entity: "lead", Fields: fields, Title: "Shop: call back"}, "crm.lead.add",
+			`{"fields":{"COMMENTS":"topic: call back","IM":[{"VALUE":"imol|telegrambot|1|123|45","VALUE_TYPE":"OPENLINE"}],"PHONE":[{"VALUE":"+79991234567","VALUE_TYPE":"WORK"}],"TITLE":"Shop: call back"}}`},
+		{"new lead without a title", base, engine.CRM{Entity: "lead", Fields: map[string]string{"name": "Anna"}}, "crm.lead.add",
+			`{"fields":{"IM":[{"VALUE":"imol|telegrambot|1|123|45","VALUE_TYPE":"OPENLINE"}],"NAME":"Anna"}}`},
+		{"bound lead", base, engine.CRM{Entity: "lead", LeadID: 9, Fields: fields, Title: "Shop: call back"}, "crm.lead.update",
+			`{"fields":{"COMMENTS":"topic: call back","PHONE":[{"VALUE":"+79991234567","VALUE_TYPE":"WORK"}],"TITLE":"Shop: call back"},"id":9}`},
+		{"bound contact: the title is a line of the comments", func() engine.Channel { c := base; c.Contact = 5; return c }(),
+			engine.CRM{Entity: "lead", Fields: fields, Title: "Shop: call back"}, "crm.contact.update",
+			`{"fields":{"COMMENTS":"title: Shop: call back\ntopic: call back","PHONE":[{"VALUE":"+79991234567","VALUE_TYPE":"WORK"}]},"id":5}`},
+		{"bound deal: everything in the comments", func() engine.Channel { c := base; c.Deal = 6; return c }(),
+			engine.CRM{Entity: "lead", Fields: fields, Title: "Shop: call back"}, "crm.deal.update",
+			`{"fields":{"COMMENTS":"phone: +79991234567\ntitle: Shop: call back\ntopic: call back"},"id":6}`},
+	}
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cs, err := calls(d, []engine.Action{tc.action}, time.Now(), tc.v2)
-			if err != nil || len(cs) != 1 {
-				t.Fatalf("calls: %v, %d", err, len(cs))
+			d := engine.Dialog{Key: "b24:m1:chat42", Channel: tc.ch}
+			calls, err := Calls(d, []engine.Action{tc.a}, time.Unix(0, 0))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !strings.Contains(string(cs[0].Params), tc.want) {
-				t.Fatalf("%s %s\nlacks %s", cs[0].Method, cs[0].Params, tc.want)
+			if len(calls) != 1 || calls[0].Method != tc.method || string(calls[0].Params) != tc.want {
+				t.Fatalf("got %s %s\nwant %s %s", calls[0].Method, calls[0].Params, tc.method, tc.want)
+			}
+			if _, ok := fields["title"]; ok {
+				t.Fatal("the action's fields were changed")
 			}
 		})
-	}
-	// a plain message is not kept from the client
-	cs, _ := calls(d, []engine.Action{engine.Say{Text: "hi"}}, time.Now(), false)
-	if strings.Contains(string(cs[0].Params), "SKIP_CONNECTOR") {
-		t.Fatalf("a plain message with SKIP_CONNECTOR: %s", cs[0].Params)
 	}
 }

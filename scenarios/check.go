@@ -48,6 +48,7 @@ func check(def *scenarioDef, t []Transition) Problems {
 	}
 	c.topRefs()
 	c.languages()
+	c.phoneCountry()
 	for _, st := range def.States.V {
 		n := len(c.problems)
 		c.state(st)
@@ -124,6 +125,10 @@ func (d *scenarioDef) scopes(fn func(*scope)) {
 		}
 		if st.operatorScope.Path != "" {
 			fn(&st.operatorScope)
+		}
+		if st.CRMLead.Set {
+			fn(&st.CRMLead.V.outer)
+			fn(&st.CRMLead.V.scope)
 		}
 	}
 }

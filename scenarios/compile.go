@@ -180,7 +180,7 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 		File: d.File, Name: d.Name.V, Title: d.Title.V, Start: d.Start.V, Version: d.Version,
 		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V,
 			DetectLanguage: d.Settings.DetectLanguage.V, Fuzzy: d.Settings.Fuzzy.V,
-			Location: d.Settings.Timezone.V, Country: d.Settings.Country.V},
+			Location: d.Settings.Timezone.V, Country: d.country()},
 		States:   make(map[string]*State, len(d.States.V)),
 		Warnings: warnings,
 		def:      d,
@@ -212,7 +212,7 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 
 func compileState(st *stateDef) *State {
 	out := &State{
-		Name: st.Name, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
+		Name: st.Name, Line: st.At.Line, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
 		CRM: st.CRM.V, Operator: st.Operator.V, Note: st.OperatorNote.V, Finish: st.Finish.V, Commands: st.commandsApply(),
 		Remind: compileRemind(st),
@@ -221,6 +221,7 @@ func compileState(st *stateDef) *State {
 		n := st.Retries.V
 		out.Retries = &n
 	}
+	compileCRM(st, out)
 	for i, o := range st.Options.V {
 		out.Options = append(out.Options, o.V)
 		pat, _ := match.Compile(o.V) // checked while decoding

@@ -304,13 +304,13 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 			st.Menu = d.menu(v, p)
 		case "on":
 			st.On = d.routes(v, p)
+		case "crm":
+			st.CRM, st.CRMLead = d.crm(v, p)
 		case "operator":
 			if v.Kind == yaml.MappingNode {
 				st.Operator, st.OperatorNote = d.operatorNote(v, p, &st.operatorScope)
-			} else {
-				st.setAction(key, d.action(key, v, p))
+				break
 			}
-		case "crm":
 			st.setAction(key, d.action(key, v, p))
 		case "transfer":
 			st.Transfer = d.transfer(v, p)

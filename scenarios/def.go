@@ -138,8 +138,9 @@ type stateDef struct {
 	Menu             val[[]menuDef]
 	On               val[[]routeDef]
 	CRM, Operator    val[string]
-	OperatorNote     val[*Template] // operator: {note: …}
-	operatorScope    scope          // the map of operator: {note: …}
+	OperatorNote     val[*Template]  // operator: {note: …}
+	operatorScope    scope           // the map of operator: {note: …}
+	CRMLead          val[crmLeadDef] // the map form of crm:
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
 	Remind           val[remindDef]

@@ -28,6 +28,7 @@ import (
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
+	"github.com/olbot/olbot/history"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/pull"
 	"github.com/olbot/olbot/scenarios"
@@ -59,6 +60,10 @@ type Config struct {
 	// Pprof serves net/http/pprof under /debug/pprof/, behind the admin
 	// token: off by default, since profiles reveal internals and cost CPU.
 	Pprof bool
+	// Edit lets the playground's editor save scenario files while olbot
+	// listens beyond loopback (on loopback it may always, behind the admin
+	// token when one is set).
+	Edit bool
 
 	Bitrix24 Bitrix24Config
 
@@ -106,6 +111,9 @@ type Dialogs interface {
 	Ready(ctx context.Context) string
 	// Wait waits until no event is being applied.
 	Wait()
+	// LineWarnings are the warnings about scenario name against its
+	// lines' bot timeouts.
+	LineWarnings(name string) []string
 }
 
 // Portals is what the Bitrix24 handler needs of the portals' install
@@ -184,6 +192,12 @@ type Server struct {
 	rejected  Rejected
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
+	history   *history.Log
+
+	saveMu      sync.Mutex            // one editor save at a time (files.go)
+	histMu      sync.Mutex            // guards editorSaves and recorded
+	editorSaves map[string]editorSave // file → the editor's last save, not yet recorded
+	recorded    map[string]string     // file → the version last put in the history
 
 	reloadReq chan chan<- scenarios.ReloadOutcome
 	ready     bool
@@ -248,7 +262,11 @@ func New(cfg Config, opts Options) (*Server, error) {
 		rejected:  opts.Rejected,
 		pg:        newPlayground(),
 		guard:     g,
-		reloadReq: make(chan chan<- scenarios.ReloadOutcome, 1),
+		history:   history.New(opts.Store),
+
+		editorSaves: map[string]editorSave{},
+		recorded:    map[string]string{},
+		reloadReq:   make(chan chan<- scenarios.ReloadOutcome, 1),
 	}
 	s.echo = s.routes()
 	return s, nil
@@ -364,6 +382,9 @@ func (s *Server) reloaded(out scenarios.ReloadOutcome) {
 	s.readyMu.Lock()
 	s.lastLoad = out
 	s.readyMu.Unlock()
+	if out.Err == nil {
+		s.recordHistory(out.Trigger) // before the news, so a page that asks sees the version
+	}
 	s.pg.reloaded(s.reloadStatus(), out) // tell open playground pages; never blocks
 	snap := s.registry.Current()
 	s.metrics.scenarios.Set(float64(len(snap.Set.List)))
@@ -497,6 +518,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/rejected", s.handleRejected)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))
+	s.fileRoutes(v1)
 	if s.cfg.Pprof {
 		dbg := e.Group("/debug/pprof", s.requireAdmin)
 		dbg.GET("/cmdline", echo.WrapHandler(http.HandlerFunc(pprof.Cmdline)))

@@ -48,6 +48,7 @@ type serveConfig struct {
 	Rate            rate
 	AllowReinstall  bool
 	Pprof           bool
+	Edit            bool
 	Retention       time.Duration
 	UninstallGrace  time.Duration
 	LogLevel        slog.Level
@@ -214,6 +215,7 @@ func (c *serveConfig) options() []option {
 		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", def: "false", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: true, set: boolean(&c.AllowReinstall)},
 		{name: "pprof", env: "OLBOT_PPROF", def: "false", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: true, set: boolean(&c.Pprof)},
+		{name: "edit", env: "OLBOT_EDIT", def: "false", help: "let the playground's editor save scenario files while listening beyond loopback (always allowed on loopback; needs the admin token)", boolean: true, set: boolean(&c.Edit)},
 		{name: "retention", env: "OLBOT_RETENTION", def: "90d", help: "how long a finished or handed-off dialog (its record, collected fields and calls) is kept after it ended, e.g. 90d or 36h; 0 keeps dialogs for ever (playground dialogs go after a day regardless)", set: period(&c.Retention)},
 		{name: "uninstall-grace", env: "OLBOT_UNINSTALL_GRACE", def: "7d", help: "how long an uninstalled portal's dialogs are kept in case it comes back; an uninstall with \"clear application data\" (CLEAN) erases them at once; 0: at once always", set: period(&c.UninstallGrace)},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", set: c.setLogLevel},

@@ -108,6 +108,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		AdminToken: cfg.AdminToken,
 		PublicHost: cfg.PublicHost,
 		Pprof:      cfg.Pprof,
+		Edit:       cfg.Edit,
 		Bitrix24: server.Bitrix24Config{
 			AppToken:       cfg.AppToken,
 			HandlerSecret:  cfg.HandlerSecret,
