@@ -45,6 +45,13 @@ type Dialog struct {
 	// client's script chose it, so it is kept from run to run.
 	Language       string `json:"lg,omitempty"`
 	LanguageChosen bool   `json:"lgc,omitempty"`
+	// Call is the lookup the dialog waits on (a call: state), nil when
+	// none; CallSeq numbers the dialog's calls, so a late answer of an
+	// earlier one is told apart. Held is the client's input that arrived
+	// during the call, applied in order after its answer.
+	Call    *PendingCall `json:"call,omitempty"`
+	CallSeq int64        `json:"cs,omitempty"`
+	Held    []Held       `json:"held,omitempty"`
 }
 
 // Exists reports whether the dialog has ever been started.
@@ -85,6 +92,13 @@ func (d Dialog) Clone() Dialog {
 	}
 	if d.Recent != nil {
 		d.Recent = append([]string(nil), d.Recent...)
+	}
+	if d.Call != nil {
+		c := *d.Call
+		d.Call = &c
+	}
+	if d.Held != nil {
+		d.Held = append([]Held(nil), d.Held...)
 	}
 	return d
 }

@@ -46,6 +46,7 @@ func (c *checker) state(st *stateDef) {
 		s.ifBranches()
 	}
 	s.menuTexts()
+	s.call()
 	s.refs()
 	s.deadEnd()
 }
@@ -214,6 +215,7 @@ func (s *stateCheck) refs() {
 		s.ref(st.Name, b.To, s.key("next."+b.Key))
 	}
 	s.ref(st.Name, st.OnFail, s.key("on_fail"))
+	s.ref(st.Name, st.Call.OnError, s.key("on_error"))
 	for i, mi := range st.Menu.V {
 		s.ref(st.Name, mi.Goto, fmt.Sprintf("%s[%d].goto", s.key("menu"), i))
 	}

@@ -129,6 +129,7 @@ type stateDef struct {
 	CRM, Operator    val[string]
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
+	Call             callDef // call: and its companions
 
 	// loose are the texts in this state's rejected values and under its
 	// unknown keys: names it may mean to refer to or to save.
@@ -149,6 +150,9 @@ func (st *stateDef) waits() bool {
 }
 
 // terminal reports whether the state hands off or ends the dialog.
+// calls reports whether the state looks something up (call:).
+func (st *stateDef) calls() bool { return st.Call.Endpoint.Set }
+
 func (st *stateDef) terminal() bool {
 	return st.Operator.V != "" || st.Transfer.ok() || st.Finish.V
 }

@@ -12,6 +12,7 @@ var (
 	stateKeys    = []string{
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
 		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
+		"call", "path", "method", "body", "timeout", "on_error",
 	}
 )
 
