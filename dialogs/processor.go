@@ -62,6 +62,17 @@ type Portal interface {
 	Wake()
 }
 
+// Lookups makes the calls of call: states (package lookup): a dialog
+// waits on one with engine.Dialog.Call set.
+type Lookups interface {
+	// Enqueue hears of a call a committed step made the dialog wait on.
+	// It is called under the dialog's lock and must not block.
+	Enqueue(key string, c engine.PendingCall)
+	// Overdue hears of a call whose lease ran out (the idle sweeper found
+	// it): the process that held it died, or its lane is busy.
+	Overdue(ctx context.Context, key string, c engine.PendingCall)
+}
+
 // Options are the processor's collaborators.
 type Options struct {
 	Store    engine.Store
@@ -77,6 +88,7 @@ type Processor struct {
 	store     engine.Store
 	registry  *scenarios.Registry
 	portal    Portal
+	lookups   Lookups
 	log       *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -112,6 +124,11 @@ func New(opts Options) (*Processor, error) {
 // (the outbox takes the processor's locks and store health); call it
 // before events arrive.
 func (p *Processor) SetPortal(portal Portal) { p.portal = portal }
+
+// SetLookups sets who makes the calls of call: states; call it before
+// events arrive. Without it a dialog entering a call: state waits until
+// a process that has one takes the call up.
+func (p *Processor) SetLookups(l Lookups) { p.lookups = l }
 
 // Observe adds an observer of committed steps; call it before events arrive.
 func (p *Processor) Observe(o Observer) { p.observers = append(p.observers, o) }
@@ -186,6 +203,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		// new one learns its CRM bindings from its own messages
 		closed := old.Clone()
 		closed.Status, closed.LeadID = engine.Finished, 0
+		closed.Call, closed.Held = nil, nil
 		closed.Channel.Contact, closed.Channel.Deal = 0, 0
 		old = closed
 	}
@@ -236,6 +254,9 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 	}
 	if len(calls) > 0 {
 		p.portal.Wake()
+	}
+	if d.Call != nil && p.lookups != nil && (prev.Call == nil || prev.Call.Seq != d.Call.Seq) {
+		p.lookups.Enqueue(in.Key, *d.Call)
 	}
 	return out, nil
 }

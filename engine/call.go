@@ -50,9 +50,12 @@ type PendingCall struct {
 	Body     json.RawMessage `json:"b,omitempty"`
 	Timeout  time.Duration   `json:"to"`
 	Since    time.Time       `json:"t0"`
-	// Attempts counts the attempts started (CallStart events). More than
-	// one means an attempt was cut off (a crash, a lost lease).
+	// Attempts counts the attempts started (CallStart events that send).
+	// More than one means an attempt was cut off (a crash, a lost lease).
 	Attempts int `json:"a,omitempty"`
+	// Owner is the process that holds the call's lease (CallStart.Owner);
+	// "" until one takes it.
+	Owner string `json:"o,omitempty"`
 	// Due is when the call is to be taken up: at once when emitted, the
 	// end of the lease while an attempt runs. The record's IdleAt is Due,
 	// so the stores' idle index finds calls left behind by a crash.
@@ -68,12 +71,17 @@ type Held struct {
 	Time   time.Time `json:"at"`
 }
 
-// Answer is what a call's endpoint answered, or why there is no answer.
+// Answer is what a call's endpoint answered, or why there is no answer;
+// for CallStart, who takes the call and for how long.
 type Answer struct {
-	Call   int64  // PendingCall.Seq it answers
+	Call   int64  // PendingCall.Seq it is about
 	Status int    // HTTP status; 0 when none came
 	Body   []byte // the answer, at most MaxAnswer bytes
 	Error  string // why the call failed before an answer: timeout, refused, too large…
+
+	Owner string        // CallStart: the process taking the lease
+	Lease time.Duration // CallStart: how long it holds it
+	Send  bool          // CallStart: an attempt starts now (else the call is only queued)
 }
 
 // ErrNotJSON: an endpoint's answer is not one JSON value.
@@ -128,7 +136,9 @@ func (s *stepper) startCall(st *scenarios.State) {
 	d := &s.d
 	c := st.Call
 	d.CallSeq++
-	p := &PendingCall{Seq: d.CallSeq, Endpoint: c.Endpoint, Method: c.Method, Timeout: c.Timeout, Since: s.ev.Time, Due: s.ev.Time}
+	// Due is a first lease: the process that committed the step makes the
+	// call; others take it up only when that has not happened by then.
+	p := &PendingCall{Seq: d.CallSeq, Endpoint: c.Endpoint, Method: c.Method, Timeout: c.Timeout, Since: s.ev.Time, Due: s.ev.Time.Add(c.Timeout + CallGrace)}
 	p.Path = c.RenderPath(s.lookup, s.missing)
 	if b := c.RenderBody(s.lookup, s.missing); b != nil {
 		p.Body = b
@@ -163,20 +173,29 @@ func (s *stepper) waiting() (done bool, err error) {
 	return false, nil
 }
 
-// callStart records an attempt of the pending call and its lease. It is
-// ignored, so the caller does not make the call, when it names another
-// call or another attempt holds the lease.
+// callStart gives the pending call's lease to ev's owner and, with Send,
+// counts an attempt. The lease is free when it ran out, when nobody took
+// it yet, or when the owner already holds it. The step is ignored, so
+// the caller does not make the call, when it names another call or
+// another owner holds the lease.
 func (s *stepper) callStart() error {
-	d, ev := &s.d, s.ev
+	d, a := &s.d, s.ev.Answer
 	c := d.Call
+	free := !s.ev.Time.Before(c.Due) || c.Owner == a.Owner || c.Owner == "" && c.Attempts == 0
 	switch {
-	case ev.Answer == nil || ev.Answer.Call != c.Seq:
+	case a.Call != c.Seq:
 		return s.ignore("not the call the dialog waits on")
-	case ev.Time.Before(c.Due):
-		return s.ignore("the call is being made already")
+	case !free:
+		return s.ignore("another process holds the call")
 	}
-	c.Attempts++
-	c.Due = ev.Time.Add(c.Timeout + CallGrace)
+	lease := a.Lease
+	if lease <= 0 {
+		lease = c.Timeout + CallGrace
+	}
+	c.Owner, c.Due = a.Owner, s.ev.Time.Add(lease)
+	if a.Send {
+		c.Attempts++
+	}
 	return nil
 }
 

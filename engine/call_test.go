@@ -61,7 +61,9 @@ func answer(call int64, status int, body string) Event {
 	return Event{Type: CallAnswer, Answer: &Answer{Call: call, Status: status, Body: []byte(body)}}
 }
 
-func callStart(call int64) Event { return Event{Type: CallStart, Answer: &Answer{Call: call}} }
+func callStart(call int64) Event {
+	return Event{Type: CallStart, Answer: &Answer{Call: call, Owner: "a", Send: true}}
+}
 
 func TestCall(t *testing.T) {
 	toLookup := []Event{start(), msg("12/3 4")}
@@ -143,11 +145,19 @@ func TestCall(t *testing.T) {
 					t.Errorf("after start: %+v idle %v", c, r.Dialog.IdleAt)
 				}
 			}},
-		{name: "a second start within the lease is ignored", src: callSrc, setup: append(toLookup[:2:2], callStart(1)),
-			ev:   Event{Type: CallStart, Answer: &Answer{Call: 1}, Time: t0.Add(2*time.Minute + 10*time.Second)},
-			want: want{outcome: Ignored, state: "lookup", status: Active, fields: fields("order", "12/3 4"), reason: "being made already"}},
+		{name: "another owner's start within the lease is ignored", src: callSrc, setup: append(toLookup[:2:2], callStart(1)),
+			ev:   Event{Type: CallStart, Answer: &Answer{Call: 1, Owner: "b", Send: true}, Time: t0.Add(2*time.Minute + 10*time.Second)},
+			want: want{outcome: Ignored, state: "lookup", status: Active, fields: fields("order", "12/3 4"), reason: "another process"}},
+		{name: "the owner renews its lease", src: callSrc, setup: append(toLookup[:2:2], callStart(1)),
+			ev:   Event{Type: CallStart, Answer: &Answer{Call: 1, Owner: "a", Lease: time.Hour}, Time: t0.Add(2*time.Minute + 10*time.Second)},
+			want: want{state: "lookup", status: Active, fields: fields("order", "12/3 4")},
+			extra: func(t *testing.T, _ Dialog, r Result) {
+				if c := r.Dialog.Call; c.Attempts != 1 || !c.Due.Equal(t0.Add(time.Hour+2*time.Minute+10*time.Second)) {
+					t.Errorf("after a renewal: %+v", c)
+				}
+			}},
 		{name: "a start after the lease ran out takes it again", src: callSrc, setup: append(toLookup[:2:2], callStart(1)),
-			ev:   Event{Type: CallStart, Answer: &Answer{Call: 1}, Time: t0.Add(time.Hour)},
+			ev:   Event{Type: CallStart, Answer: &Answer{Call: 1, Owner: "b", Send: true}, Time: t0.Add(time.Hour)},
 			want: want{state: "lookup", status: Active, fields: fields("order", "12/3 4")},
 			extra: func(t *testing.T, _ Dialog, r Result) {
 				if r.Dialog.Call.Attempts != 2 {

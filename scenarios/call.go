@@ -229,11 +229,6 @@ type callSaveDef struct {
 	Path  val[SavePath]
 }
 
-// set reports whether the state writes call: or one of its companions.
-func (c *callDef) any() bool {
-	return c.Endpoint.Set || c.Path.Set || c.Method.Set || c.Body.Set || c.Save.Set || c.Timeout.Set || c.OnError.Set
-}
-
 func (d *decoder) method(v *yaml.Node, p string) val[string] {
 	n := len(d.problems)
 	s, ok := d.text(v, p)

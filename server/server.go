@@ -107,6 +107,13 @@ type Dialogs interface {
 	Wait()
 }
 
+// Lookups is what the API and the playground need of package lookup.
+type Lookups interface {
+	// Wait waits for the answer of the dialog's call seq made in this
+	// process, and returns that step; ok is false when ctx ended first.
+	Wait(ctx context.Context, key string, seq int64) (dialogs.Outcome, bool)
+}
+
 // Portals is what the Bitrix24 handler needs of the portals' install
 // records (package outbox).
 type Portals interface {
@@ -172,6 +179,7 @@ type Server struct {
 	portals   Portals
 	registrar Registrar
 	funnel    Funnel
+	lookups   Lookups
 	workers   []Worker
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
@@ -195,6 +203,10 @@ type Options struct {
 	Registrar Registrar
 	Funnel    Funnel
 	Workers   []Worker
+	// Lookups makes the calls of call: states; the API and the playground
+	// wait for a call's answer and show its messages with the request.
+	// Nil: they show the call and not its answer.
+	Lookups Lookups
 	// Metrics is where every part registered its metrics; /metrics serves
 	// it. Nil: a registry of the server's own.
 	Metrics *prometheus.Registry
@@ -232,6 +244,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		portals:   opts.Portals,
 		registrar: opts.Registrar,
 		funnel:    opts.Funnel,
+		lookups:   opts.Lookups,
 		workers:   opts.Workers,
 		pg:        newPlayground(),
 		guard:     g,

@@ -19,6 +19,7 @@ import (
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
+	"github.com/olbot/olbot/lookup"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
@@ -89,6 +90,10 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 	defer store.Close()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	calls, err := newCalls(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	var poll pollerFunc
 	var v2 *v2Bot
 	if cfg.fetchMode() {
@@ -121,7 +126,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		Burst:           cfg.Rate.Burst,
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
-	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll)
+	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, calls)
 	if err != nil {
 		return err
 	}
@@ -161,7 +166,38 @@ const idleEvery = 5 * time.Second
 // outbox (nil: no fetch mode); its metrics go to the registry.
 type pollerFunc func(*dialogs.Processor, *outbox.Outbox, prometheus.Registerer) (server.Worker, error)
 
-func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc) (*server.Server, *outbox.Outbox, error) {
+// callsConfig is how a replica makes the calls of call: states.
+type callsConfig struct {
+	Client *lookup.Client // nil: no endpoints configured
+	Owner  string         // the name of this process in the calls' leases
+	// Recover: this process alone uses its store, so it takes up at once
+	// the calls its predecessor left.
+	Recover bool
+}
+
+// newCalls builds the endpoints' client: ${VAR}s expanded from the
+// environment, hosts resolved once (the addresses a call may connect to).
+func newCalls(ctx context.Context, cfg *serveConfig, store engine.Store) (callsConfig, error) {
+	cc := callsConfig{Owner: "local", Recover: true}
+	if _, shared := store.(engine.LeaseReleaser); shared {
+		host, _ := os.Hostname()
+		cc.Owner, cc.Recover = fmt.Sprintf("%s:%d:%d", host, os.Getpid(), time.Now().UnixNano()), false
+	}
+	if len(cfg.Endpoints) == 0 {
+		return cc, nil
+	}
+	if err := cfg.Endpoints.Expand(os.LookupEnv); err != nil {
+		return cc, err
+	}
+	c, err := lookup.NewClient(ctx, cfg.Endpoints, nil)
+	if err != nil {
+		return cc, err
+	}
+	cc.Client = c
+	return cc, nil
+}
+
+func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, calls callsConfig) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -172,11 +208,23 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 		return nil, nil, err
 	}
 	proc.SetPortal(ob)
+	runner := lookup.NewRunner(lookup.Options{Client: calls.Client, Apply: proc, Owner: calls.Owner, Logger: log})
+	proc.SetLookups(runner)
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
 	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs
-		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })}
+		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) }),
+		server.WorkerFunc(func(ctx context.Context) {
+			if calls.Recover {
+				if n, err := runner.Recover(ctx, store.ScanDialogs); err != nil {
+					log.Warn("calls left by the previous process: scan failed; they are taken up when their lease runs out", "err", err)
+				} else if n > 0 {
+					log.Info("taking up the calls left by the previous process", "calls", n)
+				}
+			}
+			runner.Run(ctx)
+		})}
 	if poll != nil {
 		w, err := poll(proc, ob, reg)
 		if err != nil {
@@ -185,6 +233,6 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 		workers = append(workers, w)
 	}
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
-		Workers: workers, Metrics: reg, Logger: log})
+		Workers: workers, Metrics: reg, Logger: log, Lookups: runner})
 	return srv, ob, err
 }
