@@ -39,11 +39,18 @@ func DialogInput(portal, domain string, ev bitrix24.V2Event, now time.Time) (dia
 	if ev.ChatID() <= 0 || ev.DialogID == "" {
 		return dialogs.Input{}, "the event names no chat"
 	}
-	line, _ := ev.OpenLine()
+	line, ok := ev.OpenLine()
 	in := dialogs.Input{
 		Key:     engine.KeyPortal + portal + ":" + ev.DialogID,
 		Event:   engine.Event{Line: line, Time: now},
 		Channel: engine.Channel{Member: portal, Domain: domain, Dialog: ev.DialogID, Chat: ev.ChatID(), Bot: ev.Bot.ID},
+	}
+	if ok && strings.Count(ev.Chat.EntityID, "|") == 3 {
+		// the Open Lines user code, as v1's CHAT_ENTITY_ID: a new lead
+		// carries it as its IM binding (imol|…, OPENLINE). The v2 docs do
+		// not show entityId for LINES; a value that does not read as
+		// connector|line|chat|user binds nothing rather than something wrong.
+		in.Channel.Entity = ev.Chat.EntityID
 	}
 	if ev.Type == bitrix24.EventV2JoinChat {
 		in.Event.Type = engine.Start

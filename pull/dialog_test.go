@@ -71,7 +71,8 @@ func TestDialogInput(t *testing.T) {
 		if got.ID == "" || got.ID[:1] != want.id {
 			t.Fatalf("event %d: id %q, want prefix %q", i, got.ID, want.id)
 		}
-		if ch := in.Channel; ch.Dialog != "chat1777" || ch.Chat != 1777 || ch.Bot != e.bot.ID() || ch.Member != "fakeportal-member-0001" || ch.Domain != "portal.example" {
+		if ch := in.Channel; ch.Dialog != "chat1777" || ch.Chat != 1777 || ch.Bot != e.bot.ID() || ch.Member != "fakeportal-member-0001" || ch.Domain != "portal.example" ||
+			ch.Entity != chat.EntityID() {
 			t.Fatalf("event %d: channel %+v", i, ch)
 		}
 	}

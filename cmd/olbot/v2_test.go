@@ -249,18 +249,43 @@ func fetchConversation(t *testing.T, store []string) {
 	}
 }
 
-// TestServeFetchModeRefusedWebhook: a webhook the portal refuses stops
-// serve at start with an error that says what to check, not a silent loop.
+// TestServeFetchModeRefusedWebhook: a webhook the portal refuses — a
+// wrong or deleted secret, an expired authorization, one without the
+// imbot scope — stops serve at start with an error that says what to
+// check, not a silent loop, and registers nothing.
 func TestServeFetchModeRefusedWebhook(t *testing.T) {
-	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
-	defer hs.Close()
-	wrong := strings.Replace(p.WebhookURL(), "fakewebhooksecret", "deletedsecret", 1)
-	code, out, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--webhook", wrong, "--store", "memory", "--scenarios", "../../examples")
-	if code != 1 || !strings.Contains(errOut, "the portal refused the webhook") || !strings.Contains(errOut, "check that the incoming webhook URL is right") {
-		t.Fatalf("exit %d, want 1 with the refused webhook explained\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	if len(p.V2Bots()) != 0 || strings.Contains(errOut, "olbot serving") {
-		t.Fatalf("a bot was registered or serve started after a refused webhook:\n%s", errOut)
+	for _, tc := range []struct {
+		name   string
+		secret string // replaces the fake portal's secret in the URL; "" keeps it
+		fail   string // the portal's answer to the first call (Bot.register)
+	}{
+		{"wrong secret", "deletedsecret", ""},
+		{"expired", "", "expired_token"},
+		{"no auth found", "", "NO_AUTH_FOUND"},
+		{"invalid credentials", "", "INVALID_CREDENTIALS"},
+		{"without the imbot scope", "", "INSUFFICIENT_SCOPE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+			defer hs.Close()
+			url := p.WebhookURL()
+			if tc.secret != "" {
+				url = strings.Replace(url, "fakewebhooksecret", tc.secret, 1)
+			}
+			if tc.fail != "" {
+				p.FailNext(1, tc.fail)
+			}
+			code, out, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--webhook", url, "--store", "memory", "--scenarios", "../../examples")
+			if code != 1 || !strings.Contains(errOut, "the portal refused the webhook") || !strings.Contains(errOut, "check that the incoming webhook URL is right") {
+				t.Fatalf("exit %d, want 1 with the refused webhook explained\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			if strings.Contains(errOut, "fakewebhooksecret") || strings.Contains(errOut, tc.secret+"/") && tc.secret != "" {
+				t.Fatalf("the error shows the webhook's secret:\n%s", errOut)
+			}
+			if len(p.V2Bots()) != 0 || strings.Contains(errOut, "olbot serving") {
+				t.Fatalf("a bot was registered or serve started after a refused webhook:\n%s", errOut)
+			}
+		})
 	}
 }
 
@@ -314,4 +339,96 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// leadIM is the IM binding of the crm.lead.add calls the portal got.
+func leadIM(t *testing.T, p *fakeportal.Portal) []string {
+	t.Helper()
+	var out []string
+	for _, c := range p.CallsOf(bitrix24.MethodLeadAdd) {
+		fields, _ := c.Params["fields"].(map[string]any)
+		im, _ := fields["IM"].([]any)
+		for _, v := range im {
+			m, _ := v.(map[string]any)
+			out = append(out, fmt.Sprintf("%v %v", m["VALUE"], m["VALUE_TYPE"]))
+		}
+	}
+	return out
+}
+
+// TestServeFetchModeSessions drives the session methods of the fetch
+// route through `olbot serve --webhook` and the fake portal: a handoff
+// (imopenlines.bot.session.operator: the tutorial's "any user", no
+// CLIENT_ID) and a transfer to another line (…session.transfer with
+// CLIENT_ID = the botToken, as its page and the Open Lines tutorial say),
+// each after a real conversation; the transfer's lead carries the chat's
+// IM binding (imol|entityId, OPENLINE) as the v1 route's does.
+func TestServeFetchModeSessions(t *testing.T) {
+	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1, Lines: []int{5}})
+	defer hs.Close()
+	startServe(t, "--webhook", p.WebhookURL(), "--scenarios", "../../examples", "--store", "memory",
+		"--poll-interval", "50ms", "--poll-idle", "100ms", "--rate", "50,100")
+	bot := p.V2Bots()[0]
+	for _, tc := range []struct {
+		name   string
+		line   int
+		says   []string
+		method string
+		want   map[string]any // params the session call carries (JSON numbers as float64)
+		state  string
+		im     bool // a lead with the chat's IM binding was added
+	}{
+		{name: "handoff", line: 1, says: []string{"Talk to a person"}, method: bitrix24.MethodSessionOperator,
+			want: map[string]any{"CHAT_ID": float64(601)}, state: fakeportal.StateOperator},
+		{name: "transfer to a line", line: 2, says: []string{"Анна", "8 (999) 123-45-67", "anna@mail.ru", "да"}, method: bitrix24.MethodSessionTransfer,
+			want: map[string]any{"CHAT_ID": float64(602), "QUEUE_ID": float64(5), "LEAVE": "Y", "CLIENT_ID": bot.Token}, state: fakeportal.StateTransferred, im: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chat := p.V2Chat(bot.ID, tc.line, 600+tc.line, bitrix24.User{FirstName: "Anna"})
+			chat.Join()
+			for _, s := range tc.says {
+				n := len(replies(p, chat.DialogID()))
+				chat.Say(s)
+				waitFor(t, "a reply to "+s, func() (bool, string) {
+					r := replies(p, chat.DialogID())
+					return len(r) > n, strings.Join(r, "\n")
+				})
+			}
+			waitFor(t, tc.method, func() (bool, string) {
+				return p.ChatState(chat.ChatID) == tc.state, fmt.Sprint(p.CallsFor(chat.ChatID))
+			})
+			var calls []fakeportal.Call
+			for _, c := range p.CallsOf(tc.method) {
+				if c.Int("CHAT_ID") == chat.ChatID {
+					calls = append(calls, c)
+				}
+			}
+			if len(calls) != 1 || calls[0].Error != "" {
+				t.Fatalf("%s calls %+v, want one that succeeds", tc.method, calls)
+			}
+			got := map[string]any{}
+			for k, v := range calls[0].Params {
+				if k != "auth" {
+					got[k] = v
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("%s params %v, want %v", tc.method, got, tc.want)
+			}
+			// a handed-off chat is the operator's: the client's next message gets no reply
+			n := len(replies(p, chat.DialogID()))
+			chat.Say("hello?")
+			waitFor(t, "the message confirmed", func() (bool, string) { return p.V2Pending(bot.ID) == 0, "" })
+			if r := replies(p, chat.DialogID()); len(r) != n {
+				t.Fatalf("the bot answered a chat an operator has: %v", r[n:])
+			}
+			wantIM := []string(nil)
+			if tc.im {
+				wantIM = []string{"imol|" + chat.EntityID() + " OPENLINE"}
+			}
+			if got := leadIM(t, p); tc.im && fmt.Sprint(got) != fmt.Sprint(wantIM) {
+				t.Fatalf("leads' IM bindings %v, want %v", got, wantIM)
+			}
+		})
+	}
 }
