@@ -116,6 +116,8 @@ type run struct {
 	client  string
 	line    int
 	lang    string // the line's language, from start: {language: …}
+	calls   []scenarios.TestCall // the declared answers (calls:)
+	used    []bool
 }
 
 func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios.Pos, string) {
@@ -123,7 +125,8 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 	if sc.Settings.Location != nil {
 		loc = sc.Settings.Location
 	}
-	r := &run{sc: sc, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc)}
+	r := &run{sc: sc, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc),
+		calls: t.Calls, used: make([]bool, len(t.Calls))}
 	for i, st := range t.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
 		var ev *engine.Event
@@ -182,7 +185,10 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 		cov.add(sc, res.Moves)
 		r.d = res.Dialog
 		r.actions, r.msgs, r.buttons = res.Actions, nil, nil
-		for _, a := range res.Actions {
+		if msg := r.answerCalls(res.Actions, cov); msg != "" {
+			return st.Pos, where + ": " + msg
+		}
+		for _, a := range r.actions {
 			switch a := a.(type) {
 			case engine.Greet:
 				text := a.Text
@@ -197,7 +203,62 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			}
 		}
 	}
+	for i, c := range r.calls {
+		if !r.used[i] {
+			return c.Pos, fmt.Sprintf("calls[%d]: the answer for %s %s was never asked for", i, c.Endpoint, c.Path)
+		}
+	}
 	return scenarios.Pos{}, ""
+}
+
+// answerCalls answers, from the test's calls:, each call the step made
+// the dialog wait on (and the calls their answers lead to); a call the
+// test lists no answer for fails it, naming the call.
+func (r *run) answerCalls(actions []engine.Action, cov *Coverage) string {
+	for n := 0; r.d.Call != nil && n < engine.MaxChain; n++ {
+		c := r.d.Call
+		if !madeCall(actions, c) {
+			return "" // waiting on a call made before (input held during it)
+		}
+		i := r.declared(c)
+		if i < 0 {
+			return fmt.Sprintf("the dialog calls %s %s%s, but the test lists no answer for it: add calls: [{call: %s, path: %q, status: 200, json: {…}}]",
+				c.Method, c.Endpoint, c.Path, c.Endpoint, c.Path)
+		}
+		r.used[i] = true
+		d := r.calls[i]
+		r.now = r.now.Add(time.Second)
+		ev := engine.Event{Type: engine.CallAnswer, Time: r.now, Answer: &engine.Answer{Call: c.Seq, Status: d.Status, Body: d.Body, Error: d.Error}}
+		res, err := engine.Step(r.sc, r.d, ev)
+		if err != nil {
+			return fmt.Sprintf("the answer of %s %s: %v", c.Endpoint, c.Path, err)
+		}
+		cov.add(r.sc, res.Moves)
+		r.d = res.Dialog
+		r.actions = append(r.actions, res.Actions...)
+		actions = res.Actions
+	}
+	return ""
+}
+
+// declared is the first unused answer of calls: for c, or -1.
+func (r *run) declared(c *engine.PendingCall) int {
+	for i, d := range r.calls {
+		if !r.used[i] && d.Endpoint == c.Endpoint && d.Path == c.Path {
+			return i
+		}
+	}
+	return -1
+}
+
+// madeCall reports whether actions made the call c.
+func madeCall(actions []engine.Action, c *engine.PendingCall) bool {
+	for i := len(actions) - 1; i >= 0; i-- {
+		if l, ok := actions[i].(engine.Lookup); ok {
+			return l.Endpoint == c.Endpoint && l.Path == c.Path
+		}
+	}
+	return false
 }
 
 func (r *run) checkBot(st scenarios.TestStep) string {

@@ -299,9 +299,30 @@ func TestCallServe(t *testing.T) {
 			}
 		})
 	}
-	if n := e.shop.hit("/api/orders/1"); n != 1 {
+	if n := e.shop.hit("/api/orders/1"); n != 1 { // before the playground's call
 		t.Errorf("/orders/1 reached %d times, want once (the redirect to it is never followed)", n)
 	}
+
+	t.Run("the playground makes the real call", func(t *testing.T) {
+		post := func(body string) (eventReply, string) {
+			resp, err := http.Post(e.p.base()+"/playground/api/dialogs/pgcall/events", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.reply(resp, "playground", body)
+		}
+		post(`{"scenario":"shop","type":"start"}`)
+		r, raw := post(`{"type":"message","text":"1"}`)
+		seen = append(seen, raw)
+		if got, want := texts(r), "Checking 1 | call /orders/1 | Order 1: shipped, 2 days. Anything else?"; got != want {
+			t.Errorf("playground actions:\n got %s\nwant %s", got, want)
+		}
+		status, body := e.p.get("/playground/api/dialogs/pgcall")
+		seen = append(seen, body)
+		if status != http.StatusOK || !strings.Contains(body, `"eta":"2 days"`) {
+			t.Errorf("playground dialog: %d %s", status, body)
+		}
+	})
 
 	t.Run("messages during a slow call are applied in order after it", func(t *testing.T) {
 		e.send("c-slow", "shop", "start", "")

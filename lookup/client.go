@@ -138,7 +138,10 @@ func (c *Client) Concurrency(name string) int {
 // header, so it may go to logs and records.
 func (c *Client) Do(ctx context.Context, p engine.PendingCall) engine.Answer {
 	a := engine.Answer{Call: p.Seq}
-	t := c.endpoints[p.Endpoint]
+	var t *target
+	if c != nil {
+		t = c.endpoints[p.Endpoint]
+	}
 	if t == nil {
 		a.Error = fmt.Sprintf("endpoint %q is not configured: %s %s was not called", p.Endpoint, p.Method, Describe(p))
 		return a

@@ -19,7 +19,7 @@ var (
 // Conversation test files (*.test.yaml).
 var (
 	testFileKeys = []string{"scenario", "tests"}
-	testKeys     = []string{"name", "steps"}
+	testKeys     = []string{"name", "steps", "calls"}
 	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
 	startKeys    = []string{"client", "line", "language", "at"}
 	botKeys      = []string{"text", "buttons"}

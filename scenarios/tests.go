@@ -19,6 +19,8 @@ type Test struct {
 	Name  string
 	Pos   Pos
 	Steps []TestStep
+	// Calls are the answers of the calls the test expects, in order.
+	Calls []TestCall
 }
 
 // Step kinds of a conversation test.
@@ -141,6 +143,8 @@ func (d *decoder) test(n *yaml.Node, p string) (Test, bool) {
 		switch key {
 		case "name":
 			t.Name, _ = d.text(v, p)
+		case "calls":
+			t.Calls = d.testCalls(v, p)
 		case "steps":
 			hasSteps = true
 			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
