@@ -115,7 +115,7 @@ type run struct {
 	buttons [][]string
 	client  string
 	line    int
-	lang    string // the line's language, from start: {language: …}
+	lang    string               // the line's language, from start: {language: …}
 	calls   []scenarios.TestCall // the declared answers (calls:)
 	used    []bool
 }
@@ -154,15 +154,26 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 		case scenarios.StepButton:
 			ev = &engine.Event{Type: engine.Button, Button: st.Button, Text: st.Text}
 		case scenarios.StepIdle:
-			ev = &engine.Event{Type: engine.Idle}
-			r.now = r.now.Add(sc.Settings.Idle)
-		case scenarios.StepWait:
-			r.now = r.now.Add(st.Wait)
-			if r.d.IdleAt.IsZero() || r.d.IdleAt.After(r.now) {
-				continue // nothing falls due
+			// silent for the scenario's idle time: what falls due meanwhile
+			// (reminders) fires first
+			target := r.now.Add(sc.Settings.Idle)
+			fired, err := r.timers(target, cov)
+			if err != nil {
+				return st.Pos, where + ": " + err.Error()
+			}
+			if fired {
+				r.now = target
+				continue
 			}
 			ev = &engine.Event{Type: engine.Idle}
-			r.now = r.d.IdleAt.Add(-time.Second) // fires when due; the clock moves on below
+			r.now = target
+		case scenarios.StepWait:
+			target := r.now.Add(st.Wait)
+			if _, err := r.timers(target, cov); err != nil {
+				return st.Pos, where + ": " + err.Error()
+			}
+			r.now = target
+			continue
 		case scenarios.StepClose:
 			ev = &engine.Event{Type: engine.Close}
 		case scenarios.StepBot:
@@ -178,29 +189,8 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 		}
 		r.now = r.now.Add(time.Second)
 		ev.Time, ev.Client, ev.Line, ev.Language = r.now, r.client, r.line, r.lang
-		res, err := engine.Step(sc, r.d, *ev)
-		if err != nil {
+		if err := r.step(*ev, cov, true); err != nil {
 			return st.Pos, where + ": " + err.Error()
-		}
-		cov.add(sc, res.Moves)
-		r.d = res.Dialog
-		r.actions, r.msgs, r.buttons = res.Actions, nil, nil
-		if msg := r.answerCalls(res.Actions, cov); msg != "" {
-			return st.Pos, where + ": " + msg
-		}
-		for _, a := range r.actions {
-			switch a := a.(type) {
-			case engine.Greet:
-				text := a.Text
-				if a.Welcome {
-					text = "(the line's welcome message)"
-				}
-				r.msgs, r.buttons = append(r.msgs, text), append(r.buttons, nil)
-			case engine.Say:
-				// a menu of its own is a message too: its text is empty
-				// because the numbered fallback is not part of the text
-				r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
-			}
 		}
 	}
 	for i, c := range r.calls {
@@ -211,34 +201,27 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 	return scenarios.Pos{}, ""
 }
 
-// answerCalls answers, from the test's calls:, each call the step made
-// the dialog wait on (and the calls their answers lead to); a call the
-// test lists no answer for fails it, naming the call.
-func (r *run) answerCalls(actions []engine.Action, cov *Coverage) string {
-	for n := 0; r.d.Call != nil && n < engine.MaxChain; n++ {
-		c := r.d.Call
-		if !madeCall(actions, c) {
-			return "" // waiting on a call made before (input held during it)
-		}
-		i := r.declared(c)
-		if i < 0 {
-			return fmt.Sprintf("the dialog calls %s %s%s, but the test lists no answer for it: add calls: [{call: %s, path: %q, status: 200, json: {…}}]",
-				c.Method, c.Endpoint, c.Path, c.Endpoint, c.Path)
-		}
-		r.used[i] = true
-		d := r.calls[i]
-		r.now = r.now.Add(time.Second)
-		ev := engine.Event{Type: engine.CallAnswer, Time: r.now, Answer: &engine.Answer{Call: c.Seq, Status: d.Status, Body: d.Body, Error: d.Error}}
-		res, err := engine.Step(r.sc, r.d, ev)
-		if err != nil {
-			return fmt.Sprintf("the answer of %s %s: %v", c.Endpoint, c.Path, err)
-		}
-		cov.add(r.sc, res.Moves)
-		r.d = res.Dialog
-		r.actions = append(r.actions, res.Actions...)
-		actions = res.Actions
+// answer answers, from the test's calls:, the call the step made the
+// dialog wait on (its answer may lead to another: step answers that too);
+// a call the test lists no answer for fails it, naming the call.
+func (r *run) answer(actions []engine.Action, cov *Coverage) error {
+	c := r.d.Call
+	if c == nil || !madeCall(actions, c) {
+		return nil // no call, or one made before (input held during it)
 	}
-	return ""
+	i := r.declared(c)
+	if i < 0 {
+		return fmt.Errorf("the dialog calls %s %s%s, but the test lists no answer for it: add calls: [{call: %s, path: %q, status: 200, json: {…}}]",
+			c.Method, c.Endpoint, c.Path, c.Endpoint, c.Path)
+	}
+	r.used[i] = true
+	d := r.calls[i]
+	r.now = r.now.Add(time.Second)
+	ev := engine.Event{Type: engine.CallAnswer, Time: r.now, Answer: &engine.Answer{Call: c.Seq, Status: d.Status, Body: d.Body, Error: d.Error}}
+	if err := r.step(ev, cov, false); err != nil {
+		return fmt.Errorf("the answer of %s %s: %w", c.Endpoint, c.Path, err)
+	}
+	return nil
 }
 
 // declared is the first unused answer of calls: for c, or -1.
@@ -259,6 +242,66 @@ func madeCall(actions []engine.Action, c *engine.PendingCall) bool {
 		}
 	}
 	return false
+}
+
+// maxTimers bounds the timer events one wait fires.
+const maxTimers = 1000
+
+// timers fires, in order, the dialog's timer events (reminders, idle)
+// that fall due up to target, each at its due time; the actions of all of
+// them count as the actions since the last input.
+func (r *run) timers(target time.Time, cov *Coverage) (bool, error) {
+	fired := false
+	for range maxTimers {
+		due := r.d.IdleAt
+		if due.IsZero() || due.After(target) {
+			break
+		}
+		if due.Before(r.now) {
+			due = r.now
+		}
+		r.now = due
+		ev := engine.Event{Type: engine.Idle, Time: due, Client: r.client, Line: r.line, Language: r.lang}
+		before := r.d.IdleAt
+		if err := r.step(ev, cov, !fired); err != nil {
+			return fired, err
+		}
+		fired = true
+		if r.d.IdleAt.Equal(before) {
+			break // nothing moved on: the timer would fire again and again
+		}
+	}
+	return fired, nil
+}
+
+// step applies one event; fresh starts the actions since the last input
+// anew, else they add to those of the events before.
+func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
+	res, err := engine.Step(r.sc, r.d, ev)
+	if err != nil {
+		return err
+	}
+	cov.add(r.sc, res.Moves)
+	r.d = res.Dialog
+	if fresh {
+		r.actions, r.msgs, r.buttons = nil, nil, nil
+	}
+	r.actions = append(r.actions, res.Actions...)
+	for _, a := range res.Actions {
+		switch a := a.(type) {
+		case engine.Greet:
+			text := a.Text
+			if a.Welcome {
+				text = "(the line's welcome message)"
+			}
+			r.msgs, r.buttons = append(r.msgs, text), append(r.buttons, nil)
+		case engine.Say:
+			// a menu of its own is a message too: its text is empty
+			// because the numbered fallback is not part of the text
+			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
+		}
+	}
+	return r.answer(res.Actions, cov)
 }
 
 func (r *run) checkBot(st scenarios.TestStep) string {

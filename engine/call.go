@@ -239,9 +239,16 @@ func (s *stepper) callAnswer() error {
 }
 
 // release applies the input held during a call, in order, once the call
-// is answered (or gone), until the dialog waits on a call again.
+// is answered (or gone), until the dialog waits on a call again. When the
+// bot's part ended (a handoff, a finish) the rest is dropped: it was
+// written in the run that ended, so it starts no new one.
 func (s *stepper) release() {
 	for s.d.Call == nil && len(s.d.Held) > 0 {
+		if s.d.Status != Active {
+			s.r.Reason = join(s.r.Reason, fmt.Sprintf("%d held messages dropped: the dialog is %s", len(s.d.Held), s.d.Status))
+			s.d.Held = nil
+			break
+		}
 		h := s.d.Held[0]
 		s.d.Held = s.d.Held[1:]
 		if len(s.d.Held) == 0 {

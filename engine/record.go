@@ -59,6 +59,8 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 const (
 	tagLanguage       = 1 // followed by the string
 	tagLanguageChosen = 2 // no value
+	tagReminded       = 3 // followed by the count as a varint
+	tagRemindFrom     = 4 // followed by the time
 	// tagLookup: a call in flight, its sequence and the input held during
 	// it, followed by their JSON as a string (rare and small: a dialog
 	// waits on a call for seconds).
@@ -80,6 +82,14 @@ func appendOptional(b []byte, d *Dialog) []byte {
 	if d.LanguageChosen {
 		b = append(b, tagLanguageChosen)
 	}
+	if d.Reminded != 0 {
+		b = append(b, tagReminded)
+		b = binary.AppendVarint(b, int64(d.Reminded))
+	}
+	if !d.RemindFrom.IsZero() {
+		b = append(b, tagRemindFrom)
+		b = appendTime(b, d.RemindFrom)
+	}
 	if d.Call != nil || d.CallSeq != 0 || len(d.Held) > 0 {
 		j, _ := json.Marshal(lookupPart{d.Call, d.CallSeq, d.Held}) // plain data: cannot fail
 		b = append(b, tagLookup)
@@ -99,6 +109,12 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagLanguageChosen:
 			r.b = r.b[1:]
 			out.LanguageChosen = true
+		case tagReminded:
+			r.b = r.b[1:]
+			out.Reminded = int(r.varint())
+		case tagRemindFrom:
+			r.b = r.b[1:]
+			out.RemindFrom = r.time()
 		case tagLookup:
 			r.b = r.b[1:]
 			var p lookupPart

@@ -103,6 +103,8 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			Channel:        engine.Channel{Member: "m42", Domain: "example.bitrix24.ru", Dialog: "chat42", Chat: 42, Bot: 7},
 			Language:       "en",
 			LanguageChosen: true,
+			Reminded:       2,
+			RemindFrom:     t0.Add(10 * time.Minute).In(msk),
 			Call: &engine.PendingCall{Seq: 2, Endpoint: "shop", Method: "POST", Path: "/orders/12%2F3", Body: []byte(`{"phone":"+7 999"}`),
 				Timeout: 5 * time.Second, Since: t0.In(msk), Attempts: 1, Due: t0.Add(35 * time.Second)},
 			CallSeq: 2,
