@@ -23,7 +23,7 @@ func (r fixedResolver) LookupNetIP(context.Context, string, string) ([]netip.Add
 	return r, nil
 }
 
-func parse(t *testing.T, src string) Endpoints {
+func parse(t testing.TB, src string) Endpoints {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &n); err != nil {

@@ -227,7 +227,7 @@ func compileState(st *stateDef) *State {
 		Name: st.Name, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
 		CRM: st.CRM.V, Operator: st.Operator.V, Finish: st.Finish.V, Commands: st.commandsApply(),
-		Call: compileCall(&st.Call),
+		Call:   compileCall(&st.Call),
 		Remind: compileRemind(st),
 	}
 	if st.Retries.Set {
