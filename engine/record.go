@@ -61,6 +61,7 @@ const (
 	tagLanguageChosen = 2 // no value
 	tagReminded       = 3 // followed by the count as a varint
 	tagRemindFrom     = 4 // followed by the time
+	tagEnded          = 5 // followed by the time
 	// tagLookup: a call in flight, its sequence and the input held during
 	// it, followed by their JSON as a string (rare and small: a dialog
 	// waits on a call for seconds).
@@ -90,6 +91,10 @@ func appendOptional(b []byte, d *Dialog) []byte {
 		b = append(b, tagRemindFrom)
 		b = appendTime(b, d.RemindFrom)
 	}
+	if !d.Ended.IsZero() {
+		b = append(b, tagEnded)
+		b = appendTime(b, d.Ended)
+	}
 	if d.Call != nil || d.CallSeq != 0 || len(d.Held) > 0 {
 		j, _ := json.Marshal(lookupPart{d.Call, d.CallSeq, d.Held}) // plain data: cannot fail
 		b = append(b, tagLookup)
@@ -115,6 +120,9 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagRemindFrom:
 			r.b = r.b[1:]
 			out.RemindFrom = r.time()
+		case tagEnded:
+			r.b = r.b[1:]
+			out.Ended = r.time()
 		case tagLookup:
 			r.b = r.b[1:]
 			var p lookupPart

@@ -180,6 +180,7 @@ type Server struct {
 	registrar Registrar
 	funnel    Funnel
 	lookups   Lookups
+	eraser    Eraser
 	workers   []Worker
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
@@ -202,6 +203,7 @@ type Options struct {
 	Portals   Portals
 	Registrar Registrar
 	Funnel    Funnel
+	Eraser    Eraser // erasure on request and after an uninstall (package retention)
 	Workers   []Worker
 	// Lookups makes the calls of call: states; the API and the playground
 	// wait for a call's answer and show its messages with the request.
@@ -217,8 +219,8 @@ type Options struct {
 // New builds a server; Open starts it.
 func New(cfg Config, opts Options) (*Server, error) {
 	cfg.defaults()
-	if opts.Store == nil || opts.Registry == nil || opts.Dialogs == nil || opts.Portals == nil || opts.Registrar == nil || opts.Funnel == nil {
-		return nil, errors.New("server: a store, a scenario registry, dialogs, portals, a registrar and a funnel are required")
+	if opts.Store == nil || opts.Registry == nil || opts.Dialogs == nil || opts.Portals == nil || opts.Registrar == nil || opts.Funnel == nil || opts.Eraser == nil {
+		return nil, errors.New("server: a store, a scenario registry, dialogs, portals, a registrar, a funnel and an eraser are required")
 	}
 	g, err := newGuard(cfg)
 	if err != nil {
@@ -245,6 +247,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		registrar: opts.Registrar,
 		funnel:    opts.Funnel,
 		lookups:   opts.Lookups,
+		eraser:    opts.Eraser,
 		workers:   opts.Workers,
 		pg:        newPlayground(),
 		guard:     g,
@@ -490,6 +493,9 @@ func (s *Server) routes() *echo.Echo {
 		return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 	}, accepts(mediaJSON, mediaForm))
 	v1.GET("/dialogs/:id", s.handleDialog)
+	v1.DELETE("/dialogs/:id", s.handleEraseDialog, accepts(mediaNone, mediaJSON))
+	v1.DELETE("/portals/:member", s.handleErasePortal, accepts(mediaNone, mediaJSON))
+	v1.GET("/backup", s.handleBackup)
 	v1.GET("/scenarios", s.handleScenarios)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))

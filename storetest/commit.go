@@ -105,6 +105,7 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			LanguageChosen: true,
 			Reminded:       2,
 			RemindFrom:     t0.Add(10 * time.Minute).In(msk),
+			Ended:          t0.Add(80 * time.Minute),
 			Call: &engine.PendingCall{Seq: 2, Endpoint: "shop", Method: "POST", Path: "/orders/12%2F3", Body: []byte(`{"phone":"+7 999"}`),
 				Timeout: 5 * time.Second, Since: t0.In(msk), Attempts: 1, Due: t0.Add(35 * time.Second)},
 			CallSeq: 2,

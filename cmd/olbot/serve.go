@@ -24,6 +24,7 @@ import (
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
+	"github.com/olbot/olbot/retention"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
 )
@@ -127,12 +128,13 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		Burst:           cfg.Rate.Burst,
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
-	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, calls)
+	}, retention.Config{Keep: cfg.Retention, Playground: retention.DefaultPlayground, UninstallGrace: cfg.UninstallGrace},
+		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, calls)
 	if err != nil {
 		return err
 	}
 	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", ob.Mode(),
-		"admin_token", cfg.AdminToken != "", "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)
+		"admin_token", cfg.AdminToken != "", "retention", cfg.Retention, "uninstall_grace", cfg.UninstallGrace, "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)
 	if err := srv.Open(ctx); err != nil {
 		return err
 	}
@@ -198,7 +200,7 @@ func newCalls(ctx context.Context, cfg *serveConfig, store engine.Store) (callsC
 	return cc, nil
 }
 
-func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, calls callsConfig) (*server.Server, *outbox.Outbox, error) {
+func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, calls callsConfig) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -216,7 +218,8 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: log}))
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
-	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
+	sweep := retention.New(store, rcfg, ob.Portals(), log, nil)
+	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }), server.WorkerFunc(sweep.Run),
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs
 		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) }),
 		server.WorkerFunc(func(ctx context.Context) {
@@ -236,7 +239,7 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 		}
 		workers = append(workers, w)
 	}
-	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
+	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book, Eraser: sweep,
 		Workers: workers, Metrics: reg, Logger: log, Lookups: runner})
 	return srv, ob, err
 }
