@@ -98,10 +98,12 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 	}
 	var poll pollerFunc
 	var v2 *v2Bot
+	var rejected server.Rejected
 	if cfg.fetchMode() {
 		if v2, err = connectV2(ctx, cfg, store, out, log); err != nil {
 			return err
 		}
+		rejected = v2.rejects(store)
 		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
 			return v2.poller(cfg, store, proc, ob, reg, log, func(err error) { stop(err) })
 		}
@@ -111,6 +113,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		AdminToken: cfg.AdminToken,
 		PublicHost: cfg.PublicHost,
 		Pprof:      cfg.Pprof,
+		Edit:       cfg.Edit,
 		Bitrix24: server.Bitrix24Config{
 			AppToken:       cfg.AppToken,
 			HandlerSecret:  cfg.HandlerSecret,
@@ -129,7 +132,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
 	}, retention.Config{Keep: cfg.Retention, Playground: retention.DefaultPlayground, UninstallGrace: cfg.UninstallGrace},
-		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, calls)
+		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, rejected, calls)
 	if err != nil {
 		return err
 	}
@@ -200,7 +203,7 @@ func newCalls(ctx context.Context, cfg *serveConfig, store engine.Store) (callsC
 	return cc, nil
 }
 
-func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, calls callsConfig) (*server.Server, *outbox.Outbox, error) {
+func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, rejected server.Rejected, calls callsConfig) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -240,6 +243,6 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 		workers = append(workers, w)
 	}
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book, Eraser: sweep,
-		Workers: workers, Metrics: reg, Logger: log, Lookups: runner})
+		Workers: workers, Rejected: rejected, Metrics: reg, Logger: log, Lookups: runner})
 	return srv, ob, err
 }

@@ -133,21 +133,26 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 		mem := &pull.Memory{}
 		lease, cursors = mem, pull.KVCursors{KV: store, Lease: mem}
 	}
+	// the replies of a polled page go out together, in one request
+	wake := &pull.PageWake{Portal: ob}
+	proc.SetPortal(wake)
 	p, err := pull.New(pull.Config{
-		Key:    engine.KeyPortal + b.portal + ":v2bot:" + strconv.Itoa(b.bot.ID()),
+		Key:    b.key(),
 		Holder: ob.Owner(),
 		Portal: b.portal,
 		Source: ridesFinish{b.bot, cfg.PortalTimeout},
-		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.portal, Dialogs: proc, Cursors: cursors, Log: log,
+		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.portal, Dialogs: proc, Cursors: cursors, Log: log, Hold: wake.Hold,
 			OnDelete: func(ctx context.Context, ev bitrix24.V2Event) error {
 				log.Error("the imbot.v2 bot was deleted on the portal; restart olbot to register it again", "bot_id", ev.Bot.ID)
 				return nil
 			}},
 		Lease:    lease,
+		Rejects:  b.rejects(store),
 		Budget:   ob,
 		Rides:    ob,
 		Interval: cfg.PollInterval,
 		Idle:     cfg.PollIdle,
+		LeaseTTL: cfg.PollLease,
 		Log:      log,
 	})
 	if err != nil {
@@ -161,6 +166,17 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 			fail(err)
 		}
 	}), nil
+}
+
+// key is the bot's poller key: its lease, offset and rejected events.
+func (b *v2Bot) key() string {
+	return engine.KeyPortal + b.portal + ":v2bot:" + strconv.Itoa(b.bot.ID())
+}
+
+// rejects keeps the bot's rejected events in the store, where GET
+// /v1/rejected reads them (every replica on the store sees them).
+func (b *v2Bot) rejects(store engine.KV) pull.Rejects {
+	return pull.Rejects{KV: store, Keys: []string{b.key()}}
 }
 
 // ridesFinish is the bot as the poller's Source: a poll that carries
