@@ -104,6 +104,8 @@ type Processor struct {
 	portal    Portal
 	lookups   Lookups
 	lines     LineLanguages
+	settings  LineSettings // lines, when it knows more than languages
+	warn      lineWarnings
 	log       *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -131,8 +133,10 @@ func New(opts Options) (*Processor, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = prometheus.NewRegistry()
 	}
-	return &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, lines: opts.Lines, log: opts.Logger, now: opts.Now,
-		metrics: newMetrics(opts.Metrics)}, nil
+	p := &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, log: opts.Logger, now: opts.Now,
+		metrics: newMetrics(opts.Metrics)}
+	p.SetLines(opts.Lines)
+	return p, nil
 }
 
 // SetPortal sets the portal side when it is built after the processor
@@ -147,7 +151,10 @@ func (p *Processor) SetLookups(l Lookups) { p.lookups = l }
 
 // SetLines sets where portal dialogs learn their line's language, when it
 // is built after the processor; call it before events arrive.
-func (p *Processor) SetLines(l LineLanguages) { p.lines = l }
+func (p *Processor) SetLines(l LineLanguages) {
+	p.lines = l
+	p.settings, _ = l.(LineSettings)
+}
 
 // Observe adds an observer of committed steps; call it before events arrive.
 func (p *Processor) Observe(o Observer) { p.observers = append(p.observers, o) }
@@ -227,6 +234,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		old = closed
 	}
 	in.Event.Language = p.lineLanguage(ctx, old, in)
+	p.lineFacts(ctx, old, &in)
 	res, note, err := p.step(old, in)
 	if err != nil {
 		return Outcome{}, err

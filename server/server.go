@@ -111,6 +111,9 @@ type Dialogs interface {
 	Ready(ctx context.Context) string
 	// Wait waits until no event is being applied.
 	Wait()
+	// LineWarnings are the warnings about scenario name against its
+	// lines' bot timeouts.
+	LineWarnings(name string) []string
 }
 
 // Lookups is what the API and the playground need of package lookup.
