@@ -102,8 +102,8 @@ func viewOf(d engine.Dialog) DialogView {
 }
 
 func (s *Server) handleEvent(c echo.Context) error {
-	var req EventRequest
-	if err := decodeJSON(c, &req); err != nil {
+	req, err := decodeEventRequest(c)
+	if err != nil {
 		return err
 	}
 	if err := checkEventRequest(req); err != nil {
@@ -129,6 +129,27 @@ func (s *Server) handleEvent(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, responseOf(out))
+}
+
+// decodeEventRequest reads the body of POST /v1/events: the fast decoder
+// for the usual bodies, encoding/json (strict) for the rest, so every
+// refusal is decodeJSON's.
+func decodeEventRequest(c echo.Context) (EventRequest, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return EventRequest{}, err
+	}
+	return decodeEventBody(body)
+}
+
+func decodeEventBody(body []byte) (EventRequest, error) {
+	var req EventRequest
+	if decodeEventFast(body, &req) {
+		return req, nil
+	}
+	req = EventRequest{}
+	err := decodeJSONBody(body, &req)
+	return req, err
 }
 
 // checkEventRequest checks the ids of /v1/events against their limits.

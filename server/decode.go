@@ -106,6 +106,11 @@ func decodeJSON(c echo.Context, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSONBody(body, v)
+}
+
+// decodeJSONBody is decodeJSON of a body already read.
+func decodeJSONBody(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
