@@ -8,7 +8,7 @@ import (
 
 // Dialog key namespaces: each channel addresses only its own dialogs.
 const (
-	KeyPortal     = "b24:" // b24:<member_id>:<DIALOG_ID>, a Bitrix24 Open Lines chat
+	KeyPortal     = "b24:" // b24:<portal>:<DIALOG_ID>, a Bitrix24 Open Lines chat (<portal>: outbox.Portals.PortalID)
 	KeyAPI        = "api:" // api:<dialog>, POST /v1/events
 	KeyPlayground = "pg:"  // pg:<session>, the playground page; never reaches a portal
 )

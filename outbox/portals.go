@@ -15,7 +15,7 @@ import (
 
 // NSPortals is the key-value namespace of the portals' install records
 // (key: member_id). The dialogs of a portal's chats are keyed
-// engine.KeyPortal + member_id + ":" + DIALOG_ID.
+// engine.KeyPortal + PortalID + ":" + DIALOG_ID.
 const NSPortals = "portal"
 
 // Install is what ONAPPINSTALL leaves behind for one portal (keyed by member_id).
@@ -47,6 +47,7 @@ type Portals struct {
 	mu      sync.Mutex
 	clients map[string]*bitrix24.Client      // OAuth client per member_id
 	tokens  map[string]*bitrix24.OAuthTokens // each cached client's token source
+	ids     map[string]string                // PortalID by host, once read or chosen
 
 	// recMu serialises the read-modify-write of install records (a refresh
 	// saving rotated tokens, an event's fresher token, the bot id): a lost
@@ -55,7 +56,8 @@ type Portals struct {
 }
 
 func newPortals(cfg Config, store engine.KV, log *slog.Logger, now func() time.Time) (*Portals, error) {
-	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}}
+	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{},
+		ids: map[string]string{}}
 	if cfg.V2 != nil {
 		p.webhook = cfg.V2.Client()
 		return p, nil
@@ -83,6 +85,14 @@ func (p *Portals) clientOpts() []bitrix24.Option {
 
 // Webhook reports whether every call goes through one incoming webhook.
 func (p *Portals) Webhook() bool { return p.webhook != nil }
+
+// WebhookHost is the host of the incoming webhook, "" without one.
+func (p *Portals) WebhookHost() string {
+	if p.webhook == nil {
+		return ""
+	}
+	return p.webhook.Host()
+}
 
 // Get returns a portal's install record, or engine.ErrNotFound.
 func (p *Portals) Get(ctx context.Context, member string) (Install, error) {

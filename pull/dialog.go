@@ -12,8 +12,8 @@ import (
 )
 
 // DialogInput turns a decoded event into a dialog step for portal (the
-// portal's stable id: its member id when known, else its host; domain is
-// its host). The key is b24:<portal>:<dialogId>, the same as for the v1
+// portal's dialog-key id, outbox.Portals.PortalID: the member id the store
+// knows for the host, else the host; domain is its host). The key is b24:<portal>:<dialogId>, the same as for the v1
 // bot's events of that chat, so a line moved from the v1 bot to the v2
 // bot keeps its running dialogs; the channel names the chat and the v2
 // bot the replies go to. It

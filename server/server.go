@@ -118,6 +118,11 @@ type Portals interface {
 	// answer names the portal (client_endpoint, member_id) and carries
 	// the new pair; outbox.ErrNoApp without application credentials.
 	Prove(ctx context.Context, refreshToken string) (bitrix24.Token, error)
+	// PortalID is the portal's id in dialog keys, the same in every
+	// connection mode (member: the member id when the event names it).
+	PortalID(ctx context.Context, host, member string) (string, error)
+	// WebhookHost is the incoming webhook's host, "" without one.
+	WebhookHost() string
 }
 
 // Registrar queues a portal's bot registration (package outbox).

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/fakeportal"
+)
+
+// postEvent posts a v1 event as the portal would and fails on anything
+// but 200.
+func postEvent(t *testing.T, p *fakeportal.Portal, url string, form map[string][]string) {
+	t.Helper()
+	resp, err := p.Post(context.Background(), url, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s answered %s to %s", url, resp.Status, form["event"])
+	}
+}
+
+// TestMoveV1BotToV2 moves a line from the v1 bot to the v2 bot the way the
+// README says, with a dialog running: the dialog starts under the v1 bot
+// (a local application, or the v1 webhook mode), collects the client's
+// name, and olbot is restarted on the same store in fetch mode with a v2
+// bot of a new code; the chat's next message, now an imbot.v2 event,
+// continues the dialog where it was, with the name it collected, and its
+// replies and session calls go out the v2 way.
+func TestMoveV1BotToV2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v1   func(p *fakeportal.Portal) (args []string, handler func(base string) string)
+	}{
+		{"local application", func(p *fakeportal.Portal) ([]string, func(string) string) {
+			return []string{"--oauth-url", p.TokenURL(), "--app-client-id", p.Config().ClientID, "--app-client-secret", p.Config().ClientSecret},
+				func(base string) string { return base + "/bitrix24/events" }
+		}},
+		{"v1 webhook mode", func(p *fakeportal.Portal) ([]string, func(string) string) {
+			p.AddBot("olbot", "olbot_move_client", "http://127.0.0.1:1/bitrix24/events?k=movesecret")
+			return []string{"--webhook", p.WebhookURL(), "--client-id", "olbot_move_client", "--handler-secret", "movesecret"},
+				func(base string) string { return base + "/bitrix24/events?k=movesecret" }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+			defer hs.Close()
+			store := []string{"--store", filepath.Join(t.TempDir(), "olbot.db"), "--scenarios", "../../examples", "--rate", "50,100"}
+			v1args, handler := tc.v1(p)
+			v1 := startServe(t, append(v1args, store...)...)
+			events := handler("http://" + v1.addr)
+			if strings.Contains(tc.name, "local") {
+				postEvent(t, p, events, p.InstallEvent())
+				waitFor(t, "the v1 bot's registration", func() (bool, string) { return len(p.Bots()) == 1, fmt.Sprint(p.Calls()) })
+			}
+			chat := p.Chat(1, 701, bitrix24.User{FirstName: "Anna"})
+			dialog := "chat701"
+			n := func(k int, last string) func() (bool, string) {
+				return func() (bool, string) {
+					r := replies(p, dialog)
+					return len(r) >= k && strings.Contains(r[k-1], last), strings.Join(r, "\n")
+				}
+			}
+			postEvent(t, p, events, chat.Join())
+			waitFor(t, "the v1 greeting and menu", n(2, "Leave a request"))
+			postEvent(t, p, events, chat.Say("Leave a request"))
+			waitFor(t, "the name question", n(3, "How may I call you?"))
+			postEvent(t, p, events, chat.Say("Anna"))
+			waitFor(t, "the email question", n(4, "Anna, what is your email?"))
+			v1.end(t)
+			v1Sends := len(p.CallsOf(bitrix24.MethodMessageAdd))
+
+			// the move: a v2 bot under a new code, in fetch mode, on the same store
+			startServe(t, append([]string{"--webhook", p.WebhookURL(), "--bot-code", "olbot2", "--poll-interval", "50ms", "--poll-idle", "100ms"}, store...)...)
+			var bot fakeportal.V2Bot
+			for _, b := range p.V2Bots() {
+				if b.Code == "olbot2" {
+					bot = b
+				}
+			}
+			if bot.ID == 0 {
+				t.Fatalf("no v2 bot olbot2 registered: %+v", p.V2Bots())
+			}
+			v2chat := p.V2Chat(bot.ID, 1, 701, bitrix24.User{FirstName: "Anna"})
+			v2chat.Say("anna@example.com")
+			waitFor(t, "the thanks with the name collected under v1", n(5, "Thank you, Anna! We will write to anna@example.com."))
+			waitFor(t, "the session finished", func() (bool, string) { return p.ChatState(701) == fakeportal.StateFinished, fmt.Sprint(p.Calls()) })
+			if got := len(p.CallsOf(bitrix24.MethodMessageAdd)); got != v1Sends {
+				t.Fatalf("%d imbot.message.add calls after the move, want none (the v2 bot answers)", got-v1Sends)
+			}
+			thanks := p.CallsOf(bitrix24.MethodV2MessageSend)
+			if len(thanks) != 1 || thanks[0].Int("botId") != bot.ID || thanks[0].Error != "" {
+				t.Fatalf("Chat.Message.send calls %+v, want the thanks from bot %d", thanks, bot.ID)
+			}
+			finish := p.CallsOf(bitrix24.MethodSessionFinish)
+			if len(finish) != 1 || finish[0].Str("CLIENT_ID") != bot.Token {
+				t.Fatalf("session.finish %+v, want one with CLIENT_ID = the v2 botToken", finish)
+			}
+			lead := p.Lead(chat.LeadID)
+			if lead["NAME"] != "Anna" || !strings.Contains(fmt.Sprint(lead["EMAIL"]), "anna@example.com") {
+				t.Fatalf("the chat's lead %v, want the name from v1 and the email from v2", lead)
+			}
+		})
+	}
+}
