@@ -84,7 +84,7 @@ func (c *Client) V2Register(ctx context.Context, r V2RegisterParams) (V2BotInfo,
 	}
 	raw, err := c.Call(ctx, req.Method, req.Params)
 	if err != nil {
-		return V2BotInfo{}, v2Error(err, r.Code)
+		return V2BotInfo{}, c.v2Error(err, r.Code)
 	}
 	return decodeV2Bot(req.Method, raw)
 }
@@ -177,7 +177,7 @@ func (c *Client) V2GetBot(ctx context.Context, id int, code, token string) (V2Bo
 	}
 	raw, err := c.Call(ctx, MethodV2BotGet, p)
 	if err != nil {
-		return V2BotInfo{}, v2Error(err, code)
+		return V2BotInfo{}, c.v2Error(err, code)
 	}
 	return decodeV2Bot(MethodV2BotGet, raw)
 }
@@ -193,8 +193,10 @@ func decodeV2Bot(method string, raw json.RawMessage) (V2BotInfo, error) {
 }
 
 // v2Error turns the errors a person must act on into the sentinel errors
-// with advice; others pass through.
-func v2Error(err error, code string) error {
+// with advice; others pass through. An expired_token is the webhook's
+// refusal too when c is a webhook client: there is no token to refresh
+// (the docs name expired_token for an OAuth access_token only).
+func (c *Client) v2Error(err error, code string) error {
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		return err
@@ -204,7 +206,7 @@ func v2Error(err error, code string) error {
 		return fmt.Errorf("%w: bot code %q belongs to another application or to a bot whose botToken is lost; "+
 			"register a new bot with another --bot-code (and remove the old one in the portal's settings): %w",
 			ErrBotCodeTaken, clip(code), err)
-	case Classify(err) == ClassAuth && !strings.HasPrefix(strings.ToUpper(ae.Code), "BOT_"):
+	case (Classify(err) == ClassAuth || c.webhook && Classify(err) == ClassExpired) && !strings.HasPrefix(strings.ToUpper(ae.Code), "BOT_"):
 		return fmt.Errorf("%w: %w; check that the incoming webhook URL is right, still exists "+
 			"and has the imbot and imopenlines scopes", ErrWebhookRefused, err)
 	}
@@ -305,7 +307,7 @@ func (b *V2) Poll(ctx context.Context, offset int64, limit int, waiting []Reques
 	if len(waiting) == 0 {
 		raw, err := b.c.Call(ctx, get.Method, get.Params)
 		if err != nil {
-			return V2Page{}, nil, v2Error(err, "")
+			return V2Page{}, nil, b.c.v2Error(err, "")
 		}
 		page, err := decodeV2Page(raw)
 		return page, nil, err
@@ -317,11 +319,11 @@ func (b *V2) Poll(ctx context.Context, offset int64, limit int, waiting []Reques
 	}
 	res, err := b.c.Batch(ctx, calls)
 	if err != nil {
-		return V2Page{}, nil, v2Error(err, "")
+		return V2Page{}, nil, b.c.v2Error(err, "")
 	}
 	riders = res[1:]
 	if res[0].Err != nil {
-		return V2Page{}, riders, v2Error(res[0].Err, "")
+		return V2Page{}, riders, b.c.v2Error(res[0].Err, "")
 	}
 	page, err = decodeV2Page(res[0].Result)
 	return page, riders, err
@@ -377,7 +379,7 @@ func (b *V2) Send(ctx context.Context, dialogID string, m V2Message) (int, error
 	r := b.MessageSendRequest(dialogID, m)
 	raw, err := b.c.Call(ctx, r.Method, r.Params)
 	if err != nil {
-		return 0, v2Error(err, "")
+		return 0, b.c.v2Error(err, "")
 	}
 	var ans struct {
 		ID json.RawMessage `json:"id"`

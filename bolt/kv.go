@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"go.etcd.io/bbolt"
 
@@ -79,4 +80,39 @@ func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) e
 		}
 		return nil
 	})
+}
+
+// Cursor returns the value Commit last wrote for a cursor key, 0 when none.
+func (s *Store) Cursor(ctx context.Context, key string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = cursor(tx.Bucket(bucketKV), key)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cursor: %w", err)
+	}
+	return n, nil
+}
+
+func cursor(kv *bbolt.Bucket, key string) (int64, error) {
+	v := kv.Get(kvKey(engine.NSCursor, key))
+	if v == nil {
+		return 0, nil
+	}
+	return engine.ParseCursor(key, v)
+}
+
+// raiseCursor sets a cursor to max(stored, value) within a commit's
+// transaction.
+func raiseCursor(kv *bbolt.Bucket, key string, value int64) error {
+	old, err := cursor(kv, key)
+	if err != nil || value <= old {
+		return err // a replayed event's position: the stored one stays
+	}
+	return kv.Put(kvKey(engine.NSCursor, key), strconv.AppendInt(nil, value, 10))
 }

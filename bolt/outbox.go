@@ -42,8 +42,10 @@ type commitResult struct {
 // concurrent writes, and returns once they are on disk. It returns
 // engine.ErrInvalid for a commit engine.CheckCommit refuses and
 // engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record);
-// either way it writes nothing. A cancelled ctx stops Commit only before
-// it joins a batch.
+// either way it writes nothing. A Cursor is kept in the key-value space
+// (engine.NSCursor), in the same transaction, and its Fence ignored: one
+// process, whose lease guards the commit. A cancelled ctx stops Commit
+// only before it joins a batch.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err := engine.CheckCommit(c); err != nil {
 		return err
@@ -55,7 +57,10 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	var res commitResult
 	err := s.write(func(tx *bbolt.Tx) error {
 		res = commitResult{}
-		return commitTx(txBuckets(tx), c, rec, &res)
+		if err := commitTx(txBuckets(tx), c, rec, &res); err != nil || res.conflict || c.Cursor == nil {
+			return err
+		}
+		return raiseCursor(tx.Bucket(bucketKV), c.Cursor.Key, c.Cursor.Value)
 	})
 	switch {
 	case err != nil:

@@ -32,6 +32,11 @@ type Input struct {
 	// join), so a run that is active or handed off is closed first, with
 	// no actions, and the scenario starts afresh.
 	NewSession bool
+	// Cursor, for a polled event, is the stream position past it: written
+	// with the step's commit (engine.Commit.Cursor), so the step and the
+	// offset that confirms its event are stored together. A step that
+	// commits nothing (a duplicate, an ignored event) writes no cursor.
+	Cursor *engine.Cursor
 }
 
 // Outcome is what applying an event did.
@@ -62,11 +67,20 @@ type Portal interface {
 	Wake()
 }
 
+// LineLanguages tells an Open Line's language as the portal has it (its
+// LANGUAGE_ID; package lines caches it per line), "" when unknown. Portal
+// events carry the portal's language, not the client's: the line's is the
+// best a run that starts can know.
+type LineLanguages interface {
+	Language(ctx context.Context, portal string, line int) string
+}
+
 // Options are the processor's collaborators.
 type Options struct {
 	Store    engine.Store
 	Registry *scenarios.Registry
-	Portal   Portal // nil: portal dialogs are refused (no calls could be made)
+	Portal   Portal        // nil: portal dialogs are refused (no calls could be made)
+	Lines    LineLanguages // nil: portal dialogs start in the scenario's default language
 	Logger   *slog.Logger
 	Now      func() time.Time      // injectable clock; default time.Now
 	Metrics  prometheus.Registerer // nil: kept but not exported
@@ -77,6 +91,7 @@ type Processor struct {
 	store     engine.Store
 	registry  *scenarios.Registry
 	portal    Portal
+	lines     LineLanguages
 	log       *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -104,7 +119,7 @@ func New(opts Options) (*Processor, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = prometheus.NewRegistry()
 	}
-	return &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, log: opts.Logger, now: opts.Now,
+	return &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, lines: opts.Lines, log: opts.Logger, now: opts.Now,
 		metrics: newMetrics(opts.Metrics)}, nil
 }
 
@@ -112,6 +127,10 @@ func New(opts Options) (*Processor, error) {
 // (the outbox takes the processor's locks and store health); call it
 // before events arrive.
 func (p *Processor) SetPortal(portal Portal) { p.portal = portal }
+
+// SetLines sets where portal dialogs learn their line's language, when it
+// is built after the processor; call it before events arrive.
+func (p *Processor) SetLines(l LineLanguages) { p.lines = l }
 
 // Observe adds an observer of committed steps; call it before events arrive.
 func (p *Processor) Observe(o Observer) { p.observers = append(p.observers, o) }
@@ -189,6 +208,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		closed.Channel.Contact, closed.Channel.Deal = 0, 0
 		old = closed
 	}
+	in.Event.Language = p.lineLanguage(ctx, old, in)
 	res, note, err := p.step(old, in)
 	if err != nil {
 		return Outcome{}, err
@@ -217,9 +237,9 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev.Rev, Calls: calls}); err != nil {
-		if errors.Is(err, engine.ErrConflict) {
-			return Outcome{}, err
+	if err := p.store.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev.Rev, Calls: calls, Cursor: in.Cursor}); err != nil {
+		if errors.Is(err, engine.ErrConflict) || errors.Is(err, engine.ErrFenced) {
+			return Outcome{}, err // a lost compare-and-set or lease, not a store outage
 		}
 		var ie *engine.InvalidError
 		if errors.As(err, &ie) {
@@ -238,6 +258,30 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		p.portal.Wake()
 	}
 	return out, nil
+}
+
+// lineLanguage is the language a portal event brings for a run it may
+// start: the line's, read outside the engine's pure step (the cache asks
+// the portal at most once per line every few minutes). It is looked up
+// only when a run can start and the line's scenario has languages to
+// choose from; otherwise the event's own language stands.
+func (p *Processor) lineLanguage(ctx context.Context, old engine.Dialog, in Input) string {
+	ev := in.Event
+	if p.lines == nil || ev.Language != "" || in.Channel.Member == "" || ev.Line <= 0 || in.Scenario != "" {
+		return ev.Language
+	}
+	switch ev.Type {
+	case engine.Start, engine.Message, engine.Button, engine.File:
+	default:
+		return ev.Language
+	}
+	if old.Status == engine.Active && !in.NewSession {
+		return ev.Language // the run's language is set
+	}
+	if sc := p.registry.Current().Set.Lookup(ev.Line); sc == nil || len(sc.Languages) < 2 {
+		return ev.Language
+	}
+	return p.lines.Language(ctx, in.Channel.Member, ev.Line)
 }
 
 // step picks the scenario for the dialog and runs the engine.

@@ -22,7 +22,16 @@ var (
 	// CheckKV); *InvalidError names the field. It says nothing about the
 	// store's health: retrying the same input fails the same way.
 	ErrInvalid = errors.New("invalid input")
+	// ErrFenced: a commit's Cursor carries a fencing number that no
+	// longer holds the cursor's lease (it lapsed or another replica took
+	// it); nothing was written.
+	ErrFenced = errors.New("fenced: the lease of the commit's cursor is no longer held")
 )
+
+// NSCursor is the key-value namespace in which a store without a lease
+// table (bolt, memory) keeps the cursors commits write, one decimal value
+// per cursor key (so KV.Get reads them too).
+const NSCursor = "pull"
 
 // Call is one portal call waiting in the outbox. Calls of one dialog are
 // delivered in Seq order; a call is delivered only after every earlier call of
@@ -41,12 +50,34 @@ type Call struct {
 	Parked   bool      `json:"parked,omitempty"`  // dead letter: will not be retried
 }
 
-// Commit is one step's result, written atomically: the new dialog record and
-// the portal calls it produced (transactional outbox).
+// Commit is one step's result, written atomically: the new dialog record,
+// the portal calls it produced (transactional outbox) and, for a step
+// caused by a polled event, the stream position past that event.
 type Commit struct {
-	Dialog  Dialog // the new record; Dialog.Rev must be PrevRev+1
-	PrevRev int64  // the Rev that was read; 0 for a new dialog
-	Calls   []Call // ID and Seq are assigned by the store
+	Dialog  Dialog  // the new record; Dialog.Rev must be PrevRev+1
+	PrevRev int64   // the Rev that was read; 0 for a new dialog
+	Calls   []Call  // ID and Seq are assigned by the store
+	Cursor  *Cursor // nil: no stream position moves with the step
+}
+
+// Cursor is a position in an event stream that a commit's step consumed:
+// the offset of an imbot.v2 bot's events in fetch mode (package pull),
+// written in the same transaction as the step, so that the step and the
+// position that confirms its event are stored together or not at all.
+type Cursor struct {
+	// Key names the stream, e.g. b24:<portal>:v2bot:<id>; the rules of a
+	// KV key (CheckKV).
+	Key string
+	// Value is the position after the step's event. The stored value only
+	// grows: a smaller Value leaves the stored one (a replayed event).
+	Value int64
+	// Fence is the fencing number of the lease under which the writer
+	// polls Key; 0: no lease. A store with a lease table (postgres: every
+	// replica sees it) refuses, with ErrFenced and writing nothing, a
+	// Fence that is not Key's live lease at the moment of the commit. A
+	// store of one process (bolt, memory) has no lease table and ignores
+	// Fence: the process's own lease (pull.Memory) guards the commit.
+	Fence int64
 }
 
 // Store is everything the server needs from a store to start: dialog
@@ -74,8 +105,14 @@ type DialogStore interface {
 	// CheckCommit: ErrInvalid (an *InvalidError naming the field) for a
 	// commit that can never be stored. ErrConflict when the stored
 	// record's Rev is not c.PrevRev (0: no record). The store sets each
-	// call's ID, Seq and Dialog and keeps its other fields.
+	// call's ID, Seq and Dialog and keeps its other fields. With
+	// c.Cursor, the cursor's value becomes max(stored, Value) in the same
+	// transaction; ErrFenced (nothing written) for a Fence the store's
+	// lease table refuses (see Cursor).
 	Commit(ctx context.Context, c Commit) error
+	// Cursor returns the value last written for a cursor key by Commit, 0
+	// when none was (also for a key CheckKV refuses). Only store failures.
+	Cursor(ctx context.Context, key string) (int64, error)
 	// Idle lists up to limit keys of dialogs whose idle event is due:
 	// IdleAt is set and not after before. Earliest IdleAt first, then by
 	// key; limit <= 0 lists nothing. Only store failures.

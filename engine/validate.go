@@ -83,8 +83,9 @@ func CheckKV(ns, key string) error {
 // never be stored, naming the field. The dialog key and the calls' ids
 // must pass the limits above, Dialog.Rev must be PrevRev+1 with PrevRev >=
 // 0, a call's Dialog is empty or the commit's key, and its Params are
-// empty or JSON. The record's other text (fields, meta) is stored as
-// given.
+// empty or JSON; a Cursor's Key passes CheckKV's key rules and its
+// Value and Fence are not negative. The record's other text (fields,
+// meta) is stored as given.
 func CheckCommit(c Commit) error {
 	if err := CheckKey(c.Dialog.Key); err != nil {
 		return err
@@ -94,6 +95,17 @@ func CheckCommit(c Commit) error {
 		return invalid("PrevRev", "is negative (%d)", c.PrevRev)
 	case c.Dialog.Rev != c.PrevRev+1:
 		return invalid("Dialog.Rev", "is %d, want PrevRev+1 = %d", c.Dialog.Rev, c.PrevRev+1)
+	}
+	if cur := c.Cursor; cur != nil {
+		if err := checkID("Cursor.Key", cur.Key, MaxKVKeyLen, true); err != nil {
+			return err
+		}
+		switch {
+		case cur.Value < 0:
+			return invalid("Cursor.Value", "is negative (%d)", cur.Value)
+		case cur.Fence < 0:
+			return invalid("Cursor.Fence", "is negative (%d)", cur.Fence)
+		}
 	}
 	for i := range c.Calls {
 		call := &c.Calls[i]
@@ -123,4 +135,15 @@ func clip(s string) string {
 		s = strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// ParseCursor reads a cursor value kept as decimal text (bolt and memory
+// keep cursors in the key-value space, engine.NSCursor); a value that is
+// not a non-negative number is an error naming key.
+func ParseCursor(key string, v []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("cursor %s: stored value %q is not a position", clip(key), v)
+	}
+	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -239,4 +240,31 @@ func (p *Portal) leadGet(prm params) (any, *apiErr) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// configGet answers imopenlines.config.get with the documented answer
+// (imopenlines-config-get.md) carrying the line's id and LANGUAGE_ID: false
+// for a line not in Config.Lines (when set), CONFIG_ID_EMPTY without one.
+func (p *Portal) configGet(prm params) (any, *apiErr) {
+	line := prm.intval("CONFIG_ID")
+	if line <= 0 {
+		return nil, fail("CONFIG_ID_EMPTY", "Config ID can't be empty")
+	}
+	if len(p.cfg.Lines) > 0 && !slices.Contains(p.cfg.Lines, line) {
+		return false, nil
+	}
+	lang := p.lineLang[line]
+	if lang == "" {
+		lang = "en"
+	}
+	res := group(mustTree("v1.answer.imopenlines.config.get"), "result")
+	setPresent(res, map[string]any{"ID": strconv.Itoa(line), "LANGUAGE_ID": lang})
+	return res, nil
+}
+
+// SetLineLanguage sets the LANGUAGE_ID imopenlines.config.get answers for a line.
+func (p *Portal) SetLineLanguage(line int, lang string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lineLang[line] = lang
 }

@@ -162,6 +162,12 @@ func checkAnswer(t *testing.T, f Fixture) {
 		if err != nil || len(res) == 0 {
 			t.Fatalf("answer: %v, result %s", err, res)
 		}
+		if method == bitrix24.MethodConfigGet {
+			// the line's language is what olbot reads of it
+			if lc, err := bitrix24.ParseLineConfig(res); err != nil || lc.ID != 22 || lc.LanguageID != "de" {
+				t.Fatalf("ParseLineConfig: %+v, %v; want line 22 in de", lc, err)
+			}
+		}
 		return
 	}
 	var ae *bitrix24.APIError

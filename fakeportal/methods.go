@@ -151,6 +151,8 @@ func (p *Portal) dispatchLocked(who caller, method string, prm params) (any, *ap
 		return p.entityUpdate(strings.TrimSuffix(strings.TrimPrefix(method, "crm."), ".update"), prm)
 	case "imopenlines.dialog.get":
 		return p.dialogGet(prm)
+	case "imopenlines.config.get":
+		return p.configGet(prm)
 	case "event.bind":
 		return p.eventBind(prm)
 	}

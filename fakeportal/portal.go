@@ -62,6 +62,9 @@ type Config struct {
 	// QUEUE_IDs it accepts.
 	Operators []int
 	Lines     []int
+	// LineLanguages are the LANGUAGE_ID imopenlines.config.get answers per
+	// line (SetLineLanguage changes one); "en" for the others.
+	LineLanguages map[int]string
 	// WebhookSessionsFail makes session.transfer and session.finish through
 	// a webhook answer BOT_ID_ERROR, as the public source of the REST class
 	// suggests they might (the methods of the docs'
@@ -145,6 +148,7 @@ type Portal struct {
 	messages    []Message
 	chats       map[int]string
 	lines       map[int]*Chat                     // Open Lines chats by chat id, for imopenlines.dialog.get
+	lineLang    map[int]string                    // LANGUAGE_ID per line, for imopenlines.config.get
 	binds       map[string][]string               // event.bind: event → handlers
 	peers       []*Portal                         // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
 	crm         map[string]map[int]map[string]any // contacts and deals (AddCRM)
@@ -222,6 +226,10 @@ func New(cfg Config) *Portal {
 		binds:       map[string][]string{},
 		crm:         map[string]map[int]map[string]any{},
 		chatFails:   map[int][]string{},
+		lineLang:    map[int]string{},
+	}
+	for line, l := range cfg.LineLanguages {
+		p.lineLang[line] = l
 	}
 	p.issueLocked()
 	p.SetBaseURL(cfg.BaseURL)

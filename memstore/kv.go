@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/olbot/olbot/engine"
 )
@@ -79,5 +80,40 @@ func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) e
 			return err
 		}
 	}
+	return nil
+}
+
+// Cursor returns the value Commit last wrote for a cursor key, 0 when none.
+func (s *Store) Cursor(ctx context.Context, key string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	return s.cursor(key)
+}
+
+// cursor reads a cursor under s.mu.
+func (s *Store) cursor(key string) (int64, error) {
+	v, ok := s.kv[kvKey(engine.NSCursor, key)]
+	if !ok {
+		return 0, nil
+	}
+	return engine.ParseCursor(key, v)
+}
+
+// raiseCursor sets a cursor to max(stored, value) under s.mu.
+func (s *Store) raiseCursor(key string, value int64) error {
+	old, err := s.cursor(key)
+	if err != nil {
+		return err
+	}
+	if value <= old {
+		return nil // a replayed event's position: the stored one stays
+	}
+	if s.kv == nil {
+		s.kv = map[string][]byte{}
+	}
+	s.kv[kvKey(engine.NSCursor, key)] = strconv.AppendInt(nil, value, 10)
 	return nil
 }

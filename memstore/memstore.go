@@ -69,7 +69,9 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 // Commit stores copies of the record and its calls atomically. It returns
 // engine.ErrInvalid for a commit engine.CheckCommit refuses and
 // engine.ErrConflict when the stored Rev is not c.PrevRev (0: no record);
-// either way it writes nothing.
+// either way it writes nothing. A Cursor is kept in the key-value space
+// (engine.NSCursor) and its Fence ignored: one process, whose lease guards
+// the commit.
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err := engine.CheckCommit(c); err != nil {
 		return err
@@ -84,6 +86,11 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	}
 	if s.dialogs[d.Key].Rev != c.PrevRev {
 		return fmt.Errorf("commit %q from rev %d: %w", d.Key, c.PrevRev, engine.ErrConflict)
+	}
+	if cur := c.Cursor; cur != nil {
+		if err := s.raiseCursor(cur.Key, cur.Value); err != nil {
+			return fmt.Errorf("commit %q: %w", d.Key, err)
+		}
 	}
 	s.dialogs[d.Key] = d
 	for _, in := range c.Calls {

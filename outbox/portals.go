@@ -288,3 +288,25 @@ func (p *Portals) client(ctx context.Context, member string) (*bitrix24.Client, 
 	p.clients[member], p.tokens[member] = c, src
 	return c, nil
 }
+
+// ErrNoPortal: no portal is connected for the member (no webhook and no
+// install record), so nothing can be read from it.
+var ErrNoPortal = errors.New("outbox: no portal is connected")
+
+// LineConfig reads an Open Line's settings from a portal
+// (imopenlines.config.get). It is a read outside the outbox: nothing is
+// queued, and a failure is the caller's to handle.
+func (p *Portals) LineConfig(ctx context.Context, member string, line int) (bitrix24.LineConfig, error) {
+	c, err := p.client(ctx, member)
+	if err != nil {
+		return bitrix24.LineConfig{}, err
+	}
+	if c == nil {
+		return bitrix24.LineConfig{}, fmt.Errorf("%w: %s", ErrNoPortal, member)
+	}
+	raw, err := c.Do(ctx, bitrix24.ConfigGetRequest(line))
+	if err != nil {
+		return bitrix24.LineConfig{}, err
+	}
+	return bitrix24.ParseLineConfig(raw)
+}

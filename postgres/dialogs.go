@@ -85,7 +85,10 @@ func (s *Store) readDialogs(ctx context.Context, ops []*op[string, []byte]) {
 //
 // Concurrent commits of different dialogs share one statement, so one
 // transaction (see batcher and commitBatch); each still wins or loses its
-// own compare-and-set.
+// own compare-and-set. A commit with a Cursor runs alone, in a
+// transaction that first moves the cursor in the pull table — only while
+// Cursor.Fence is the live lease there, by the database's clock (else
+// engine.ErrFenced) — and then writes the step (commitCursor).
 func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	if err := engine.CheckCommit(c); err != nil {
 		return err
@@ -95,8 +98,16 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 		return fmt.Errorf("commit %q: %w", c.Dialog.Key, err)
 	}
 	d := c.Dialog
-	_, err = s.commits.do(ctx, commitReq{key: d.Key, rev: d.Rev, prev: c.PrevRev, rec: rec, idle: nullTime(d.IdleAt), calls: c.Calls})
+	r := commitReq{key: d.Key, rev: d.Rev, prev: c.PrevRev, rec: rec, idle: nullTime(d.IdleAt), calls: c.Calls}
+	if c.Cursor != nil {
+		// a transaction of its own: the fence check, the cursor and the step
+		err = s.commitCursor(ctx, r, *c.Cursor)
+	} else {
+		_, err = s.commits.do(ctx, r)
+	}
 	switch {
+	case errors.Is(err, engine.ErrFenced):
+		return fmt.Errorf("commit %q with cursor %s (fence %d): %w", d.Key, c.Cursor.Key, c.Cursor.Fence, err)
 	case errors.Is(err, engine.ErrConflict):
 		return fmt.Errorf("commit %q from rev %d: %w", d.Key, c.PrevRev, engine.ErrConflict)
 	case err != nil:
@@ -150,6 +161,62 @@ func (a *callArrays) add(commit int64, calls []engine.Call) {
 // commitOne runs one commit as its own statement; an error wrapping
 // engine.ErrConflict means the compare-and-set failed.
 func (s *Store) commitOne(ctx context.Context, r commitReq) error {
+	return s.with(ctx, func(conn *pgx.Conn) error { return s.commitStmt(ctx, conn, r) })
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// commitCursor writes cur and the commit in one transaction. The pull
+// row is updated first: its row lock makes a replica taking the lease
+// over (Acquire) wait for this transaction and then read the offset it
+// wrote; a lapsed or replaced fence updates no row, and nothing is
+// written (engine.ErrFenced). A lost compare-and-set rolls the cursor
+// back too (engine.ErrConflict).
+func (s *Store) commitCursor(ctx context.Context, r commitReq, cur engine.Cursor) error {
+	return s.with(ctx, func(conn *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if err := s.raiseCursor(ctx, tx, cur); err != nil {
+				return err
+			}
+			return s.commitStmt(ctx, tx, r)
+		})
+	})
+}
+
+// raiseCursor sets the cursor to max(stored, Value): under its live lease
+// when Fence > 0 (engine.ErrFenced otherwise), else unconditionally.
+func (s *Store) raiseCursor(ctx context.Context, q querier, cur engine.Cursor) error {
+	key := cleanText(cur.Key)
+	if cur.Fence == 0 {
+		_, err := q.Exec(ctx, s.pullSQL(`
+INSERT INTO {s}.pull AS p (key, holder, fence, lease_until, next_offset) VALUES ($1, '', 0, '-infinity', $2)
+ON CONFLICT (key) DO UPDATE SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset)`), key, cur.Value)
+		return err
+	}
+	tag, err := q.Exec(ctx, s.pullSQL(`
+UPDATE {s}.pull SET next_offset = GREATEST(next_offset, $3)
+WHERE key = $1 AND fence = $2 AND lease_until > clock_timestamp()`), key, cur.Fence, cur.Value)
+	switch {
+	case err != nil:
+		return err
+	case tag.RowsAffected() == 0:
+		return engine.ErrFenced
+	}
+	return nil
+}
+
+// Cursor implements engine.DialogStore: the offset in the pull table, the
+// same that Pull.Offset reads.
+func (s *Store) Cursor(ctx context.Context, key string) (int64, error) {
+	return s.Pull().Offset(ctx, key)
+}
+
+// commitStmt runs one commit's statement on q.
+func (s *Store) commitStmt(ctx context.Context, q querier, r commitReq) error {
 	var a callArrays
 	a.add(1, r.calls)
 	args := []any{r.key, r.rev, int64(len(r.calls)), r.rec, r.idle, a.portals, a.methods, a.params, a.created, a.attempts, a.next, a.errs, a.parked}
@@ -159,7 +226,7 @@ func (s *Store) commitOne(ctx context.Context, r commitReq) error {
 		args = append(args, r.prev)
 	}
 	var base int64
-	err := s.with(ctx, func(conn *pgx.Conn) error { return conn.QueryRow(ctx, query, args...).Scan(&base) })
+	err := q.QueryRow(ctx, query, args...).Scan(&base)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return engine.ErrConflict
 	}

@@ -39,8 +39,10 @@ var (
 // Pull returns the store's poller leases and offsets.
 func (s *Store) Pull() *Pull { return &Pull{s: s} }
 
-func (p *Pull) sql(q string) string {
-	return strings.ReplaceAll(q, "{s}", pgx.Identifier{p.s.schema}.Sanitize())
+func (p *Pull) sql(q string) string { return p.s.pullSQL(q) }
+
+func (s *Store) pullSQL(q string) string {
+	return strings.ReplaceAll(q, "{s}", pgx.Identifier{s.schema}.Sanitize())
 }
 
 // Acquire implements pull.Lease in one statement: the row is taken when it
@@ -133,3 +135,7 @@ WHERE key = $1 AND holder = $2 AND fence = $3 AND lease_until > clock_timestamp(
 	}
 	return nil
 }
+
+// Guard implements pull.Cursors: each commit checks the fence in its own
+// transaction (engine.Commit.Cursor), so there is nothing to hold here.
+func (p *Pull) Guard(_ context.Context, _ pull.Fence, commit func() error) error { return commit() }

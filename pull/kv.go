@@ -9,8 +9,9 @@ import (
 	"github.com/olbot/olbot/engine"
 )
 
-// NSPull is the key-value namespace of the offsets KVCursors keeps.
-const NSPull = "pull"
+// NSPull is the key-value namespace of the offsets KVCursors keeps: the
+// one in which bolt and memory keep the cursors of commits.
+const NSPull = engine.NSCursor
 
 // KVCursors keeps each bot's offset in a store's key-value space, fenced
 // by an in-process lease: the Cursors of a single-process store (bolt,
@@ -32,11 +33,17 @@ func (c KVCursors) Offset(ctx context.Context, key string) (int64, error) {
 	case err != nil:
 		return 0, fmt.Errorf("pull: read offset %s: %w", key, err)
 	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("pull: offset %s: stored value %q is not an offset", key, b)
+	n, err := engine.ParseCursor(key, b)
+	if err != nil {
+		return 0, fmt.Errorf("pull: offset: %w", err)
 	}
 	return n, nil
+}
+
+// Guard implements Cursors: the store keeps the commits' cursors but has
+// no lease table, so the in-process lease guards them.
+func (c KVCursors) Guard(ctx context.Context, f Fence, commit func() error) error {
+	return c.Lease.Guard(ctx, f, commit)
 }
 
 // Advance implements Cursors: the fence check and the write happen under

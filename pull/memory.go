@@ -105,8 +105,7 @@ func (m *Memory) Commit(_ context.Context, f Fence, next int64, write func() err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.init()
-	l := m.leases[f.Key]
-	if l.number != f.Number || l.holder != f.Holder || !m.now().Before(l.until) {
+	if !m.holds(f) {
 		return ErrFenced
 	}
 	if write != nil {
@@ -116,4 +115,10 @@ func (m *Memory) Commit(_ context.Context, f Fence, next int64, write func() err
 	}
 	m.offsets[f.Key] = next
 	return nil
+}
+
+// holds reports, under m.mu, whether f is key's live lease.
+func (m *Memory) holds(f Fence) bool {
+	l := m.leases[f.Key]
+	return l.number == f.Number && l.holder == f.Holder && m.now().Before(l.until)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/pull"
 	"github.com/olbot/olbot/pull/pulltest"
@@ -42,12 +43,16 @@ func (k kvLeases) Release(ctx context.Context, f pull.Fence) error { return k.Le
 // key-value space.
 func TestKVCursorsSuite(t *testing.T) {
 	var clk *clock
+	var store *memstore.Store
 	pulltest.Run(t, pulltest.Opener{
 		Open: func(*testing.T) (a, b pulltest.Leases) {
 			clk = newClock()
-			l := kvLeases{pull.KVCursors{KV: memstore.New(), Lease: &pull.Memory{Now: clk.Now}}}
+			store = memstore.New()
+			l := kvLeases{pull.KVCursors{KV: store, Lease: &pull.Memory{Now: clk.Now}}}
 			return l, l
 		},
+		// commits keep their cursors where KVCursors reads them
+		Store: func() engine.DialogStore { return store },
 		Lapse: func(*testing.T) { _ = clk.Sleep(context.Background(), 10*time.Second) },
 		TTL:   10 * time.Second,
 	})

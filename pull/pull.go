@@ -1,10 +1,11 @@
 // Package pull polls an imbot.v2 bot's events (fetch mode) and hands
-// them, with the offset that confirms them, to a sink that commits the
-// steps and then (or with them) the offset. The portal confirms an event
-// only when the next poll sends an offset above its id, so an event is
-// confirmed only after the steps it caused are committed: nothing is lost
-// on a crash, and a page seen again after one is the sink's to apply once
-// (DialogSink: by the event ids each dialog keeps).
+// them, with the offset that confirms them, to a sink that commits each
+// event's step together with the offset past it (engine.Commit.Cursor).
+// The portal confirms an event only when the next poll sends an offset
+// above its id, so an event is confirmed only after the step it caused is
+// committed: nothing is lost on a crash, a crash between two steps resumes
+// after the last committed one, and an event seen again anyway is the
+// sink's to apply once (DialogSink: by the event ids each dialog keeps).
 //
 // Exactly one replica polls a bot: the poller holds a Lease with a fencing
 // number, and the sink refuses an offset written under a fence that no
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/engine"
 )
 
 // Source fetches one page of a bot's events after offset (0: the first
@@ -41,12 +43,14 @@ type Sink interface {
 	// Apply commits the steps of events and nextOffset as key's offset so
 	// that the page counts once, and writes the offset only while fence
 	// still holds key's lease: a fence whose lease lapsed or was taken
-	// over gets ErrFenced and no offset is written. Either the steps and
-	// the offset go in ONE transaction, or (DialogSink) each step is
-	// idempotent — its event id kept by its dialog — and the offset is
-	// written after them. events may repeat ones applied before (the
-	// portal resends what a crash left unconfirmed). events may be empty;
-	// the offset is written all the same.
+	// over gets ErrFenced and no offset is written. Each step's commit
+	// carries the offset past its event (engine.Commit.Cursor), so a step
+	// and the offset that confirms it are one transaction; nextOffset is
+	// written after the page's steps, for the events that made none.
+	// events may repeat ones applied before (the portal resends what a
+	// crash left unconfirmed): the dialogs' kept event ids apply them once
+	// whatever the offset says. events may be empty; the offset is written
+	// all the same.
 	Apply(ctx context.Context, events []bitrix24.V2Event, nextOffset int64, fence Fence) error
 }
 
@@ -76,7 +80,9 @@ type Lease interface {
 var (
 	ErrLeaseHeld = errors.New("pull: another replica holds the lease")
 	ErrLeaseLost = errors.New("pull: the lease lapsed or was taken over")
-	ErrFenced    = errors.New("pull: write refused: the fence no longer holds the lease")
+	// ErrFenced is the stores' engine.ErrFenced, so that a refused commit
+	// and a refused offset read the same.
+	ErrFenced = engine.ErrFenced
 )
 
 // Budget spaces requests to the portal; *bitrix24.Limiter implements it.
@@ -282,7 +288,7 @@ func (p *Poller) step(ctx context.Context, r *run) (time.Duration, error) {
 		if ctx.Err() != nil {
 			return 0, nil
 		}
-		if c := bitrix24.Classify(err); !c.Retry() {
+		if c := bitrix24.Classify(err); !c.Retry() || errors.Is(err, bitrix24.ErrWebhookRefused) {
 			return 0, fmt.Errorf("pull %s: polling stopped: %w", p.cfg.Key, err)
 		}
 		return p.retry(ctx, r, "poll failed", err), nil

@@ -485,15 +485,21 @@ func TestPollerStops(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		source pull.Source
+		fail   string // the portal's answer to the poll, if injected
 		want   string
 		is     error
 	}{
-		{"deleted webhook", wrong.V2Bot(e.bot.ID(), "tok"), "NO_AUTH_FOUND", bitrix24.ErrWebhookRefused},
-		{"unknown bot", e.bot.Client().V2Bot(999, "tok"), "BOT_NOT_FOUND", nil},
-		{"another token", e.bot.Client().V2Bot(e.bot.ID(), "other"), "BOT_OWNERSHIP_ERROR", nil},
+		{"deleted webhook", wrong.V2Bot(e.bot.ID(), "tok"), "", "NO_AUTH_FOUND", bitrix24.ErrWebhookRefused},
+		// a webhook has no token to refresh: expired_token is its refusal
+		{"expired webhook", e.bot, "expired_token", "expired_token", bitrix24.ErrWebhookRefused},
+		{"unknown bot", e.bot.Client().V2Bot(999, "tok"), "", "BOT_NOT_FOUND", nil},
+		{"another token", e.bot.Client().V2Bot(e.bot.ID(), "other"), "", "BOT_OWNERSHIP_ERROR", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(e.portal.CallsOf(bitrix24.MethodV2EventGet))
+			if tc.fail != "" {
+				e.portal.FailNext(1, tc.fail)
+			}
 			cfg := e.config("a")
 			cfg.Source = tc.source
 			p, err := pull.New(cfg)

@@ -3,6 +3,7 @@ package pull_test
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,3 +149,64 @@ func (k *killAfterSteps) Apply(ctx context.Context, events []bitrix24.V2Event, n
 type noAdvance struct{ pull.Cursors }
 
 func (noAdvance) Advance(context.Context, pull.Fence, int64) error { return nil }
+
+// TestDialogSinkCrashMidPage: each step commits the offset past its event
+// with it (engine.Commit.Cursor). A replica killed after the first step of
+// a page leaves that offset in the store: the next replica polls from it,
+// so the first event is confirmed, not replayed, and the rest are applied
+// once — the dialog ends as after a run without the crash.
+func TestDialogSinkCrashMidPage(t *testing.T) {
+	r := newDialogRig(t)
+	cursors := pull.KVCursors{KV: r.store, Lease: r.env.sink.Memory}
+	r.sink.Cursors = cursors
+	first := r.chat.Join()
+	r.chat.Say("Leave a request")
+	r.chat.Say("anna")
+	ctx, kill := context.WithCancel(context.Background())
+	cfg := r.config("a")
+	cfg.Lease = crashLease{r.env.sink.Memory}
+	r.sink.Dialogs = &killAfter{Applier: r.proc, n: 1, kill: kill}
+	p, err := pull.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if off, err := cursors.Offset(context.Background(), cfg.Key); err != nil || off != first+1 {
+		t.Fatalf("offset after the crash %d (%v), want %d: past the one committed step", off, err, first+1)
+	}
+	if d := r.dialog(t); d.Rev != 1 {
+		t.Fatalf("rev %d after the crash, want 1 (the join only)", d.Rev)
+	}
+	r.sink.Dialogs = r.proc
+	_, stop, _ := start(t, r.config("b"))
+	waitFor(t, "the rest applied and confirmed", func() bool { return r.portal.V2Pending(r.bot.ID()) == 0 })
+	stop()
+	d := r.dialog(t)
+	if d.State != "ask_email" || d.Rev != 3 || d.Fields["name"] != "Anna" {
+		t.Fatalf("after the crash: state %q, rev %d, fields %v; want ask_email at rev 3", d.State, d.Rev, d.Fields)
+	}
+	for _, id := range d.Recent {
+		if id == "j"+strconv.FormatInt(first, 10) {
+			return
+		}
+	}
+	t.Fatalf("the join's id j%d not among the dialog's kept ids %v", first, d.Recent)
+}
+
+// killAfter applies n events, then dies before the next one commits.
+type killAfter struct {
+	pull.Applier
+	n    int
+	kill func()
+}
+
+func (k *killAfter) Apply(ctx context.Context, in dialogs.Input) (dialogs.Outcome, error) {
+	if k.n == 0 {
+		k.kill()
+		return dialogs.Outcome{}, context.Canceled
+	}
+	k.n--
+	return k.Applier.Apply(ctx, in)
+}

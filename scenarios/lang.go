@@ -244,6 +244,18 @@ func languageCode(s string) (ok bool, hint string) {
 // portalCodes are the Bitrix24 language ids that are not ISO 639-1 codes.
 var portalCodes = map[string]string{"ua": "uk", "kz": "kk", "la": "es", "br": "pt", "sc": "zh", "tc": "zh", "vn": "vi"}
 
+// IsLanguageID reports whether s names a language as an event may give
+// it: a two-letter ISO 639-1 code (en, ru) or one of Bitrix24's own
+// language ids (ua, kz, …), in either case.
+func IsLanguageID(s string) bool {
+	l := PortalLanguage(s)
+	if len(l) != 2 {
+		return false
+	}
+	b, err := language.ParseBase(l)
+	return err == nil && b.String() == l
+}
+
 // PortalLanguage turns a Bitrix24 language id (an Open Line's LANGUAGE_ID)
 // into the ISO 639-1 code scenarios use: "ua" is Ukrainian, "uk".
 func PortalLanguage(id string) string {

@@ -26,6 +26,10 @@ type EventRequest struct {
 	Button   int    `json:"button,omitempty"`
 	Client   string `json:"client,omitempty"` // the client's first name
 	ID       string `json:"id,omitempty"`     // event id, for de-duplication
+	// Language: for start, the language of the channel the dialog starts
+	// in (as an Open Line's LANGUAGE_ID; used when the scenario lists it);
+	// for type language, the language to switch the dialog to.
+	Language string `json:"language,omitempty"`
 }
 
 // EventResponse is the answer of POST /v1/events.
@@ -85,7 +89,8 @@ func (s *Server) handleEvent(c echo.Context) error {
 	if err := checkEventRequest(req); err != nil {
 		return err
 	}
-	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Line: req.Line, ID: req.ID, Time: s.now()}
+	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Line: req.Line, ID: req.ID,
+		Language: req.Language, Time: s.now()}
 	if err := ev.Validate(); err != nil {
 		field := "type"
 		if ev.Type == engine.Button {
@@ -114,7 +119,21 @@ func checkEventRequest(req EventRequest) error {
 	if err := checkLen("scenario", req.Scenario, MaxScenarioLen); err != nil {
 		return err
 	}
+	if err := checkLanguage(req.Language); err != nil {
+		return err
+	}
 	return checkLen("client", req.Client, MaxClientLen)
+}
+
+// checkLanguage validates an event's optional language.
+func checkLanguage(l string) error {
+	if l == "" || scenarios.IsLanguageID(l) {
+		return nil
+	}
+	if err := checkLen("language", l, 8); err != nil {
+		return err
+	}
+	return &Error{Code: EInvalid, Field: "language", Message: fmt.Sprintf("language %q is not a language code: write a two-letter ISO 639-1 code, e.g. en or ru", l)}
 }
 
 func responseOf(out dialogs.Outcome) EventResponse {

@@ -58,6 +58,8 @@ func TestInvalidIDKeepsStoreReady(t *testing.T) {
 		{"API event id over its limit", apiEvent(EventRequest{Dialog: "inv-1", Line: 1, Type: "start", ID: long(MaxEventIDLen + 1)}), "id", "inv-1"},
 		{"API scenario name over its limit", apiEvent(EventRequest{Dialog: "inv-2", Type: "start", Scenario: long(MaxScenarioLen + 1)}), "scenario", "inv-2"},
 		{"API client name over its limit", apiEvent(EventRequest{Dialog: "inv-3", Line: 1, Type: "start", Client: long(MaxClientLen + 1)}), "client", "inv-3"},
+		{"API language that is no language code", apiEvent(EventRequest{Dialog: "inv-4", Line: 1, Type: "start", Language: "english"}), "language", "inv-4"},
+		{"API language over its limit", apiEvent(EventRequest{Dialog: "inv-5", Line: 1, Type: "start", Language: long(200)}), "language", "inv-5"},
 	}
 	for _, useBolt := range []bool{false, true} {
 		name := "memory"

@@ -374,7 +374,7 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	}
 	key := engine.KeyPlayground + session
 	now := s.now()
-	if err := checkLen("language", req.Language, 8); err != nil {
+	if err := checkLanguage(req.Language); err != nil {
 		return err
 	}
 	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Language: req.Language, Time: now}

@@ -11,6 +11,7 @@ import (
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
+	"github.com/olbot/olbot/lines"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/scenarios"
 )
@@ -66,6 +67,7 @@ func assemble(cfg Config, w Wiring) (*Replica, error) {
 		return nil, err
 	}
 	proc.SetPortal(ob)
+	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: w.Logger, Now: w.Now}))
 	book := funnel.New(w.Store, w.Registry, w.Logger, w.Now)
 	proc.Observe(book)
 	idle := w.Idle

@@ -262,6 +262,11 @@ func testCommitInvalid(t *testing.T, h *harness) {
 		{"portal too long", withCall(func(c *engine.Call) { c.Portal = strings.Repeat("p", engine.MaxPortalLen+1) }), "Calls[1].Portal"},
 		{"portal with NUL", withCall(func(c *engine.Call) { c.Portal = "a\x00" }), "Calls[1].Portal"},
 		{"params not JSON", withCall(func(c *engine.Call) { c.Params = []byte("not json") }), "Calls[1].Params"},
+		{"cursor without key", withCursor(next(), engine.Cursor{Value: 5}), "Cursor.Key"},
+		{"cursor key too long", withCursor(next(), engine.Cursor{Key: strings.Repeat("k", engine.MaxKVKeyLen+1), Value: 5}), "Cursor.Key"},
+		{"cursor key not UTF-8", withCursor(next(), engine.Cursor{Key: "b\xff", Value: 5}), "Cursor.Key"},
+		{"negative cursor", withCursor(next(), engine.Cursor{Key: "bot", Value: -1}), "Cursor.Value"},
+		{"negative fence", withCursor(next(), engine.Cursor{Key: "bot", Value: 5, Fence: -1}), "Cursor.Fence"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,6 +292,7 @@ func testCommitInvalid(t *testing.T, h *harness) {
 			if p, pk := h.depth(); p != pending || pk != parked {
 				t.Fatalf("Depth=(%d, %d) after a refused commit, want (%d, %d)", p, pk, pending, parked)
 			}
+			h.wantCursor("bot", 0)
 		})
 	}
 	// A call naming its own dialog is fine.
@@ -294,6 +300,60 @@ func testCommitInvalid(t *testing.T, h *harness) {
 	c.Dialog = d.Key
 	d = h.step(d, c)
 	h.wantCalls(d.Key, "c1", "c2")
+}
+
+func withCursor(c engine.Commit, cur engine.Cursor) engine.Commit {
+	c.Cursor = &cur
+	return c
+}
+
+// testCursor: a commit's cursor is written with it, only grows, and goes
+// with a lost compare-and-set; other cursors are apart; it survives a
+// reopen. (A Fence of a store with a lease table: package pull/pulltest.)
+func testCursor(t *testing.T, h *harness) {
+	h.wantCursor("b24:portal:v2bot:7", 0)
+	if n, err := h.s.Cursor(h.ctx, "bad\xff"); err != nil || n != 0 {
+		t.Fatalf("Cursor(a key that cannot exist) = %d, %v; want 0, nil", n, err)
+	}
+	cur := func(key string, v int64) *engine.Cursor { return &engine.Cursor{Key: key, Value: v} }
+	d := newDialog("b24:portal:chat1")
+	h.commit(engine.Commit{Dialog: d, Calls: []engine.Call{newCall("c1")}, Cursor: cur("b24:portal:v2bot:7", 1002)})
+	h.wantCursor("b24:portal:v2bot:7", 1002)
+	h.wantCalls(d.Key, "c1")
+
+	// a replayed event's smaller position: the step is written, the cursor stays
+	d2 := d.Clone()
+	d2.Rev = 2
+	h.commit(engine.Commit{Dialog: d2, PrevRev: 1, Cursor: cur("b24:portal:v2bot:7", 1001)})
+	h.wantCursor("b24:portal:v2bot:7", 1002)
+	h.wantDialog(d.Key, d2)
+
+	// another dialog moves the same cursor on; another cursor is apart
+	h.commit(engine.Commit{Dialog: newDialog("b24:portal:chat2"), Cursor: cur("b24:portal:v2bot:7", 1010)})
+	h.commit(engine.Commit{Dialog: newDialog("b24:portal:chat3"), Cursor: cur("b24:portal:v2bot:8", 5)})
+	h.wantCursor("b24:portal:v2bot:7", 1010)
+	h.wantCursor("b24:portal:v2bot:8", 5)
+
+	// a lost compare-and-set writes neither the step nor the cursor
+	lost := d2.Clone()
+	lost.Rev = 2
+	err := h.s.Commit(h.ctx, engine.Commit{Dialog: lost, PrevRev: 1, Calls: []engine.Call{newCall("lost")}, Cursor: cur("b24:portal:v2bot:7", 2000)})
+	if !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("stale commit with a cursor: %v, want ErrConflict", err)
+	}
+	h.wantCursor("b24:portal:v2bot:7", 1010)
+	h.wantCalls(d.Key, "c1")
+
+	h.reopen()
+	h.wantCursor("b24:portal:v2bot:7", 1010)
+	h.wantCursor("b24:portal:v2bot:8", 5)
+}
+
+func (h *harness) wantCursor(key string, want int64) {
+	h.t.Helper()
+	if n, err := h.s.Cursor(h.ctx, key); err != nil || n != want {
+		h.t.Fatalf("Cursor(%q) = %d, %v; want %d", key, n, err, want)
+	}
 }
 
 // testCommitLimits commits ids of exactly the documented maximum lengths:

@@ -22,6 +22,9 @@
 //     parked; Done removes it.
 //   - Idle looks at IdleAt only (the engine fires idle when now >= IdleAt
 //     and keeps IdleAt zero when no idle is due).
+//   - A commit's Cursor is written in its transaction, as max(stored,
+//     Value), and not at all when the commit is refused (invalid, a lost
+//     compare-and-set); Cursor reads 0 for a cursor never written.
 //   - Times need only microsecond precision and come back in any location;
 //     maps and slices may come back nil when they were empty.
 package storetest
@@ -64,6 +67,7 @@ func Run(t *testing.T, o Opener) {
 		{"CommitLimits", testCommitLimits},
 		{"CommitRace", testCommitRace},
 		{"CommitConcurrentDialogs", testCommitConcurrentDialogs},
+		{"Cursor", testCursor},
 		{"CallIDsAndSeq", testCallIDsAndSeq},
 		{"CallRoundTrip", testCallRoundTrip},
 		{"Calls", testCalls},

@@ -19,6 +19,7 @@ import (
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
+	"github.com/olbot/olbot/lines"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
@@ -172,6 +173,9 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 		return nil, nil, err
 	}
 	proc.SetPortal(ob)
+	// a run that starts takes its Open Line's language (LANGUAGE_ID), read
+	// through the portal and cached per line
+	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: log}))
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
 	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),

@@ -249,18 +249,43 @@ func fetchConversation(t *testing.T, store []string) {
 	}
 }
 
-// TestServeFetchModeRefusedWebhook: a webhook the portal refuses stops
-// serve at start with an error that says what to check, not a silent loop.
+// TestServeFetchModeRefusedWebhook: a webhook the portal refuses — a
+// wrong or deleted secret, an expired authorization, one without the
+// imbot scope — stops serve at start with an error that says what to
+// check, not a silent loop, and registers nothing.
 func TestServeFetchModeRefusedWebhook(t *testing.T) {
-	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
-	defer hs.Close()
-	wrong := strings.Replace(p.WebhookURL(), "fakewebhooksecret", "deletedsecret", 1)
-	code, out, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--webhook", wrong, "--store", "memory", "--scenarios", "../../examples")
-	if code != 1 || !strings.Contains(errOut, "the portal refused the webhook") || !strings.Contains(errOut, "check that the incoming webhook URL is right") {
-		t.Fatalf("exit %d, want 1 with the refused webhook explained\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	if len(p.V2Bots()) != 0 || strings.Contains(errOut, "olbot serving") {
-		t.Fatalf("a bot was registered or serve started after a refused webhook:\n%s", errOut)
+	for _, tc := range []struct {
+		name   string
+		secret string // replaces the fake portal's secret in the URL; "" keeps it
+		fail   string // the portal's answer to the first call (Bot.register)
+	}{
+		{"wrong secret", "deletedsecret", ""},
+		{"expired", "", "expired_token"},
+		{"no auth found", "", "NO_AUTH_FOUND"},
+		{"invalid credentials", "", "INVALID_CREDENTIALS"},
+		{"without the imbot scope", "", "INSUFFICIENT_SCOPE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+			defer hs.Close()
+			url := p.WebhookURL()
+			if tc.secret != "" {
+				url = strings.Replace(url, "fakewebhooksecret", tc.secret, 1)
+			}
+			if tc.fail != "" {
+				p.FailNext(1, tc.fail)
+			}
+			code, out, errOut := runCmd(t, "", "serve", "--listen", "127.0.0.1:0", "--webhook", url, "--store", "memory", "--scenarios", "../../examples")
+			if code != 1 || !strings.Contains(errOut, "the portal refused the webhook") || !strings.Contains(errOut, "check that the incoming webhook URL is right") {
+				t.Fatalf("exit %d, want 1 with the refused webhook explained\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			if strings.Contains(errOut, "fakewebhooksecret") || strings.Contains(errOut, tc.secret+"/") && tc.secret != "" {
+				t.Fatalf("the error shows the webhook's secret:\n%s", errOut)
+			}
+			if len(p.V2Bots()) != 0 || strings.Contains(errOut, "olbot serving") {
+				t.Fatalf("a bot was registered or serve started after a refused webhook:\n%s", errOut)
+			}
+		})
 	}
 }
 

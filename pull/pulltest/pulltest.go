@@ -1,15 +1,20 @@
 // Package pulltest is the conformance suite of the fetch-mode poller's
 // lease and offsets (pull.Lease and pull.Cursors): every implementation —
 // pull.Memory, pull.KVCursors over a store, the PostgreSQL store's Pull —
-// runs the same cases.
+// runs the same cases. Each case writes its offsets twice over: with
+// Cursors.Advance, and, where the implementation has a store, as the
+// Cursor of a dialog commit under Cursors.Guard — the fetch route's path,
+// on which a refused fence must leave neither the offset nor the step.
 package pulltest
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/pull"
 )
 
@@ -30,12 +35,51 @@ type Opener struct {
 	// TTL is the short lease the lapsing cases grant; the others grant a
 	// minute.
 	TTL time.Duration
+	// Store, when set, returns the store whose commits' cursors the last
+	// Open's Cursors read (nil: the cases run with Advance only).
+	Store func() engine.DialogStore
+}
+
+// writer writes an offset under a fence, one way or the other.
+type writer func(t *testing.T, l Leases, f pull.Fence, next int64) error
+
+func advance(_ *testing.T, l Leases, f pull.Fence, next int64) error {
+	return l.Advance(context.Background(), f, next)
+}
+
+// committer writes the offset as the cursor of a new dialog's commit and
+// checks that a refused one left no dialog either.
+func committer(store func() engine.DialogStore) writer {
+	return func(t *testing.T, l Leases, f pull.Fence, next int64) error {
+		t.Helper()
+		ctx := context.Background()
+		s := store()
+		d := engine.Dialog{Key: fmt.Sprintf("b24:portal:chat%d", next), Rev: 1, Scenario: "s", Status: engine.Active}
+		err := l.Guard(ctx, f, func() error {
+			return s.Commit(ctx, engine.Commit{Dialog: d, Cursor: &engine.Cursor{Key: f.Key, Value: next, Fence: f.Number}})
+		})
+		_, derr := s.Dialog(ctx, d.Key)
+		switch {
+		case err == nil && derr != nil:
+			t.Fatalf("commit with cursor %d: no dialog after it: %v", next, derr)
+		case err != nil && !errors.Is(derr, engine.ErrNotFound):
+			t.Fatalf("commit with cursor %d refused (%v), but its dialog was written (%v)", next, err, derr)
+		}
+		return err
+	}
+}
+
+// Run runs the suite.
+func Run(t *testing.T, o Opener) {
+	t.Run("Advance", func(t *testing.T) { run(t, o, advance) })
+	if o.Store != nil {
+		t.Run("Commit", func(t *testing.T) { run(t, o, committer(o.Store)) })
+	}
 }
 
 const key = "b24:portal:v2bot:7"
 
-// Run runs the suite.
-func Run(t *testing.T, o Opener) {
+func run(t *testing.T, o Opener, write writer) {
 	ctx := context.Background()
 	ttl := o.TTL
 	for _, tc := range []struct {
@@ -45,7 +89,7 @@ func Run(t *testing.T, o Opener) {
 		off  int64 // the offset left
 	}{
 		{"live fence writes", func(t *testing.T, a, _ Leases) error {
-			return a.Advance(ctx, acquire(t, a, "a", time.Minute), 1002)
+			return write(t, a, acquire(t, a, "a", time.Minute), 1002)
 		}, nil, 1002},
 		{"another replica is refused a live lease", func(t *testing.T, a, b Leases) error {
 			acquire(t, a, "a", time.Minute)
@@ -57,12 +101,12 @@ func Run(t *testing.T, o Opener) {
 			if g := acquire(t, a, "a", time.Minute); g.Number != f.Number {
 				t.Fatalf("fence %d, then %d", f.Number, g.Number)
 			}
-			return a.Advance(ctx, f, 1002)
+			return write(t, a, f, 1002)
 		}, nil, 1002},
 		{"lapsed, nobody else: refused", func(t *testing.T, a, _ Leases) error {
 			f := acquire(t, a, "a", ttl)
 			o.Lapse(t)
-			return a.Advance(ctx, f, 1002)
+			return write(t, a, f, 1002)
 		}, pull.ErrFenced, 0},
 		{"re-acquired after a lapse: a new fence", func(t *testing.T, a, _ Leases) error {
 			f := acquire(t, a, "a", ttl)
@@ -70,11 +114,11 @@ func Run(t *testing.T, o Opener) {
 			if g := acquire(t, a, "a", time.Minute); g.Number == f.Number {
 				t.Fatal("the same fence after a lapse")
 			}
-			return a.Advance(ctx, f, 1002)
+			return write(t, a, f, 1002)
 		}, pull.ErrFenced, 0},
 		{"taken over: the old fence is refused", func(t *testing.T, a, b Leases) error {
 			f := acquire(t, a, "a", ttl)
-			if err := a.Advance(ctx, f, 1002); err != nil {
+			if err := write(t, a, f, 1002); err != nil {
 				t.Fatal(err)
 			}
 			o.Lapse(t)
@@ -85,10 +129,10 @@ func Run(t *testing.T, o Opener) {
 			if off, _ := b.Offset(ctx, key); off != 1002 {
 				t.Fatalf("b starts from %d, want the written 1002", off)
 			}
-			if err := b.Advance(ctx, g, 1005); err != nil {
+			if err := write(t, b, g, 1005); err != nil {
 				t.Fatal(err)
 			}
-			return a.Advance(ctx, f, 1003)
+			return write(t, a, f, 1003)
 		}, pull.ErrFenced, 1005},
 		{"no renewal after a lapse", func(t *testing.T, a, _ Leases) error {
 			f := acquire(t, a, "a", ttl)
@@ -106,7 +150,7 @@ func Run(t *testing.T, o Opener) {
 			if _, err := b.Acquire(ctx, key, "b", ttl); !errors.Is(err, pull.ErrLeaseHeld) {
 				t.Fatalf("b acquire: %v", err)
 			}
-			return a.Advance(ctx, f, 1002)
+			return write(t, a, f, 1002)
 		}, nil, 1002},
 		{"release frees it at once", func(t *testing.T, a, b Leases) error {
 			f := acquire(t, a, "a", time.Minute)
@@ -114,7 +158,7 @@ func Run(t *testing.T, o Opener) {
 				t.Fatal(err)
 			}
 			acquire(t, b, "b", time.Minute)
-			return a.Advance(ctx, f, 1002)
+			return write(t, a, f, 1002)
 		}, pull.ErrFenced, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
