@@ -457,6 +457,25 @@ func (o *Outbox) QueueRegister(ctx context.Context, member, handler string) erro
 	return o.queueApp(ctx, member, "the bot registration", r)
 }
 
+// BotCodeV2 is the code of a local application's imbot.v2 bot on a portal
+// that already has the v1 bot (code BotCode): codes are unique within the
+// application, and the portal returns a bot of the same code unchanged.
+const BotCodeV2 = "olbot_v2"
+
+// QueueRegisterV2 commits the registration of the portal's imbot.v2 bot
+// with the application's OAuth tokens (no botToken: the bot is bound to
+// the application): an Open Lines bot with eventMode events ("webhook":
+// ONIMBOTV2* events posted to handler; "fetch": polled with
+// imbot.v2.Event.get), under code. A store failure is returned wrapped as
+// ErrStore.
+func (o *Outbox) QueueRegisterV2(ctx context.Context, member, handler, events, code string) error {
+	r, err := bitrix24.V2RegisterRequest(bitrix24.V2RegisterParams{Code: code, Name: "olbot", EventMode: events, WebhookURL: handler}, false)
+	if err != nil {
+		return err
+	}
+	return o.queueApp(ctx, member, "the imbot.v2 bot registration", r)
+}
+
 // QueueBind commits event.bind of handler for ONAPPUNINSTALL and
 // ONAPPUPDATE to the portal's application outbox: only ONAPPINSTALL comes
 // without a binding, and the portal drops bindings on every update.

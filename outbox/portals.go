@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +28,12 @@ type Install struct {
 	AccessToken      string    `json:"access_token,omitempty"`
 	RefreshToken     string    `json:"refresh_token,omitempty"`
 	Expiry           time.Time `json:"expiry,omitzero"`
-	BotID            int       `json:"bot_id,omitempty"`
-	InstalledAt      time.Time `json:"installed_at"`
+	BotID            int       `json:"bot_id,omitempty"` // the v1 bot (imbot.register)
+	// V2BotID is the imbot.v2 bot registered with the application's OAuth
+	// tokens, and V2Events its eventMode (webhook or fetch).
+	V2BotID     int       `json:"v2_bot_id,omitempty"`
+	V2Events    string    `json:"v2_events,omitempty"`
+	InstalledAt time.Time `json:"installed_at"`
 	// RefreshedAt is when the pair was last issued: the refresh token
 	// dies 180 days later unless used (see RenewIdle).
 	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
@@ -129,7 +134,7 @@ func (p *Portals) Install(ctx context.Context, in Install, allow func(old Instal
 		if err := allow(old); err != nil {
 			return Install{}, err
 		}
-		in.BotID = old.BotID
+		in.BotID, in.V2BotID, in.V2Events = old.BotID, old.V2BotID, old.V2Events
 	case !errors.Is(err, engine.ErrNotFound):
 		return Install{}, storeErr(err)
 	}
@@ -178,15 +183,20 @@ func (p *Portals) Uninstall(ctx context.Context, member string) error {
 	return nil
 }
 
-// BotDeleted clears the portal's bot id when it is bot (ONIMBOTDELETE).
+// BotDeleted clears the portal's bot id when it is bot (ONIMBOTDELETE,
+// ONIMBOTV2DELETE).
 func (p *Portals) BotDeleted(ctx context.Context, member string, bot int) error {
 	p.recMu.Lock()
 	defer p.recMu.Unlock()
 	in, err := p.Get(ctx, member)
-	if err != nil || in.BotID != bot {
+	if err != nil || bot == 0 || (in.BotID != bot && in.V2BotID != bot) {
 		return nil
 	}
-	in.BotID = 0
+	if in.BotID == bot {
+		in.BotID = 0
+	} else {
+		in.V2BotID, in.V2Events = 0, ""
+	}
 	if err := p.put(ctx, in); err != nil {
 		return storeErr(err)
 	}
@@ -218,6 +228,81 @@ func (p *Portals) saveBot(ctx context.Context, member string, res json.RawMessag
 		return
 	}
 	p.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
+}
+
+// List returns the install records of every installed portal.
+func (p *Portals) List(ctx context.Context) ([]Install, error) {
+	members, err := p.members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Install, 0, len(members))
+	for _, m := range members {
+		in, err := p.Get(ctx, m)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Client is the REST client of an installed portal (its OAuth pair,
+// refreshed and saved as it rotates), or of the incoming webhook;
+// engine.ErrNotFound for a portal that is not installed.
+func (p *Portals) Client(ctx context.Context, member string) (*bitrix24.Client, error) {
+	c, err := p.client(ctx, member)
+	if err == nil && c == nil {
+		err = engine.ErrNotFound
+	}
+	return c, err
+}
+
+// saveV2Bot records the bot imbot.v2.Bot.register returned (result.bot).
+func (p *Portals) saveV2Bot(ctx context.Context, member string, res json.RawMessage) {
+	var ans struct {
+		Bot struct {
+			ID        int    `json:"id"`
+			EventMode string `json:"eventMode"`
+		} `json:"bot"`
+	}
+	if json.Unmarshal(res, &ans) != nil || ans.Bot.ID <= 0 {
+		p.log.Warn("imbot.v2.Bot.register returned no bot id", "member", member, "result", string(res))
+		return
+	}
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	in, err := p.Get(ctx, member)
+	if err != nil {
+		p.log.Warn("could not record the imbot.v2 bot id", "member", member, "err", err)
+		return
+	}
+	in.V2BotID, in.V2Events = ans.Bot.ID, ans.Bot.EventMode
+	if err := p.put(ctx, in); err != nil {
+		p.log.Warn("could not record the imbot.v2 bot id", "member", member, "err", err)
+		return
+	}
+	p.log.Info("imbot.v2 bot registered on the portal; select it in the Open Line's settings (chat-bot step)",
+		"domain", in.Domain, "bot", ans.Bot.ID, "events", ans.Bot.EventMode)
+}
+
+// ByDomain returns the install record of the portal at domain (a v2
+// webhook's top-level auth names the domain and the application token,
+// not always the member id), or engine.ErrNotFound.
+func (p *Portals) ByDomain(ctx context.Context, domain string) (Install, error) {
+	list, err := p.List(ctx)
+	if err != nil {
+		return Install{}, err
+	}
+	for _, in := range list {
+		if strings.EqualFold(in.Domain, domain) {
+			return in, nil
+		}
+	}
+	return Install{}, engine.ErrNotFound
 }
 
 // saveTokens keeps rotated tokens: the old refresh token stops working.

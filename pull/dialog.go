@@ -43,7 +43,7 @@ func DialogInput(portal, domain string, ev bitrix24.V2Event, now time.Time) (dia
 	in := dialogs.Input{
 		Key:     engine.KeyPortal + portal + ":" + ev.DialogID,
 		Event:   engine.Event{Line: line, Time: now},
-		Channel: engine.Channel{Member: portal, Domain: domain, Dialog: ev.DialogID, Chat: ev.ChatID(), Bot: ev.Bot.ID},
+		Channel: engine.Channel{Member: portal, Domain: domain, Dialog: ev.DialogID, Chat: ev.ChatID(), Bot: ev.Bot.ID, V2: true},
 	}
 	if ok && strings.Count(ev.Chat.EntityID, "|") == 3 {
 		// the Open Lines user code, as v1's CHAT_ENTITY_ID: a new lead

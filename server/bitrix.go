@@ -22,7 +22,14 @@ import (
 // portal posts it (form-encoded, bracketed keys). It answers as soon as the
 // step is committed; portal calls go out through the outbox afterwards.
 func (s *Server) handleBitrix24(c echo.Context) error {
-	ev, err := parseEvent(c)
+	form, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	if bitrix24.IsV2Form(form) {
+		return s.handleV2(c, form)
+	}
+	ev, err := parseEvent(form)
 	if err != nil {
 		return err
 	}
@@ -58,8 +65,8 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	return s.ignored(c, ev, "olbot does not handle "+ev.Name)
 }
 
-// parseEvent reads and decodes the portal's form body.
-func parseEvent(c echo.Context) (*bitrix24.Event, error) {
+// readForm reads the portal's form body.
+func readForm(c echo.Context) (url.Values, error) {
 	body, err := readBody(c)
 	if err != nil {
 		return nil, err
@@ -68,6 +75,11 @@ func parseEvent(c echo.Context) (*bitrix24.Event, error) {
 	if err != nil {
 		return nil, &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
 	}
+	return form, nil
+}
+
+// parseEvent decodes a v1 event's form.
+func parseEvent(form url.Values) (*bitrix24.Event, error) {
 	ev, err := bitrix24.ParseEvent(form)
 	if err != nil {
 		var fe *bitrix24.FieldError
@@ -254,15 +266,52 @@ func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 	}
 	s.log.Info("application installed", "domain", in.Domain, "member", in.MemberID)
 	handler := s.handlerURL(c)
-	if in.BotID == 0 {
-		if err := s.registrar.QueueRegister(ctx, in.MemberID, handler); err != nil {
-			return unavailable("queue the bot registration for %s", in.MemberID, err)
+	switch s.botAPI(in) {
+	case "v1":
+		if in.BotID == 0 {
+			if err := s.registrar.QueueRegister(ctx, in.MemberID, handler); err != nil {
+				return unavailable("queue the bot registration for %s", in.MemberID, err)
+			}
+		}
+	default:
+		if in.V2BotID == 0 {
+			code := outbox.BotCode
+			if in.BotID != 0 {
+				code = outbox.BotCodeV2 // the v1 bot keeps its code; both bots serve until the move is done
+			}
+			if err := s.registrar.QueueRegisterV2(ctx, in.MemberID, handler, s.events(), code); err != nil {
+				return unavailable("queue the imbot.v2 bot registration for %s", in.MemberID, err)
+			}
 		}
 	}
 	if err := s.registrar.QueueBind(ctx, in.MemberID, handler); err != nil {
 		return unavailable("queue the event bindings for %s", in.MemberID, err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "installed": in.Domain})
+}
+
+// botAPI is the platform in's bot is registered with (Bitrix24Config.BotAPI):
+// with "auto", v2 for a first install while a portal installed with v1
+// stays v1.
+func (s *Server) botAPI(in outbox.Install) string {
+	switch s.cfg.Bitrix24.BotAPI {
+	case "v2":
+		return "v2"
+	case "auto":
+		if in.BotID != 0 && in.V2BotID == 0 {
+			return "v1"
+		}
+		return "v2"
+	}
+	return "v1"
+}
+
+// events is the v2 bot's eventMode.
+func (s *Server) events() string {
+	if s.cfg.Bitrix24.Events == "fetch" {
+		return "fetch"
+	}
+	return "webhook"
 }
 
 // handleUpdate takes ONAPPUPDATE of a known portal: like an install it is

@@ -39,7 +39,7 @@ func TestMoveV1BotToV2(t *testing.T) {
 		v1   func(p *fakeportal.Portal) (args []string, handler func(base string) string)
 	}{
 		{"local application", func(p *fakeportal.Portal) ([]string, func(string) string) {
-			return []string{"--oauth-url", p.TokenURL(), "--app-client-id", p.Config().ClientID, "--app-client-secret", p.Config().ClientSecret},
+			return []string{"--oauth-url", p.TokenURL(), "--app-client-id", p.Config().ClientID, "--app-client-secret", p.Config().ClientSecret, "--bot-api", "v1"},
 				func(base string) string { return base + "/bitrix24/events" }
 		}},
 		{"v1 webhook mode", func(p *fakeportal.Portal) ([]string, func(string) string) {
@@ -105,6 +105,66 @@ func TestMoveV1BotToV2(t *testing.T) {
 			lead := p.Lead(chat.LeadID)
 			if lead["NAME"] != "Anna" || !strings.Contains(fmt.Sprint(lead["EMAIL"]), "anna@example.com") {
 				t.Fatalf("the chat's lead %v, want the name from v1 and the email from v2", lead)
+			}
+		})
+	}
+}
+
+// TestServeLocalAppV2 installs olbot as a local application into the fake
+// portal with the defaults (--bot-api auto: v2 for a first install) in
+// both event modes — webhook (the portal posts ONIMBOTV2* form-encoded to
+// /bitrix24/events) and fetch (--events fetch: olbot polls Event.get with
+// the application's token) — and runs a whole conversation through it.
+func TestServeLocalAppV2(t *testing.T) {
+	for _, mode := range []string{"webhook", "fetch"} {
+		t.Run(mode, func(t *testing.T) {
+			p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+			defer hs.Close()
+			args := []string{"--oauth-url", p.TokenURL(), "--app-client-id", p.Config().ClientID, "--app-client-secret", p.Config().ClientSecret,
+				"--store", "memory", "--scenarios", "../../examples", "--rate", "50,100", "--poll-interval", "50ms", "--poll-idle", "100ms"}
+			if mode == "fetch" {
+				args = append(args, "--events", "fetch")
+			}
+			s := startServe(t, args...)
+			postEvent(t, p, "http://"+s.addr+"/bitrix24/events", p.InstallEvent())
+			waitFor(t, "the imbot.v2 bot's registration", func() (bool, string) {
+				return len(p.V2Bots()) == 1, fmt.Sprint(p.Calls())
+			})
+			bot := p.V2Bots()[0]
+			if bot.EventMode != mode || bot.Token != "" || len(p.CallsOf(bitrix24.MethodRegister)) != 0 {
+				t.Fatalf("bot %+v, want an OAuth bot (no botToken) in %s mode and no v1 bot", bot, mode)
+			}
+			chat := p.V2Chat(bot.ID, 1, 901, bitrix24.User{FirstName: "Anna"})
+			say := func(k int, last string, queue func() int64) {
+				t.Helper()
+				queue()
+				if mode == "webhook" {
+					for _, st := range p.V2Deliver(context.Background(), bot.ID) {
+						if st != http.StatusOK {
+							t.Fatalf("olbot answered a webhook post with %d:\n%s", st, s.stderr)
+						}
+					}
+				}
+				waitFor(t, last, func() (bool, string) {
+					r := replies(p, chat.DialogID())
+					return len(r) >= k && strings.Contains(r[k-1], last), strings.Join(r, "\n") + "\n" + s.stderr.String()
+				})
+			}
+			say(2, "Leave a request", chat.Join)
+			say(3, "How may I call you?", func() int64 { return chat.Say("Leave a request") })
+			say(4, "Anna, what is your email?", func() int64 { return chat.Say("Anna") })
+			say(5, "Thank you, Anna!", func() int64 { return chat.Say("anna@example.com") })
+			waitFor(t, "the session finished", func() (bool, string) { return p.ChatState(901) == fakeportal.StateFinished, fmt.Sprint(p.Calls()) })
+			if mode == "fetch" {
+				waitFor(t, "every event confirmed", func() (bool, string) { return p.V2Pending(bot.ID) == 0, "" })
+			}
+			for _, c := range p.CallsOf(bitrix24.MethodV2MessageSend) {
+				if c.Auth != "oauth" || c.Params["botToken"] != nil || !c.OK() {
+					t.Errorf("Chat.Message.send %v (%s): want the application's token and no botToken", c.Params, c.Error)
+				}
+			}
+			if n := len(p.CallsOf(bitrix24.MethodV2EventGet)); (mode == "fetch") != (n > 0) {
+				t.Errorf("%d Event.get calls in %s mode", n, mode)
 			}
 		})
 	}

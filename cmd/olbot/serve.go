@@ -99,6 +99,12 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
 			return v2.poller(cfg, store, proc, ob, reg, log, func(err error) { stop(err) })
 		}
+	} else if cfg.AppClientID != "" {
+		// a local application's imbot.v2 bots registered in fetch mode
+		// (--events fetch, now or at an earlier start) are polled
+		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
+			return server.WorkerFunc(newAppPollers(cfg, store, proc, ob, reg, log).Run), nil
+		}
 	}
 	srv, ob, err := wire(server.Config{
 		Listen:     cfg.Listen,
@@ -110,6 +116,8 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 			HandlerSecret:  cfg.HandlerSecret,
 			Portals:        cfg.Portals,
 			AllowReinstall: cfg.AllowReinstall,
+			BotAPI:         cfg.BotAPI,
+			Events:         cfg.Events,
 		},
 	}, outbox.Config{
 		Webhook:         cfg.Webhook,
