@@ -151,15 +151,26 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 		case scenarios.StepButton:
 			ev = &engine.Event{Type: engine.Button, Button: st.Button, Text: st.Text}
 		case scenarios.StepIdle:
-			ev = &engine.Event{Type: engine.Idle}
-			r.now = r.now.Add(sc.Settings.Idle)
-		case scenarios.StepWait:
-			r.now = r.now.Add(st.Wait)
-			if r.d.IdleAt.IsZero() || r.d.IdleAt.After(r.now) {
-				continue // nothing falls due
+			// silent for the scenario's idle time: what falls due meanwhile
+			// (reminders) fires first
+			target := r.now.Add(sc.Settings.Idle)
+			fired, err := r.timers(target, cov)
+			if err != nil {
+				return st.Pos, where + ": " + err.Error()
+			}
+			if fired {
+				r.now = target
+				continue
 			}
 			ev = &engine.Event{Type: engine.Idle}
-			r.now = r.d.IdleAt.Add(-time.Second) // fires when due; the clock moves on below
+			r.now = target
+		case scenarios.StepWait:
+			target := r.now.Add(st.Wait)
+			if _, err := r.timers(target, cov); err != nil {
+				return st.Pos, where + ": " + err.Error()
+			}
+			r.now = target
+			continue
 		case scenarios.StepClose:
 			ev = &engine.Event{Type: engine.Close}
 		case scenarios.StepBot:
@@ -175,29 +186,71 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 		}
 		r.now = r.now.Add(time.Second)
 		ev.Time, ev.Client, ev.Line, ev.Language = r.now, r.client, r.line, r.lang
-		res, err := engine.Step(sc, r.d, *ev)
-		if err != nil {
+		if err := r.step(*ev, cov, true); err != nil {
 			return st.Pos, where + ": " + err.Error()
-		}
-		cov.add(sc, res.Moves)
-		r.d = res.Dialog
-		r.actions, r.msgs, r.buttons = res.Actions, nil, nil
-		for _, a := range res.Actions {
-			switch a := a.(type) {
-			case engine.Greet:
-				text := a.Text
-				if a.Welcome {
-					text = "(the line's welcome message)"
-				}
-				r.msgs, r.buttons = append(r.msgs, text), append(r.buttons, nil)
-			case engine.Say:
-				// a menu of its own is a message too: its text is empty
-				// because the numbered fallback is not part of the text
-				r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
-			}
 		}
 	}
 	return scenarios.Pos{}, ""
+}
+
+// maxTimers bounds the timer events one wait fires.
+const maxTimers = 1000
+
+// timers fires, in order, the dialog's timer events (reminders, idle)
+// that fall due up to target, each at its due time; the actions of all of
+// them count as the actions since the last input.
+func (r *run) timers(target time.Time, cov *Coverage) (bool, error) {
+	fired := false
+	for range maxTimers {
+		due := r.d.IdleAt
+		if due.IsZero() || due.After(target) {
+			break
+		}
+		if due.Before(r.now) {
+			due = r.now
+		}
+		r.now = due
+		ev := engine.Event{Type: engine.Idle, Time: due, Client: r.client, Line: r.line, Language: r.lang}
+		before := r.d.IdleAt
+		if err := r.step(ev, cov, !fired); err != nil {
+			return fired, err
+		}
+		fired = true
+		if r.d.IdleAt.Equal(before) {
+			break // nothing moved on: the timer would fire again and again
+		}
+	}
+	return fired, nil
+}
+
+// step applies one event; fresh starts the actions since the last input
+// anew, else they add to those of the events before.
+func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
+	res, err := engine.Step(r.sc, r.d, ev)
+	if err != nil {
+		return err
+	}
+	cov.add(r.sc, res.Moves)
+	r.d = res.Dialog
+	if fresh {
+		r.actions, r.msgs, r.buttons = nil, nil, nil
+	}
+	r.actions = append(r.actions, res.Actions...)
+	for _, a := range res.Actions {
+		switch a := a.(type) {
+		case engine.Greet:
+			text := a.Text
+			if a.Welcome {
+				text = "(the line's welcome message)"
+			}
+			r.msgs, r.buttons = append(r.msgs, text), append(r.buttons, nil)
+		case engine.Say:
+			// a menu of its own is a message too: its text is empty
+			// because the numbered fallback is not part of the text
+			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
+		}
+	}
+	return nil
 }
 
 func (r *run) checkBot(st scenarios.TestStep) string {

@@ -45,6 +45,12 @@ type Dialog struct {
 	// client's script chose it, so it is kept from run to run.
 	Language       string `json:"lg,omitempty"`
 	LanguageChosen bool   `json:"lgc,omitempty"`
+	// Reminded is how many reminders (the state's remind:) went out in the
+	// current silence; RemindFrom is when the next one starts counting
+	// when that is not LastIn: the last reminder, or entering the state
+	// without a client message. Zero when unused.
+	Reminded   int       `json:"rm,omitempty"`
+	RemindFrom time.Time `json:"rf,omitzero"`
 }
 
 // Exists reports whether the dialog has ever been started.

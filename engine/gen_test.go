@@ -52,6 +52,7 @@ type gState struct {
 	branch     map[string]string // yesno: yes/no; choice: option -> state
 	ifs        []gItem           // next: as a list: {if: text, goto: to} before the otherwise next
 	set        string            // a value set: stores into the field "mark" on entering; "" none
+	remind     *gRemind          // nil none
 	menu       []gItem
 	on         []gRoute
 	crm        bool
@@ -62,6 +63,12 @@ type gState struct {
 }
 
 type gItem struct{ text, to string }
+
+type gRemind struct {
+	after time.Duration
+	say   string
+	times int
+}
 
 type gRoute struct {
 	match []string
@@ -322,6 +329,10 @@ func (f *gFiller) waitingExtras() {
 		st.onFail = f.g.pick(r)
 	}
 	st.noCommands = r.IntN(6) == 0
+	if r.IntN(4) == 0 {
+		after := []time.Duration{30 * time.Second, 5 * time.Minute, 20 * time.Minute, 2 * time.Hour}[r.IntN(4)]
+		st.remind = &gRemind{after: after, say: phrase(r), times: 1 + r.IntN(3)}
+	}
 }
 
 func (f *gFiller) menu(max int) {
@@ -702,6 +713,9 @@ func (w *yamlWriter) routes(st *gState) {
 	if st.noCommands {
 		w.p("    commands: false\n")
 	}
+	if rm := st.remind; rm != nil {
+		w.p("    remind: {after: %s, say: %q, times: %d}\n", rm.after, w.text(st.name, rm.say), rm.times)
+	}
 }
 
 func flowList[T any](xs []T) string {
@@ -746,6 +760,9 @@ func modelOf(sc *scenarios.Scenario) *gScenario {
 		}
 		if s.Retries != nil {
 			st.retries = *s.Retries
+		}
+		if rm := s.Remind; rm != nil {
+			st.remind = &gRemind{after: rm.After, say: rm.Say.Raw, times: rm.Times}
 		}
 		// the model branches after answers; a passing state's branches
 		// (over hours it does not model) keep their otherwise target only

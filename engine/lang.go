@@ -94,6 +94,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 		return "", "", false
 	}
 	in = in.Forgiving()
+	cand := st.FuzzyCandidates(in) // the entries a word of in can be one edit from
 	found := 0
 	var first string // where the first entry found leads
 	take := func(e, v, to string) {
@@ -108,13 +109,13 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 	some := func(items []scenarios.MenuItem, i int) bool { return items[i].MatchesFuzzy(in, false) }
 	for _, m := range []func([]scenarios.MenuItem, int) bool{whole, some} {
 		for i := range st.Menu {
-			if m(st.Menu, i) {
+			if cand.Menu(i) && m(st.Menu, i) {
 				take(st.Menu[i].Event, "", st.Menu[i].Goto)
 			}
 		}
 		if !routesOnly && st.Ask != nil && st.Type == answers.Choice {
 			for i := range st.Choices {
-				if m(st.Choices, i) {
+				if cand.Choice(i) && m(st.Choices, i) {
 					take("", st.Choices[i].Text, "="+st.Choices[i].Text)
 				}
 			}
@@ -124,7 +125,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 		}
 	}
 	for i := range st.On {
-		if st.On[i].MatchesFuzzy(in) {
+		if cand.On(i) && st.On[i].MatchesFuzzy(in) {
 			take(st.On[i].Event, "", st.On[i].Goto)
 		}
 	}
@@ -135,7 +136,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 	}
 	if st.Commands {
 		for i := range s.sc.Commands {
-			if s.sc.Commands[i].MatchesFuzzy(in) {
+			if cand.Command(i) && s.sc.Commands[i].MatchesFuzzy(in) {
 				take(scenarios.CommandEvent(i), "", s.sc.Commands[i].Goto)
 			}
 		}

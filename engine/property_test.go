@@ -56,6 +56,8 @@ func propertyConfig(t *testing.T) (first uint64, cases int) {
 //   - the stored record names a version that ran, and a state of that
 //     version (a finished dialog may keep a state a reload removed);
 //   - an active dialog waits in its state, and retries are within its limit;
+//   - the next timer (idle, a reminder) is due after the client's last
+//     message, and reminders counted in a silence went out after it;
 //   - every waiting state of every version can reach a handoff or a finish;
 //   - an event id is applied at most once, whether it comes again at once,
 //     later, or through a replica holding an older record;
@@ -79,14 +81,14 @@ func TestProperty(t *testing.T) {
 		total.add(p.stats)
 	}
 	t.Logf("%d cases in %v: %s", cases, time.Since(began).Round(time.Millisecond), total)
-	if cases >= 100 && (total.reloads == 0 || total.stale == 0 || total.duplicates == 0 || total.missing == 0) {
+	if cases >= 100 && (total.reloads == 0 || total.stale == 0 || total.duplicates == 0 || total.missing == 0 || total.reminders == 0) {
 		t.Errorf("the cases exercised too little: %s", total)
 	}
 }
 
 // propertyStats counts what the cases did, for the log and RELIABILITY.md.
 type propertyStats struct {
-	cases, generated, trapped, versions, events, applied, duplicates, stale, conflicts, reloads, missing, rejected int
+	cases, generated, trapped, versions, events, applied, duplicates, stale, conflicts, reloads, missing, rejected, reminders int
 }
 
 func (s *propertyStats) add(o propertyStats) {
@@ -102,11 +104,12 @@ func (s *propertyStats) add(o propertyStats) {
 	s.reloads += o.reloads
 	s.missing += o.missing
 	s.rejected += o.rejected
+	s.reminders += o.reminders
 }
 
 func (s propertyStats) String() string {
-	return fmt.Sprintf("%d scenarios (%d generated, %d of them drawn with a loop the loader warned about), %d versions, %d reloads, %d events (%d applied, %d duplicates dropped, %d re-delivered to a stale replica, %d of those refused by the revision check, %d rejected buttons), %d dialogs moved off a removed state",
-		s.cases, s.generated, s.trapped, s.versions, s.reloads, s.events, s.applied, s.duplicates, s.stale, s.conflicts, s.rejected, s.missing)
+	return fmt.Sprintf("%d scenarios (%d generated, %d of them drawn with a loop the loader warned about), %d versions, %d reloads, %d events (%d applied, %d duplicates dropped, %d re-delivered to a stale replica, %d of those refused by the revision check, %d rejected buttons, %d reminders), %d dialogs moved off a removed state",
+		s.cases, s.generated, s.trapped, s.versions, s.reloads, s.events, s.applied, s.duplicates, s.stale, s.conflicts, s.rejected, s.reminders, s.missing)
 }
 
 // logged is one committed step: the event and the version that stepped it.
@@ -440,6 +443,9 @@ func (p *propertyRun) deliver(ev Event, stale []byte) {
 		if len(res.Moves) > 0 && res.Moves[0].Event == scenarios.EdgeMissing {
 			p.stats.missing++
 		}
+		if ev.Type == Idle && len(res.Moves) == 0 && len(res.Actions) == 1 {
+			p.stats.reminders++ // a timer that moved nothing and said one thing
+		}
 		if cur := p.read(p.rec); cur.Rev != old.Rev {
 			// the revision check of Commit: read again and retry
 			if stale == nil {
@@ -528,5 +534,9 @@ func (p *propertyRun) checkRecord() {
 		p.fail("the record has %d retries in %q, which allows %d", d.Retries, d.State, sc.Retries(st))
 	case d.Status == Active && !st.Waits():
 		p.fail("the record is active in %q, which does not wait", d.State)
+	case !d.IdleAt.IsZero() && !d.IdleAt.After(d.LastIn):
+		p.fail("the next timer (idle or a reminder) is due at %s, not after the client's last message at %s", d.IdleAt, d.LastIn)
+	case d.Reminded > 0 && d.RemindFrom.Before(d.LastIn):
+		p.fail("%d reminders counted, the last at %s, before the client's last message at %s", d.Reminded, d.RemindFrom, d.LastIn)
 	}
 }

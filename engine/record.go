@@ -58,6 +58,8 @@ func (d *Dialog) AppendRecord(b []byte) []byte {
 const (
 	tagLanguage       = 1 // followed by the string
 	tagLanguageChosen = 2 // no value
+	tagReminded       = 3 // followed by the count as a varint
+	tagRemindFrom     = 4 // followed by the time
 )
 
 func appendOptional(b []byte, d *Dialog) []byte {
@@ -67,6 +69,14 @@ func appendOptional(b []byte, d *Dialog) []byte {
 	}
 	if d.LanguageChosen {
 		b = append(b, tagLanguageChosen)
+	}
+	if d.Reminded != 0 {
+		b = append(b, tagReminded)
+		b = binary.AppendVarint(b, int64(d.Reminded))
+	}
+	if !d.RemindFrom.IsZero() {
+		b = append(b, tagRemindFrom)
+		b = appendTime(b, d.RemindFrom)
 	}
 	return b
 }
@@ -82,6 +92,12 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagLanguageChosen:
 			r.b = r.b[1:]
 			out.LanguageChosen = true
+		case tagReminded:
+			r.b = r.b[1:]
+			out.Reminded = int(r.varint())
+		case tagRemindFrom:
+			r.b = r.b[1:]
+			out.RemindFrom = r.time()
 		default:
 			return
 		}

@@ -23,6 +23,7 @@ func recordDialogs() map[string]Dialog {
 			Channel: Channel{Member: "bac1cd5c", Domain: "portal.bitrix24.ru", Dialog: "chat12", Chat: 12, Bot: 1011, Playground: true, V2: true},
 		},
 		"negative numbers": {Key: "api:n", Retries: -1, Line: -7, LeadID: -1, Rev: -3},
+		"reminded":         {Key: "api:r", Status: Active, Reminded: 2, RemindFrom: at.Add(5 * time.Minute), Language: "en"},
 		"handed off":       {Key: "api:h", Status: HandedOff, Updated: time.Unix(1, 0).UTC()},
 		"far times":        {Key: "api:t", IdleAt: time.Date(1500, 1, 1, 0, 0, 0, 1, time.UTC), Started: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), LastIn: time.Unix(0, 0).UTC()},
 		"long text":        {Key: "api:l", Client: strings.Repeat("я", 5000), Fields: map[string]string{"about": strings.Repeat("x\x00\n", 1000)}},

@@ -69,6 +69,7 @@ func Step(sc *scenarios.Scenario, d Dialog, ev Event) (Result, error) {
 	if err := s.run(); err != nil {
 		return Result{}, err
 	}
+	s.remindReset(&d)
 	s.d.IdleAt = idleAt(sc, &s.d)
 	if s.r.Outcome == Ignored && ev.Type == Idle && !s.d.IdleAt.Equal(d.IdleAt) {
 		// a reload changed the idle setting: keep the new due time
@@ -87,6 +88,8 @@ type stepper struct {
 	ev    Event
 	r     Result
 	chain int
+	// entered: the step entered a state (reminders count afresh)
+	entered bool
 }
 
 func (s *stepper) ignore(reason string) error {
@@ -177,23 +180,42 @@ func (s *stepper) reloaded() (done bool, err error) {
 	return true, s.enter(d.State)
 }
 
-// idle handles the sweeper's idle event: on_idle, or finish the session.
+// idle handles the sweeper's timer event: settings.idle (on_idle, or
+// finish the session) when it is due, else the state's reminder.
 func (s *stepper) idle() error {
 	d, ev := &s.d, s.ev
-	switch {
-	case d.Status != Active:
+	if d.Status != Active {
 		return s.ignore("the dialog is not active")
-	case s.sc.Settings.Idle == 0:
-		return s.ignore("idle is off in this scenario")
-	case d.IdleDone:
-		return s.ignore("idle already fired for this silence")
-	case ev.Time.Sub(d.LastIn) < s.sc.Settings.Idle:
-		return s.ignore("the client is not idle yet")
 	}
 	st := s.sc.States[d.State]
 	if st == nil || !st.Waits() {
 		return s.ignore("the dialog is not waiting")
 	}
+	switch {
+	case s.sc.Settings.Idle == 0:
+		if st.Remind == nil {
+			return s.ignore("idle is off in this scenario")
+		}
+	case d.IdleDone:
+		if st.Remind == nil {
+			return s.ignore("idle already fired for this silence")
+		}
+	case ev.Time.Sub(d.LastIn) >= s.sc.Settings.Idle:
+		return s.idleFire()
+	}
+	if due, ok := remindAt(st, d); ok && !ev.Time.Before(due) {
+		d.Reminded++
+		d.RemindFrom = ev.Time
+		s.emit(Say{Text: s.render(st.Remind.Say)})
+		s.r.Reason = fmt.Sprintf("reminder %d of %d", d.Reminded, st.Remind.Times)
+		return nil
+	}
+	return s.ignore("the client is not idle yet")
+}
+
+// idleFire moves a silent dialog to on_idle, or finishes it.
+func (s *stepper) idleFire() error {
+	d := &s.d
 	d.IdleDone = true
 	if err := s.fire(d.State, scenarios.EdgeIdle); err != nil {
 		return err
@@ -204,6 +226,35 @@ func (s *stepper) idle() error {
 		return nil
 	}
 	return s.enter(s.sc.Settings.OnIdle)
+}
+
+// remindAt is when the state's next reminder is due, if one is left in
+// this silence: after counted from the client's last message, entering the
+// state, or the last reminder, whichever was last.
+func remindAt(st *scenarios.State, d *Dialog) (time.Time, bool) {
+	r := st.Remind
+	if r == nil || d.Reminded >= r.Times || d.LastIn.IsZero() {
+		return time.Time{}, false
+	}
+	from := d.LastIn
+	if d.RemindFrom.After(from) {
+		from = d.RemindFrom
+	}
+	return from.Add(r.After), true
+}
+
+// remindReset starts the reminders afresh when the client wrote or the
+// step entered a state: the count goes back to zero, and after entering a
+// state without a client message (idle, a reload) they count from now.
+func (s *stepper) remindReset(before *Dialog) {
+	d := &s.d
+	if !s.entered && d.LastIn.Equal(before.LastIn) {
+		return
+	}
+	d.Reminded, d.RemindFrom = 0, time.Time{}
+	if st := s.sc.States[d.State]; s.entered && st != nil && st.Remind != nil && d.LastIn.Before(s.ev.Time) {
+		d.RemindFrom = s.ev.Time
+	}
 }
 
 // button handles a pressed button, by number or by its text.
@@ -315,16 +366,25 @@ func (s *stepper) unmatched() error {
 	return s.bad(st)
 }
 
-// idleAt is when the dialog's idle event is due: only active dialogs waiting
-// in a state, once per silence, when the scenario sets idle.
+// idleAt is when the dialog's next timer event is due: settings.idle, once
+// per silence, or the waiting state's next reminder, whichever comes
+// first; zero when none is (a dialog not active or not waiting).
 func idleAt(sc *scenarios.Scenario, d *Dialog) time.Time {
-	if d.Status != Active || d.IdleDone || sc.Settings.Idle == 0 || d.LastIn.IsZero() {
+	if d.Status != Active || d.LastIn.IsZero() {
 		return time.Time{}
 	}
-	if st := sc.States[d.State]; st == nil || !st.Waits() {
+	st := sc.States[d.State]
+	if st == nil || !st.Waits() {
 		return time.Time{}
 	}
-	return d.LastIn.Add(sc.Settings.Idle)
+	var due time.Time
+	if !d.IdleDone && sc.Settings.Idle > 0 {
+		due = d.LastIn.Add(sc.Settings.Idle)
+	}
+	if r, ok := remindAt(st, d); ok && (due.IsZero() || r.Before(due)) {
+		due = r
+	}
+	return due
 }
 
 func (s *stepper) startRun() error {
@@ -367,6 +427,7 @@ func (s *stepper) enter(name string) error {
 		return fmt.Errorf("scenario %s: unknown state %q", s.sc.Name, name)
 	}
 	s.chain++
+	s.entered = true
 	d.State = name
 	d.Retries = 0
 	s.set(st)

@@ -13,33 +13,58 @@ import (
 const MinFuzzy = 5
 
 // shape is what the quick tests of forgiving matching need of a word: its
-// length in runes and its first and last two runes.
+// length in runes, its first and last two runes, and which letters it has
+// (a bit per rune, by its low six bits: the letters of one alphabet do not
+// share one).
 type shape struct {
 	runes          int
 	f0, f1, l0, l1 rune
+	letters        uint64
 }
 
+func letter(r rune) uint64 { return 1 << uint(r&63) }
+
 func shapeOf(w string) shape {
-	var s shape
-	s.runes = utf8.RuneCountInString(w)
-	var n int
-	s.f0, n = utf8.DecodeRuneInString(w)
-	s.f1, _ = utf8.DecodeRuneInString(w[n:])
-	s.l0, n = utf8.DecodeLastRuneInString(w)
-	s.l1, _ = utf8.DecodeLastRuneInString(w[:len(w)-n])
+	// one pass: the first two runes, the last two, the letters and the length
+	s := shape{f0: utf8.RuneError, f1: utf8.RuneError, l0: utf8.RuneError, l1: utf8.RuneError}
+	for _, r := range w {
+		switch s.runes {
+		case 0:
+			s.f0 = r
+		case 1:
+			s.f1 = r
+		}
+		s.l1, s.l0 = s.l0, r
+		s.letters |= letter(r)
+		s.runes++
+	}
 	return s
+}
+
+// oneOff reports whether at most one letter of a is missing from b — true
+// of any two words one edit apart (a substitution changes one letter; an
+// insertion, deletion or swap none of the shorter word's), so a pair that
+// fails it needs no distance worked out.
+func oneOff(a, b uint64) bool {
+	d := a &^ b
+	return d&(d-1) == 0
+}
+
+// lettersNear is the letter test of a word and an entry word.
+func (w *shape) lettersNear(e *shape) bool {
+	return oneOff(e.letters, w.letters) && oneOff(w.letters, e.letters)
 }
 
 // starts reports whether one edit can turn a word starting as w into one
 // starting as e: the first runes are equal (an edit further on), or one
 // word's first is the other's second (an insertion, deletion or swap at the
 // start), or the second runes are equal (a substitution of the first).
-func (w shape) starts(e shape) bool {
+func (w *shape) starts(e *shape) bool {
 	return w.f0 == e.f0 || w.f0 == e.f1 || w.f1 == e.f0 || w.f1 == e.f1
 }
 
 // ends is starts for the ends of the words.
-func (w shape) ends(e shape) bool {
+func (w *shape) ends(e *shape) bool {
 	return w.l0 == e.l0 || w.l0 == e.l1 || w.l1 == e.l0 || w.l1 == e.l1
 }
 
@@ -59,13 +84,14 @@ func (in Input) Forgiving() Input {
 // one typo — an insertion, deletion, substitution or swap of neighbours —
 // when e has MinFuzzy letters or more. Both are clean words.
 func Near(w, e string) bool {
-	return w == e || near(w, shapeOf(w), e, shapeOf(e))
+	ws, es := shapeOf(w), shapeOf(e)
+	return w == e || near(w, &ws, e, &es)
 }
 
 // near is Near for words of known shapes. The quick tests on lengths and
 // ends, which most pairs of words fail, save working out the distance.
-func near(w string, ws shape, e string, es shape) bool {
-	if es.runes < MinFuzzy || ws.runes < es.runes-1 || ws.runes > es.runes+1 || !ws.starts(es) || !ws.ends(es) {
+func near(w string, ws *shape, e string, es *shape) bool {
+	if es.runes < MinFuzzy || ws.runes < es.runes-1 || ws.runes > es.runes+1 || !ws.starts(es) || !ws.ends(es) || !ws.lettersNear(es) {
 		return false
 	}
 	return typo.AtMost(w, e, 1)
@@ -73,58 +99,62 @@ func near(w string, ws shape, e string, es shape) bool {
 
 // nearStem reports whether some start of w is the stem with at most one
 // typo ("офрмить" for "оформ*"), when the stem has MinFuzzy letters or more.
-func nearStem(w string, ws shape, stem string, ss shape) bool {
+func nearStem(w string, ws *shape, stem string, ss *shape) bool {
 	if strings.HasPrefix(w, stem) {
 		return true
 	}
 	ns := ss.runes
-	if ns < MinFuzzy || ws.runes < ns-1 || !ws.starts(ss) || !stemEnds(w, ss) {
+	if ns < MinFuzzy || ws.runes < ns-1 || !ws.starts(ss) || !oneOff(ss.letters, ws.letters) || !stemEnds(w, ss) {
 		return false
 	}
 	return typo.StartAtMost(w, stem, 1)
 }
 
-// stemEnds is the quick test of a stem's end: when a start of w is one edit
-// from the stem, w has the stem's last rune at one of the stem's last
-// place, the one before or the one after (a substitution or swap, a
-// deletion, an insertion before it), or the stem's second-to-last rune in
-// its place (an edit of the last rune itself).
-func stemEnds(w string, ss shape) bool {
+// stemEnds is the quick test of a stem's end and letters: when a start of
+// w is one edit from the stem, w has the stem's last rune at one of the
+// stem's last place, the one before or the one after (a substitution or
+// swap, a deletion, an insertion before it), or the stem's second-to-last
+// rune in its place (an edit of the last rune itself); and that start, at
+// most one rune longer than the stem, lacks at most one of its letters.
+func stemEnds(w string, ss *shape) bool {
 	ns, i := ss.runes, 0
+	var letters uint64
+	end := false
 	for _, r := range w {
-		switch {
-		case i > ns:
-			return false
-		case i >= ns-2 && r == ss.l0, i == ns-2 && r == ss.l1:
-			return true
+		if i > ns {
+			break
+		}
+		letters |= letter(r)
+		if !end && (i >= ns-2 && r == ss.l0 || i == ns-2 && r == ss.l1) {
+			end = true
 		}
 		i++
 	}
-	return false
+	return end && oneOff(ss.letters, letters)
 }
 
 // may is the quick test of term.near: the length and the start of a word
 // of shape ws allow it to be the term, exactly or with one typo.
 func (t *term) may(ws *shape) bool {
 	if t.prefix {
-		return ws.runes >= t.shape.runes-1 && ws.starts(t.shape)
+		return ws.runes >= t.shape.runes-1 && ws.starts(&t.shape) && oneOff(t.shape.letters, ws.letters)
 	}
 	d := ws.runes - t.shape.runes
-	return d >= -1 && d <= 1 && ws.starts(t.shape)
+	return d >= -1 && d <= 1 && ws.starts(&t.shape) && ws.lettersNear(&t.shape)
 }
 
-func (t term) near(w string, ws shape) bool {
+func (t *term) near(w string, ws *shape) bool {
 	if t.prefix {
-		return nearStem(w, ws, t.word, t.shape)
+		return nearStem(w, ws, t.word, &t.shape)
 	}
-	return w == t.word || near(w, ws, t.word, t.shape)
+	return w == t.word || near(w, ws, t.word, &t.shape)
 }
 
 // forgiving reports whether any word of the pattern is long enough to be
 // matched with a typo: the others can only match exactly.
 func (p Pattern) forgiving() bool {
-	for _, t := range p.terms {
-		if t.shape.runes >= MinFuzzy {
+	for i := range p.terms {
+		if p.terms[i].shape.runes >= MinFuzzy {
 			return true
 		}
 	}
@@ -164,7 +194,7 @@ func (p Pattern) EqualFuzzy(in Input) bool {
 // nearAt compares the pattern's terms with words, which has exactly that many elements.
 func (p Pattern) nearAt(words []string, shapes []shape) bool {
 	for j, w := range words {
-		if !p.terms[j].near(w, shapes[j]) {
+		if !p.terms[j].near(w, &shapes[j]) {
 			return false
 		}
 	}

@@ -123,7 +123,8 @@ func TestNearStemAgreesWithDistance(t *testing.T) {
 				continue
 			}
 			want := typo.StartAtMost(w, stem, 1)
-			if got := nearStem(w, shapeOf(w), stem, shapeOf(stem)); got != want {
+			ws, ss := shapeOf(w), shapeOf(stem)
+			if got := nearStem(w, &ws, stem, &ss); got != want {
 				t.Fatalf("nearStem(%q, %q) = %v, want %v", w, stem, got, want)
 			}
 		}

@@ -119,6 +119,9 @@ func (d *scenarioDef) scopes(fn func(*scope)) {
 		if st.Transfer.Set {
 			fn(&st.Transfer.V.scope)
 		}
+		if st.Remind.Set {
+			fn(&st.Remind.V.scope)
+		}
 	}
 }
 

@@ -248,6 +248,9 @@ func (c *checker) templates(t []Transition) {
 				c.templateFields(st, "states."+st.Name+"."+tp.key, tp.t, fields, idx, saved, in, maybe)
 			}
 		}
+		if r := st.Remind.V.Say.V; r != nil {
+			c.templateFields(st, "states."+st.Name+".remind.say", r, fields, idx, saved, in, maybe)
+		}
 		for _, s := range st.Set.V {
 			if s.Value.V != nil {
 				c.templateFields(st, "states."+st.Name+".set."+s.Field, s.Value.V, fields, idx, saved, in, maybe)

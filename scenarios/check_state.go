@@ -45,6 +45,9 @@ func (c *checker) state(st *stateDef) {
 	if st.Branches.Set {
 		s.ifBranches()
 	}
+	if st.Remind.Set {
+		s.remind()
+	}
 	s.menuTexts()
 	s.refs()
 	s.deadEnd()

@@ -192,7 +192,9 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 		sc.Commands = append(sc.Commands, Route{Match: c.Match.V, Goto: c.Goto.V, If: condOf(c.If), match: c.match})
 	}
 	for _, st := range d.States.V {
-		sc.States[st.Name] = compileState(st)
+		cs := compileState(st)
+		cs.indexTypos(sc.Commands)
+		sc.States[st.Name] = cs
 		sc.Order = append(sc.Order, st.Name)
 	}
 	sc.Table = t
@@ -210,6 +212,7 @@ func compileState(st *stateDef) *State {
 		Name: st.Name, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
 		CRM: st.CRM.V, Operator: st.Operator.V, Finish: st.Finish.V, Commands: st.commandsApply(),
+		Remind: compileRemind(st),
 	}
 	if st.Retries.Set {
 		n := st.Retries.V

@@ -137,7 +137,11 @@ func (d *decoder) settings(v *yaml.Node, p string) settingsDef {
 	return s
 }
 
-func (d *decoder) idle(v *yaml.Node, p string) val[time.Duration] {
+func (d *decoder) idle(v *yaml.Node, p string) val[time.Duration] { return d.duration(v, p, "idle") }
+
+// duration decodes a duration of at least a second; what names it in the
+// message (idle, after).
+func (d *decoder) duration(v *yaml.Node, p, what string) val[time.Duration] {
 	n := len(d.problems)
 	var dur time.Duration
 	if s, ok := d.text(v, p); ok {
@@ -146,7 +150,7 @@ func (d *decoder) idle(v *yaml.Node, p string) val[time.Duration] {
 		case err != nil:
 			d.errorf(v, p, ErrDuration, durationHint(s), "%q is not a duration", s)
 		case parsed < time.Second:
-			d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "idle must be at least 1s, got %s", s)
+			d.errorf(v, p, ErrDuration, "write a duration like 90s, 15m or 1h30m", "%s must be at least 1s, got %s", what, s)
 		default:
 			dur = parsed
 		}
@@ -307,6 +311,8 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 			st.Finish = d.boolVal(v, p)
 		case "commands":
 			st.Commands = d.boolVal(v, p)
+		case "remind":
+			st.Remind = d.remind(v, p)
 		}
 	})
 	return st

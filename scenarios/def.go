@@ -101,6 +101,14 @@ type transferDef struct {
 	Leave      val[bool]
 }
 
+// remindDef is a waiting state's remind: {after, say, times}.
+type remindDef struct {
+	scope
+	After val[time.Duration]
+	Say   val[*Template]
+	Times val[int]
+}
+
 type branchDef struct {
 	Key string
 	To  val[string]
@@ -129,6 +137,7 @@ type stateDef struct {
 	CRM, Operator    val[string]
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
+	Remind           val[remindDef]
 
 	// loose are the texts in this state's rejected values and under its
 	// unknown keys: names it may mean to refer to or to save.
@@ -282,7 +291,7 @@ func (st *stateDef) posOf(key string) Pos {
 		{"save", st.Save.At}, {"type", st.Type.At}, {"validate", st.Validate.At}, {"options", st.Options.At},
 		{"retries", st.Retries.At}, {"on_fail", st.OnFail.At}, {"next", st.Next.At}, {"menu", st.Menu.At},
 		{"on", st.On.At}, {"crm", st.CRM.At}, {"operator", st.Operator.At}, {"transfer", st.Transfer.At},
-		{"finish", st.Finish.At}, {"commands", st.Commands.At}, {"set", st.Set.At},
+		{"finish", st.Finish.At}, {"commands", st.Commands.At}, {"set", st.Set.At}, {"remind", st.Remind.At},
 	} {
 		if k.key == key {
 			return k.at

@@ -9,9 +9,11 @@ var (
 	routeKeys    = []string{"match", "goto", "if"}
 	menuKeys     = []string{"text", "goto", "if"}
 	transferKeys = []string{"user", "line", "leave"}
+	remindKeys   = []string{"after", "say", "times"}
 	stateKeys    = []string{
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
 		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
+		"remind",
 	}
 )
 

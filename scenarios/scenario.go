@@ -202,8 +202,73 @@ type State struct {
 	Set []SetField
 	// MenuIf: some menu item has a condition
 	MenuIf bool
+	// Remind is the reminder of a waiting state; nil when none.
+	Remind *Remind
 
 	branchEvents map[string]string
+	typos        *match.Index // the entries' first words, for the forgiving pass
+}
+
+// Candidates are the entries of a state that may match a message with one
+// typo (settings.fuzzy): the others cannot, and are not tried.
+type Candidates struct {
+	m                     match.Marks
+	choices, on, commands int  // where each kind's ids start
+	all                   bool // no index: every entry is tried
+}
+
+// Menu reports whether menu item i may match.
+func (c *Candidates) Menu(i int) bool { return c.all || c.m.Has(i) }
+
+// Choice reports whether option i (of Choices) may match.
+func (c *Candidates) Choice(i int) bool { return c.all || c.m.Has(c.choices+i) }
+
+// On reports whether the state's route i may match.
+func (c *Candidates) On(i int) bool { return c.all || c.m.Has(c.on+i) }
+
+// Command reports whether the scenario's global command i may match.
+func (c *Candidates) Command(i int) bool { return c.all || c.m.Has(c.commands+i) }
+
+// FuzzyCandidates returns the state's entries that may match in with a
+// typo, from an index of their first words built once per version.
+func (st *State) FuzzyCandidates(in match.Input) Candidates {
+	nc, no := len(st.Menu), len(st.Menu)+len(st.Choices)
+	c := Candidates{choices: nc, on: no, commands: no + len(st.On), all: st.typos == nil}
+	if !c.all {
+		c.m = st.typos.Candidates(in)
+	}
+	return c
+}
+
+// indexTypos builds the state's index of entry words: its menu items and
+// options in every language, its routes and the scenario's commands.
+func (st *State) indexTypos(commands []Route) {
+	c := st.FuzzyCandidates(match.Input{})
+	x := match.NewIndex(c.commands + len(commands))
+	item := func(id int, m *MenuItem) {
+		x.Add(id, m.match)
+		for i := range m.tr {
+			x.Add(id, m.tr[i].match)
+		}
+	}
+	route := func(id int, r *Route) {
+		for _, p := range r.match {
+			x.Add(id, p)
+		}
+	}
+	for i := range st.Menu {
+		item(i, &st.Menu[i])
+	}
+	for i := range st.Choices {
+		item(c.choices+i, &st.Choices[i])
+	}
+	for i := range st.On {
+		route(c.on+i, &st.On[i])
+	}
+	for i := range commands {
+		route(c.commands+i, &commands[i])
+	}
+	st.typos = x
 }
 
 // Waits reports whether the state waits for the client.

@@ -32,6 +32,7 @@ func TestSchemaKeys(t *testing.T) {
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "menu", items}, "menuKeys", menuKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "on", items}, "routeKeys", routeKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "transfer"}, "transferKeys", transferKeys},
+		{"scenario.schema.json", schema.Scenario, []string{"states", values, "remind"}, "remindKeys", remindKeys},
 
 		{"tests.schema.json", schema.Tests, nil, "testFileKeys", testFileKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items}, "testKeys", testKeys},

@@ -75,3 +75,84 @@ func TestIdleSweep(t *testing.T) {
 		checkCalls(t, delivered(p, about(other)), byeCalls(other))
 	})
 }
+
+// reminderScenario is sleepy's question with a reminder: two reminders a
+// minute apart, then idle after five minutes of silence.
+const reminderScenario = `name: reminding
+lines: [6]
+start: ask
+settings:
+  idle: 5m
+  on_idle: bye
+states:
+  ask:
+    ask: "Anything else?"
+    save: note
+    on_fail: bye
+    remind: {after: 1m, say: "Still there, {{client}}?", times: 2}
+    next: done
+  done:
+    say: "Noted."
+    finish: true
+  bye:
+    say: "Closing for now."
+    finish: true
+`
+
+// TestReminderSweep: the idle sweeper sends a waiting state's reminders
+// through the portal when they fall due by the server's clock, also when
+// the silence spans a restart, and idle still counts from the client's
+// last message.
+func TestReminderSweep(t *testing.T) {
+	clock := newClock()
+	p := newPortal(t, fakeportal.Config{})
+	dir := t.TempDir()
+	writeFile(t, dir, "reminding.yaml", reminderScenario)
+	e := startEnv(t, p, func(e *env) {
+		e.bolt = true
+		e.clock = clock
+		e.dir = dir
+		e.idle = time.Hour // swept by hand below
+	})
+	bot := e.install()
+	chat := e.chat(6, 8101, "Anna")
+	e.send(chat, chat.Join())
+	key := e.key(chat)
+	sweep := func() {
+		t.Helper()
+		if _, err := e.srv.Dialogs.SweepIdle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(59 * time.Second)
+	sweep()
+	if d := e.record(key); d.Reminded != 0 {
+		t.Fatalf("a reminder after 59s of silence: %+v", d)
+	}
+	clock.Advance(2 * time.Second)
+	sweep()
+	if d := e.record(key); d.Reminded != 1 || d.State != "ask" {
+		t.Fatalf("after 61s: Reminded %d in %q, want 1 in ask", d.Reminded, d.State)
+	}
+	e.settle()
+	// the second reminder falls due while the server is down
+	e.restart(func() { clock.Advance(time.Minute) })
+	sweep()
+	if d := e.record(key); d.Reminded != 2 {
+		t.Fatalf("after the restart: Reminded %d, want 2", d.Reminded)
+	}
+	clock.Advance(4 * time.Minute) // 5m since the join: idle
+	sweep()
+	if d := e.record(key); d.State != "bye" || d.Status != engine.Finished {
+		t.Fatalf("after 5m: %q %s, want bye, finished", d.State, d.Status)
+	}
+	waitDelivered(t, p, 5, about(chat))
+	e.settle()
+	checkCalls(t, delivered(p, about(chat)), []string{
+		expand(t, chat, bot, botSays("Anything else?")),
+		expand(t, chat, bot, botSays("Still there, Anna?")),
+		expand(t, chat, bot, botSays("Still there, Anna?")),
+		expand(t, chat, bot, botSays("Closing for now.")),
+		expand(t, chat, bot, `imopenlines.bot.session.finish {"CHAT_ID":%[1]d}`),
+	})
+}

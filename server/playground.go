@@ -353,7 +353,8 @@ func checkSession(id string) error {
 
 // handlePGEvent applies an event to the playground dialog pg:<session>. The
 // dialog is marked as a playground one and never produces portal calls.
-// "idle" acts as if the client had been silent for the scenario's idle time.
+// "idle" acts as if the client had been silent until the dialog's next
+// timer: a reminder, or the scenario's idle time.
 func (s *Server) handlePGEvent(c echo.Context) error {
 	session, err := pathParam(c, "session")
 	if err != nil {
@@ -393,13 +394,10 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 		}
 	}
 	if ev.Type == engine.Idle {
-		// fast-forward the silence: the page cannot wait 15 minutes
-		if d, err := s.store.Dialog(ctx, key); err == nil && d.Status == engine.Active {
-			if sc := set.ByName[d.Scenario]; sc != nil && sc.Settings.Idle > 0 {
-				if due := d.LastIn.Add(sc.Settings.Idle); due.After(now) {
-					ev.Time = due
-				}
-			}
+		// fast-forward the silence to the next timer (a reminder, or
+		// idle): the page cannot wait 15 minutes
+		if d, err := s.store.Dialog(ctx, key); err == nil && d.Status == engine.Active && d.IdleAt.After(now) {
+			ev.Time = d.IdleAt
 		}
 	}
 	out, err := s.dialogs.Apply(ctx, dialogs.Input{Key: key, Event: ev, Scenario: req.Scenario, Channel: engine.Channel{Playground: true}})

@@ -103,6 +103,8 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			Channel:        engine.Channel{Member: "m42", Domain: "example.bitrix24.ru", Dialog: "chat42", Chat: 42, Bot: 7},
 			Language:       "en",
 			LanguageChosen: true,
+			Reminded:       2,
+			RemindFrom:     t0.Add(10 * time.Minute).In(msk),
 		}},
 		{"empty collections", engine.Dialog{
 			Key:    "api:empty",

@@ -15,9 +15,10 @@ import (
 	"github.com/olbot/olbot/scenarios"
 )
 
-const chatHelp = `Type as the client. Commands: /button N (press button N), /idle (the client goes silent),
-/at 2027-01-09T20:00 (set the clock, in the scenario's time zone), /restart (a new session),
-/state (where the dialog is), /language CODE (switch the dialog's language), /quit.`
+const chatHelp = `Type as the client. Commands: /button N (press button N), /idle (silent until the next
+reminder or idle), /at 2027-01-09T20:00 (set the clock, in the scenario's time zone),
+/restart (a new session), /state (where the dialog is), /language CODE (switch the
+dialog's language), /quit.`
 
 // runChat is an interactive terminal session with one scenario. It also
 // works with piped stdin, echoing each input so the transcript reads well.
@@ -115,7 +116,12 @@ func (c *chat) command(line string) bool {
 			c.send(engine.Event{Type: engine.Button, Text: rest})
 		}
 	case "/idle":
-		c.now = c.now.Add(c.sc.Settings.Idle)
+		// silent until the next timer: a reminder, or idle
+		if due := c.d.IdleAt; !due.IsZero() && due.After(c.now) {
+			c.now = due.Add(-time.Second) // send adds the second back
+		} else {
+			c.now = c.now.Add(c.sc.Settings.Idle)
+		}
 		c.send(engine.Event{Type: engine.Idle})
 	case "/at":
 		c.at(strings.TrimSpace(strings.TrimPrefix(line, fields[0])))
