@@ -179,3 +179,48 @@ func TestInstallBotAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestV2WebhookRefused: a v2 webhook post that does not have the
+// documented shape is a 400 naming the field, one that no installed
+// portal's application token proves is a 401; neither changes anything.
+func TestV2WebhookRefused(t *testing.T) {
+	p := newPortal(t, fakeportal.Config{})
+	e := startEnv(t, p, func(e *env) { e.cfg.Bitrix24.BotAPI = "v2" })
+	in := e.installV2()
+	chat := p.V2Chat(in.V2BotID, 1, 811, bitrix24.User{FirstName: "Anna"})
+	form, _ := p.V2Form(in.V2BotID, chat.Join())
+	for _, tc := range []struct {
+		name   string
+		change func(f url.Values)
+		status int
+		field  string
+	}{
+		{"a message id that is no number", func(f url.Values) {
+			f.Set("event", bitrix24.EventV2MessageAdd)
+			f.Set("data[message][id]", "abc")
+			f.Set("data[message][chatId]", "811")
+			f.Set("data[message][authorId]", "100811")
+		}, http.StatusBadRequest, "data[message][id]"},
+		{"an undocumented event", func(f url.Values) { f.Set("event", "ONIMBOTV2SOMETHING") }, http.StatusBadRequest, "event"},
+		{"no top-level token", func(f url.Values) { f.Del("auth[application_token]") }, http.StatusUnauthorized, "auth[application_token]"},
+		{"a token only in the bot's group", func(f url.Values) {
+			f.Set("data[bot][auth][application_token]", f.Get("auth[application_token]"))
+			f.Set("auth[application_token]", "forged-token")
+		}, http.StatusUnauthorized, "auth[application_token]"},
+		{"an unknown portal", func(f url.Values) { f.Set("auth[domain]", "other.bitrix24.com") }, http.StatusUnauthorized, "auth[domain]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = append([]string(nil), v...)
+			}
+			tc.change(f)
+			if status, body := e.postForm(f, ""); status != tc.status || body["field"] != tc.field {
+				t.Fatalf("%d %v, want %d naming %s", status, body, tc.status, tc.field)
+			}
+			if _, err := e.store.Dialog(context.Background(), "b24:"+e.member()+":"+chat.DialogID()); err == nil {
+				t.Fatal("a refused post made a dialog")
+			}
+		})
+	}
+}
