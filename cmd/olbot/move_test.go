@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +16,15 @@ import (
 
 // postEvent posts a v1 event as the portal would and fails on anything
 // but 200.
-func postEvent(t *testing.T, p *fakeportal.Portal, url string, form map[string][]string) {
+func postEvent(t *testing.T, p *fakeportal.Portal, target string, form map[string][]string) {
 	t.Helper()
-	resp, err := p.Post(context.Background(), url, form)
+	resp, err := p.Post(context.Background(), target, form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s answered %s to %s", url, resp.Status, form["event"])
+		t.Fatalf("%s answered %s to %s", target, resp.Status, form["event"])
 	}
 }
 
@@ -73,6 +75,21 @@ func TestMoveV1BotToV2(t *testing.T) {
 			waitFor(t, "the name question", n(3, "How may I call you?"))
 			postEvent(t, p, events, chat.Say("Anna"))
 			waitFor(t, "the email question", n(4, "Anna, what is your email?"))
+			// the portal has the question; wait until olbot recorded it sent,
+			// or a stop in between leaves it to be sent again (at least once)
+			waitFor(t, "the v1 outbox drained", func() (bool, string) {
+				resp, err := http.Get("http://" + v1.addr + "/v1/dialogs/" + url.PathEscape("b24:"+p.Config().MemberID+":"+dialog))
+				if err != nil {
+					return false, err.Error()
+				}
+				defer resp.Body.Close()
+				var d struct {
+					State string            `json:"state"`
+					Calls []json.RawMessage `json:"calls"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&d)
+				return err == nil && d.State == "ask_email" && len(d.Calls) == 0, fmt.Sprintf("%+v %v", d, err)
+			})
 			v1.end(t)
 			v1Sends := len(p.CallsOf(bitrix24.MethodMessageAdd))
 
