@@ -476,6 +476,39 @@ func (o *Outbox) QueueRegisterV2(ctx context.Context, member, handler, events, c
 	return o.queueApp(ctx, member, "the imbot.v2 bot registration", r)
 }
 
+// QueueV2ForInstalled queues the imbot.v2 bot's registration (eventMode
+// events) for every installed portal that has none yet — olbot serve
+// --bot-api v2 asks that of portals installed with v1, whose v1 bot stays
+// beside the new one (code BotCodeV2). A webhook-mode bot needs the handler
+// URL the install came to; a portal whose record (from an earlier version)
+// lacks it is left for its next install or update and named in skipped.
+// Registration is idempotent by code, so replicas doing it at once register
+// one bot.
+func (o *Outbox) QueueV2ForInstalled(ctx context.Context, events string) (queued int, skipped []string, err error) {
+	list, err := o.portals.List(ctx)
+	if err != nil {
+		return 0, nil, storeErr(err)
+	}
+	for _, in := range list {
+		if in.V2BotID != 0 {
+			continue
+		}
+		if events != "fetch" && in.Handler == "" {
+			skipped = append(skipped, in.Domain)
+			continue
+		}
+		code := BotCode
+		if in.BotID != 0 {
+			code = BotCodeV2
+		}
+		if err := o.QueueRegisterV2(ctx, in.MemberID, in.Handler, events, code); err != nil {
+			return queued, skipped, err
+		}
+		queued++
+	}
+	return queued, skipped, nil
+}
+
 // QueueBind commits event.bind of handler for ONAPPUNINSTALL and
 // ONAPPUPDATE to the portal's application outbox: only ONAPPINSTALL comes
 // without a binding, and the portal drops bindings on every update.

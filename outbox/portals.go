@@ -31,8 +31,11 @@ type Install struct {
 	BotID            int       `json:"bot_id,omitempty"` // the v1 bot (imbot.register)
 	// V2BotID is the imbot.v2 bot registered with the application's OAuth
 	// tokens, and V2Events its eventMode (webhook or fetch).
-	V2BotID     int       `json:"v2_bot_id,omitempty"`
-	V2Events    string    `json:"v2_events,omitempty"`
+	V2BotID  int    `json:"v2_bot_id,omitempty"`
+	V2Events string `json:"v2_events,omitempty"`
+	// Handler is the /bitrix24/events URL the install came to: the bots'
+	// event handler (empty in records of earlier versions).
+	Handler     string    `json:"handler,omitempty"`
 	InstalledAt time.Time `json:"installed_at"`
 	// RefreshedAt is when the pair was last issued: the refresh token
 	// dies 180 days later unless used (see RenewIdle).

@@ -254,8 +254,9 @@ func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 		return err
 	}
 	a := ev.Auth
+	handler := s.handlerURL(c)
 	in := outbox.Install{MemberID: proof.MemberID, Domain: proof.Domain, ClientEndpoint: proof.ClientEndpoint, ApplicationToken: a.ApplicationToken,
-		AccessToken: proof.AccessToken, RefreshToken: proof.RefreshToken, Expiry: proof.Expiry, InstalledAt: s.now()}
+		AccessToken: proof.AccessToken, RefreshToken: proof.RefreshToken, Expiry: proof.Expiry, InstalledAt: s.now(), Handler: handler}
 	in, err = s.portals.Install(ctx, in, func(old outbox.Install) error { return s.samePortal(old, proof, "install") })
 	if err != nil {
 		var ae *Error
@@ -265,7 +266,6 @@ func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 		return unavailable("save portal %s", a.MemberID, err)
 	}
 	s.log.Info("application installed", "domain", in.Domain, "member", in.MemberID)
-	handler := s.handlerURL(c)
 	switch s.botAPI(in) {
 	case "v1":
 		if in.BotID == 0 {

@@ -186,3 +186,30 @@ func TestServeLocalAppV2(t *testing.T) {
 		})
 	}
 }
+
+// TestServeBotAPIv2MovesV1Install: a portal installed with the v1 bot
+// stays v1 under the default; `--bot-api v2` registers its v2 bot at the
+// next start, beside the v1 one (code olbot_v2), with the handler URL the
+// install came to.
+func TestServeBotAPIv2MovesV1Install(t *testing.T) {
+	p, hs := fakeportal.NewServer(fakeportal.Config{Burst: -1})
+	defer hs.Close()
+	app := []string{"--oauth-url", p.TokenURL(), "--app-client-id", p.Config().ClientID, "--app-client-secret", p.Config().ClientSecret,
+		"--store", filepath.Join(t.TempDir(), "olbot.db"), "--scenarios", "../../examples"}
+	v1 := startServe(t, append(app, "--bot-api", "v1")...)
+	handler := "http://" + v1.addr + "/bitrix24/events"
+	postEvent(t, p, handler, p.InstallEvent())
+	waitFor(t, "the v1 bot", func() (bool, string) { return len(p.Bots()) == 1, fmt.Sprint(p.Calls()) })
+	v1.end(t)
+
+	startServe(t, app...).end(t) // the default, auto: a v1 install stays v1
+	if n := len(p.CallsOf(bitrix24.MethodV2BotRegister)); n != 0 {
+		t.Fatalf("%d imbot.v2.Bot.register calls under --bot-api auto, want none", n)
+	}
+	v2 := startServe(t, append(app, "--bot-api", "v2")...)
+	waitFor(t, "the v2 bot beside the v1 bot", func() (bool, string) { return len(p.V2Bots()) == 1, v2.stderr.String() })
+	bot := p.V2Bots()[0]
+	if bot.Code != "olbot_v2" || bot.EventMode != "webhook" || bot.WebhookURL != handler || len(p.Bots()) != 2 {
+		t.Fatalf("v2 bot %+v (bots %+v), want olbot_v2 in webhook mode at %s beside the v1 bot", bot, p.Bots(), handler)
+	}
+}

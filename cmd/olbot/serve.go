@@ -134,6 +134,19 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	if cfg.BotAPI == "v2" && cfg.AppClientID != "" && !cfg.fetchMode() {
+		// asked for: portals installed with v1 get their v2 bot now
+		n, skipped, err := ob.QueueV2ForInstalled(ctx, cfg.Events)
+		if err != nil {
+			return fmt.Errorf("--bot-api v2: queueing the imbot.v2 bots of the installed portals: %w", err)
+		}
+		if n > 0 {
+			log.Info("--bot-api v2: registering imbot.v2 bots beside the v1 bots of installed portals", "portals", n, "events", cfg.Events)
+		}
+		if len(skipped) > 0 {
+			log.Warn("--bot-api v2: these portals were installed by an earlier olbot, which kept no handler URL; their v2 bot comes with their next install or update of the application", "portals", skipped)
+		}
+	}
 	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", ob.Mode(),
 		"admin_token", cfg.AdminToken != "", "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)
 	if err := srv.Open(ctx); err != nil {
