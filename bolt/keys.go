@@ -18,6 +18,8 @@ import (
 //	         has pending calls, ordered by due time: Claim reads it in order
 //	idle     timeKey(IdleAt)+key → "", the dialogs with an idle event
 //	         ahead (IdleAt set), ordered by IdleAt: Idle reads it in order
+//	ended    endedKey(space, EndedAt, key) → "", the dialogs that finished
+//	         or were handed off, per key space by EndedAt: Ended reads it
 //	kv       len(ns)+ns+key → value: small records of other packages (portal installs)
 //	meta     "schema" → schemaVersion
 var (
@@ -30,8 +32,9 @@ var (
 	bucketIdle    = []byte("idle")
 	bucketMeta    = []byte("meta")
 	bucketKV      = []byte("kv")
+	bucketEnded   = []byte("ended")
 
-	allBuckets = [][]byte{bucketDialogs, bucketSeqs, bucketOutbox, bucketQueue, bucketParked, bucketReady, bucketIdle, bucketMeta, bucketKV}
+	allBuckets = [][]byte{bucketDialogs, bucketSeqs, bucketOutbox, bucketQueue, bucketParked, bucketReady, bucketIdle, bucketMeta, bucketKV, bucketEnded}
 
 	keySchema = []byte("schema")
 )
@@ -89,4 +92,9 @@ func readyKey(next time.Time, id uint64) []byte {
 // idleKey orders dialogs by IdleAt, then key.
 func idleKey(idleAt time.Time, key string) []byte {
 	return append(timeKey(idleAt), key...)
+}
+
+// endedKey orders the ended dialogs of one key space by EndedAt, then key.
+func endedKey(space string, at time.Time, key string) []byte {
+	return append(append(dialogPrefix(space), timeKey(at)...), key...)
 }

@@ -17,7 +17,7 @@ import (
 
 // buckets are one transaction's buckets.
 type buckets struct {
-	dialogs, seqs, outbox, queue, parked, ready, idle *bbolt.Bucket
+	dialogs, seqs, outbox, queue, parked, ready, idle, ended *bbolt.Bucket
 }
 
 func txBuckets(tx *bbolt.Tx) buckets {
@@ -29,6 +29,7 @@ func txBuckets(tx *bbolt.Tx) buckets {
 		parked:  tx.Bucket(bucketParked),
 		ready:   tx.Bucket(bucketReady),
 		idle:    tx.Bucket(bucketIdle),
+		ended:   tx.Bucket(bucketEnded),
 	}
 }
 
@@ -96,6 +97,9 @@ func commitTx(b buckets, c engine.Commit, rec []byte, res *commitResult) error {
 		if err := b.idle.Put(idleKey(c.Dialog.IdleAt, key), nil); err != nil {
 			return err
 		}
+	}
+	if err := reindexEnded(b, &old, &c.Dialog); err != nil {
+		return err
 	}
 	if err := b.dialogs.Put([]byte(key), rec); err != nil {
 		return err

@@ -162,9 +162,16 @@ func (s *Store) init() (err error) {
 				return fmt.Errorf("%w: it holds another program's data", ErrCorrupt)
 			}
 		}
+		oldFile := tx.Bucket(bucketDialogs) != nil && tx.Bucket(bucketEnded) == nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		if oldFile {
+			// written before the ended index (retention) existed
+			if err := indexEnded(tx); err != nil {
+				return fmt.Errorf("index the ended dialogs: %w", err)
 			}
 		}
 		if err := tx.Bucket(bucketMeta).Put(keySchema, []byte(schemaVersion)); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -51,7 +52,43 @@ type Dialog struct {
 	// without a client message. Zero when unused.
 	Reminded   int       `json:"rm,omitempty"`
 	RemindFrom time.Time `json:"rf,omitzero"`
+	// Ended is when the dialog finished or was handed off (the event's
+	// time); zero while it is active. Retention counts from it (EndedAt).
+	Ended time.Time `json:"te,omitzero"`
 }
+
+// EndedAt is the time retention counts from: when the dialog finished or
+// was handed off, or zero while it is active (or was never started).
+// Records written before Ended existed count from their last change. A
+// playground session (KeyPlayground) that is still active counts from its
+// last change too: the page that ran it is simply left, so nothing ever
+// finishes it.
+func (d *Dialog) EndedAt() time.Time {
+	switch {
+	case d.Status == Active && strings.HasPrefix(d.Key, KeyPlayground):
+		return d.Updated
+	case d.Status != Finished && d.Status != HandedOff:
+		return time.Time{}
+	case !d.Ended.IsZero():
+		return d.Ended
+	}
+	return d.Updated
+}
+
+// KeySpace is the namespace of a dialog key (KeyPortal, KeyAPI,
+// KeyPlayground), or "" for a key in none of them (none the server
+// writes). Retention sweeps each space with its own period.
+func KeySpace(key string) string {
+	for _, ns := range KeySpaces {
+		if strings.HasPrefix(key, ns) {
+			return ns
+		}
+	}
+	return ""
+}
+
+// KeySpaces are the dialog key namespaces, and "" for the keys in none.
+var KeySpaces = []string{KeyPortal, KeyAPI, KeyPlayground, ""}
 
 // Exists reports whether the dialog has ever been started.
 func (d *Dialog) Exists() bool { return d.Status != "" }

@@ -60,6 +60,7 @@ const (
 	tagLanguageChosen = 2 // no value
 	tagReminded       = 3 // followed by the count as a varint
 	tagRemindFrom     = 4 // followed by the time
+	tagEnded          = 5 // followed by the time
 )
 
 func appendOptional(b []byte, d *Dialog) []byte {
@@ -77,6 +78,10 @@ func appendOptional(b []byte, d *Dialog) []byte {
 	if !d.RemindFrom.IsZero() {
 		b = append(b, tagRemindFrom)
 		b = appendTime(b, d.RemindFrom)
+	}
+	if !d.Ended.IsZero() {
+		b = append(b, tagEnded)
+		b = appendTime(b, d.Ended)
 	}
 	return b
 }
@@ -98,6 +103,9 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagRemindFrom:
 			r.b = r.b[1:]
 			out.RemindFrom = r.time()
+		case tagEnded:
+			r.b = r.b[1:]
+			out.Ended = r.time()
 		default:
 			return
 		}

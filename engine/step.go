@@ -71,6 +71,7 @@ func Step(sc *scenarios.Scenario, d Dialog, ev Event) (Result, error) {
 	}
 	s.remindReset(&d)
 	s.d.IdleAt = idleAt(sc, &s.d)
+	s.d.Ended = ended(&d, &s.d, ev.Time)
 	if s.r.Outcome == Ignored && ev.Type == Idle && !s.d.IdleAt.Equal(d.IdleAt) {
 		// a reload changed the idle setting: keep the new due time
 		s.r.Outcome = Applied
@@ -80,6 +81,20 @@ func Step(sc *scenarios.Scenario, d Dialog, ev Event) (Result, error) {
 	}
 	s.r.Dialog = s.d
 	return s.r, nil
+}
+
+// ended is the new record's Ended: the event's time when this step
+// finished the dialog or handed it off (a hand-off later finished counts
+// from the finish), the old time while its status stays, zero while it is
+// active.
+func ended(old, d *Dialog, now time.Time) time.Time {
+	switch {
+	case d.Status != Finished && d.Status != HandedOff:
+		return time.Time{}
+	case old.Status == d.Status && !old.Ended.IsZero():
+		return old.Ended
+	}
+	return now
 }
 
 type stepper struct {

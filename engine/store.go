@@ -86,7 +86,7 @@ type Cursor struct {
 // `--store memory`); each declares `var _ engine.Store = (*Store)(nil)` and
 // passes the conformance suite in package storetest, which tests exactly
 // this contract. A store may also have the optional capabilities
-// SharedRateLimiter and LeaseReleaser.
+// SharedRateLimiter, LeaseReleaser and EndedSweeper.
 type Store interface {
 	DialogStore
 	Outbox
@@ -122,6 +122,29 @@ type DialogStore interface {
 	// committed while it runs may or may not be seen. fn must not call the
 	// store: the embedded store holds a read transaction while it runs.
 	ScanDialogs(ctx context.Context, fn func(Dialog) error) error
+	// Ended lists up to limit keys of dialogs in key space space (KeySpace
+	// of the key: KeyPortal, KeyAPI, KeyPlayground or "") that ended
+	// (Dialog.EndedAt is set) not after before: earliest EndedAt first,
+	// then by key; limit <= 0 lists nothing. The retention sweep reads it.
+	// Only store failures.
+	Ended(ctx context.Context, space string, before time.Time, limit int) ([]string, error)
+	// Erase deletes the dialog's record and every call of it — pending,
+	// leased or parked — in one transaction, and says what it deleted
+	// (nothing for a dialog that does not exist: not an error). With a
+	// non-zero endedBefore it deletes only a dialog that is still ended not
+	// after that time (Dialog.EndedAt), so that the retention sweep never
+	// deletes a dialog that an event restarted since it was listed; such a
+	// dialog is left as is and Erased is zero. Afterwards the key is new: a
+	// later Commit starts from PrevRev 0, and its calls' Seq may start
+	// again (no call of the erased dialog is left to order them against).
+	// Only store failures.
+	Erase(ctx context.Context, key string, endedBefore time.Time) (Erased, error)
+}
+
+// Erased is what Erase deleted.
+type Erased struct {
+	Dialog bool `json:"dialog"` // the record was deleted
+	Calls  int  `json:"calls"`  // pending and parked calls deleted
 }
 
 // Outbox is the queue of portal calls that commits wrote (transactional
@@ -190,4 +213,16 @@ type LeaseReleaser interface {
 	// Release ends every lease owner holds and returns how many it ended.
 	// Only store failures.
 	Release(ctx context.Context, owner string) (int, error)
+}
+
+// EndedSweeper is an optional capability: a store that erases a batch of
+// ended dialogs in one statement, skipping the rows another replica's sweep
+// holds, so that several replicas sweep at once without deleting twice or
+// waiting for each other (PostgreSQL). Without it the retention sweep lists
+// with Ended and erases each dialog with Erase.
+type EndedSweeper interface {
+	// SweepEnded erases up to limit dialogs of key space space that ended
+	// not after before, with all their calls, and returns how many dialogs
+	// and calls it deleted. Only store failures.
+	SweepEnded(ctx context.Context, space string, before time.Time, limit int) (dialogs, calls int, err error)
 }

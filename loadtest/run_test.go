@@ -19,6 +19,7 @@ import (
 	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/retention"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
 )
@@ -42,7 +43,8 @@ func startServer(t *testing.T, cfg server.Config, ocfg outbox.Config) string {
 	}
 	proc.SetPortal(ob)
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: reg, Dialogs: proc, Portals: ob.Portals(), Registrar: ob,
-		Funnel: funnel.New(store, reg, log, nil), Workers: []server.Worker{ob}, Metrics: metrics, Logger: log})
+		Funnel: funnel.New(store, reg, log, nil), Eraser: retention.New(store, retention.Config{UninstallGrace: retention.DefaultUninstallGrace}, ob.Portals(), log, nil),
+		Workers: []server.Worker{ob}, Metrics: metrics, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	}
 	d := c.Dialog.Clone()
 	d.Started, d.LastIn, d.Updated, d.IdleAt = d.Started.Round(0), d.LastIn.Round(0), d.Updated.Round(0), d.IdleAt.Round(0)
-	d.RemindFrom = d.RemindFrom.Round(0)
+	d.RemindFrom, d.Ended = d.RemindFrom.Round(0), d.Ended.Round(0)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

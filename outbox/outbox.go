@@ -93,6 +93,11 @@ type Outbox struct {
 	// it must not hand them out again: they would be sent twice.
 	claiming bool
 	ended    map[uint64]bool
+	// undone holds the calls the portal has done whose done this process
+	// could not record (the store refused the write): they are never sent
+	// again from here, and recordUndone writes their done when the store
+	// takes writes again.
+	undone map[uint64]engine.Call
 }
 
 const (
@@ -136,7 +141,7 @@ func New(cfg Config, opts Options) (*Outbox, error) {
 		metrics: newMetrics(opts.Metrics), sender: opts.Sender, backoff: opts.Backoff,
 		limiter: bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate}),
 		every:   time.Duration(float64(time.Second) / cfg.Rate), wakeCh: make(chan struct{}, 1),
-		inFlight: map[uint64]bool{}, ended: map[uint64]bool{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
+		inFlight: map[uint64]bool{}, ended: map[uint64]bool{}, undone: map[uint64]engine.Call{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
 	o.shared, _ = opts.Store.(engine.SharedRateLimiter) // PostgreSQL: one limit for every replica
 	host, _ := os.Hostname()
 	var rnd [4]byte
@@ -283,9 +288,10 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 			return 0 // a delivery that cannot be recorded would be sent again every round
 		}
 	}
+	o.recordUndone(ctx)
 	o.claimMu.Lock()
 	o.mu.Lock()
-	limit := claimBatch + len(o.inFlight)
+	limit := claimBatch + len(o.inFlight) + len(o.undone)
 	o.claiming = true
 	o.mu.Unlock()
 	claimed := time.Now()
@@ -341,7 +347,8 @@ func (o *Outbox) takeAtMost(calls []engine.Call, most int) []engine.Call {
 	out := calls[:0:0]
 	for _, c := range calls {
 		n, taking := round[c.Portal]
-		if o.inFlight[c.ID] || o.ended[c.ID] || (!taking && o.busy[c.Portal] > 0) || n >= most {
+		_, undone := o.undone[c.ID]
+		if o.inFlight[c.ID] || o.ended[c.ID] || undone || (!taking && o.busy[c.Portal] > 0) || n >= most {
 			continue
 		}
 		round[c.Portal] = n + 1
@@ -549,5 +556,6 @@ func (o *Outbox) queueApp(ctx context.Context, member, what string, reqs ...bitr
 // within ctx, then release the calls still held to the other replicas.
 func (o *Outbox) Drain(ctx context.Context) {
 	o.Flush(ctx)
+	o.recordUndone(ctx) // a last try, so the next process does not send them again
 	o.Release()
 }

@@ -115,6 +115,18 @@ func (p *Portals) Get(ctx context.Context, member string) (Install, error) {
 	return in, nil
 }
 
+// Installed reports whether portal member has an install record.
+func (p *Portals) Installed(ctx context.Context, member string) (bool, error) {
+	_, err := p.kv.Get(ctx, NSPortals, member)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, storeErr(err)
+	}
+	return true, nil
+}
+
 func (p *Portals) put(ctx context.Context, in Install) error {
 	b, err := json.Marshal(in)
 	if err != nil {

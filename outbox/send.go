@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -165,8 +166,9 @@ func (o *Outbox) record(ctx context.Context, c engine.Call, res json.RawMessage,
 	switch {
 	case class == bitrix24.ClassOK || class == bitrix24.ClassDone:
 		if err := o.store.Done(ctx, c.ID); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			log.Warn("outbox: could not mark a delivered call done; it may be sent again", "err", err)
+			log.Warn("outbox: could not record a delivered call as done; this process keeps it and records it when the store takes writes again", "err", err)
 			o.writeFailed(err)
+			o.keepUndone(c)
 		}
 		if !errors.Is(err, errLogged) {
 			o.metrics.portalCalls.WithLabelValues(c.Method, "ok").Inc()
@@ -207,6 +209,53 @@ func (o *Outbox) record(ctx context.Context, c engine.Call, res json.RawMessage,
 			log.Warn("outbox: could not park a call", "err", err)
 			o.writeFailed(err)
 		}
+	}
+}
+
+// keepUndone remembers a delivered call whose done could not be written.
+func (o *Outbox) keepUndone(c engine.Call) {
+	o.mu.Lock()
+	o.undone[c.ID] = c
+	n := len(o.undone)
+	o.mu.Unlock()
+	o.metrics.undone.Set(float64(n))
+}
+
+// recordUndone writes the done of every delivered call kept by
+// keepUndone, dropping those it wrote (or that are gone: erased, or done
+// by another replica); the rest wait for the next round. Delivery runs it
+// before each claim and at shutdown.
+func (o *Outbox) recordUndone(ctx context.Context) {
+	o.mu.Lock()
+	if len(o.undone) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	ids := make([]uint64, 0, len(o.undone))
+	for id := range o.undone {
+		ids = append(ids, id)
+	}
+	o.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	recorded := 0
+	for _, id := range ids {
+		err := o.store.Done(ctx, id)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			o.writeFailed(err)
+			break // the store still refuses: the next round tries again
+		}
+		o.mu.Lock()
+		delete(o.undone, id)
+		o.mu.Unlock()
+		recorded++
+	}
+	o.mu.Lock()
+	n := len(o.undone)
+	o.mu.Unlock()
+	o.metrics.undone.Set(float64(n))
+	if recorded > 0 {
+		o.log.Info("outbox: recorded delivered calls as done after the store took writes again", "calls", recorded, "left", n)
 	}
 }
 
@@ -254,8 +303,15 @@ func (o *Outbox) countError(err error) {
 // errLogged marks a call that was logged because no portal is configured.
 var errLogged = errors.New("logged, not sent: no portal configured")
 
+// logCall logs a call that no portal takes. Its params carry the client's
+// text (replies quote collected fields), which must not outlive an
+// erasure in a log: they show at debug level only.
 func (o *Outbox) logCall(c engine.Call) {
-	o.log.Info("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(RedactParams(c.Params)))
+	if o.log.Enabled(context.Background(), slog.LevelDebug) {
+		o.log.Debug("portal call (not sent: no portal configured)", "dialog", c.Dialog, "method", c.Method, "params", string(RedactParams(c.Params)))
+		return
+	}
+	o.log.Info("portal call (not sent: no portal configured; --log-level debug shows its params)", "dialog", c.Dialog, "method", c.Method)
 }
 
 // send delivers one call through the right client.

@@ -51,7 +51,7 @@ func (o *Outbox) Rides(most int) []pull.Ride {
 	o.claimMu.Lock()
 	o.mu.Lock()
 	o.claiming = true
-	limit := most + len(o.inFlight)
+	limit := most + len(o.inFlight) + len(o.undone)
 	o.mu.Unlock()
 	calls, err := o.store.Claim(ctx, o.owner, limit, o.now(), o.cfg.Lease)
 	calls = o.takeAtMost(calls, most)

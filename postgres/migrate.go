@@ -24,7 +24,8 @@ type migration struct {
 //
 //	dialogs  one row per dialog: rev (the CAS column), seq (the last Seq given
 //	         to its calls, never reused), record (Dialog.MarshalBinary),
-//	         idle_at (NULL when no idle event is due) for the sweep
+//	         idle_at (NULL when no idle event is due) for the sweep;
+//	         ended_at and space, computed from record and key, for retention
 //	outbox   one row per pending or parked call; next_at is '-infinity'
 //	         for a zero NextAt so it sorts first; done calls are deleted
 //	kv       small records of other packages (portal installs)
@@ -77,7 +78,8 @@ CREATE TABLE {schema}.rate (
 	tat    timestamptz NOT NULL
 );
 `},
-	pullMigration, // pull.go: the fetch-mode pollers' leases and offsets
+	pullMigration,      // pull.go: the fetch-mode pollers' leases and offsets
+	retentionMigration, // retention.go: ended_at and space, for the retention sweep
 }
 
 // lockSpace is the first key of the advisory lock that serializes

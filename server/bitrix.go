@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -51,7 +52,14 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 		if err := s.portals.Uninstall(ctx, ev.Auth.MemberID); err != nil {
 			return unavailable("forget portal %s", ev.Auth.MemberID, err)
 		}
-		s.log.Info("application uninstalled", "member", ev.Auth.MemberID, "domain", ev.Auth.Domain)
+		// data[CLEAN] is the "clear application data" box of the uninstall
+		// (on-app-uninstall.md): erase now, else after --uninstall-grace.
+		clean := fmt.Sprint(ev.Data["CLEAN"]) == "1"
+		e, err := s.eraser.Uninstalled(ctx, ev.Auth.MemberID, clean)
+		if err != nil {
+			return unavailable("erase portal %s", ev.Auth.MemberID, err)
+		}
+		s.log.Info("application uninstalled", "member", ev.Auth.MemberID, "domain", ev.Auth.Domain, "clean", clean, "erased_dialogs", e.Dialogs)
 		return c.JSON(http.StatusOK, map[string]any{"ok": true})
 	case bitrix24.EventBotDelete:
 		if err := s.portals.BotDeleted(ctx, ev.Auth.MemberID, ev.BotID); err != nil {
@@ -119,7 +127,7 @@ func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event, host string
 	if why != "" {
 		return s.ignored(c, ev, why)
 	}
-	out, err := s.dialogs.Apply(ctx, in)
+	out, err := s.applyRetrying(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -131,6 +139,39 @@ func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event, host string
 		resp["reason"] = out.Reason
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+// EventRetryFor is how long a portal chat event whose step cannot be
+// committed (the store refuses writes: a full disk, PostgreSQL failing
+// over) is retried in-process before it is answered 503. Bitrix24 does not
+// send a v1 event again, so a 503 loses the client's message; a short
+// outage within this bound loses nothing. The retries back off from 50ms
+// to 1s; the request's own end (the portal hung up) stops them.
+const EventRetryFor = 5 * time.Second
+
+// applyRetrying applies in, retrying a store failure for EventRetryFor.
+// Other errors (bad input) are final at once.
+func (s *Server) applyRetrying(ctx context.Context, in dialogs.Input) (dialogs.Outcome, error) {
+	deadline := time.Now().Add(EventRetryFor)
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := s.dialogs.Apply(ctx, in)
+		var ue *dialogs.UnavailableError
+		if err == nil || !errors.As(err, &ue) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			if err != nil && attempt > 1 {
+				s.log.Warn("portal event not committed after retrying; answered 503 (the portal will not send it again)", "dialog", in.Key, "attempts", attempt, "err", err)
+			}
+			return out, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return out, err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // chatInput is the engine event of a chat event, or why it is ignored.

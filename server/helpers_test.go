@@ -29,6 +29,7 @@ import (
 	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/retention"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -156,6 +157,7 @@ type env struct {
 
 	ob    outbox.Config // how the outbox reaches the portal
 	idle  time.Duration // idle sweep interval; default an hour
+	keep  retention.Config
 	srv   *Replica
 	store engine.Store
 	base  string // http://127.0.0.1:port
@@ -209,7 +211,7 @@ func (e *env) start() {
 		}
 		e.store = st
 	}
-	w := Wiring{Store: e.store, Registry: scenarios.NewRegistry(e.dir, nil), Outbox: e.ob, Backoff: e.backoff, Idle: e.idle,
+	w := Wiring{Store: e.store, Registry: scenarios.NewRegistry(e.dir, nil), Outbox: e.ob, Backoff: e.backoff, Idle: e.idle, Retention: e.keep,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if e.clock != nil {
 		w.Now = e.clock.Now

@@ -193,6 +193,7 @@ type Server struct {
 	portals   Portals
 	registrar Registrar
 	funnel    Funnel
+	eraser    Eraser
 	workers   []Worker
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
@@ -215,6 +216,7 @@ type Options struct {
 	Portals   Portals
 	Registrar Registrar
 	Funnel    Funnel
+	Eraser    Eraser // erasure on request and after an uninstall (package retention)
 	Workers   []Worker
 	// Metrics is where every part registered its metrics; /metrics serves
 	// it. Nil: a registry of the server's own.
@@ -226,8 +228,8 @@ type Options struct {
 // New builds a server; Open starts it.
 func New(cfg Config, opts Options) (*Server, error) {
 	cfg.defaults()
-	if opts.Store == nil || opts.Registry == nil || opts.Dialogs == nil || opts.Portals == nil || opts.Registrar == nil || opts.Funnel == nil {
-		return nil, errors.New("server: a store, a scenario registry, dialogs, portals, a registrar and a funnel are required")
+	if opts.Store == nil || opts.Registry == nil || opts.Dialogs == nil || opts.Portals == nil || opts.Registrar == nil || opts.Funnel == nil || opts.Eraser == nil {
+		return nil, errors.New("server: a store, a scenario registry, dialogs, portals, a registrar, a funnel and an eraser are required")
 	}
 	g, err := newGuard(cfg)
 	if err != nil {
@@ -253,6 +255,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		portals:   opts.Portals,
 		registrar: opts.Registrar,
 		funnel:    opts.Funnel,
+		eraser:    opts.Eraser,
 		workers:   opts.Workers,
 		pg:        newPlayground(),
 		guard:     g,
@@ -498,6 +501,9 @@ func (s *Server) routes() *echo.Echo {
 		return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 	}, accepts(mediaJSON, mediaForm))
 	v1.GET("/dialogs/:id", s.handleDialog)
+	v1.DELETE("/dialogs/:id", s.handleEraseDialog, accepts(mediaNone, mediaJSON))
+	v1.DELETE("/portals/:member", s.handleErasePortal, accepts(mediaNone, mediaJSON))
+	v1.GET("/backup", s.handleBackup)
 	v1.GET("/scenarios", s.handleScenarios)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))

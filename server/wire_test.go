@@ -13,6 +13,7 @@ import (
 	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/lines"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/retention"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -27,6 +28,9 @@ type Wiring struct {
 	Sender   outbox.Sender
 	Backoff  func(attempt int) time.Duration // default 20ms
 	Idle     time.Duration                   // idle sweep interval; default an hour
+	// Retention is the retention and erasure settings; the zero value
+	// keeps for ever with no uninstall grace (an uninstall erases at once).
+	Retention retention.Config
 }
 
 // Replica is one replica under test: the server and the parts behind it.
@@ -35,6 +39,8 @@ type Replica struct {
 	Outbox  *outbox.Outbox
 	Dialogs *dialogs.Processor
 	Funnel  *funnel.Book
+	// Retention sweeps and erases (its Sweep runs a sweep now).
+	Retention *retention.Sweeper
 }
 
 // Assemble wires a replica the way cmd/olbot's serve does; Open starts it.
@@ -71,11 +77,12 @@ func assemble(cfg Config, w Wiring) (*Replica, error) {
 	book := funnel.New(w.Store, w.Registry, w.Logger, w.Now)
 	proc.Observe(book)
 	idle := w.Idle
+	sweep := retention.New(w.Store, w.Retention, ob.Portals(), w.Logger, w.Now)
 	srv, err := New(cfg, Options{Store: w.Store, Registry: w.Registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
-		Workers: []Worker{ob, book, WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idle) })},
+		Eraser: sweep, Workers: []Worker{ob, book, WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idle) }), WorkerFunc(sweep.Run)},
 		Metrics: reg, Logger: w.Logger, Now: w.Now})
 	if err != nil {
 		return nil, err
 	}
-	return &Replica{Server: srv, Outbox: ob, Dialogs: proc, Funnel: book}, nil
+	return &Replica{Server: srv, Outbox: ob, Dialogs: proc, Funnel: book, Retention: sweep}, nil
 }

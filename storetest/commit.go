@@ -105,6 +105,7 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			LanguageChosen: true,
 			Reminded:       2,
 			RemindFrom:     t0.Add(10 * time.Minute).In(msk),
+			Ended:          t0.Add(80 * time.Minute),
 		}},
 		{"empty collections", engine.Dialog{
 			Key:    "api:empty",

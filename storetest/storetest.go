@@ -4,7 +4,8 @@
 // way to open fresh stores. It tests the contract written in
 // engine/store.go — every method of DialogStore, Outbox and KV, the
 // validation of engine.CheckCommit and engine.CheckKV with their limits —
-// and the optional capabilities (SharedRateLimiter, LeaseReleaser) on the
+// and the optional capabilities (SharedRateLimiter, LeaseReleaser,
+// EndedSweeper) on the
 // stores that have them.
 //
 // Besides that contract, the suite pins these choices, so that every store
@@ -90,9 +91,13 @@ func Run(t *testing.T, o Opener) {
 		{"KV", testKV},
 		{"KVInvalid", testKVInvalid},
 		{"ScanDialogs", testScanDialogs},
+		{"Ended", testEnded},
+		{"Erase", testErase},
+		{"EraseEnded", testEraseEnded},
 		{"Reopen", testReopen},
 		{"SharedRateLimiter", testSharedRateLimiter},
 		{"LeaseReleaser", testLeaseReleaser},
+		{"EndedSweeper", testEndedSweeper},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness(t, o)) })

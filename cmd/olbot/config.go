@@ -49,6 +49,8 @@ type serveConfig struct {
 	Rate            rate
 	AllowReinstall  bool
 	Pprof           bool
+	Retention       time.Duration
+	UninstallGrace  time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
 }
@@ -102,6 +104,33 @@ func duration(dst *time.Duration) func(string) error {
 		*dst = d
 		return nil
 	}
+}
+
+// period reads a duration that may be given in days ("90d") and may be 0
+// (for ever, or at once).
+func period(dst *time.Duration) func(string) error {
+	return func(s string) error {
+		d, err := parsePeriod(s)
+		if err != nil {
+			return err
+		}
+		*dst = d
+		return nil
+	}
+}
+
+// parsePeriod reads "90d", "36h", "1h30m" or "0".
+func parsePeriod(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n >= 0 && n <= 100*365 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%q: want a duration in days or hours, e.g. 90d, 36h, or 0", s)
 }
 
 func boolean(dst *bool) func(string) error {
@@ -203,6 +232,8 @@ func (c *serveConfig) options() []option {
 		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", def: "false", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: true, set: boolean(&c.AllowReinstall)},
 		{name: "pprof", env: "OLBOT_PPROF", def: "false", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: true, set: boolean(&c.Pprof)},
+		{name: "retention", env: "OLBOT_RETENTION", def: "90d", help: "how long a finished or handed-off dialog (its record, collected fields and calls) is kept after it ended, e.g. 90d or 36h; 0 keeps dialogs for ever (playground dialogs go after a day regardless)", set: period(&c.Retention)},
+		{name: "uninstall-grace", env: "OLBOT_UNINSTALL_GRACE", def: "7d", help: "how long an uninstalled portal's dialogs are kept in case it comes back; an uninstall with \"clear application data\" (CLEAN) erases them at once; 0: at once always", set: period(&c.UninstallGrace)},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", set: c.setLogLevel},
 		{name: "log-format", env: "OLBOT_LOG_FORMAT", def: "text", help: "text or json", set: c.setLogFormat},
 	}

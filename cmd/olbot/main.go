@@ -28,6 +28,9 @@ Usage:
   olbot fakeportal --api v2           the same through imbot.v2 fetch mode (olbot serve --webhook …)
   olbot load [--target URL] [--mode json|bitrix24|noop] [--dialogs N] [--rate R]
                                       load-test a running server: throughput, latency, outbox lag
+  olbot erase --server URL (--dialog ID | --portal MEMBER_ID)
+                                      erase a dialog's or a portal's data at once
+  olbot backup --server URL FILE      save a running server's store (bbolt) to FILE, checked
   olbot help                          this text
 
 Run "olbot COMMAND -h" for a command's flags.
@@ -47,6 +50,8 @@ var commands = map[string]command{
 	"register":   runRegister,
 	"fakeportal": runFakePortal,
 	"load":       runLoad,
+	"erase":      runErase,
+	"backup":     runBackup,
 }
 
 func main() {

@@ -14,9 +14,9 @@ import (
 	"github.com/olbot/olbot/fakeportal"
 )
 
-// postEvent posts a v1 event as the portal would and fails on anything
+// portalPost posts an event as the portal would and fails on anything
 // but 200.
-func postEvent(t *testing.T, p *fakeportal.Portal, target string, form map[string][]string) {
+func portalPost(t *testing.T, p *fakeportal.Portal, target string, form map[string][]string) {
 	t.Helper()
 	resp, err := p.Post(context.Background(), target, form)
 	if err != nil {
@@ -58,7 +58,7 @@ func TestMoveV1BotToV2(t *testing.T) {
 			v1 := startServe(t, append(v1args, store...)...)
 			events := handler("http://" + v1.addr)
 			if strings.Contains(tc.name, "local") {
-				postEvent(t, p, events, p.InstallEvent())
+				portalPost(t, p, events, p.InstallEvent())
 				waitFor(t, "the v1 bot's registration", func() (bool, string) { return len(p.Bots()) == 1, fmt.Sprint(p.Calls()) })
 			}
 			chat := p.Chat(1, 701, bitrix24.User{FirstName: "Anna"})
@@ -69,11 +69,11 @@ func TestMoveV1BotToV2(t *testing.T) {
 					return len(r) >= k && strings.Contains(r[k-1], last), strings.Join(r, "\n")
 				}
 			}
-			postEvent(t, p, events, chat.Join())
+			portalPost(t, p, events, chat.Join())
 			waitFor(t, "the v1 greeting and menu", n(2, "Leave a request"))
-			postEvent(t, p, events, chat.Say("Leave a request"))
+			portalPost(t, p, events, chat.Say("Leave a request"))
 			waitFor(t, "the name question", n(3, "How may I call you?"))
-			postEvent(t, p, events, chat.Say("Anna"))
+			portalPost(t, p, events, chat.Say("Anna"))
 			waitFor(t, "the email question", n(4, "Anna, what is your email?"))
 			// the portal has the question; wait until olbot recorded it sent,
 			// or a stop in between leaves it to be sent again (at least once)
@@ -143,7 +143,7 @@ func TestServeLocalAppV2(t *testing.T) {
 				args = append(args, "--events", "fetch")
 			}
 			s := startServe(t, args...)
-			postEvent(t, p, "http://"+s.addr+"/bitrix24/events", p.InstallEvent())
+			portalPost(t, p, "http://"+s.addr+"/bitrix24/events", p.InstallEvent())
 			waitFor(t, "the imbot.v2 bot's registration", func() (bool, string) {
 				return len(p.V2Bots()) == 1, fmt.Sprint(p.Calls())
 			})
@@ -198,7 +198,7 @@ func TestServeBotAPIv2MovesV1Install(t *testing.T) {
 		"--store", filepath.Join(t.TempDir(), "olbot.db"), "--scenarios", "../../examples"}
 	v1 := startServe(t, append(app, "--bot-api", "v1")...)
 	handler := "http://" + v1.addr + "/bitrix24/events"
-	postEvent(t, p, handler, p.InstallEvent())
+	portalPost(t, p, handler, p.InstallEvent())
 	waitFor(t, "the v1 bot", func() (bool, string) { return len(p.Bots()) == 1, fmt.Sprint(p.Calls()) })
 	v1.end(t)
 

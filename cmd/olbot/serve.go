@@ -23,6 +23,7 @@ import (
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
+	"github.com/olbot/olbot/retention"
 	"github.com/olbot/olbot/scenarios"
 	"github.com/olbot/olbot/server"
 )
@@ -130,7 +131,8 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		Burst:           cfg.Rate.Burst,
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
-	}, store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll)
+	}, retention.Config{Keep: cfg.Retention, Playground: retention.DefaultPlayground, UninstallGrace: cfg.UninstallGrace},
+		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll)
 	if err != nil {
 		return err
 	}
@@ -148,7 +150,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		}
 	}
 	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", ob.Mode(),
-		"admin_token", cfg.AdminToken != "", "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)
+		"admin_token", cfg.AdminToken != "", "retention", cfg.Retention, "uninstall_grace", cfg.UninstallGrace, "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)
 	if err := srv.Open(ctx); err != nil {
 		return err
 	}
@@ -183,7 +185,7 @@ const idleEvery = 5 * time.Second
 // outbox (nil: no fetch mode); its metrics go to the registry.
 type pollerFunc func(*dialogs.Processor, *outbox.Outbox, prometheus.Registerer) (server.Worker, error)
 
-func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc) (*server.Server, *outbox.Outbox, error) {
+func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -199,7 +201,8 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: log}))
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
-	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }),
+	sweep := retention.New(store, rcfg, ob.Portals(), log, nil)
+	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }), server.WorkerFunc(sweep.Run),
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs
 		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })}
 	if poll != nil {
@@ -209,7 +212,7 @@ func wire(cfg server.Config, ocfg outbox.Config, store engine.Store, registry *s
 		}
 		workers = append(workers, w)
 	}
-	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,
+	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book, Eraser: sweep,
 		Workers: workers, Metrics: reg, Logger: log})
 	return srv, ob, err
 }
