@@ -311,7 +311,7 @@ func (p *Portal) messageAdd(who caller, prm params) (any, *apiErr) {
 		kb = nil
 	}
 	p.nextMessage++
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot"})
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now()})
 	return p.id(p.nextMessage), nil
 }
 
@@ -382,7 +382,7 @@ func (p *Portal) sessionMessageSend(prm params) (any, *apiErr) {
 	}
 	if strings.TrimSpace(text) != "" {
 		p.nextMessage++
-		p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: "chat" + strconv.Itoa(id), Text: text, Kind: "greeting"})
+		p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: "chat" + strconv.Itoa(id), Text: text, Kind: "greeting", Time: p.cfg.Now()})
 	}
 	return true, nil
 }

@@ -112,8 +112,9 @@ type Message struct {
 	DialogID string // "chat1777"
 	BotID    int    // 0 for session messages
 	Text     string
-	Keyboard any    // KEYBOARD as sent, nil when none
-	Kind     string // "bot" (imbot.message.add), "greeting" (session.message.send)
+	Keyboard any       // KEYBOARD as sent, nil when none
+	Kind     string    // "bot" (imbot.message.add), "greeting" (session.message.send)
+	Time     time.Time // when the portal posted it, by its clock
 }
 
 // Chat states reported by ChatState.

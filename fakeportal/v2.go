@@ -302,7 +302,7 @@ func (p *Portal) v2Send(who caller, prm params) (any, *apiErr) {
 		}
 	}
 	p.nextMessage++
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: b.ID, Text: text, Keyboard: kb, Kind: "bot"})
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: b.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now()})
 	res := group(mustTree("v2.answer.imbot.v2.Chat.Message.send"), "result")
 	res["id"] = p.nextMessage
 	return res, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/olbot/olbot/engine"
@@ -65,6 +66,13 @@ func (p *Portals) PortalID(ctx context.Context, host, member string) (string, er
 	p.ids[host] = id
 	p.mu.Unlock()
 	return id, nil
+}
+
+// PortalIDIn is Portals.PortalID for a caller that has no Outbox yet
+// (fetch mode's start): the same choice, kept in store.
+func PortalIDIn(ctx context.Context, store engine.KV, log *slog.Logger, host, member string) (string, error) {
+	p := &Portals{kv: store, log: log, ids: map[string]string{}}
+	return p.PortalID(ctx, host, member)
 }
 
 // knownMember finds the member id the store already uses for host: an

@@ -138,8 +138,12 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error // a timer
 	Rand  func() float64                                   // jitter; math/rand
 	Log   *slog.Logger                                     // slog.Default()
-	// OnReject is called for every rejected event (after it is logged and
-	// counted), e.g. to keep it in the store or count it in a metric.
+	// Rejects keeps every rejected event (the reason with it), e.g.
+	// Rejects over the store; nil: kept in Stats only. A failure to keep
+	// one is logged; the event is skipped all the same.
+	Rejects RejectLog
+	// OnReject is called for every rejected event (after it is logged,
+	// counted and kept).
 	OnReject func(Rejection)
 }
 
@@ -423,6 +427,11 @@ func (p *Poller) reject(ctx context.Context, r Rejection) {
 			s.Rejections = s.Rejections[len(s.Rejections)-maxRejections:]
 		}
 	})
+	if p.cfg.Rejects != nil {
+		if err := p.cfg.Rejects.Record(ctx, r); err != nil {
+			p.cfg.Log.WarnContext(ctx, "pull: the rejected event could not be kept; skipped all the same", "key", r.Key, "offset", r.Offset, "error", err)
+		}
+	}
 	if p.cfg.OnReject != nil {
 		p.cfg.OnReject(r)
 	}

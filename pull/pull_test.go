@@ -14,6 +14,7 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
+	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/pull"
 )
 
@@ -325,6 +326,8 @@ func TestPollerRejects(t *testing.T) {
 	var mu sync.Mutex
 	var reported []string
 	cfg := e.config("a")
+	kept := pull.Rejects{KV: memstore.New(), Keys: []string{cfg.Key}}
+	cfg.Rejects = kept
 	cfg.OnReject = func(r pull.Rejection) {
 		mu.Lock()
 		reported = append(reported, r.Reason.Field)
@@ -360,10 +363,17 @@ func TestPollerRejects(t *testing.T) {
 	if got["olbot_pull_events_rejected_total"] != 2 || got["olbot_pull_events_ignored_total"] != 1 || got["olbot_pull_events_total"] != 2 {
 		t.Fatalf("metrics %v", got)
 	}
+	list, err := kept.List(context.Background())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("kept in the store: %+v, %v; want both", list, err)
+	}
 	for i, want := range []string{"data.chat", "type"} {
 		r := st.Rejections[i]
 		if r.Reason.Field != want || r.Reason.EventID == 0 || reported[i] != want {
 			t.Fatalf("rejection %d: %v (reported %q), want field %s", i, r.Reason, reported[i], want)
+		}
+		if k := list[i]; k.Field != want || k.EventID != r.Reason.EventID || k.Reason != r.Reason.Error() {
+			t.Fatalf("kept rejection %d: %+v, want %v", i, k, r.Reason)
 		}
 	}
 }

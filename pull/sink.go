@@ -51,6 +51,9 @@ type DialogSink struct {
 	// OnDelete is called for ONIMBOTV2DELETE, the bot's last event (forget
 	// the bot, tell a person); its error fails the page, to be retried.
 	OnDelete func(ctx context.Context, ev bitrix24.V2Event) error
+	// Hold, when set, is taken around a page's steps (PageWake.Hold), so
+	// that the outbox sends the page's replies together.
+	Hold func() (release func())
 }
 
 var _ Sink = (*DialogSink)(nil)
@@ -72,6 +75,10 @@ func (s *DialogSink) Apply(ctx context.Context, events []bitrix24.V2Event, next 
 	if s.Now != nil {
 		now = s.Now
 	}
+	release := func() {}
+	if s.Hold != nil && len(events) > 0 {
+		release = s.Hold()
+	}
 	err := s.Cursors.Guard(ctx, fence, func() error {
 		for _, ev := range events {
 			if err := s.apply(ctx, log, ev, now(), next, fence); err != nil {
@@ -80,6 +87,7 @@ func (s *DialogSink) Apply(ctx context.Context, events []bitrix24.V2Event, next 
 		}
 		return nil
 	})
+	release()
 	if err != nil {
 		return err
 	}

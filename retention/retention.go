@@ -36,6 +36,24 @@ const (
 	DefaultEvery = time.Minute
 )
 
+// DuplicateWindow is how long after a dialog ended its processed message
+// ids (engine.Dialog.Recent, at most engine.RecentIDs) are kept to
+// recognise an event delivered twice. A duplicate only comes from a
+// retry of a delivery that already happened — a portal event the server
+// did not acknowledge, /v1/events retried by its client, a fetch-mode
+// poll read again after a restart — which comes within minutes; a day is
+// ample. Afterwards the trim pass drops the ids from the record (the
+// record itself stays until the retention period ends).
+const DuplicateWindow = 24 * time.Hour
+
+// trimEvery is how often the trim pass runs: it reads every record once
+// (a scan), so not every minute; trimBatch bounds the records one pass
+// rewrites.
+const (
+	trimEvery = time.Hour
+	trimBatch = 10000
+)
+
 // batch is how many dialogs one list-and-erase round takes: small, so that
 // no transaction of the sweep is big and events go between them.
 const batch = 100
@@ -105,6 +123,7 @@ type Report struct {
 	Dialogs int `json:"dialogs"`
 	Calls   int `json:"calls"`
 	Portals int `json:"portals"` // uninstalled portals whose grace ended
+	Trimmed int `json:"trimmed"` // records whose processed ids were dropped (TrimProcessed)
 }
 
 // FirstSweepDelay is how long the first start of a version with retention
@@ -121,12 +140,23 @@ func (s *Sweeper) Run(ctx context.Context) {
 	}
 	t := time.NewTimer(first)
 	defer t.Stop()
+	var trimmed time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			t.Reset(s.cfg.Every)
+			if time.Since(trimmed) >= trimEvery {
+				trimmed = time.Now()
+				n, err := s.TrimProcessed(ctx)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					s.log.Warn("retention: dropping old processed message ids failed; will retry", "err", err, "trimmed", n)
+				case n > 0:
+					s.log.Info("retention: dropped the processed message ids of dialogs that ended over a day ago", "dialogs", n)
+				}
+			}
 			r, err := s.Sweep(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -221,6 +251,51 @@ func (s *Sweeper) eraseAll(ctx context.Context, keys []string, before time.Time)
 	close(next)
 	wg.Wait()
 	return dialogs, calls, err
+}
+
+// TrimProcessed drops the processed message ids of the dialogs that ended
+// more than DuplicateWindow ago (at most trimBatch records per call) and
+// returns how many records it rewrote. Each rewrite is a compare-and-set
+// commit of the record without its ids: a dialog an event changed
+// meanwhile is left for the next pass.
+func (s *Sweeper) TrimProcessed(ctx context.Context) (int, error) {
+	before := s.now().Add(-DuplicateWindow)
+	var keys []string
+	// ScanDialogs' fn must not call the store: collect, then rewrite.
+	err := s.store.ScanDialogs(ctx, func(d engine.Dialog) error {
+		if at := d.EndedAt(); len(d.Recent) > 0 && !at.IsZero() && !at.After(before) && len(keys) < trimBatch {
+			keys = append(keys, d.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("find old processed ids: %w", err)
+	}
+	n := 0
+	for _, key := range keys {
+		d, err := s.store.Dialog(ctx, key)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if at := d.EndedAt(); len(d.Recent) == 0 || at.IsZero() || at.After(before) {
+			continue // restarted since the scan
+		}
+		next := d.Clone()
+		next.Recent = nil
+		next.Rev++
+		err = s.store.Commit(ctx, engine.Commit{Dialog: next, PrevRev: d.Rev})
+		switch {
+		case errors.Is(err, engine.ErrConflict):
+			continue // an event came: the next pass looks again
+		case err != nil:
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // EraseDialog deletes one dialog's record and calls at once, whatever its

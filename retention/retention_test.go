@@ -251,3 +251,40 @@ func TestNotice(t *testing.T) {
 		t.Fatalf("the second start logged %q", buf.String())
 	}
 }
+
+// TestTrimProcessed: the processed message ids of a dialog that ended more
+// than DuplicateWindow ago are dropped, the record (fields, rev order)
+// otherwise kept; younger and active dialogs keep theirs.
+func TestTrimProcessed(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			withIDs := func(d engine.Dialog) engine.Dialog {
+				d.Recent = []string{"m1", "m2"}
+				return d
+			}
+			commit(t, s, withIDs(endedAt("b24:m:old", t0.Add(-DuplicateWindow-time.Minute))))
+			commit(t, s, withIDs(endedAt("b24:m:young", t0.Add(-DuplicateWindow+time.Minute))))
+			commit(t, s, withIDs(engine.Dialog{Key: "b24:m:live", Status: engine.Active, Updated: t0.Add(-100 * time.Hour)}))
+			sw := New(s, Config{Keep: DefaultKeep}, nil, slog.New(slog.DiscardHandler), func() time.Time { return t0 })
+			if n, err := sw.TrimProcessed(t.Context()); err != nil || n != 1 {
+				t.Fatalf("TrimProcessed = %d, %v; want 1", n, err)
+			}
+			for key, want := range map[string]int{"b24:m:old": 0, "b24:m:young": 2, "b24:m:live": 2} {
+				d, err := s.Dialog(t.Context(), key)
+				if err != nil || len(d.Recent) != want {
+					t.Fatalf("%s: ids %v, %v; want %d", key, d.Recent, err, want)
+				}
+				if key == "b24:m:old" && (d.Rev != 2 || d.Fields["phone"] == "" || !d.Ended.Equal(t0.Add(-DuplicateWindow-time.Minute))) {
+					t.Fatalf("the trimmed record changed otherwise: %+v", d)
+				}
+			}
+			if n, err := sw.TrimProcessed(t.Context()); err != nil || n != 0 {
+				t.Fatalf("second TrimProcessed = %d, %v; want 0", n, err)
+			}
+			// still swept by retention when its time comes
+			if got, _ := s.Ended(t.Context(), engine.KeyPortal, t0, 10); !slices.Equal(got, []string{"b24:m:old", "b24:m:young"}) {
+				t.Fatalf("Ended after the trim = %q", got)
+			}
+		})
+	}
+}

@@ -209,7 +209,7 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 
 func compileState(st *stateDef) *State {
 	out := &State{
-		Name: st.Name, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
+		Name: st.Name, Line: st.At.Line, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
 		CRM: st.CRM.V, Operator: st.Operator.V, Finish: st.Finish.V, Commands: st.commandsApply(),
 		Remind: compileRemind(st),

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -33,6 +34,13 @@ type GraphNode struct {
 	End  string `json:"end,omitempty"`
 	Save string `json:"save,omitempty"` // field an answer is saved into
 	Text string `json:"text,omitempty"` // what the bot asks or says there (template source)
+	// Short is Text on one line, shortened to fit under the name.
+	Short string `json:"short,omitempty"`
+	// Type is what the state does, drawn by shape and colour: question
+	// (asks and saves an answer), menu (buttons or words), handoff (to an
+	// operator or another line), finish, or message (says and moves on).
+	Type string `json:"type,omitempty"`
+	Line int    `json:"line,omitempty"` // the state's line in the file
 }
 
 // GraphEdge is one arrow, between node ids.
@@ -42,6 +50,10 @@ type GraphEdge struct {
 	Key   string `json:"key"` // EdgeKey of the state names ("[*]" for start and end)
 	Label string `json:"label,omitempty"`
 	Kind  string `json:"kind"`
+	// Technical arrows are not part of the conversation as written: where
+	// dialogs go when a reload removed their state. The page hides them
+	// unless asked, and they do not shape the layout.
+	Technical bool `json:"technical,omitempty"`
 }
 
 // EdgeKey names an arrow by its states, "FROM -> TO" with NoState for the
@@ -50,8 +62,8 @@ func EdgeKey(from, to string) string { return from + " -> " + to }
 
 // Layout sizes, in SVG units.
 const (
-	gNodeH   = 40
-	gRowGap  = 100 // centre to centre
+	gNodeH   = 50
+	gRowGap  = 116 // centre to centre
 	gColGap  = 40  // between boxes in a row
 	gMargin  = 24
 	gSideGap = 80 // room on the right for arrows that go back up
@@ -93,7 +105,7 @@ func (s *Scenario) Layout() Graph {
 			to = addNode(GraphNode{Name: NoState, Kind: "end", W: gEndDot, H: gEndDot, Of: from})
 			endOf[from] = to
 		}
-		g.Edges = append(g.Edges, GraphEdge{From: from, To: to, Key: EdgeKey(e.From, e.To), Label: e.Label, Kind: e.Kind})
+		g.Edges = append(g.Edges, GraphEdge{From: from, To: to, Key: EdgeKey(e.From, e.To), Label: e.Label, Kind: e.Kind, Technical: e.Kind == EdgeMissing})
 	}
 	if g.Edges == nil {
 		g.Edges = []GraphEdge{}
@@ -104,7 +116,7 @@ func (s *Scenario) Layout() Graph {
 
 // stateNode is a state's box, not yet placed.
 func stateNode(name string, st *State) GraphNode {
-	n := GraphNode{Name: name, Kind: "state", H: gNodeH, W: boxWidth(name), Waits: st.Waits(), Save: st.Save}
+	n := GraphNode{Name: name, Kind: "state", H: gNodeH, Waits: st.Waits(), Save: st.Save, Line: st.Line}
 	switch {
 	case st.Operator != "":
 		n.End = "operator"
@@ -114,6 +126,18 @@ func stateNode(name string, st *State) GraphNode {
 		n.End = "finish"
 	}
 	switch {
+	case n.End == "operator" || n.End == "transfer":
+		n.Type = "handoff"
+	case n.End == "finish":
+		n.Type = "finish"
+	case st.Ask != nil:
+		n.Type = "question"
+	case len(st.Menu) > 0 || len(st.On) > 0 || len(st.Choices) > 0:
+		n.Type = "menu"
+	default:
+		n.Type = "message"
+	}
+	switch {
 	case st.Ask != nil:
 		n.Text = st.Ask.Raw
 	case st.Say != nil:
@@ -121,13 +145,35 @@ func stateNode(name string, st *State) GraphNode {
 	case st.Greet != nil && st.Greet.Text != nil:
 		n.Text = st.Greet.Text.Raw
 	}
+	n.Short = shorten(n.Text, gShortText)
+	n.W = boxWidth(name, n.Short)
 	return n
 }
 
-// boxWidth estimates a state box's width from its name.
-func boxWidth(name string) int {
-	w := 8*utf8.RuneCountInString(name) + 28
-	return min(max(w, 80), 240)
+// gShortText is how many characters of a state's text its box shows.
+const gShortText = 30
+
+// shorten puts text on one line and cuts it at a word to at most n
+// characters, with an ellipsis.
+func shorten(text string, n int) string {
+	text = strings.Join(strings.Fields(text), " ")
+	r := []rune(text)
+	if len(r) <= n {
+		return text
+	}
+	cut := string(r[:n-1])
+	if i := strings.LastIndexByte(cut, ' '); i > n/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ,.;:-—") + "…"
+}
+
+// boxWidth estimates a state box's width from its name (bold, 13px) and
+// its text (12px); the page shortens a text further if it still does
+// not fit.
+func boxWidth(name, text string) int {
+	w := max(8*utf8.RuneCountInString(name), 7*utf8.RuneCountInString(text)) + 28
+	return min(max(w, 96), 240)
 }
 
 // placer places the nodes of one graph: the start and the states in rows
@@ -150,6 +196,7 @@ func newPlacer(g *Graph, endOf map[int]int) *placer {
 		switch {
 		case e.From == e.To:
 			p.left[e.From] = gLoop
+		case e.Technical:
 		case !p.isEnd(e.To):
 			p.succ[e.From] = append(p.succ[e.From], e.To)
 		}
@@ -166,7 +213,7 @@ func (p *placer) slot(v int) int   { return p.left[v] + p.g.Nodes[v].W + p.right
 func (p *placer) place(start int) {
 	maxRank := p.ranks(start)
 	for _, e := range p.g.Edges {
-		if e.From != e.To && !p.isEnd(e.To) && p.rank[e.From] < p.rank[e.To] {
+		if e.From != e.To && !e.Technical && !p.isEnd(e.To) && p.rank[e.From] < p.rank[e.To] {
 			p.pred[e.To] = append(p.pred[e.To], e.From)
 		}
 	}

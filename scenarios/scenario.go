@@ -26,6 +26,9 @@ type Scenario struct {
 	Lines   []int // Open Line ids; empty means this is the default scenario
 	Start   string
 	Version string // content hash (first 12 hex digits of SHA-256)
+	// Source is the file's content this scenario was loaded from: the
+	// server keeps it in the history of versions that went live.
+	Source []byte
 
 	Settings Settings
 	// Languages are settings.languages: the languages texts are written
@@ -170,6 +173,7 @@ func (r *Route) MatchesFuzzy(in match.Input) bool { return r.match.MatchFuzzy(in
 // State is one state of a scenario.
 type State struct {
 	Name string
+	Line int // the line of the state's name in the file (the editor jumps there)
 
 	Greet    *Greeting
 	Say      *Template

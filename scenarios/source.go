@@ -58,7 +58,9 @@ func Parse(file string, src []byte) (*Scenario, Problems) {
 	if ps.HasErrors() {
 		return nil, ps
 	}
-	return compile(def, t, ps), ps
+	sc := compile(def, t, ps)
+	sc.Source = src
+	return sc, ps
 }
 
 // parseYAML parses one YAML document into its root mapping node.

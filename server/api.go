@@ -13,6 +13,7 @@ import (
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/pull"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -216,6 +217,21 @@ func (s *Server) scenariosView() ScenariosResponse {
 		resp.Scenarios = append(resp.Scenarios, ScenarioView{Name: sc.Name, Title: sc.Title, File: sc.File, Version: sc.Version, Lines: sc.Lines, Default: sc.Default(), States: len(sc.States)})
 	}
 	return resp
+}
+
+// handleRejected lists the polled events fetch mode recorded as rejected
+// and skipped, each bot's oldest first (the latest pull.DefaultKeepRejected
+// per bot).
+func (s *Server) handleRejected(c echo.Context) error {
+	list := []pull.RejectedEvent{}
+	if s.rejected != nil {
+		var err error
+		if list, err = s.rejected.List(c.Request().Context()); err != nil {
+			s.log.WarnContext(c.Request().Context(), "listing rejected events failed", "error", err)
+			return &Error{Code: EUnavailable, Message: "the store is unavailable, try again"}
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rejected": list})
 }
 
 func (s *Server) handleScenarios(c echo.Context) error {

@@ -207,7 +207,10 @@ func checkDryRun(t *testing.T, e *env) {
 	mustJSON(t, body, &dry)
 	want := DryRunResponse{File: filepath.Join(e.dir, "support.yaml"), OK: true, Scenario: "support", Version: scenarios.Version([]byte(supportNoEmail)),
 		Live: live, Running: 3, Moved: map[string]int{"ask_email": 2}, MovedTo: "welcome", Removed: []string{"ask_email"}}
-	dry.Warnings = nil
+	if len(dry.Problems) != len(dry.Warnings) || len(dry.Problems) == 0 || !dry.Problems[0].Warning || dry.Problems[0].Line == 0 {
+		t.Fatalf("dry run: problems %+v, want the warnings positioned", dry.Problems)
+	}
+	dry.Warnings, dry.Problems = nil, nil
 	if status != http.StatusOK || !jsonEqual(dry, want) {
 		t.Fatalf("dry run: %d %s\nwant %+v", status, body, want)
 	}
@@ -221,7 +224,7 @@ func checkDryRun(t *testing.T, e *env) {
 	if status != http.StatusUnprocessableEntity || dry.OK || len(dry.Errors) == 0 || !positioned(filepath.Join(e.dir, "support.yaml")).MatchString(dry.Errors[0]) {
 		t.Fatalf("dry run of a broken file: %d %s", status, body)
 	}
-	for _, q := range []string{"", "?file=", "?file=../etc/x.yaml", "?file=.hidden.yaml"} {
+	for _, q := range []string{"", "?file=", "?file=../etc/x.yaml", "?file=.hidden.yaml", "?file=/etc/x.yaml", "?file=a/../support.yaml", "?file=nofolder/x.yaml"} {
 		status, body := e.api(http.MethodPost, "/v1/scenarios/check"+q, supportNoEmail)
 		if got := parseError(t, body); status != http.StatusBadRequest || got.Field != "file" {
 			t.Fatalf("dry run %q: %d %s, want 400 naming file", q, status, body)

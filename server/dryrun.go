@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/scenarios"
 )
 
 // DryRunResponse says what saving a scenario file would do to live dialogs.
@@ -18,10 +21,12 @@ type DryRunResponse struct {
 	OK       bool     `json:"ok"`
 	Errors   []string `json:"errors,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
-	Scenario string   `json:"scenario,omitempty"`
-	Version  string   `json:"version,omitempty"`
-	Live     string   `json:"live_version,omitempty"` // the version it would replace
-	Running  int      `json:"running"`                // active dialogs of this scenario now
+	// Problems are the errors and warnings, positioned, for the editor's marks.
+	Problems []ProblemView `json:"problems"`
+	Scenario string        `json:"scenario,omitempty"`
+	Version  string        `json:"version,omitempty"`
+	Live     string        `json:"live_version,omitempty"` // the version it would replace
+	Running  int           `json:"running"`                // active dialogs of this scenario now
 	// Moved counts running dialogs whose state the new version removes, by
 	// their current state; each goes to MovedTo.
 	Moved   map[string]int `json:"moved,omitempty"`
@@ -30,24 +35,39 @@ type DryRunResponse struct {
 	Removed []string `json:"removed_states,omitempty"`
 }
 
-// handleDryRun is POST /v1/scenarios/check?file=NAME with the file's new
-// content as the body: it checks the content exactly as a reload would and
-// reports how many running dialogs sit in states the change removes and
-// where they would go. Nothing is changed.
+// handleDryRun is POST /v1/scenarios/check?file=PATH with the file's new
+// content as the body; PATH is the file inside the scenario folder
+// (support.yaml, sales/leads.yaml). It checks the content exactly as a
+// reload would and reports how many running dialogs sit in states the
+// change removes and where they would go. Nothing is changed.
 func (s *Server) handleDryRun(c echo.Context) error {
-	name := c.QueryParam("file")
-	if name == "" {
-		return &Error{Code: EInvalid, Field: "file", Message: "name the scenario file: ?file=support.yaml"}
-	}
-	if strings.Contains(name, "/") || strings.Contains(name, `\`) || strings.HasPrefix(name, ".") {
-		return &Error{Code: EInvalid, Field: "file", Message: "file is a name inside the scenario folder, without folders"}
-	}
-	src, err := readBody(c)
+	rel, abs, err := s.scenarioPath(c.QueryParam("file"), false)
 	if err != nil {
 		return err
 	}
-	file := filepath.Join(s.registry.Dir(), name)
-	resp := DryRunResponse{File: file}
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, scenarios.MaxFileSize)
+	src, err := readBody(c)
+	if err != nil {
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return &Error{Code: ETooLarge, Message: "the scenario is larger than 1 MiB, the limit of a scenario file"}
+		}
+		return err
+	}
+	resp, err := s.dryRun(c.Request().Context(), abs, src)
+	if err != nil {
+		return err
+	}
+	resp.File = filepath.Join(s.registry.Dir(), filepath.FromSlash(rel))
+	if !resp.OK {
+		return c.JSON(http.StatusUnprocessableEntity, resp)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// dryRun checks src as the new content of file and counts the running
+// dialogs the change would move.
+func (s *Server) dryRun(ctx context.Context, file string, src []byte) (DryRunResponse, error) {
+	resp := DryRunResponse{File: file, Problems: []ProblemView{}}
 	sc, problems := s.registry.DryRun(file, src)
 	for _, p := range problems {
 		if p.Warning {
@@ -55,14 +75,15 @@ func (s *Server) handleDryRun(c echo.Context) error {
 		} else {
 			resp.Errors = append(resp.Errors, p.Error())
 		}
+		resp.Problems = append(resp.Problems, problemView(p))
 	}
 	if sc == nil {
-		return c.JSON(http.StatusUnprocessableEntity, resp)
+		return resp, nil
 	}
 	resp.OK, resp.Scenario, resp.Version = true, sc.Name, sc.Version
 	live := s.registry.Current().Set.ByName[sc.Name]
 	if live == nil {
-		return c.JSON(http.StatusOK, resp)
+		return resp, nil
 	}
 	resp.Live = live.Version
 	for _, st := range live.Order {
@@ -71,7 +92,7 @@ func (s *Server) handleDryRun(c echo.Context) error {
 		}
 	}
 	resp.Moved = map[string]int{}
-	err = s.store.ScanDialogs(c.Request().Context(), func(d engine.Dialog) error {
+	err := s.store.ScanDialogs(ctx, func(d engine.Dialog) error {
 		if d.Status != engine.Active || d.Scenario != sc.Name {
 			return nil
 		}
@@ -82,7 +103,7 @@ func (s *Server) handleDryRun(c echo.Context) error {
 		return nil
 	})
 	if err != nil {
-		return unavailable("scan dialogs for %s", sc.Name, err)
+		return resp, unavailable("scan dialogs for %s", sc.Name, err)
 	}
 	if len(resp.Moved) > 0 {
 		resp.MovedTo = sc.MissingTarget()
@@ -90,7 +111,7 @@ func (s *Server) handleDryRun(c echo.Context) error {
 		resp.Moved = nil
 	}
 	sort.Strings(resp.Removed)
-	return c.JSON(http.StatusOK, resp)
+	return resp, nil
 }
 
 // Summary describes a dry run in a few lines for `olbot check --server`.

@@ -8,8 +8,10 @@ package server
 // page itself is public.
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,6 +28,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/scenarios"
+	"github.com/olbot/olbot/schema"
 )
 
 //go:embed web
@@ -54,9 +57,12 @@ func newPlayground() *playground {
 
 // playgroundRoutes registers the page and its API.
 func (s *Server) playgroundRoutes(e *echo.Echo) {
-	e.GET("/", staticFile("web/index.html", "text/html; charset=utf-8"))
+	e.GET("/", indexPage())
 	e.GET("/playground/app.js", staticFile("web/app.js", "text/javascript; charset=utf-8"))
 	e.GET("/playground/app.css", staticFile("web/app.css", "text/css; charset=utf-8"))
+	// the editor: CodeMirror 6 bundled by `make editor` (editor/), committed
+	e.GET("/playground/editor.js", staticFile("web/editor.js", "text/javascript; charset=utf-8"))
+	e.GET("/playground/schema.json", staticBlob(schema.Scenario, "application/schema+json"))
 
 	api := e.Group("/playground/api", s.requireAdmin)
 	api.GET("/scenarios", s.handlePGScenarios)
@@ -137,6 +143,44 @@ func staticFile(name, contentType string) echo.HandlerFunc {
 	if err != nil {
 		panic(fmt.Sprintf("playground: embedded file %s: %v", name, err))
 	}
+	return staticBody(name, body, contentType)
+}
+
+// indexPage serves the page with a fresh CSP nonce on every request: the
+// editor (CodeMirror) writes its styles into a <style> element, which the
+// policy allows only with this nonce; the page's own CSS and scripts come
+// from files ('self'), and no inline script is allowed at all.
+func indexPage() echo.HandlerFunc {
+	body, err := webFS.ReadFile("web/index.html")
+	if err != nil {
+		panic(fmt.Sprintf("playground: embedded file index.html: %v", err))
+	}
+	page := string(body)
+	if !strings.Contains(page, "{{nonce}}") {
+		panic("playground: index.html lacks its {{nonce}} meta tag")
+	}
+	return func(c echo.Context) error {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return errorf(EInternal, "no randomness for the page's nonce: %v", err)
+		}
+		nonce := base64.StdEncoding.EncodeToString(b[:])
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-"+nonce+"'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		return c.HTML(http.StatusOK, strings.Replace(page, "{{nonce}}", nonce, 1))
+	}
+}
+
+// staticBlob serves bytes embedded elsewhere (the JSON Schema).
+func staticBlob(body []byte, contentType string) echo.HandlerFunc {
+	return staticBody("schema.json", body, contentType)
+}
+
+func staticBody(name string, body []byte, contentType string) echo.HandlerFunc {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
 	return func(c echo.Context) error {
@@ -189,6 +233,13 @@ type ProblemView struct {
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
 	Text    string `json:"text"` // the whole FILE:LINE:COL: error: … line, as `olbot check` prints it
+	Warning bool   `json:"warning,omitempty"`
+}
+
+// problemView is one checker problem as the page shows it.
+func problemView(p *scenarios.Problem) ProblemView {
+	first, _, _ := strings.Cut(p.Error(), "\n")
+	return ProblemView{Where: fmt.Sprintf("%s:%d:%d", p.File, p.Pos.Line, p.Pos.Col), Line: p.Pos.Line, Col: p.Pos.Col, Path: p.Path, Message: p.Msg, Hint: p.Hint, Text: first, Warning: p.Warning}
 }
 
 func (s *Server) reloadStatus() ReloadStatus {
@@ -203,9 +254,7 @@ func (s *Server) reloadStatus() ReloadStatus {
 		}
 		fe := FileErrors{File: f.File, Scenario: f.Name, Live: f.Version}
 		for _, p := range f.Problems.Errors() {
-			text := p.Error()
-			first, _, _ := strings.Cut(text, "\n")
-			fe.Problems = append(fe.Problems, ProblemView{Where: fmt.Sprintf("%s:%d:%d", p.File, p.Pos.Line, p.Pos.Col), Line: p.Pos.Line, Col: p.Pos.Col, Path: p.Path, Message: p.Msg, Hint: p.Hint, Text: first})
+			fe.Problems = append(fe.Problems, problemView(p))
 		}
 		if len(fe.Problems) == 0 { // no structured problems: show the text
 			for _, line := range strings.Split(f.Error, "\n") {

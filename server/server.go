@@ -28,7 +28,9 @@ import (
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
+	"github.com/olbot/olbot/history"
 	"github.com/olbot/olbot/outbox"
+	"github.com/olbot/olbot/pull"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -58,6 +60,10 @@ type Config struct {
 	// Pprof serves net/http/pprof under /debug/pprof/, behind the admin
 	// token: off by default, since profiles reveal internals and cost CPU.
 	Pprof bool
+	// Edit lets the playground's editor save scenario files while olbot
+	// listens beyond loopback (on loopback it may always, behind the admin
+	// token when one is set).
+	Edit bool
 
 	Bitrix24 Bitrix24Config
 
@@ -152,6 +158,12 @@ type Funnel interface {
 	View(ctx context.Context, scenario string) (funnel.Funnel, error)
 }
 
+// Rejected lists the polled events that fetch mode recorded as rejected
+// (pull.Rejects): GET /v1/rejected.
+type Rejected interface {
+	List(ctx context.Context) ([]pull.RejectedEvent, error)
+}
+
 // Worker is background work beside the HTTP server (delivery, idle sweeps,
 // funnel writes): Open starts Run, and Close cancels its ctx after the
 // in-flight events drained and waits for it to return.
@@ -195,8 +207,15 @@ type Server struct {
 	funnel    Funnel
 	eraser    Eraser
 	workers   []Worker
+	rejected  Rejected
 	pg        *playground // the playground page's reload news (playground.go)
 	guard     *guard      // host, origin and media type checks (guard.go)
+	history   *history.Log
+
+	saveMu      sync.Mutex            // one editor save at a time (files.go)
+	histMu      sync.Mutex            // guards editorSaves and recorded
+	editorSaves map[string]editorSave // file → the editor's last save, not yet recorded
+	recorded    map[string]string     // file → the version last put in the history
 
 	reloadReq chan chan<- scenarios.ReloadOutcome
 	ready     bool
@@ -218,6 +237,7 @@ type Options struct {
 	Funnel    Funnel
 	Eraser    Eraser // erasure on request and after an uninstall (package retention)
 	Workers   []Worker
+	Rejected  Rejected // nil: no fetch mode, GET /v1/rejected lists nothing
 	// Metrics is where every part registered its metrics; /metrics serves
 	// it. Nil: a registry of the server's own.
 	Metrics *prometheus.Registry
@@ -257,9 +277,14 @@ func New(cfg Config, opts Options) (*Server, error) {
 		funnel:    opts.Funnel,
 		eraser:    opts.Eraser,
 		workers:   opts.Workers,
+		rejected:  opts.Rejected,
 		pg:        newPlayground(),
 		guard:     g,
-		reloadReq: make(chan chan<- scenarios.ReloadOutcome, 1),
+		history:   history.New(opts.Store),
+
+		editorSaves: map[string]editorSave{},
+		recorded:    map[string]string{},
+		reloadReq:   make(chan chan<- scenarios.ReloadOutcome, 1),
 	}
 	s.echo = s.routes()
 	return s, nil
@@ -375,6 +400,9 @@ func (s *Server) reloaded(out scenarios.ReloadOutcome) {
 	s.readyMu.Lock()
 	s.lastLoad = out
 	s.readyMu.Unlock()
+	if out.Err == nil {
+		s.recordHistory(out.Trigger) // before the news, so a page that asks sees the version
+	}
 	s.pg.reloaded(s.reloadStatus(), out) // tell open playground pages; never blocks
 	snap := s.registry.Current()
 	s.metrics.scenarios.Set(float64(len(snap.Set.List)))
@@ -505,8 +533,10 @@ func (s *Server) routes() *echo.Echo {
 	v1.DELETE("/portals/:member", s.handleErasePortal, accepts(mediaNone, mediaJSON))
 	v1.GET("/backup", s.handleBackup)
 	v1.GET("/scenarios", s.handleScenarios)
+	v1.GET("/rejected", s.handleRejected)
 	v1.POST("/scenarios/reload", s.handleReload, accepts(mediaNone, mediaJSON))
 	v1.POST("/scenarios/check", s.handleDryRun, accepts(mediaYAML))
+	s.fileRoutes(v1)
 	if s.cfg.Pprof {
 		dbg := e.Group("/debug/pprof", s.requireAdmin)
 		dbg.GET("/cmdline", echo.WrapHandler(http.HandlerFunc(pprof.Cmdline)))

@@ -36,6 +36,7 @@ type serveConfig struct {
 	BotToken        string
 	PollInterval    time.Duration
 	PollIdle        time.Duration
+	PollLease       time.Duration
 	AppToken        string
 	HandlerSecret   string
 	AdminToken      string
@@ -49,6 +50,7 @@ type serveConfig struct {
 	Rate            rate
 	AllowReinstall  bool
 	Pprof           bool
+	Edit            bool
 	Retention       time.Duration
 	UninstallGrace  time.Duration
 	LogLevel        slog.Level
@@ -219,6 +221,7 @@ func (c *serveConfig) options() []option {
 		{name: "bot-token", env: "OLBOT_BOT_TOKEN", help: "imbot.v2 botToken, at most 40 characters (fetch mode; default: generated once and kept in the store)", secret: true, set: text(&c.BotToken)},
 		{name: "poll-interval", env: "OLBOT_POLL_INTERVAL", def: "2s", help: "fetch mode: time between polls while chats are active or more events wait (the docs ask for at least 2s)", set: duration(&c.PollInterval)},
 		{name: "poll-idle", env: "OLBOT_POLL_IDLE", def: "5s", help: "fetch mode: time between polls when no chat was active for a minute (the docs ask for 5-30s)", set: duration(&c.PollIdle)},
+		{name: "poll-lease", env: "OLBOT_POLL_LEASE", def: "15s", help: "fetch mode with several replicas: how long the polling replica's lease lasts; another replica takes polling over within it after the poller died", set: duration(&c.PollLease)},
 		{name: "app-token", env: "OLBOT_APP_TOKEN", help: "application token events must carry (auth[application_token])", secret: true, set: text(&c.AppToken)},
 		{name: "handler-secret", env: "OLBOT_HANDLER_SECRET", help: "secret k of the handler URL …/bitrix24/events?k=SECRET (printed by olbot register)", secret: true, set: text(&c.HandlerSecret)},
 		{name: "admin-token", env: "OLBOT_ADMIN_TOKEN", help: "bearer token for the /v1 routes; required to listen beyond loopback", secret: true, set: text(&c.AdminToken)},
@@ -232,6 +235,7 @@ func (c *serveConfig) options() []option {
 		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", def: "false", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: true, set: boolean(&c.AllowReinstall)},
 		{name: "pprof", env: "OLBOT_PPROF", def: "false", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: true, set: boolean(&c.Pprof)},
+		{name: "edit", env: "OLBOT_EDIT", def: "false", help: "let the playground's editor save scenario files while listening beyond loopback (always allowed on loopback; needs the admin token)", boolean: true, set: boolean(&c.Edit)},
 		{name: "retention", env: "OLBOT_RETENTION", def: "90d", help: "how long a finished or handed-off dialog (its record, collected fields and calls) is kept after it ended, e.g. 90d or 36h; 0 keeps dialogs for ever (playground dialogs go after a day regardless)", set: period(&c.Retention)},
 		{name: "uninstall-grace", env: "OLBOT_UNINSTALL_GRACE", def: "7d", help: "how long an uninstalled portal's dialogs are kept in case it comes back; an uninstall with \"clear application data\" (CLEAN) erases them at once; 0: at once always", set: period(&c.UninstallGrace)},
 		{name: "log-level", env: "OLBOT_LOG_LEVEL", def: "info", help: "debug, info, warn or error", set: c.setLogLevel},

@@ -17,6 +17,9 @@ Usage:
   olbot serve [flags]                 run the server (default: examples/ on 127.0.0.1:8080)
   olbot check PATH…                   check scenario files or folders; exit 1 on errors
   olbot check --server URL FILE…      ask a running server what saving FILE would do to live dialogs
+  olbot history FILE --server URL     list the versions of FILE that went live on a running server
+  olbot rollback FILE HASH --server URL [--yes]
+                                      show the impact, then put a kept version of FILE live again
   olbot test [--coverage] PATH…       run conversation tests (*.test.yaml)
   olbot chat [--client NAME] FILE     talk to a scenario in the terminal
   olbot graph [--format mermaid|dot] FILE
@@ -50,6 +53,8 @@ var commands = map[string]command{
 	"register":   runRegister,
 	"fakeportal": runFakePortal,
 	"load":       runLoad,
+	"history":    runHistory,
+	"rollback":   runRollback,
 	"erase":      runErase,
 	"backup":     runBackup,
 }

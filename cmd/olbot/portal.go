@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -240,13 +239,19 @@ func post(ctx context.Context, p *fakeportal.Portal, handler string, form url.Va
 // checkServer asks a running server what saving each file would do (dry run).
 func checkServer(ctx context.Context, base, token string, files []string, stdout, stderr io.Writer) int {
 	code := 0
+	a := apiClient{base: base, token: token}
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			fmt.Fprintln(stderr, "olbot check:", err)
 			return 2
 		}
-		u := strings.TrimRight(base, "/") + "/v1/scenarios/check?file=" + url.QueryEscape(filepath.Base(f))
+		name, err := a.serverFile(ctx, f, false)
+		if err != nil {
+			fmt.Fprintln(stderr, "olbot check:", err)
+			return 2
+		}
+		u := strings.TrimRight(base, "/") + "/v1/scenarios/check?file=" + url.QueryEscape(name)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(src)))
 		if err != nil {
 			fmt.Fprintln(stderr, "olbot check:", err)

@@ -93,10 +93,12 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 	defer stop(nil)
 	var poll pollerFunc
 	var v2 *v2Bot
+	var rejected server.Rejected
 	if cfg.fetchMode() {
 		if v2, err = connectV2(ctx, cfg, store, out, log); err != nil {
 			return err
 		}
+		rejected = v2.rejects(store)
 		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
 			return v2.poller(cfg, store, proc, ob, reg, log, func(err error) { stop(err) })
 		}
@@ -112,6 +114,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		AdminToken: cfg.AdminToken,
 		PublicHost: cfg.PublicHost,
 		Pprof:      cfg.Pprof,
+		Edit:       cfg.Edit,
 		Bitrix24: server.Bitrix24Config{
 			AppToken:       cfg.AppToken,
 			HandlerSecret:  cfg.HandlerSecret,
@@ -132,7 +135,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
 	}, retention.Config{Keep: cfg.Retention, Playground: retention.DefaultPlayground, UninstallGrace: cfg.UninstallGrace},
-		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll)
+		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, rejected)
 	if err != nil {
 		return err
 	}
@@ -185,7 +188,7 @@ const idleEvery = 5 * time.Second
 // outbox (nil: no fetch mode); its metrics go to the registry.
 type pollerFunc func(*dialogs.Processor, *outbox.Outbox, prometheus.Registerer) (server.Worker, error)
 
-func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc) (*server.Server, *outbox.Outbox, error) {
+func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, rejected server.Rejected) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -213,6 +216,6 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 		workers = append(workers, w)
 	}
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book, Eraser: sweep,
-		Workers: workers, Metrics: reg, Logger: log})
+		Workers: workers, Rejected: rejected, Metrics: reg, Logger: log})
 	return srv, ob, err
 }

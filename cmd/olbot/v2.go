@@ -33,8 +33,9 @@ func (c *serveConfig) fetchMode() bool { return c.Webhook != "" && c.ClientID ==
 
 // v2Bot is the bot fetch mode polls for.
 type v2Bot struct {
-	bot  *bitrix24.V2
-	host string // the portal's host (lower-case); its dialog-key id is outbox.Portals.PortalID's
+	bot    *bitrix24.V2
+	host   string // the portal's host (lower-case)
+	portal string // its id in dialog keys (outbox.PortalIDIn): also the rate limit's and the poller's key
 }
 
 // connectV2 registers the imbot.v2 bot (idempotently, by code) with the
@@ -94,7 +95,14 @@ func connectV2(ctx context.Context, cfg *serveConfig, kv engine.KV, out io.Write
 	if cfg.PollInterval < docsMinPoll {
 		log.Warn("--poll-interval is below the docs' 2s between polls: for tests against the fake portal only", "poll_interval", cfg.PollInterval)
 	}
-	return &v2Bot{bot: client.V2Bot(info.ID, token), host: client.Host()}, nil
+	// the dialog keys' id of the portal: the member id a v1 deployment's
+	// store already uses for this host, so that its running dialogs go on
+	// under the v2 bot; the host on a store that knows none
+	portal, err := outbox.PortalIDIn(ctx, kv, log, client.Host(), "")
+	if err != nil {
+		return nil, fmt.Errorf("the dialog-key id of portal %s: %w", client.Host(), err)
+	}
+	return &v2Bot{bot: client.V2Bot(info.ID, token), host: client.Host(), portal: portal}, nil
 }
 
 // botToken returns --bot-token, else the one kept in the store for the
@@ -123,15 +131,6 @@ func botToken(ctx context.Context, cfg *serveConfig, kv engine.KV) (token string
 // and shares its rate limit. fail stops serve with the poller's fatal
 // error (a deleted webhook or bot).
 func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer, log *slog.Logger, fail func(error)) (server.Worker, error) {
-	// the dialog keys' id of the portal: the member id a v1 deployment's
-	// store already uses for this host, so that its running dialogs go on
-	// under the v2 bot; the host on a store that knows none
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	portal, err := ob.Portals().PortalID(ctx, b.host, "")
-	if err != nil {
-		return nil, fmt.Errorf("the dialog-key id of portal %s: %w", b.host, err)
-	}
 	var lease pull.Lease
 	var cursors pull.Cursors
 	if pg, ok := store.(*postgres.Store); ok {
@@ -142,21 +141,26 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 		mem := &pull.Memory{}
 		lease, cursors = mem, pull.KVCursors{KV: store, Lease: mem}
 	}
+	// the replies of a polled page go out together, in one request
+	wake := &pull.PageWake{Portal: ob}
+	proc.SetPortal(wake)
 	p, err := pull.New(pull.Config{
-		Key:    engine.KeyPortal + portal + ":v2bot:" + strconv.Itoa(b.bot.ID()),
+		Key:    b.key(),
 		Holder: ob.Owner(),
-		Portal: portal,
+		Portal: b.portal,
 		Source: ridesFinish{b.bot, cfg.PortalTimeout},
-		Sink: &pull.DialogSink{Portal: portal, Domain: b.host, Dialogs: proc, Cursors: cursors, Log: log,
+		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.host, Dialogs: proc, Cursors: cursors, Log: log, Hold: wake.Hold,
 			OnDelete: func(ctx context.Context, ev bitrix24.V2Event) error {
 				log.Error("the imbot.v2 bot was deleted on the portal; restart olbot to register it again", "bot_id", ev.Bot.ID)
 				return nil
 			}},
 		Lease:    lease,
+		Rejects:  b.rejects(store),
 		Budget:   ob,
 		Rides:    ob,
 		Interval: cfg.PollInterval,
 		Idle:     cfg.PollIdle,
+		LeaseTTL: cfg.PollLease,
 		Log:      log,
 	})
 	if err != nil {
@@ -170,6 +174,17 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 			fail(err)
 		}
 	}), nil
+}
+
+// key is the bot's poller key: its lease, offset and rejected events.
+func (b *v2Bot) key() string {
+	return engine.KeyPortal + b.portal + ":v2bot:" + strconv.Itoa(b.bot.ID())
+}
+
+// rejects keeps the bot's rejected events in the store, where GET
+// /v1/rejected reads them (every replica on the store sees them).
+func (b *v2Bot) rejects(store engine.KV) pull.Rejects {
+	return pull.Rejects{KV: store, Keys: []string{b.key()}}
 }
 
 // ridesFinish is the bot as the poller's Source: a poll that carries

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/fakeportal"
+	"github.com/olbot/olbot/pull"
 )
 
 // lockedBuffer is an output both the test and serve use at once.
@@ -204,6 +206,9 @@ func fetchConversation(t *testing.T, store []string) {
 		t.Fatalf("%d bots after the second start, want the same one (registration is idempotent)", n)
 	}
 	waitFor(t, "the email question", has(4, "Anna, what is your email?"))
+	// an event without the documented shape is kept as rejected and
+	// skipped: the messages behind it are answered
+	badID := p.V2Push(bot.ID, bitrix24.EventV2MessageAdd, map[string]any{"bot": map[string]any{"id": bot.ID}, "message": map[string]any{"id": "abc"}})
 	chat.Say("anna@example")
 	waitFor(t, "the retry", has(5, "does not look like an email"))
 	chat.Say("anna@example.com")
@@ -221,6 +226,7 @@ func fetchConversation(t *testing.T, store []string) {
 	if !strings.Contains(string(metrics), "olbot_pull_polls_total{key=") || !strings.Contains(string(metrics), "olbot_pull_lease_held{key=") {
 		t.Fatalf("/metrics lacks the poller's counters:\n%s", metrics)
 	}
+	wantRejected(t, second.addr, badID)
 	second.end(t)
 
 	want := []string{
@@ -246,6 +252,26 @@ func fetchConversation(t *testing.T, store []string) {
 	}
 	if n := len(p.CallsOf(bitrix24.MethodV2BotRegister)); n != 2 {
 		t.Fatalf("%d Bot.register calls, want one per start", n)
+	}
+}
+
+// wantRejected checks that GET /v1/rejected lists exactly the event id,
+// with its reason.
+func wantRejected(t *testing.T, addr string, id int64) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/v1/rejected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Rejected []pull.RejectedEvent `json:"rejected"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/rejected: %d, %v", resp.StatusCode, err)
+	}
+	if len(got.Rejected) != 1 || got.Rejected[0].EventID != id || got.Rejected[0].Field == "" || !strings.Contains(got.Rejected[0].Reason, got.Rejected[0].Field) {
+		t.Fatalf("GET /v1/rejected: %+v, want event %d with its field and reason", got.Rejected, id)
 	}
 }
 

@@ -7,6 +7,69 @@
 
   var I18N = {
     en: {
+      editor: 'Edit the scenario',
+      editorLabel: 'Scenario file',
+      file: 'File',
+      newFileBtn: 'New file…',
+      newName: 'Name of the new file',
+      create: 'Create',
+      newMark: '(new)',
+      newNameBad: 'A path inside the scenario folder ending in .yaml, e.g. sales/leads.yaml',
+      editOff: 'Saving is off: {r}',
+      unsaved: 'unsaved changes',
+      newFile: 'new file, not saved yet',
+      savedAt: 'as on disk (version {h})',
+      discard: 'Your changes in the editor will be lost. Continue?',
+      checking: 'checking…',
+      checkFailed: 'could not check: {e}',
+      nErrors: '{e} errors, {w} warnings — the server would keep the last good version',
+      nWarnings: 'no errors, {w} warnings',
+      noProblems: 'no problems',
+      lineCol: 'line {l}, col {c}',
+      warning: 'warning',
+      error: 'error',
+      problems: 'Problems',
+      save: 'Save…',
+      revert: 'Discard my changes',
+      previewTitle: 'Before saving',
+      confirmSave: 'Save and make it live',
+      cancelSave: 'Back to editing',
+      cannotSave: 'This text cannot be saved: fix the errors marked in the editor (listed under Problems). Nothing was written.',
+      impactNew: 'A new scenario “{s}” (version {v}); no running dialog is affected.',
+      impactLive: 'Scenario “{s}” goes from version {a} to {b}; {n} dialogs are running now.',
+      impactRemoved: 'Removed states: {l}.',
+      impactNone: 'No running dialog sits in a removed state.',
+      impactMoved: '{n} running dialogs in “{a}” will go to “{b}”.',
+      rollbackTo: 'Roll back to version {h}:',
+      saveRefused: 'Not saved: {e}. Your text is still in the editor.',
+      savedLive: 'Saved {f}: version {h} is live.',
+      savedNotLive: 'Saved {f}, but it is not live: see the errors above.',
+      conflictTitle: 'Not saved: the file changed',
+      keepMine: 'Keep my text and replace the file on disk (preview first)',
+      historyTitle: 'History of this file',
+      hVersion: 'Version',
+      hTime: 'Went live',
+      hSource: 'From',
+      hSize: 'Bytes',
+      rollBack: 'Roll back…',
+      live: 'live',
+      src_start: 'server start',
+      src_disk: 'file changed on disk',
+      src_reload: 'reload',
+      src_editor: 'editor',
+      diffFrom: 'Compare',
+      diffTo: 'with',
+      showDiff: 'Show the differences',
+      same: 'The two versions are the same.',
+      zoomIn: 'Zoom in',
+      zoomOut: 'Zoom out',
+      zoomFit: 'Fit',
+      technical: 'Show technical arrows (where dialogs go after a reload removed their state)',
+      kind_question: 'question',
+      kind_menu: 'menu',
+      kind_message: 'message',
+      kind_handoff: 'handoff',
+      kind_finish: 'finish',
       title: 'olbot playground',
       skip: 'Skip to the message box',
       version: 'Scenarios version',
@@ -70,7 +133,7 @@
       statusFinished: 'finished',
       notLoaded: 'This scenario is no longer loaded.',
       diagramOf: 'Diagram of scenario {s}: {n} states, arrows as in olbot graph.',
-      legend: 'Thick orange box: the dialog’s current state. Dashed box and ◉: hands off or finishes. Dotted arrow: a global command. Orange: a loop is a bad answer asked again, a solid arrow is retries used up, a dashed one is silence. Every label: hover an arrow, or open the list below.',
+      legend: 'Each box: the state’s name and what the bot says there. Blue rounded box: a question; box with cut corners: a menu; grey: a message; dashed orange: a handoff to a person; green pill: the end. Thick orange frame: the dialog’s current state. Dotted arrow: a global command. Orange arrows: a loop is a bad answer asked again, solid is retries used up, dashed is silence. Click a box to edit it; drag to move, the buttons or Ctrl+wheel to zoom. Every label: hover an arrow, or open the list below.',
       arrowsList: 'Arrows as a list',
       start: 'start',
       end: 'end',
@@ -111,6 +174,69 @@
       e_transferUser: 'transfer → operator {x}'
     },
     ru: {
+      editor: 'Редактировать сценарий',
+      editorLabel: 'Файл сценария',
+      file: 'Файл',
+      newFileBtn: 'Новый файл…',
+      newName: 'Имя нового файла',
+      create: 'Создать',
+      newMark: '(новый)',
+      newNameBad: 'Путь внутри папки сценариев с окончанием .yaml, например sales/leads.yaml',
+      editOff: 'Сохранение выключено: {r}',
+      unsaved: 'есть несохранённые изменения',
+      newFile: 'новый файл, ещё не сохранён',
+      savedAt: 'как на диске (версия {h})',
+      discard: 'Изменения в редакторе пропадут. Продолжить?',
+      checking: 'проверка…',
+      checkFailed: 'не удалось проверить: {e}',
+      nErrors: 'ошибок: {e}, предупреждений: {w} — сервер оставит последнюю исправную версию',
+      nWarnings: 'ошибок нет, предупреждений: {w}',
+      noProblems: 'замечаний нет',
+      lineCol: 'строка {l}, столбец {c}',
+      warning: 'предупреждение',
+      error: 'ошибка',
+      problems: 'Замечания',
+      save: 'Сохранить…',
+      revert: 'Отменить мои изменения',
+      previewTitle: 'Перед сохранением',
+      confirmSave: 'Сохранить и включить',
+      cancelSave: 'Вернуться к правке',
+      cannotSave: 'Этот текст нельзя сохранить: исправьте ошибки, отмеченные в редакторе (список — в «Замечаниях»). Ничего не записано.',
+      impactNew: 'Новый сценарий «{s}» (версия {v}); работающие диалоги не затронуты.',
+      impactLive: 'Сценарий «{s}» переходит с версии {a} на {b}; сейчас идёт диалогов: {n}.',
+      impactRemoved: 'Удалённые состояния: {l}.',
+      impactNone: 'Ни один идущий диалог не стоит в удалённом состоянии.',
+      impactMoved: 'Идущих диалогов в «{a}»: {n}, они перейдут в «{b}».',
+      rollbackTo: 'Откат к версии {h}:',
+      saveRefused: 'Не сохранено: {e}. Ваш текст остался в редакторе.',
+      savedLive: '{f} сохранён: работает версия {h}.',
+      savedNotLive: '{f} сохранён, но не включён: см. ошибки выше.',
+      conflictTitle: 'Не сохранено: файл изменился',
+      keepMine: 'Оставить мой текст и заменить файл на диске (сначала предпросмотр)',
+      historyTitle: 'История файла',
+      hVersion: 'Версия',
+      hTime: 'Включена',
+      hSource: 'Откуда',
+      hSize: 'Байт',
+      rollBack: 'Откатить…',
+      live: 'работает',
+      src_start: 'запуск сервера',
+      src_disk: 'файл изменён на диске',
+      src_reload: 'перезагрузка',
+      src_editor: 'редактор',
+      diffFrom: 'Сравнить',
+      diffTo: 'с',
+      showDiff: 'Показать различия',
+      same: 'Версии совпадают.',
+      zoomIn: 'Крупнее',
+      zoomOut: 'Мельче',
+      zoomFit: 'Целиком',
+      technical: 'Показать технические стрелки (куда идут диалоги, чьё состояние удалено при перезагрузке)',
+      kind_question: 'вопрос',
+      kind_menu: 'меню',
+      kind_message: 'сообщение',
+      kind_handoff: 'передача',
+      kind_finish: 'завершение',
       title: 'Песочница olbot',
       skip: 'Перейти к полю сообщения',
       version: 'Версия сценариев',
@@ -174,7 +300,7 @@
       statusFinished: 'завершён',
       notLoaded: 'Этот сценарий больше не загружен.',
       diagramOf: 'Схема сценария {s}: состояний — {n}, стрелки как в olbot graph.',
-      legend: 'Жирная оранжевая рамка — текущее состояние диалога. Пунктирная рамка и ◉ — передача оператору или завершение. Точечная стрелка — общая команда. Оранжевым: петля — неверный ответ и повтор вопроса, сплошная стрелка — попытки исчерпаны, штриховая — молчание. Все подписи — при наведении на стрелку или в списке ниже.',
+      legend: 'В каждом блоке — имя состояния и что говорит бот. Синий скруглённый — вопрос; со срезанными углами — меню; серый — сообщение; оранжевый пунктир — передача человеку; зелёный овал — конец. Жирная оранжевая рамка — текущее состояние диалога. Точечная стрелка — общая команда. Оранжевые стрелки: петля — неверный ответ и повтор, сплошная — попытки исчерпаны, штриховая — молчание. Щелчок по блоку — правка; перетаскивание — сдвиг, кнопки или Ctrl+колесо — масштаб. Все подписи — при наведении на стрелку или в списке ниже.',
       arrowsList: 'Стрелки списком',
       start: 'начало',
       end: 'конец',
@@ -759,6 +885,121 @@
     return [0, 1].map(function (k) { return w[0] * p[0][k] + w[1] * p[1][k] + w[2] * p[2][k] + w[3] * p[3][k]; });
   }
 
+  // rect helpers for the label placement: {x, y, w, h} in diagram units
+  function overlaps(a, b) {
+    return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  }
+
+  // fitText shortens an SVG text until it fits width (an ellipsis at the cut).
+  function fitText(el, width) {
+    var full = el.textContent;
+    try {
+      if (el.getComputedTextLength() <= width) return;
+    } catch (e) { return; }
+    var n = full.length;
+    while (n > 1) {
+      n--;
+      el.textContent = full.slice(0, n).replace(/[\s,.;:—-]+$/, '') + '…';
+      if (el.getComputedTextLength() <= width) return;
+    }
+  }
+
+  // the diagram's view: scale and offset of the drawing inside the box
+  var view = { s: 1, x: 0, y: 0, w: 0, h: 0, fit: 1, user: false };
+
+  function applyView() {
+    var vp = document.getElementById('viewport');
+    if (vp) vp.setAttribute('transform', 'translate(' + view.x.toFixed(1) + ',' + view.y.toFixed(1) + ') scale(' + view.s.toFixed(4) + ')');
+  }
+
+  // fitView shows the whole drawing in the box: as wide as the box, and
+  // never taller than 70% of the window (a taller one is scaled down).
+  function fitView(g) {
+    var box = $('graph');
+    var cw = box.clientWidth || 600;
+    var maxH = Math.max(240, Math.round(window.innerHeight * 0.7));
+    var s = Math.min(1, cw / g.width);
+    if (g.height * s > maxH) s = maxH / g.height;
+    view.s = view.fit = s;
+    view.w = g.width;
+    view.h = g.height;
+    view.x = (cw - g.width * s) / 2;
+    view.y = 0;
+    view.user = false;
+    var svg = box.querySelector('svg');
+    if (svg) svg.setAttribute('height', Math.ceil(g.height * s));
+    applyView();
+  }
+
+  function zoom(f, cx, cy) {
+    var box = $('graph');
+    if (cx === undefined) { cx = box.clientWidth / 2; cy = box.clientHeight / 2; }
+    var s = Math.min(4, Math.max(view.fit * 0.5, view.s * f));
+    view.x = cx - (cx - view.x) * s / view.s;
+    view.y = cy - (cy - view.y) * s / view.s;
+    view.s = s;
+    view.user = true;
+    applyView();
+  }
+
+  function pan(dx, dy) {
+    view.x += dx;
+    view.y += dy;
+    view.user = true;
+    applyView();
+  }
+
+  // wireView lets the diagram be dragged (mouse, pen, one finger), zoomed
+  // (the buttons, Ctrl+wheel, + and - keys) and fitted again (0).
+  function wireView() {
+    var box = $('graph');
+    var drag = null;
+    box.addEventListener('pointerdown', function (ev) {
+      if (ev.button !== 0) return;
+      drag = { x: ev.clientX, y: ev.clientY, moved: false, id: ev.pointerId };
+    });
+    box.addEventListener('pointermove', function (ev) {
+      if (!drag || ev.pointerId !== drag.id) return;
+      var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      if (!drag.moved) { try { box.setPointerCapture(ev.pointerId); } catch (e) { /* gone */ } }
+      drag.moved = true;
+      drag.x = ev.clientX;
+      drag.y = ev.clientY;
+      pan(dx, dy);
+    });
+    var end = function () { if (drag && drag.moved) box.setAttribute('data-dragged', '1'); drag = null; };
+    box.addEventListener('pointerup', end);
+    box.addEventListener('pointercancel', end);
+    box.addEventListener('wheel', function (ev) {
+      if (!ev.ctrlKey && !ev.metaKey) return;
+      ev.preventDefault();
+      var r = box.getBoundingClientRect();
+      zoom(ev.deltaY < 0 ? 1.15 : 1 / 1.15, ev.clientX - r.left, ev.clientY - r.top);
+    }, { passive: false });
+    box.addEventListener('keydown', function (ev) {
+      var k = ev.key;
+      if (k === '+' || k === '=') zoom(1.25);
+      else if (k === '-') zoom(0.8);
+      else if (k === '0') { var sc = st.byName[st.scenario]; if (sc) fitView(sc.graph); } else if (k === 'ArrowLeft') pan(40, 0);
+      else if (k === 'ArrowRight') pan(-40, 0);
+      else if (k === 'ArrowUp') pan(0, 40);
+      else if (k === 'ArrowDown') pan(0, -40);
+      else return;
+      ev.preventDefault();
+    });
+    $('zoom-in').addEventListener('click', function () { zoom(1.25); });
+    $('zoom-out').addEventListener('click', function () { zoom(0.8); });
+    $('zoom-fit').addEventListener('click', function () { var sc = st.byName[st.scenario]; if (sc) fitView(sc.graph); });
+    $('technical').addEventListener('change', renderGraph);
+    window.addEventListener('resize', function () {
+      var sc = st.byName[st.scenario];
+      if (sc && !view.user) fitView(sc.graph);
+    });
+  }
+
+  var KINDS = ['question', 'menu', 'message', 'handoff', 'finish'];
+
   function renderGraph() {
     var box = $('graph');
     clear(box);
@@ -773,24 +1014,25 @@
       return;
     }
     var g = sc.graph;
+    var showTech = $('technical').checked;
     var nodes = {};
     var states = 0;
     g.nodes.forEach(function (n) {
       nodes[n.id] = n;
       if (n.kind === 'state') states++;
     });
-    var svg = s('svg', { viewBox: '0 0 ' + g.width + ' ' + g.height, width: g.width, height: g.height, role: 'img', 'aria-labelledby': 'graph-title' });
-    // never wider than drawn; on a phone, scroll sideways rather than shrink the text away
-    svg.style.maxWidth = g.width + 'px';
-    svg.style.minWidth = Math.round(Math.min(g.width * 0.8, 440)) + 'px';
+    var svg = s('svg', { width: '100%', height: g.height, role: 'img', 'aria-labelledby': 'graph-title' });
     svg.appendChild(s('title', { id: 'graph-title', text: t('diagramOf', { s: sc.name, n: states }) }));
     svg.appendChild(s('defs', null, s('marker', { id: 'arrowhead', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       s('path', { d: 'M0,0 L10,5 L0,10 z' }))));
+    var root = s('g', { id: 'viewport' });
+    svg.appendChild(root);
 
     // arrows between the same two boxes are drawn once, with every label
     var groups = [];
     var byPair = {};
     g.edges.forEach(function (e) {
+      if (e.technical && !showTech) return;
       var k = e.from + '>' + e.to;
       if (!byPair[k]) { byPair[k] = { from: e.from, to: e.to, key: e.key, edges: [] }; groups.push(byPair[k]); }
       byPair[k].edges.push(e);
@@ -803,10 +1045,11 @@
     }
     var edgeLayer = s('g', { class: 'edges' });
     var labelLayer = s('g', { class: 'labels' });
+    var pending = []; // labels to place once the drawing can be measured
     groups.forEach(function (grp) {
       var a = nodes[grp.from], b = nodes[grp.to];
       var geo = arrow(a, b);
-      var kinds = grp.edges.map(function (e) { return 'kind-' + e.kind; }).join(' ');
+      var kinds = grp.edges.map(function (e) { return 'kind-' + e.kind + (e.technical ? ' technical' : ''); }).join(' ');
       var texts = grp.edges.map(edgeText).filter(Boolean);
       var full = texts.join(' / ');
       var name = function (n) { return n.kind === 'state' ? n.name : t(n.kind); };
@@ -829,56 +1072,111 @@
         if (n > 0) { label = String(n); cls = 'count'; }
       } else {
         var shown = grp.edges.filter(function (e) { return LABELLED[e.kind]; }).map(edgeText).filter(Boolean);
-        if (shown.length) label = short(shown[0], 24) + (shown.length > 1 ? ' +' + (shown.length - 1) : '');
+        if (shown.length) label = short(shown[0], 22) + (shown.length > 1 ? ' +' + (shown.length - 1) : '');
       }
-      if (label) {
-        labelLayer.appendChild(s('g', { class: 'edge' }, s('text', { x: geo.lx.toFixed(1), y: (geo.ly + 3).toFixed(1), 'text-anchor': geo.anchor, class: cls, text: label })));
-      }
+      if (label) pending.push({ path: path, text: label, cls: cls, self: a.id === b.id, title: full });
     });
-    svg.appendChild(edgeLayer);
+    root.appendChild(edgeLayer);
 
     var nodeLayer = s('g', { class: 'nodes' });
+    var obstacles = [];
+    var fits = [];
     g.nodes.forEach(function (n) {
       var ng;
+      obstacles.push({ x: n.x - n.w / 2 - 3, y: n.y - n.h / 2 - 3, w: n.w + 6, h: n.h + 6 });
       if (n.kind === 'start') {
-        ng = s('g', { class: 'node start' }, [s('title', { text: 'start' }), s('circle', { class: 'dot', cx: n.x, cy: n.y, r: n.w / 2 })]);
+        ng = s('g', { class: 'node start' }, [s('title', { text: t('start') }), s('circle', { class: 'dot', cx: n.x, cy: n.y, r: n.w / 2 })]);
       } else if (n.kind === 'end') {
-        ng = s('g', { class: 'node end' }, [s('title', { text: 'end' }), s('circle', { class: 'dot-ring', cx: n.x, cy: n.y, r: n.w / 2 }),
+        ng = s('g', { class: 'node end' }, [s('title', { text: t('end') }), s('circle', { class: 'dot-ring', cx: n.x, cy: n.y, r: n.w / 2 }),
           s('circle', { class: 'dot', cx: n.x, cy: n.y, r: n.w / 2 - 4 })]);
       } else {
-        var cls = 'node state' + (n.waits ? ' waits' : '') + (n.end ? ' end-' + n.end : '');
-        ng = s('g', { class: cls, 'data-state': n.name });
-        var tip = n.name + (n.text ? ': ' + n.text : '') + (n.save ? ' → {{' + n.save + '}}' : '');
-        var rect = s('rect', { x: n.x - n.w / 2, y: n.y - n.h / 2, width: n.w, height: n.h, rx: 8 });
+        var type = KINDS.indexOf(n.type) >= 0 ? n.type : 'message';
+        var cls = 'node state type-' + type + (n.waits ? ' waits' : '') + (n.end ? ' end-' + n.end : '');
+        ng = s('g', { class: cls, 'data-state': n.name, 'data-line': n.line || '', tabindex: '0', role: 'button' });
+        var tip = n.name + ' (' + t('kind_' + type) + ')' + (n.text ? ': ' + n.text : '') + (n.save ? ' → {{' + n.save + '}}' : '');
+        var x0 = n.x - n.w / 2, y0 = n.y - n.h / 2;
+        var shape;
+        if (type === 'menu') { // a box with cut corners
+          var c = 9;
+          shape = s('path', { class: 'box', d: 'M' + (x0 + c) + ',' + y0 + ' H' + (x0 + n.w - c) + ' L' + (x0 + n.w) + ',' + (y0 + c) + ' V' + (y0 + n.h - c) +
+            ' L' + (x0 + n.w - c) + ',' + (y0 + n.h) + ' H' + (x0 + c) + ' L' + x0 + ',' + (y0 + n.h - c) + ' V' + (y0 + c) + ' Z' });
+        } else {
+          var rx = type === 'finish' ? n.h / 2 : type === 'question' ? 10 : type === 'handoff' ? 2 : 5;
+          shape = s('rect', { class: 'box', x: x0, y: y0, width: n.w, height: n.h, rx: rx });
+        }
         ng.appendChild(s('title', { text: tip }));
-        ng.appendChild(rect);
+        ng.appendChild(shape);
+        var nameEl = s('text', { class: 'name', x: n.x, y: n.y - 5, 'text-anchor': 'middle', text: n.name });
+        ng.appendChild(nameEl);
+        fits.push([nameEl, n.w - 14]);
         if (funnel) {
           var entered = (funnel.entered || {})[n.name] || 0;
           var now = (funnel.active || {})[n.name] || 0;
-          rect.setAttribute('fill', 'rgb(11, 92, 173)');
-          rect.setAttribute('fill-opacity', (0.04 + 0.4 * entered / maxNode).toFixed(2));
-          ng.appendChild(s('text', { class: 'name', x: n.x, y: n.y - 3, 'text-anchor': 'middle', text: n.name }));
-          ng.appendChild(s('text', { class: 'count', x: n.x, y: n.y + 13, 'text-anchor': 'middle', text: t('countIn', { n: entered }) + ' · ' + t('countNow', { n: now }) }));
+          shape.setAttribute('fill', 'rgb(11, 92, 173)');
+          shape.setAttribute('fill-opacity', (0.04 + 0.4 * entered / maxNode).toFixed(2));
+          var cnt = s('text', { class: 'count', x: n.x, y: n.y + 13, 'text-anchor': 'middle', text: t('countIn', { n: entered }) + ' · ' + t('countNow', { n: now }) });
+          ng.appendChild(cnt);
+          fits.push([cnt, n.w - 12]);
           ng.querySelector('title').textContent = tip + ' — ' + t('countIn', { n: entered }) + ', ' + t('countNow', { n: now });
-        } else {
-          ng.appendChild(s('text', { class: 'name', x: n.x, y: n.y + 4.5, 'text-anchor': 'middle', text: n.name }));
+        } else if (n.short) {
+          var say = s('text', { class: 'say', x: n.x, y: n.y + 13, 'text-anchor': 'middle', text: n.short });
+          ng.appendChild(say);
+          fits.push([say, n.w - 12]);
         }
+        ng.addEventListener('click', function () {
+          if (box.getAttribute('data-dragged')) { box.removeAttribute('data-dragged'); return; }
+          jumpToState(sc, n);
+        });
+        ng.addEventListener('keydown', function (ev) {
+          if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); jumpToState(sc, n); }
+        });
       }
       nodeLayer.appendChild(ng);
     });
-    svg.appendChild(labelLayer);
-    svg.appendChild(nodeLayer);
+    root.appendChild(labelLayer);
+    root.appendChild(nodeLayer);
     box.appendChild(svg);
-    // a backing behind each label, so the arrow under it does not show
-    // through the gaps between words
-    var labels = labelLayer.querySelectorAll('text');
-    for (var i = 0; i < labels.length; i++) {
-      try {
-        var bb = labels[i].getBBox();
-        labels[i].parentNode.insertBefore(s('rect', { class: 'label-bg', x: (bb.x - 2).toFixed(1), y: (bb.y - 1).toFixed(1), width: (bb.width + 4).toFixed(1), height: (bb.height + 2).toFixed(1), rx: 3 }), labels[i]);
-      } catch (e) { /* not rendered (hidden): no backing */ }
-    }
+    box.removeAttribute('data-dragged');
+    fits.forEach(function (f) { fitText(f[0], f[1]); });
+    placeLabels(pending, obstacles, labelLayer);
+    fitView(g);
     highlight();
+  }
+
+  // placeLabels puts each arrow's label on its arrow where it covers no box
+  // and no other label: it tries points along the arrow, nearer the target
+  // first; a label with no free place is left off the drawing (the arrow's
+  // tooltip and the list below still have it).
+  function placeLabels(pending, obstacles, layer) {
+    var placed = [];
+    var dropped = 0;
+    var at = [0.72, 0.5, 0.86, 0.3, 0.62, 0.4, 0.8, 0.2, 0.9, 0.12];
+    pending.forEach(function (p) {
+      var el = s('text', { class: p.cls, x: 0, y: 0, 'text-anchor': 'middle', text: p.text });
+      var g = s('g', { class: 'edge label' }, [s('title', { text: p.title }), el]);
+      layer.appendChild(g);
+      var w, hgt;
+      try {
+        var bb = el.getBBox();
+        w = bb.width + 6;
+        hgt = bb.height + 2;
+      } catch (e) { layer.removeChild(g); return; }
+      var len = 0;
+      try { len = p.path.getTotalLength(); } catch (e) { len = 0; }
+      var spot = null;
+      for (var i = 0; i < at.length && !spot && len > 0; i++) {
+        var pt = p.path.getPointAtLength(len * at[i]);
+        var r = { x: pt.x - w / 2, y: pt.y - hgt / 2, w: w, h: hgt };
+        var free = !obstacles.some(function (o) { return overlaps(r, o); }) && !placed.some(function (o) { return overlaps(r, o); });
+        if (free) spot = r;
+      }
+      if (!spot) { layer.removeChild(g); dropped++; return; }
+      placed.push(spot);
+      el.setAttribute('x', (spot.x + w / 2).toFixed(1));
+      el.setAttribute('y', (spot.y + hgt / 2 + 3.5).toFixed(1));
+      g.insertBefore(s('rect', { class: 'label-bg', x: spot.x.toFixed(1), y: spot.y.toFixed(1), width: w.toFixed(1), height: hgt.toFixed(1), rx: 3 }), el);
+    });
+    $('graph').setAttribute('data-dropped-labels', String(dropped));
   }
 
   function highlight() {
@@ -892,10 +1190,12 @@
       if (on) { nodes[i].setAttribute('aria-current', 'step'); found = nodes[i]; } else nodes[i].removeAttribute('aria-current');
     }
     if (found) {
-      // keep the lit box in view inside the diagram's own scroll area
+      // keep the lit box in view when the diagram is zoomed in
       var box = $('graph');
       var r = found.getBoundingClientRect(), b = box.getBoundingClientRect();
-      if (r.top < b.top || r.bottom > b.bottom) box.scrollTop += r.top - b.top - b.height / 2 + r.height / 2;
+      if (r.top < b.top || r.bottom > b.bottom || r.left < b.left || r.right > b.right) {
+        pan(b.left + b.width / 2 - (r.left + r.width / 2), b.top + b.height / 2 - (r.top + r.height / 2));
+      }
     }
   }
 
@@ -957,6 +1257,319 @@
     loadFunnel();
   }
 
+  // ---- editor ---------------------------------------------------------------
+
+  // ed is the editor pane's state: the file open, the hash it was opened
+  // (or last saved) at — the base of the next save — and the last check.
+  var ed = { view: null, file: '', base: '', isNew: false, dir: '', files: [], edit: { allowed: false }, problems: [], checked: null, pendingSave: null, rollback: '', history: [] };
+
+  async function v1(method, path, body, type, okCodes) {
+    var opts = { method: method, headers: {}, cache: 'no-store' };
+    if (st.token) opts.headers.Authorization = 'Bearer ' + st.token;
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = type || 'application/json';
+      opts.body = body;
+    }
+    var res = await fetch('/v1' + path, opts);
+    if (res.status === 401) {
+      askToken(!!st.token);
+      throw new AuthError();
+    }
+    var data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok && (okCodes || []).indexOf(res.status) < 0) {
+      var err = new Error((data && data.error) || res.statusText || String(res.status));
+      err.status = res.status;
+      err.data = data;
+      throw err;
+    }
+    return { status: res.status, data: data };
+  }
+
+  function q(file) { return '?file=' + encodeURIComponent(file); }
+
+  // relFile is a live scenario's file as a path inside the scenario folder.
+  function relFile(path) {
+    var d = ed.dir.replace(/\/+$/, '') + '/';
+    if (path.indexOf(d) === 0) return path.slice(d.length);
+    return path.replace(/^\.\//, '');
+  }
+
+  async function initEditor() {
+    if (!window.OlbotEditor) return;
+    if (!ed.view) {
+      ed.view = window.OlbotEditor.create($('editor'), {
+        label: t('editorLabel'),
+        check: checkText,
+        onProblems: showProblems,
+        onChange: function () { setDirty(); }
+      });
+      $('editor').olbotEditor = ed.view; // for the browser test and the console
+      try {
+        var res = await fetch('/playground/schema.json', { cache: 'no-store' });
+        ed.view.setSchema(await res.json());
+      } catch (e) { /* completion of keys needs the schema; state names still complete */ }
+    }
+    await loadFiles();
+    var sc = st.byName[st.scenario];
+    if (!ed.file && sc) await openFile(relFile(sc.file));
+  }
+
+  async function loadFiles() {
+    var r = await v1('GET', '/files');
+    ed.dir = r.data.dir;
+    ed.files = r.data.files || [];
+    ed.edit = r.data.edit || { allowed: false };
+    var sel = $('file');
+    clear(sel);
+    ed.files.forEach(function (f) {
+      sel.appendChild(h('option', { value: f.file, text: f.file + (f.scenario ? ' — ' + f.scenario : '') }));
+    });
+    if (ed.isNew && ed.file) sel.appendChild(h('option', { value: ed.file, text: ed.file + ' ' + t('newMark') }));
+    if (ed.file) sel.value = ed.file;
+    var off = $('edit-off');
+    off.hidden = !!ed.edit.allowed;
+    off.textContent = ed.edit.allowed ? '' : t('editOff', { r: ed.edit.reason || '' });
+    $('save').disabled = !ed.edit.allowed;
+  }
+
+  function dirty() { return ed.view && ed.loaded !== undefined && ed.view.get() !== ed.loaded; }
+
+  function setDirty() {
+    $('file-state').textContent = dirty() ? t('unsaved') : (ed.isNew ? t('newFile') : t('savedAt', { h: ed.base }));
+  }
+
+  async function openFile(file) {
+    if (dirty() && !window.confirm(t('discard'))) { $('file').value = ed.file; return; }
+    var r = await v1('GET', '/files/content' + q(file));
+    ed.file = file;
+    ed.isNew = false;
+    ed.base = r.data.hash;
+    ed.loaded = r.data.content;
+    ed.view.set(r.data.content);
+    hidePanels();
+    setDirty();
+    $('file').value = file;
+    loadHistory();
+  }
+
+  function newFile() {
+    var name = ($('new-name').value || '').trim();
+    if (!/^[\w./-]+\.ya?ml$/.test(name)) { $('new-name').setCustomValidity(t('newNameBad')); $('new-name').reportValidity(); return; }
+    $('new-name').setCustomValidity('');
+    if (dirty() && !window.confirm(t('discard'))) return;
+    var base = name.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+    ed.file = name;
+    ed.isNew = true;
+    ed.base = '';
+    ed.loaded = '';
+    ed.view.set('name: ' + base + '\nlines: []\nstart: welcome\n\nstates:\n  welcome:\n    say: "Hello! How can I help?"\n    finish: true\n');
+    hidePanels();
+    loadFiles().then(setDirty);
+    clear($('history'));
+    $('new-form').hidden = true;
+    ed.view.focus();
+  }
+
+  // checkText is the editor's lint source: the dry run of the text.
+  async function checkText(text) {
+    if (!ed.file) return null;
+    $('check-state').textContent = t('checking');
+    var r;
+    try {
+      r = await v1('POST', '/scenarios/check' + q(ed.file), text, 'application/yaml', [422]);
+    } catch (e) {
+      $('check-state').textContent = e instanceof AuthError ? '' : t('checkFailed', { e: e.message });
+      return null;
+    }
+    ed.checked = { text: text, result: r.data };
+    return r.data.problems || [];
+  }
+
+  function showProblems(problems) {
+    ed.problems = problems;
+    var errs = problems.filter(function (p) { return !p.warning; }).length;
+    var warns = problems.length - errs;
+    $('check-state').textContent = errs ? t('nErrors', { e: errs, w: warns }) : warns ? t('nWarnings', { w: warns }) : t('noProblems');
+    $('check-state').className = 'check-state ' + (errs ? 'bad' : 'good');
+    var ul = $('problem-list');
+    clear(ul);
+    problems.forEach(function (p) {
+      var b = h('button', { type: 'button', class: 'link', 'data-line': p.line, text: t('lineCol', { l: p.line, c: p.col }) });
+      b.addEventListener('click', function () { ed.view.goto(p.line); });
+      ul.appendChild(h('li', { class: p.warning ? 'warning' : 'error' }, [b, ' ', h('span', { class: 'sev', text: p.warning ? t('warning') : t('error') }), ': ', p.message,
+        p.hint ? h('span', { class: 'fix' }, [' — ' + t('hint') + ' ', p.hint]) : null]));
+    });
+  }
+
+  function hidePanels() {
+    $('preview').hidden = true;
+    $('conflict').hidden = true;
+    $('save-note').hidden = true;
+  }
+
+  // preview shows the impact of saving the text: the dry run's problems,
+  // or the running dialogs the change moves and where to.
+  async function preview(rollback) {
+    hidePanels();
+    ed.rollback = rollback || '';
+    var text = ed.view.get();
+    var r;
+    try {
+      r = await v1('POST', '/scenarios/check' + q(ed.file), text, 'application/yaml', [422]);
+    } catch (e) {
+      if (!(e instanceof AuthError)) showSaveNote(t('failed', { e: e.message }), 'error');
+      return;
+    }
+    var dr = r.data;
+    showProblems(dr.problems || []);
+    var body = $('preview-body');
+    clear(body);
+    ed.pendingSave = dr.ok ? text : null;
+    if (!dr.ok) {
+      body.appendChild(h('p', { class: 'bad', text: t('cannotSave') }));
+    } else if (!dr.live_version) {
+      body.appendChild(h('p', { text: t('impactNew', { s: dr.scenario, v: dr.version }) }));
+    } else {
+      body.appendChild(h('p', { text: t('impactLive', { s: dr.scenario, a: dr.live_version, b: dr.version, n: dr.running }) }));
+      if ((dr.removed_states || []).length) body.appendChild(h('p', { text: t('impactRemoved', { l: dr.removed_states.join(', ') }) }));
+      var moved = Object.keys(dr.moved || {}).sort();
+      if (!moved.length) body.appendChild(h('p', { text: t('impactNone') }));
+      var ul = h('ul', { class: 'moved' });
+      moved.forEach(function (stt) { ul.appendChild(h('li', { text: t('impactMoved', { n: dr.moved[stt], a: stt, b: dr.moved_to }) })); });
+      if (moved.length) body.appendChild(ul);
+    }
+    if (ed.rollback) body.insertBefore(h('p', { text: t('rollbackTo', { h: ed.rollback }) }), body.firstChild);
+    $('confirm-save').hidden = !dr.ok;
+    $('preview').hidden = false;
+    (dr.ok ? $('confirm-save') : $('cancel-save')).focus();
+  }
+
+  function showSaveNote(text, cls) {
+    var n = $('save-note');
+    n.textContent = text;
+    n.className = 'banner ' + (cls || 'ok');
+    n.hidden = false;
+  }
+
+  // save writes the previewed text; a refused save keeps the text in the
+  // editor, always.
+  async function save() {
+    var text = ed.pendingSave;
+    if (text === null) return;
+    $('preview').hidden = true;
+    var path = '/files/save' + q(ed.file) + '&base=' + encodeURIComponent(ed.base) + (ed.rollback ? '&rollback=' + encodeURIComponent(ed.rollback) : '');
+    var r;
+    try {
+      r = await v1('POST', path, text, 'application/yaml', [409, 422]);
+    } catch (e) {
+      if (!(e instanceof AuthError)) showSaveNote(t('saveRefused', { e: e.message }), 'error');
+      return;
+    }
+    if (r.status === 409) {
+      $('conflict-msg').textContent = r.data.error;
+      $('conflict-diff').textContent = r.data.diff || '';
+      ed.theirs = r.data.current_hash || '';
+      $('conflict').hidden = false;
+      $('conflict').focus();
+      return;
+    }
+    if (r.status === 422) {
+      showProblems(r.data.problems || []);
+      showSaveNote(t('cannotSave'), 'error');
+      return;
+    }
+    ed.base = r.data.hash;
+    ed.loaded = text;
+    ed.isNew = false;
+    ed.rollback = '';
+    setDirty();
+    showSaveNote(r.data.live ? t('savedLive', { f: ed.file, h: r.data.hash }) : t('savedNotLive', { f: ed.file }), r.data.live ? 'ok' : 'error');
+    await loadFiles();
+    // the reload news redraws the diagram; make sure even without the stream
+    try { await onStatus(await api('GET', '/status')); } catch (e) { /* the stream brings it */ }
+    loadHistory();
+  }
+
+  // keepMine takes the file on disk as the new base and keeps the typed
+  // text: the next save (after its preview) replaces what is on disk.
+  function keepMine() {
+    ed.base = ed.theirs;
+    $('conflict').hidden = true;
+    preview();
+  }
+
+  async function loadHistory() {
+    if (!ed.file || ed.isNew) return;
+    var r;
+    try { r = await v1('GET', '/files/history' + q(ed.file)); } catch (e) { return; }
+    ed.history = r.data.versions || [];
+    var tb = $('history');
+    clear(tb);
+    tb.appendChild(h('thead', null, h('tr', null, ['hVersion', 'hTime', 'hSource', 'hSize', ''].map(function (k) { return h('th', { scope: 'col', text: k ? t(k) : '' }); }))));
+    var body = h('tbody');
+    var fromSel = $('diff-from'), toSel = $('diff-to');
+    clear(fromSel);
+    clear(toSel);
+    ed.history.forEach(function (v, i) {
+      var live = v.hash === r.data.live_version;
+      var btn = h('button', { type: 'button', class: 'secondary small', 'data-rollback': v.hash, text: t('rollBack') });
+      btn.disabled = live || !ed.edit.allowed;
+      btn.addEventListener('click', function () { rollbackTo(v.hash); });
+      body.appendChild(h('tr', { 'data-hash': v.hash, class: live ? 'live' : '' }, [
+        h('td', null, [h('code', { text: v.hash }), live ? h('span', { class: 'tag-live', text: ' ' + t('live') }) : null]),
+        h('td', { text: fmtTime(v.time) }), h('td', { text: t('src_' + v.source) + (v.note ? ' (' + v.note + ')' : '') }), h('td', { text: String(v.size) }), h('td', null, btn)]));
+      var label = v.hash + ' — ' + fmtTime(v.time);
+      fromSel.appendChild(h('option', { value: v.hash, text: label }));
+      toSel.appendChild(h('option', { value: v.hash, text: label }));
+      if (i === 1) fromSel.value = v.hash;
+    });
+    tb.appendChild(body);
+  }
+
+  async function showDiff() {
+    var from = $('diff-from').value, to = $('diff-to').value;
+    if (!from || !to) return;
+    var r = await v1('GET', '/files/diff' + q(ed.file) + '&from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to));
+    $('diff').textContent = r.data.diff || t('same');
+    $('diff').hidden = false;
+  }
+
+  // rollbackTo puts a kept version into the editor (undo brings the text
+  // back) and saves it like any other text: the preview first.
+  async function rollbackTo(hash) {
+    var r = await v1('GET', '/files/version' + q(ed.file) + '&hash=' + encodeURIComponent(hash));
+    ed.view.set(r.data.content);
+    setDirty();
+    await preview(hash);
+  }
+
+  // jumpToState opens the state's file in the editor and puts the cursor
+  // on the state's line.
+  async function jumpToState(sc, n) {
+    if (!ed.view || !n.line) return;
+    var file = relFile(sc.file);
+    if (ed.file !== file) await openFile(file);
+    if (ed.file === file) ed.view.goto(n.line);
+  }
+
+  function wireEditor() {
+    $('file').addEventListener('change', function () { openFile($('file').value); });
+    $('new-file').addEventListener('click', function () { $('new-form').hidden = false; $('new-name').focus(); });
+    $('new-form').addEventListener('submit', function (ev) { ev.preventDefault(); newFile(); });
+    $('save').addEventListener('click', function () { preview(); });
+    $('confirm-save').addEventListener('click', save);
+    $('cancel-save').addEventListener('click', function () { $('preview').hidden = true; ed.view.focus(); });
+    $('keep-mine').addEventListener('click', keepMine);
+    $('show-diff').addEventListener('click', showDiff);
+    $('revert').addEventListener('click', function () {
+      if (!ed.file || ed.isNew) return;
+      if (dirty() && !window.confirm(t('discard'))) return;
+      ed.loaded = undefined;
+      openFile(ed.file);
+    });
+  }
+
   // ---- wiring -------------------------------------------------------------
 
   async function boot() {
@@ -971,6 +1584,7 @@
     $('scenario').value = st.scenario;
     if (!st.watching) watch();
     start();
+    initEditor().catch(function (e) { if (!(e instanceof AuthError)) note(t('failed', { e: e.message }), 'error'); });
   }
 
   function init() {
@@ -980,6 +1594,8 @@
     $('scenario').addEventListener('change', function () {
       st.scenario = $('scenario').value;
       history.replaceState(null, '', '#' + encodeURIComponent(st.scenario));
+      var sc = st.byName[st.scenario];
+      if (ed.view && sc && !dirty() && relFile(sc.file) !== ed.file) openFile(relFile(sc.file)).catch(function () {});
       if ($('traffic').checked) loadFunnel();
       start();
     });
@@ -1001,6 +1617,8 @@
     $('idle').addEventListener('click', function () { note(t('silent')); send({ type: 'idle' }); });
     $('close').addEventListener('click', function () { note(t('closed')); send({ type: 'close' }); });
     $('traffic').addEventListener('change', setTraffic);
+    wireView();
+    wireEditor();
     $('funnel-refresh').addEventListener('click', loadFunnel);
     $('token-form').addEventListener('submit', function (ev) {
       ev.preventDefault();

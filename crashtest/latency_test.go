@@ -1,0 +1,108 @@
+package crashtest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/fakeportal"
+)
+
+// TestFetchLatency measures the fetch route's reply latency at the
+// portal's real limit (the fake portal's leaky bucket of 50 requests
+// draining 2 a second, and olbot's default --rate 2,50 and poll
+// intervals 2s/5s): 20 busy clients write their next message 0.5–1.5 s
+// after each reply for OLBOT_FETCH_LATENCY (a duration, e.g. 90s); then,
+// after more than a minute without events (polling backs off to 5 s), 20
+// new chats join at once. The latency is from the client's message
+// reaching the portal to the bot's first reply reaching it (the portal's
+// clock, this process's). It prints one FETCHLATENCY line a phase; the
+// figures are in BENCHMARKS.md. Every chat must still get its whole
+// transcript, once. Skipped unless OLBOT_FETCH_LATENCY is set: it takes
+// minutes and measures, it does not test timing.
+func TestFetchLatency(t *testing.T) {
+	env := os.Getenv("OLBOT_FETCH_LATENCY")
+	if env == "" {
+		t.Skip("a measurement: set OLBOT_FETCH_LATENCY=90s to run it")
+	}
+	busyFor, err := time.ParseDuration(env)
+	if err != nil || busyFor <= 0 {
+		t.Fatalf("OLBOT_FETCH_LATENCY=%q: want a duration such as 90s", env)
+	}
+	const clients = 20
+	db := filepath.Join(t.TempDir(), "olbot.db")
+	c := newFetchClusterWith(t, 1, fakeportal.Config{}, []string{"--store", db})
+	var mu sync.Mutex
+	lat := map[string][]time.Duration{}
+	rec := func(phase string) func(int, time.Duration) {
+		return func(step int, d time.Duration) {
+			if phase == "quiet" && step > 0 {
+				phase = "busy-after-quiet"
+			}
+			mu.Lock()
+			lat[phase] = append(lat[phase], d)
+			mu.Unlock()
+		}
+	}
+	think := func() time.Duration { return 500*time.Millisecond + time.Duration(rand.Int64N(int64(time.Second))) }
+	load := func() string { b, _ := os.ReadFile("/proc/loadavg"); return string(b) }
+
+	loadBefore := load()
+	ctx, cancel := context.WithTimeout(context.Background(), busyFor)
+	c.driveWith(ctx, clients, client{think: think, record: rec("busy")})()
+	cancel()
+	time.Sleep(70 * time.Second) // a quiet spell: no event for over a minute
+	c.driveWith(context.Background(), clients, client{think: think, record: rec("quiet"), once: true})()
+	rep := c.verify()
+	loadAfter := load()
+
+	for _, phase := range []string{"busy", "quiet", "busy-after-quiet"} {
+		ds := lat[phase]
+		if len(ds) == 0 {
+			t.Fatalf("no %s latencies", phase)
+		}
+		slices.Sort(ds)
+		pct := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))+0.999999)-1)] }
+		line := fmt.Sprintf("FETCHLATENCY phase=%s clients=%d replies=%d p50=%s p95=%s p99=%s max=%s",
+			phase, clients, len(ds), pct(0.50).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+		t.Log(line)
+		fmt.Println(line)
+	}
+	polls := len(c.portal.CallsOf(bitrix24.MethodV2EventGet))
+	fmt.Printf("FETCHLATENCY chats=%d messages=%d duplicates=%d polls=%d requests=%d refused=%v load_before=%q load_after=%q\n",
+		rep.Chats, rep.Replies, rep.Duplicates, polls, requests(c.portal), refused(c.portal), loadBefore, loadAfter)
+	if rep.Duplicates != 0 {
+		t.Fatalf("%d duplicate replies without a kill", rep.Duplicates)
+	}
+}
+
+// requests counts the portal's HTTP requests: a batch and its sub-calls
+// are one.
+func requests(p *fakeportal.Portal) int {
+	n := 0
+	for _, c := range p.Calls() {
+		if c.Batch == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// refused counts the portal's error answers by code (e.g. the rate
+// limit's QUERY_LIMIT_EXCEEDED), which explain a stall.
+func refused(p *fakeportal.Portal) map[string]int {
+	out := map[string]int{}
+	for _, c := range p.Calls() {
+		if c.Error != "" {
+			out[c.Error]++
+		}
+	}
+	return out
+}
