@@ -116,6 +116,8 @@ type run struct {
 	client  string
 	line    int
 	lang    string // the line's language, from start: {language: …}
+	// lineHours is the test's line_hours: (from_line hours)
+	lineHours *scenarios.Schedule
 }
 
 func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios.Pos, string) {
@@ -123,7 +125,7 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 	if sc.Settings.Location != nil {
 		loc = sc.Settings.Location
 	}
-	r := &run{sc: sc, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc)}
+	r := &run{sc: sc, lineHours: t.LineHours, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc)}
 	for i, st := range t.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
 		var ev *engine.Event
@@ -185,7 +187,7 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			continue
 		}
 		r.now = r.now.Add(time.Second)
-		ev.Time, ev.Client, ev.Line, ev.Language = r.now, r.client, r.line, r.lang
+		ev.Time, ev.Client, ev.Line, ev.Language, ev.LineHours = r.now, r.client, r.line, r.lang, r.lineHours
 		if err := r.step(*ev, cov, true); err != nil {
 			return st.Pos, where + ": " + err.Error()
 		}
@@ -210,7 +212,7 @@ func (r *run) timers(target time.Time, cov *Coverage) (bool, error) {
 			due = r.now
 		}
 		r.now = due
-		ev := engine.Event{Type: engine.Idle, Time: due, Client: r.client, Line: r.line, Language: r.lang}
+		ev := engine.Event{Type: engine.Idle, Time: due, Client: r.client, Line: r.line, Language: r.lang, LineHours: r.lineHours}
 		before := r.d.IdleAt
 		if err := r.step(ev, cov, !fired); err != nil {
 			return fired, err

@@ -92,6 +92,8 @@ type Processor struct {
 	registry  *scenarios.Registry
 	portal    Portal
 	lines     LineLanguages
+	settings  LineSettings // lines, when it knows more than languages
+	warn      lineWarnings
 	log       *slog.Logger
 	now       func() time.Time
 	metrics   *metrics
@@ -119,8 +121,10 @@ func New(opts Options) (*Processor, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = prometheus.NewRegistry()
 	}
-	return &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, lines: opts.Lines, log: opts.Logger, now: opts.Now,
-		metrics: newMetrics(opts.Metrics)}, nil
+	p := &Processor{store: opts.Store, registry: opts.Registry, portal: opts.Portal, log: opts.Logger, now: opts.Now,
+		metrics: newMetrics(opts.Metrics)}
+	p.SetLines(opts.Lines)
+	return p, nil
 }
 
 // SetPortal sets the portal side when it is built after the processor
@@ -130,7 +134,10 @@ func (p *Processor) SetPortal(portal Portal) { p.portal = portal }
 
 // SetLines sets where portal dialogs learn their line's language, when it
 // is built after the processor; call it before events arrive.
-func (p *Processor) SetLines(l LineLanguages) { p.lines = l }
+func (p *Processor) SetLines(l LineLanguages) {
+	p.lines = l
+	p.settings, _ = l.(LineSettings)
+}
 
 // Observe adds an observer of committed steps; call it before events arrive.
 func (p *Processor) Observe(o Observer) { p.observers = append(p.observers, o) }
@@ -209,6 +216,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		old = closed
 	}
 	in.Event.Language = p.lineLanguage(ctx, old, in)
+	p.lineFacts(ctx, old, &in)
 	res, note, err := p.step(old, in)
 	if err != nil {
 		return Outcome{}, err

@@ -35,6 +35,7 @@ type CRM struct {
 	Entity string            `json:"entity"` // "lead"
 	LeadID int               `json:"lead_id,omitempty"`
 	Fields map[string]string `json:"fields"`
+	Title  string            `json:"title,omitempty"` // the lead's TITLE; "" leaves the portal's own
 }
 
 // Operator hands the chat to any free operator (imopenlines.bot.session.operator).
@@ -94,6 +95,9 @@ func (a CRM) String() string {
 	target := "new lead"
 	if a.LeadID != 0 {
 		target = fmt.Sprintf("lead %d", a.LeadID)
+	}
+	if a.Title != "" {
+		target += fmt.Sprintf(" %q", a.Title)
 	}
 	return fmt.Sprintf("[crm %s ← %s]", target, strings.Join(parts, ", "))
 }

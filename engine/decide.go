@@ -33,7 +33,7 @@ func (s *stepper) vars() *scenarios.Vars {
 	d := &s.d
 	return s.sc.Vars(scenarios.Env{
 		Fields: d.Fields, Client: d.Client, Line: d.Line, Language: d.Language,
-		Channel: channelName(d), Time: s.ev.Time,
+		Channel: channelName(d), Time: s.ev.Time, LineHours: s.ev.LineHours,
 	})
 }
 
@@ -105,6 +105,31 @@ func (s *stepper) applySet(st *scenarios.State) {
 		// stored as typed: escaping is for what is shown, when it is shown
 		d.Fields[f.Field] = f.Value.Render(s.lookup, nil, s.missing)
 	}
+}
+
+// crm is the state's CRM action: every collected field, or only those of
+// crm.lead.fields, and the lead's title from crm.lead.title.
+func (s *stepper) crm(st *scenarios.State) CRM {
+	d := &s.d
+	a := CRM{Entity: st.CRM, LeadID: d.LeadID}
+	if st.CRMFields == nil {
+		a.Fields = make(map[string]string, len(d.Fields))
+		for k, v := range d.Fields {
+			a.Fields[k] = v
+		}
+	} else {
+		a.Fields = make(map[string]string, len(st.CRMFields))
+		for _, k := range st.CRMFields {
+			if v, ok := d.Fields[k]; ok {
+				a.Fields[k] = v
+			}
+		}
+	}
+	if st.CRMTitle != nil {
+		// stored as typed, like the fields: BB-codes mean nothing in the CRM
+		a.Title = st.CRMTitle.In(s.lang()).Render(s.lookup, nil, s.missing)
+	}
+	return a
 }
 
 // parseAnswer parses an answer of kind; a phone with the scenario's

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/olbot/olbot/scenarios"
 )
 
 // EventType is the kind of a dialog event.
@@ -39,6 +41,11 @@ type Event struct {
 	Language string
 	ID       string    // channel's event/message id, for de-duplication
 	Time     time.Time // when it happened; the engine never reads the clock
+	// LineHours is the working time of the dialog's Open Line, for a
+	// scenario's from_line hours, as the server last read it from the
+	// portal; nil when not known (from_line hours then count as open).
+	// It is data given with the event: the step never asks the portal.
+	LineHours *scenarios.Schedule
 }
 
 // Validate reports whether the event is well-formed.

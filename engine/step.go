@@ -464,11 +464,7 @@ func (s *stepper) enter(name string) error {
 		s.emit(say)
 	}
 	if st.CRM != "" {
-		fields := make(map[string]string, len(d.Fields))
-		for k, v := range d.Fields {
-			fields[k] = v
-		}
-		s.emit(CRM{Entity: st.CRM, LeadID: d.LeadID, Fields: fields})
+		s.emit(s.crm(st))
 	}
 	if st.Ask != nil {
 		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Numbered: num})

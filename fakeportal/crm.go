@@ -259,7 +259,19 @@ func (p *Portal) configGet(prm params) (any, *apiErr) {
 	}
 	res := group(mustTree("v1.answer.imopenlines.config.get"), "result")
 	setPresent(res, map[string]any{"ID": strconv.Itoa(line), "LANGUAGE_ID": lang})
+	if kv := p.lineSettings[line]; kv != nil {
+		setPresent(res, kv)
+	}
 	return res, nil
+}
+
+// SetLineSettings changes documented keys of the imopenlines.config.get
+// answer for a line, e.g. {"WORKTIME_FROM": "09:00", "WELCOME_BOT_TIME": "600"}.
+// Keys the documented answer lacks are not added.
+func (p *Portal) SetLineSettings(line int, kv map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lineSettings[line] = kv
 }
 
 // SetLineLanguage sets the LANGUAGE_ID imopenlines.config.get answers for a line.

@@ -1,6 +1,8 @@
 package fakeportal
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -164,8 +166,10 @@ func checkAnswer(t *testing.T, f Fixture) {
 		}
 		if method == bitrix24.MethodConfigGet {
 			// the line's language is what olbot reads of it
-			if lc, err := bitrix24.ParseLineConfig(res); err != nil || lc.ID != 22 || lc.LanguageID != "de" {
-				t.Fatalf("ParseLineConfig: %+v, %v; want line 22 in de", lc, err)
+			if lc, err := bitrix24.ParseLineConfig(res); err != nil || lc.ID != 22 || lc.LanguageID != "de" ||
+				lc.WelcomeBotTime != 180*time.Second || !lc.Worktime.Enabled || lc.Worktime.From != "0" || lc.Worktime.To != "23.59" ||
+				lc.Worktime.Timezone != "Europe/Berlin" || lc.Worktime.DayOff != nil || lc.Worktime.Holidays != nil {
+				t.Fatalf("ParseLineConfig: %+v, %v; want line 22 in de, bot time 180s, open 0–23.59 Berlin time every day", lc, err)
 			}
 		}
 		return

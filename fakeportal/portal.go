@@ -141,19 +141,20 @@ type Portal struct {
 	refTok   string // current refresh token
 	tokenSeq int
 
-	bots        map[int]*Bot
-	nextBot     int
-	leads       map[int]map[string]any
-	nextLead    int
-	nextMessage int
-	messages    []Message
-	chats       map[int]string
-	lines       map[int]*Chat                     // Open Lines chats by chat id, for imopenlines.dialog.get
-	lineLang    map[int]string                    // LANGUAGE_ID per line, for imopenlines.config.get
-	binds       map[string][]string               // event.bind: event → handlers
-	peers       []*Portal                         // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
-	crm         map[string]map[int]map[string]any // contacts and deals (AddCRM)
-	v2          v2State                           // imbot.v2 bots and their event queues (v2.go)
+	bots         map[int]*Bot
+	nextBot      int
+	leads        map[int]map[string]any
+	nextLead     int
+	nextMessage  int
+	messages     []Message
+	chats        map[int]string
+	lines        map[int]*Chat                     // Open Lines chats by chat id, for imopenlines.dialog.get
+	lineLang     map[int]string                    // LANGUAGE_ID per line, for imopenlines.config.get
+	lineSettings map[int]map[string]any            // other documented keys per line (SetLineSettings)
+	binds        map[string][]string               // event.bind: event → handlers
+	peers        []*Portal                         // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
+	crm          map[string]map[int]map[string]any // contacts and deals (AddCRM)
+	v2           v2State                           // imbot.v2 bots and their event queues (v2.go)
 
 	failQueue  []string
 	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
@@ -211,23 +212,24 @@ func New(cfg Config) *Portal {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Portal{
-		cfg:         cfg,
-		log:         log,
-		client:      &http.Client{Timeout: 30 * time.Second},
-		changed:     make(chan struct{}),
-		tokens:      map[string]*accessToken{},
-		refresh:     map[string]bool{},
-		bots:        map[int]*Bot{},
-		nextBot:     1010,
-		leads:       map[int]map[string]any{},
-		nextLead:    1208,
-		nextMessage: 86100,
-		chats:       map[int]string{},
-		lines:       map[int]*Chat{},
-		binds:       map[string][]string{},
-		crm:         map[string]map[int]map[string]any{},
-		chatFails:   map[int][]string{},
-		lineLang:    map[int]string{},
+		cfg:          cfg,
+		log:          log,
+		client:       &http.Client{Timeout: 30 * time.Second},
+		changed:      make(chan struct{}),
+		tokens:       map[string]*accessToken{},
+		refresh:      map[string]bool{},
+		bots:         map[int]*Bot{},
+		nextBot:      1010,
+		leads:        map[int]map[string]any{},
+		nextLead:     1208,
+		nextMessage:  86100,
+		chats:        map[int]string{},
+		lines:        map[int]*Chat{},
+		binds:        map[string][]string{},
+		crm:          map[string]map[int]map[string]any{},
+		chatFails:    map[int][]string{},
+		lineLang:     map[int]string{},
+		lineSettings: map[int]map[string]any{},
 	}
 	for line, l := range cfg.LineLanguages {
 		p.lineLang[line] = l

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/scenarios"
 )
 
 // Defaults of Options.
@@ -55,6 +56,7 @@ type entry struct {
 	ok      bool      // cfg was read at least once
 	until   time.Time // used without asking until then
 	reading chan struct{}
+	hours   *scenarios.Schedule // cfg.Worktime as a schedule; nil when not understood
 }
 
 // New returns a cache reading through r.
@@ -144,5 +146,8 @@ func (c *Cache) read(ctx context.Context, e *entry, portal string, line int) (bi
 		return e.cfg, e.ok
 	}
 	e.cfg, e.ok, e.until = got, true, now.Add(c.opts.Fresh)
+	if e.hours, err = Schedule(got.Worktime); err != nil {
+		c.opts.Logger.Warn("open line working time not understood: from_line hours count as open", "portal", portal, "line", line, "error", err)
+	}
 	return e.cfg, true
 }

@@ -55,15 +55,25 @@ func request(ch engine.Channel, a engine.Action, v2 bool) (bitrix24.Request, err
 		// the chat's own CRM binding first: a lead, else a contact or a
 		// deal (no duplicate lead for a known client); a new lead carries
 		// the chat's IM binding
+		fields := a.Fields
+		if a.Title != "" {
+			// the title goes where a "title" field would: TITLE of a
+			// lead, a line of a contact's or a deal's COMMENTS
+			fields = make(map[string]string, len(a.Fields)+1)
+			for k, v := range a.Fields {
+				fields[k] = v
+			}
+			fields["title"] = a.Title
+		}
 		switch {
 		case a.LeadID != 0:
-			return bitrix24.LeadUpdateRequest(a.LeadID, a.Fields), nil
+			return bitrix24.LeadUpdateRequest(a.LeadID, fields), nil
 		case ch.Contact != 0:
-			return bitrix24.ContactUpdateRequest(ch.Contact, a.Fields), nil
+			return bitrix24.ContactUpdateRequest(ch.Contact, fields), nil
 		case ch.Deal != 0:
-			return bitrix24.DealUpdateRequest(ch.Deal, a.Fields), nil
+			return bitrix24.DealUpdateRequest(ch.Deal, fields), nil
 		}
-		return bitrix24.OpenLineLeadRequest(a.Fields, ch.Entity), nil
+		return bitrix24.OpenLineLeadRequest(fields, ch.Entity), nil
 	case engine.Operator:
 		return bitrix24.SessionOperatorRequest(ch.Chat), nil
 	case engine.Transfer:

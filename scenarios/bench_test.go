@@ -19,6 +19,7 @@ lines: [1, 2, 3]
 start: s000
 settings:
   retries: 2
+  country: RU
   idle: 15m
   on_idle: bye
   on_missing_state: s000

@@ -48,6 +48,7 @@ func check(def *scenarioDef, t []Transition) Problems {
 	}
 	c.topRefs()
 	c.languages()
+	c.phoneCountry()
 	for _, st := range def.States.V {
 		n := len(c.problems)
 		c.state(st)
@@ -121,6 +122,10 @@ func (d *scenarioDef) scopes(fn func(*scope)) {
 		}
 		if st.Remind.Set {
 			fn(&st.Remind.V.scope)
+		}
+		if st.CRMLead.Set {
+			fn(&st.CRMLead.V.outer)
+			fn(&st.CRMLead.V.scope)
 		}
 	}
 }

@@ -248,6 +248,9 @@ func (c *checker) templates(t []Transition) {
 				c.templateFields(st, "states."+st.Name+"."+tp.key, tp.t, fields, idx, saved, in, maybe)
 			}
 		}
+		if t := st.CRMLead.V.Title.V; t != nil {
+			c.templateFields(st, "states."+st.Name+".crm.lead.title", t, fields, idx, saved, in, maybe)
+		}
 		if r := st.Remind.V.Say.V; r != nil {
 			c.templateFields(st, "states."+st.Name+".remind.say", r, fields, idx, saved, in, maybe)
 		}

@@ -48,6 +48,9 @@ func (c *checker) state(st *stateDef) {
 	if st.Remind.Set {
 		s.remind()
 	}
+	if st.CRMLead.V.Fields.Set {
+		s.crmLead()
+	}
 	s.menuTexts()
 	s.refs()
 	s.deadEnd()

@@ -42,6 +42,7 @@ var checkCases = []struct {
 	{"duplicate_keys", []error{ErrValue}, false},
 	{"empty", []error{ErrMissing}, false},
 	{"idle_no_on_idle", []error{ErrNoOnIdle}, true},
+	{"crm", []error{ErrValue, ErrUnknownKey, ErrTemplate}, false},
 	{"remind", []error{ErrRemind, ErrMissing, ErrUnknownKey, ErrDuration, ErrValue, ErrTemplate}, false},
 	{"remind_idle", []error{ErrRemind}, true},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},

@@ -177,7 +177,7 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 		File: d.File, Name: d.Name.V, Title: d.Title.V, Start: d.Start.V, Version: d.Version,
 		Settings: Settings{Retries: d.retries(&stateDef{}), Idle: d.Settings.Idle.V, OnIdle: d.Settings.OnIdle.V, OnMissingState: d.Settings.OnMissingState.V,
 			DetectLanguage: d.Settings.DetectLanguage.V, Fuzzy: d.Settings.Fuzzy.V,
-			Location: d.Settings.Timezone.V, Country: d.Settings.Country.V},
+			Location: d.Settings.Timezone.V, Country: d.country()},
 		States:   make(map[string]*State, len(d.States.V)),
 		Warnings: warnings,
 		def:      d,
@@ -218,6 +218,7 @@ func compileState(st *stateDef) *State {
 		n := st.Retries.V
 		out.Retries = &n
 	}
+	compileCRM(st, out)
 	for i, o := range st.Options.V {
 		out.Options = append(out.Options, o.V)
 		pat, _ := match.Compile(o.V) // checked while decoding

@@ -303,7 +303,9 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 			st.Menu = d.menu(v, p)
 		case "on":
 			st.On = d.routes(v, p)
-		case "crm", "operator":
+		case "crm":
+			st.CRM, st.CRMLead = d.crm(v, p)
+		case "operator":
 			st.setAction(key, d.action(key, v, p))
 		case "transfer":
 			st.Transfer = d.transfer(v, p)

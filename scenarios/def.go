@@ -135,6 +135,7 @@ type stateDef struct {
 	Menu             val[[]menuDef]
 	On               val[[]routeDef]
 	CRM, Operator    val[string]
+	CRMLead          val[crmLeadDef] // the map form of crm:
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
 	Remind           val[remindDef]

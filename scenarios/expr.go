@@ -62,6 +62,9 @@ type Env struct {
 	Language string
 	Channel  string
 	Time     time.Time
+	// LineHours is the dialog's line's working time for from_line hours;
+	// nil when not known (they count as open).
+	LineHours *Schedule
 }
 
 // Vars evaluates conditions of one scenario in one Env, building the
@@ -127,7 +130,7 @@ func (v *Vars) build() map[string]any {
 	m[VarChannel] = v.env.Channel
 	m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
 	m[FuncSet] = func(f string) bool { return v.env.Fields[f] != "" }
-	m[FuncOpen] = func(name string) bool { return v.sc.Open(name, v.env.Time) }
+	m[FuncOpen] = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
 	return m
 }
 

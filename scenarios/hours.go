@@ -14,6 +14,33 @@ type Schedule struct {
 	FromLine bool
 	days     [7][]span // by time.Weekday
 	closed   map[string]bool
+	yearly   map[[2]int]bool // closed every year: {month, day}
+	loc      *time.Location  // nil: the scenario's time zone
+}
+
+// NewSchedule returns a schedule open at no time, in time zone loc (nil:
+// the scenario's): an Open Line's working time is built with it.
+func NewSchedule(loc *time.Location) *Schedule { return &Schedule{loc: loc} }
+
+// AddInterval opens the schedule on weekday wd from minute from to minute
+// to of the day (0–1440; to below from crosses midnight). An empty or
+// malformed interval is left out.
+func (s *Schedule) AddInterval(wd time.Weekday, from, to int) {
+	if from < 0 || from >= day || to < 0 || to > day || from == to || wd < 0 || wd > 6 {
+		return
+	}
+	if to < from {
+		to += day
+	}
+	s.days[wd] = append(s.days[wd], span{from, to})
+}
+
+// CloseEvery closes a calendar day every year (a holiday).
+func (s *Schedule) CloseEvery(m time.Month, d int) {
+	if s.yearly == nil {
+		s.yearly = map[[2]int]bool{}
+	}
+	s.yearly[[2]int{int(m), d}] = true
 }
 
 // span is an interval in minutes from the day's midnight; To is above
@@ -28,7 +55,10 @@ func (s *Schedule) Open(t time.Time) bool {
 	if s == nil || s.FromLine {
 		return true
 	}
-	if s.closed[t.Format(time.DateOnly)] {
+	if s.loc != nil {
+		t = t.In(s.loc)
+	}
+	if s.closed[t.Format(time.DateOnly)] || s.yearly[[2]int{int(t.Month()), t.Day()}] {
 		return false
 	}
 	m := t.Hour()*60 + t.Minute()
@@ -173,13 +203,31 @@ func parseDate(s string) (string, *scheduleError) {
 }
 
 // Open reports whether the scenario's hours name are open at t; unknown
-// hours are open.
-func (s *Scenario) Open(name string, t time.Time) bool {
+// hours are open, and so are from_line hours (OpenWith knows the line's).
+func (s *Scenario) Open(name string, t time.Time) bool { return s.OpenWith(name, t, nil) }
+
+// OpenWith is Open with the dialog's line's working time for from_line
+// hours: line, as read from the portal (nil: not known, so open).
+func (s *Scenario) OpenWith(name string, t time.Time, line *Schedule) bool {
 	sch := s.Hours[name]
 	if sch == nil {
 		return true
 	}
+	if sch.FromLine {
+		sch = line
+	}
 	return sch.Open(t.In(s.loc()))
+}
+
+// UsesLineHours reports whether some hours of the scenario are from_line:
+// its dialogs need their line's working time.
+func (s *Scenario) UsesLineHours() bool {
+	for _, h := range s.Hours {
+		if h != nil && h.FromLine {
+			return true
+		}
+	}
+	return false
 }
 
 // loc is the scenario's time zone: settings.timezone, UTC by default.

@@ -20,7 +20,7 @@ var (
 // Conversation test files (*.test.yaml).
 var (
 	testFileKeys = []string{"scenario", "tests"}
-	testKeys     = []string{"name", "steps"}
+	testKeys     = []string{"name", "steps", "line_hours"}
 	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
 	startKeys    = []string{"client", "line", "language", "at"}
 	botKeys      = []string{"text", "buttons"}

@@ -30,7 +30,7 @@ type Remind struct {
 func (d *decoder) remind(v *yaml.Node, p string) val[remindDef] {
 	n := len(d.problems)
 	var r remindDef
-	if v.Kind != yaml.MappingNode && !isNull(v) {
+	if r := d.resolve(v); r != nil && r.Kind != yaml.MappingNode && !isNull(r) {
 		d.errorf(v, p, ErrValue, `write remind: {after: 5m, say: "Are you still there?", times: 2}`, "expected a reminder: after, say and times")
 		return val[remindDef]{At: posOf(v), Set: true, Bad: true}
 	}

@@ -206,6 +206,10 @@ type State struct {
 	Set []SetField
 	// MenuIf: some menu item has a condition
 	MenuIf bool
+	// CRMFields are the fields crm: writes, nil for all of them;
+	// CRMTitle is the lead's title, nil for the portal's own.
+	CRMFields []string
+	CRMTitle  *Template
 	// Remind is the reminder of a waiting state; nil when none.
 	Remind *Remind
 

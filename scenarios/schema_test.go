@@ -33,6 +33,8 @@ func TestSchemaKeys(t *testing.T) {
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "on", items}, "routeKeys", routeKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "transfer"}, "transferKeys", transferKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "remind"}, "remindKeys", remindKeys},
+		{"scenario.schema.json", schema.Scenario, []string{"states", values, "crm"}, "crmKeys", crmKeys},
+		{"scenario.schema.json", schema.Scenario, []string{"states", values, "crm", "lead"}, "crmLeadKeys", crmLeadKeys},
 
 		{"tests.schema.json", schema.Tests, nil, "testFileKeys", testFileKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items}, "testKeys", testKeys},

@@ -19,6 +19,10 @@ type Test struct {
 	Name  string
 	Pos   Pos
 	Steps []TestStep
+	// LineHours is line_hours:, the working time of the dialog's Open Line
+	// for from_line hours (tests never reach a portal); nil: not known,
+	// so from_line hours count as open.
+	LineHours *Schedule
 }
 
 // Step kinds of a conversation test.
@@ -141,6 +145,12 @@ func (d *decoder) test(n *yaml.Node, p string) (Test, bool) {
 		switch key {
 		case "name":
 			t.Name, _ = d.text(v, p)
+		case "line_hours":
+			if v.Kind == yaml.ScalarNode && v.Value == "from_line" {
+				d.errorf(v, p, ErrHours, `give the line's working time, e.g. line_hours: {mon-fri: "09:00-18:00"}`, "line_hours: is the line's own schedule, not from_line")
+				break
+			}
+			t.LineHours = d.schedule(v, p)
 		case "steps":
 			hasSteps = true
 			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {

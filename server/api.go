@@ -208,13 +208,17 @@ type ScenarioView struct {
 	Lines   []int  `json:"lines,omitempty"`
 	Default bool   `json:"default,omitempty"`
 	States  int    `json:"states"`
+	// LineWarnings: the scenario waits (idle, reminders) longer than a line
+	// it served leaves a silent chat to the bot (WELCOME_BOT_TIME).
+	LineWarnings []string `json:"line_warnings,omitempty"`
 }
 
 func (s *Server) scenariosView() ScenariosResponse {
 	snap := s.registry.Current()
 	resp := ScenariosResponse{Version: snap.Version, LoadedAt: snap.LoadedAt, Dir: s.registry.Dir(), Files: snap.Files, Scenarios: []ScenarioView{}}
 	for _, sc := range snap.Set.List {
-		resp.Scenarios = append(resp.Scenarios, ScenarioView{Name: sc.Name, Title: sc.Title, File: sc.File, Version: sc.Version, Lines: sc.Lines, Default: sc.Default(), States: len(sc.States)})
+		resp.Scenarios = append(resp.Scenarios, ScenarioView{Name: sc.Name, Title: sc.Title, File: sc.File, Version: sc.Version, Lines: sc.Lines, Default: sc.Default(), States: len(sc.States),
+			LineWarnings: s.dialogs.LineWarnings(sc.Name)})
 	}
 	return resp
 }

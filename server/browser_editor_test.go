@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -59,6 +60,32 @@ func (p *browserPage) focusEditor() {
 	p.do("click into the editor", chromedp.Click(chromedp.CSS("#editor .cm-activeLine, #editor .cm-line")))
 	p.waitJS("the editor focused", editorJS(`if (!v.hasFocus) v.focus(); return v.hasFocus;`))
 }
+
+// press sends one key as a keyboard does (as Puppeteer does): a keyDown
+// carrying its text, which the page may cancel, and a keyUp. chromedp's
+// KeyEvent sends the text as a separate char event that a page cannot
+// cancel, so an editor that handles Enter itself would get a newline too.
+func (p *browserPage) press(key, code, text string, vk int64) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
+	defer cancel()
+	down := input.DispatchKeyEventTypeKeyDown
+	if text == "" {
+		down = input.DispatchKeyEventTypeRawKeyDown // a key without text, as Puppeteer sends it
+	}
+	for _, typ := range []input.DispatchKeyEventType{down, input.DispatchKeyEventTypeKeyUp} {
+		ev := input.DispatchKeyEventParams{Type: typ, Key: key, Code: code, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk}
+		if typ == input.DispatchKeyEventTypeKeyDown {
+			ev.Text, ev.UnmodifiedText = text, text
+		}
+		if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, ev); err != nil {
+			p.t.Fatalf("press %s: %v", key, err)
+		}
+	}
+}
+
+func (p *browserPage) pressEnter() { p.press("Enter", "Enter", "\r", 13) }
+func (p *browserPage) pressTab()   { p.press("Tab", "Tab", "", 9) }
 
 // typeKeys types text into the focused element key by key.
 func (p *browserPage) typeKeys(what, keys string) {
@@ -151,7 +178,7 @@ func TestEditorInBrowser(t *testing.T) {
 	p.selectText("ask_email:", "thnaks")
 	p.typeKeys("point ask_email at a new state", "confirm")
 	p.cursorAt("ask_email:", "next: confirm")
-	p.typeKeys("a new line", kb.Enter)
+	p.pressEnter()
 	p.eval(editorJS(`var head = v.state.selection.main.head; var line = v.state.doc.lineAt(head);
 		v.dispatch({ changes: { from: line.from, to: line.to, insert: '' } }); return '';`))
 	p.insertText("\n  confirm:\n    say: \"Got it, {{name}}. One moment.\"\n    next: thanks")
@@ -365,4 +392,62 @@ func TestDiagramGeometryInBrowser(t *testing.T) {
 	}
 	p.do("ask for technical arrows", chromedp.Click(chromedp.ID("technical")))
 	p.waitJS("the technical arrows", `document.querySelectorAll('#graph .edge.technical').length > 0`)
+}
+
+// The editor completes keys from the JSON Schema and state names from the
+// file, Tab inserts spaces, and Escape then Tab leaves the editor (so the
+// page stays usable with the keyboard alone).
+func TestEditorCompletionInBrowser(t *testing.T) {
+	chrome := chromiumOrSkip(t)
+	dir := t.TempDir()
+	copyDir(t, "../examples", dir)
+	base, _ := serve(t, dir, "")
+	bctx := startChromium(t, chrome)
+	setLanguage(t, bctx, "en-US,en")
+	p := &browserPage{t: t, ctx: bctx, shots: t.TempDir()}
+	p.do("open the page", chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(base+"/#support"))
+	p.waitJS("support.yaml in the editor", `document.getElementById('file').value === 'support.yaml' &&
+		document.getElementById('editor').olbotEditor.get().indexOf('name: support') >= 0`)
+	p.focusEditor()
+	p.eval(editorJS(`var end = v.state.doc.length; v.dispatch({ selection: { anchor: end } }); return '';`))
+	p.insertText("\n  extra:\n    say: hi\n")
+	line := func() string { return p.eval(editorJS(`return v.state.doc.lineAt(v.state.selection.main.head).text;`)) }
+
+	// a key of a state, from the schema
+	p.typeKeys("start a key", "    on_f")
+	p.waitJS("the key offered", `(function () { var c = document.querySelector('.cm-tooltip-autocomplete'); return c && c.textContent.indexOf('on_fail') >= 0; })()`)
+	// the completion ignores keys for its first 75 ms (against accidental Enter)
+	time.Sleep(300 * time.Millisecond)
+	p.pressEnter()
+	if got := line(); got != "    on_fail: " {
+		t.Fatalf("after completing the key the line is %q; the end: %q", got, p.eval(editorJS(`var d = v.state.doc.toString(); return d.slice(-60);`)))
+	}
+	// a state name, from the file
+	p.typeKeys("start a state name", "hand")
+	p.waitJS("the state offered", `(function () { var c = document.querySelector('.cm-tooltip-autocomplete'); return c && c.textContent.indexOf('handoff') >= 0; })()`)
+	time.Sleep(300 * time.Millisecond)
+	p.pressEnter()
+	if got := line(); got != "    on_fail: handoff" {
+		t.Fatalf("after completing the state the line is %q", got)
+	}
+	p.waitJS("the completion closed", `document.querySelector('.cm-tooltip-autocomplete') === null`)
+
+	// Tab inserts spaces, to the next multiple of two
+	p.typeKeys("to the end of the line", kb.End)
+	p.pressEnter()
+	p.eval(editorJS(`var l = v.state.doc.lineAt(v.state.selection.main.head); v.dispatch({ changes: { from: l.from, to: l.to, insert: '' } }); return '';`))
+	p.pressTab()
+	p.pressTab()
+	if got := line(); got != "    " {
+		t.Fatalf("two Tabs made the line %q, want four spaces", got)
+	}
+	p.typeKeys("a character", "x")
+	p.pressTab()
+	if got := line(); got != "    x " {
+		t.Fatalf("Tab after x made the line %q, want a space up to column 6", got)
+	}
+	// Escape, then Tab: the focus moves on to the Save button
+	p.typeKeys("press Escape", kb.Escape)
+	p.pressTab()
+	p.waitJS("the focus out of the editor", `document.activeElement === document.getElementById('save')`)
 }

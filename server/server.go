@@ -121,6 +121,9 @@ type Dialogs interface {
 	Ready(ctx context.Context) string
 	// Wait waits until no event is being applied.
 	Wait()
+	// LineWarnings are the warnings about scenario name against its
+	// lines' bot timeouts.
+	LineWarnings(name string) []string
 }
 
 // Portals is what the Bitrix24 handler needs of the portals' install

@@ -3,7 +3,7 @@
 // Schema) and state names (from the text), and the server's own check as
 // lint marks. Built into server/web/editor.js by `make editor`; the page
 // (server/web/app.js) uses only window.OlbotEditor below.
-import { EditorState, Compartment } from '@codemirror/state';
+import { EditorState, EditorSelection, Compartment } from '@codemirror/state';
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter,
   drawSelection, highlightSpecialChars
@@ -28,7 +28,7 @@ function insertSpaces(view) {
     const line = state.doc.lineAt(r.head);
     const n = INDENT - ((r.head - line.from) % INDENT);
     const text = ' '.repeat(n);
-    return { changes: { from: r.head, insert: text }, range: { anchor: r.head + n, head: r.head + n } };
+    return { changes: { from: r.head, insert: text }, range: EditorSelection.cursor(r.head + n) };
   }));
   return true;
 }

@@ -694,7 +694,9 @@
       case 'crm': {
         var keys = Object.keys(a.fields || {}).sort();
         var fields = keys.map(function (k) { return k + '=' + a.fields[k]; }).join(', ');
-        note(t('crm', { target: a.lead_id ? t('crmLead', { n: a.lead_id }) : t('crmNew'), fields: fields || '—' }), 'crm');
+        var target = a.lead_id ? t('crmLead', { n: a.lead_id }) : t('crmNew');
+        if (a.title) target += ' «' + a.title + '»';
+        note(t('crm', { target: target, fields: fields || '—' }), 'crm');
         break;
       }
       case 'operator':

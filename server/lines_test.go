@@ -1,0 +1,60 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olbot/olbot/bitrix24"
+	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/fakeportal"
+)
+
+// TestLineWorktime: shop.yaml's from_line hours are the working time of
+// the chat's Open Line as imopenlines.config.get gives it (read through
+// the portal, outside the step), and a scenario that waits longer than
+// the line's WELCOME_BOT_TIME is named in GET /v1/scenarios.
+func TestLineWorktime(t *testing.T) {
+	// Monday 19:00 in Moscow: the shop is open, the line (09:00–18:00) is not
+	clock := &testClock{t: time.Date(2027, 1, 4, 16, 0, 0, 0, time.UTC)}
+	p := newPortal(t, fakeportal.Config{})
+	p.SetLineSettings(6, map[string]any{"WORKTIME_ENABLE": "Y", "WORKTIME_FROM": "09:00", "WORKTIME_TO": "18:00",
+		"WORKTIME_TIMEZONE": "Europe/Moscow", "WORKTIME_DAYOFF": []string{"SA", "SU"}, "WELCOME_BOT_TIME": "600"})
+	e := startEnv(t, p, func(e *env) {
+		e.clock = clock
+		e.dir = scenarioDir(t, "../examples/shop.yaml")
+	})
+	e.install()
+	toManager := func(chat *fakeportal.Chat) engine.Dialog {
+		t.Helper()
+		e.send(chat, chat.Join())
+		for _, text := range []string{"1500", "1", "2", "3"} { // three bad phones: on_fail manager
+			e.send(chat, chat.Say(text))
+		}
+		return e.record(e.key(chat))
+	}
+	if d := toManager(e.chat(6, 9101, "Anna")); d.State != "after_hours" || d.Status != engine.Active {
+		t.Fatalf("after the line's hours: %q (%s), want after_hours, active", d.State, d.Status)
+	}
+	if n := len(p.CallsOf(bitrix24.MethodConfigGet)); n != 1 {
+		t.Errorf("%d imopenlines.config.get calls for one chat, want 1 (cached per line)", n)
+	}
+	clock.Advance(15 * time.Hour) // Tuesday 10:00 in Moscow
+	if d := toManager(e.chat(6, 9102, "Boris")); d.State != "connect" || d.Status != engine.HandedOff {
+		t.Fatalf("in the line's hours: %q (%s), want connect, handed off", d.State, d.Status)
+	}
+	status, body := e.api(http.MethodGet, "/v1/scenarios", nil)
+	var list ScenariosResponse
+	if status != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Scenarios) != 1 {
+		t.Fatalf("GET /v1/scenarios: %d %s", status, body)
+	}
+	w := list.Scenarios[0].LineWarnings
+	if len(w) != 1 || !strings.Contains(w[0], "settings.idle: 30m0s") || !strings.Contains(w[0], "WELCOME_BOT_TIME 10m0s") || !strings.Contains(w[0], "line 6") {
+		t.Fatalf("line warnings %q, want one naming idle (30m) against the line's bot time (10m)", w)
+	}
+	if !strings.Contains(e.logs.String(), "waits longer than the line's bot timeout") {
+		t.Error("the warning is not in the log")
+	}
+}
