@@ -66,8 +66,9 @@ func compileConds(d *scenarioDef) Problems {
 		hours[h.Name] = true
 	}
 	var ps Problems
+	d.condNames = map[string]bool{}
 	d.conds(func(c *condSrc, path string) {
-		cond, err := compileCond(c.Text, fields, hours)
+		cond, err := compileCond(c.Text, fields, hours, d.condNames)
 		if err != nil {
 			ps = append(ps, &Problem{File: d.File, Pos: c.pos(err.Off), Path: path, Err: ErrCondition, Msg: err.Msg, Hint: err.Hint})
 			return

@@ -111,7 +111,14 @@ var envs = sync.Pool{New: func() any { return make(map[string]any, 16) }}
 
 func (v *Vars) build() map[string]any {
 	m := envs.Get().(map[string]any)
+	used := v.sc.condNames
+	// only the names the scenario's conditions read: boxing every field,
+	// the clock and two closures for each step was most of a condition's
+	// cost
 	for f, kind := range v.sc.fieldTypes {
+		if !used[f] {
+			continue
+		}
 		s := v.env.Fields[f]
 		switch {
 		case kind != answers.Number:
@@ -123,14 +130,28 @@ func (v *Vars) build() map[string]any {
 			m[f] = n
 		}
 	}
-	t := v.env.Time.In(v.sc.loc())
-	m[VarClient] = v.env.Client
-	m[VarLine] = v.env.Line
-	m[VarLanguage] = v.env.Language
-	m[VarChannel] = v.env.Channel
-	m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
-	m[FuncSet] = func(f string) bool { return v.env.Fields[f] != "" }
-	m[FuncOpen] = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
+	if used[VarClient] {
+		m[VarClient] = v.env.Client
+	}
+	if used[VarLine] {
+		m[VarLine] = v.env.Line
+	}
+	if used[VarLanguage] {
+		m[VarLanguage] = v.env.Language
+	}
+	if used[VarChannel] {
+		m[VarChannel] = v.env.Channel
+	}
+	if used[VarNow] {
+		t := v.env.Time.In(v.sc.loc())
+		m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
+	}
+	if used[FuncSet] {
+		m[FuncSet] = func(f string) bool { return v.env.Fields[f] != "" }
+	}
+	if used[FuncOpen] {
+		m[FuncOpen] = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
+	}
 	return m
 }
 
@@ -172,6 +193,7 @@ type condError struct {
 type condPatch struct {
 	fields map[string]string
 	hours  map[string]bool
+	used   map[string]bool // every name a condition reads, for Vars.build
 	err    *condError
 }
 
@@ -184,6 +206,10 @@ func (p *condPatch) fail(n ast.Node, msg, hint string) {
 // Visit implements ast.Visitor.
 func (p *condPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if p.used != nil {
+			p.used[n.Value] = true
+		}
 	case *ast.BuiltinNode, *ast.PredicateNode, *ast.SequenceNode, *ast.PointerNode, *ast.VariableDeclaratorNode:
 		p.fail(n, "loops and built-in functions are not available in conditions", "compare fields with == != < <= > >=, combine with and, or, not")
 	case *ast.BinaryNode:
@@ -247,11 +273,11 @@ func nameHint(name string, known []string, fallback string) string {
 
 // compileCond compiles a condition against the fields (name → answer
 // type) and the hours names.
-func compileCond(text string, fields map[string]string, hours map[string]bool) (*Cond, *condError) {
+func compileCond(text string, fields map[string]string, hours map[string]bool, used map[string]bool) (*Cond, *condError) {
 	if strings.TrimSpace(text) == "" {
 		return nil, &condError{Msg: "the condition is empty", Hint: `write a condition, e.g. total >= 5000 and city == "Москва"`}
 	}
-	p := &condPatch{fields: fields, hours: hours}
+	p := &condPatch{fields: fields, hours: hours, used: used}
 	prog, err := expr.Compile(text, expr.Env(condTypes(fields)), expr.AsBool(), expr.DisableAllBuiltins(),
 		expr.MaxNodes(maxCondNodes), expr.Patch(p))
 	if p.err != nil {

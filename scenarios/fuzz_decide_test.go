@@ -15,9 +15,10 @@ func FuzzCondition(f *testing.F) {
 		f.Add(s, "Москва", "12")
 	}
 	fields := map[string]string{"total": answers.Number, "city": answers.Text, "phone": answers.Text}
-	sc := &Scenario{fieldTypes: fields, Hours: map[string]*Schedule{"shop": {}}}
+	used := map[string]bool{} // grows with the names the inputs read
+	sc := &Scenario{fieldTypes: fields, Hours: map[string]*Schedule{"shop": {}}, condNames: used}
 	f.Fuzz(func(t *testing.T, text, city, total string) {
-		c, err := compileCond(text, fields, map[string]bool{"shop": true})
+		c, err := compileCond(text, fields, map[string]bool{"shop": true}, used)
 		if err != nil {
 			if c != nil {
 				t.Fatal("an error and a condition")

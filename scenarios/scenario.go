@@ -46,6 +46,9 @@ type Scenario struct {
 	// fieldTypes are the collected fields and their answer types, for the
 	// conditions.
 	fieldTypes map[string]string
+	// condNames are the names the conditions read: only those are built
+	// into a step's variables.
+	condNames map[string]bool
 
 	// Warnings are the non-blocking problems found while loading.
 	Warnings []*Problem
