@@ -249,7 +249,12 @@ func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
 		case engine.Say:
 			// a menu of its own is a message too: its text is empty
 			// because the numbered fallback is not part of the text
-			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
+			// the keyboard: the choices, then the link and call buttons
+			btns := a.Buttons
+			for _, l := range a.Links {
+				btns = append(btns[:len(btns):len(btns)], l.Text)
+			}
+			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, btns)
 		}
 	}
 	return nil
@@ -322,8 +327,11 @@ func (r *run) checkActions(e *scenarios.Expect) string {
 	var op, crm bool
 	var tr *engine.Transfer
 	var greet *engine.Greet
+	var notes []string
 	for _, a := range r.actions {
 		switch a := a.(type) {
+		case engine.Note:
+			notes = append(notes, a.Text)
 		case engine.Operator:
 			op = true
 		case engine.CRM:
@@ -345,6 +353,18 @@ func (r *run) checkActions(e *scenarios.Expect) string {
 	}
 	if msg := r.checkTransfer(e.Transfer, tr); msg != "" {
 		return msg
+	}
+	if e.Note != nil {
+		found := false
+		for _, n := range notes {
+			found = found || Glob(*e.Note, n)
+		}
+		switch {
+		case !found && len(notes) == 0:
+			return fmt.Sprintf("want an operator note %q, but none was posted%s", *e.Note, r.since())
+		case !found:
+			return fmt.Sprintf("operator note %q, want %q", strings.Join(notes, " | "), *e.Note)
+		}
 	}
 	if g := e.Greet; g != nil {
 		switch {

@@ -447,8 +447,8 @@ func (s *stepper) enter(name string) error {
 	d.Retries = 0
 	s.set(st)
 	s.applySet(st)
-	btns := s.buttonTexts(st)
-	num := numbered(st) && len(btns) > 0
+	btns, links := s.buttonTexts(st), s.links(st)
+	num := numbered(st) && len(btns)+len(links) > 0
 	if st.Greet != nil {
 		if st.Greet.Welcome {
 			s.emit(Greet{Welcome: true})
@@ -459,7 +459,7 @@ func (s *stepper) enter(name string) error {
 	if st.Say != nil {
 		say := Say{Text: s.render(st.Say)}
 		if st.Ask == nil {
-			say.Buttons, say.Numbered = btns, num
+			say.Buttons, say.Links, say.Numbered = btns, links, num
 		}
 		s.emit(say)
 	}
@@ -467,9 +467,14 @@ func (s *stepper) enter(name string) error {
 		s.emit(s.crm(st))
 	}
 	if st.Ask != nil {
-		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Numbered: num})
-	} else if st.Say == nil && len(btns) > 0 {
-		s.emit(Say{Buttons: btns, Numbered: num})
+		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Links: links, Numbered: num})
+	} else if st.Say == nil && len(btns)+len(links) > 0 {
+		s.emit(Say{Buttons: btns, Links: links, Numbered: num})
+	}
+	if st.Note != nil && (st.Operator != "" || st.Transfer != nil) {
+		if t := s.render(st.Note); strings.TrimSpace(t) != "" {
+			s.emit(Note{Text: t})
+		}
 	}
 	switch {
 	case st.Operator != "":

@@ -254,6 +254,12 @@ func (c *checker) templates(t []Transition) {
 		if r := st.Remind.V.Say.V; r != nil {
 			c.templateFields(st, "states."+st.Name+".remind.say", r, fields, idx, saved, in, maybe)
 		}
+		if n := st.OperatorNote.V; n != nil {
+			c.templateFields(st, "states."+st.Name+".operator.note", n, fields, idx, saved, in, maybe)
+		}
+		if n := st.Transfer.V.Note.V; n != nil {
+			c.templateFields(st, "states."+st.Name+".transfer.note", n, fields, idx, saved, in, maybe)
+		}
 		for _, s := range st.Set.V {
 			if s.Value.V != nil {
 				c.templateFields(st, "states."+st.Name+".set."+s.Field, s.Value.V, fields, idx, saved, in, maybe)

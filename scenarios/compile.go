@@ -87,6 +87,9 @@ func table(d *scenarioDef) []Transition {
 func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 	name := st.Name
 	for i, mi := range st.Menu.V {
+		if mi.URL.Set || mi.Phone.Set {
+			continue // a link or call button does not move the dialog
+		}
 		add(Transition{From: name, Event: menuEvent(i), To: mi.Goto.V, Kind: EdgeMenu, Label: mi.Text.V})
 	}
 	for i, r := range st.On.V {
@@ -212,7 +215,7 @@ func compileState(st *stateDef) *State {
 	out := &State{
 		Name: st.Name, Line: st.At.Line, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
-		CRM: st.CRM.V, Operator: st.Operator.V, Finish: st.Finish.V, Commands: st.commandsApply(),
+		CRM: st.CRM.V, Operator: st.Operator.V, Note: st.OperatorNote.V, Finish: st.Finish.V, Commands: st.commandsApply(),
 		Remind: compileRemind(st),
 	}
 	if st.Retries.Set {
@@ -238,8 +241,10 @@ func compileState(st *stateDef) *State {
 		}
 	}
 	for i, mi := range st.Menu.V {
-		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match, tr: mi.tr})
+		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match, tr: mi.tr,
+			URL: mi.URL.V, Phone: mi.Phone.V})
 		out.MenuIf = out.MenuIf || mi.If.V != nil
+		out.MenuLinks = out.MenuLinks || mi.URL.Set || mi.Phone.Set
 	}
 	for i, r := range st.On.V {
 		out.On = append(out.On, Route{Match: r.Match.V, Goto: r.Goto.V, Event: onEvent(i), If: condOf(r.If), match: r.match})
@@ -254,6 +259,7 @@ func compileState(st *stateDef) *State {
 	if st.Transfer.Set {
 		tr := st.Transfer.V
 		out.Transfer = &Transfer{User: tr.User.V, Line: tr.Line.V, Leave: tr.Leave.V}
+		out.Note = tr.Note.V
 	}
 	return out
 }

@@ -95,12 +95,15 @@ type menuDef struct {
 	tr    []labelText // every language's text, for a text map
 	Goto  val[string]
 	If    val[*condSrc]
+	URL   val[string] // a link button (keyboard LINK): opens the address, does not move the dialog
+	Phone val[string] // a call button (ACTION=CALL): the number in E.164
 }
 
 type transferDef struct {
 	scope
 	User, Line val[int]
 	Leave      val[bool]
+	Note       val[*Template] // posted for the operator before the transfer
 }
 
 // remindDef is a waiting state's remind: {after, say, times}.
@@ -137,6 +140,8 @@ type stateDef struct {
 	Menu             val[[]menuDef]
 	On               val[[]routeDef]
 	CRM, Operator    val[string]
+	OperatorNote     val[*Template]  // operator: {note: …}
+	operatorScope    scope           // the map of operator: {note: …}
 	CRMLead          val[crmLeadDef] // the map form of crm:
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]

@@ -65,6 +65,7 @@ type Expect struct {
 	Transfer  *ExpectTransfer   // subset match
 	Greet     *ExpectGreet
 	CRM       *bool
+	Note      *string // the operator note posted since the last input (a * pattern)
 }
 
 // ExpectTransfer is a subset of a Transfer action.
@@ -257,6 +258,10 @@ func (d *decoder) expect(n *yaml.Node, p string) *Expect {
 		case "language":
 			if s := d.testLanguage(v, p); s != "" {
 				e.Language = &s
+			}
+		case "note":
+			if s, ok := d.text(v, p); ok {
+				e.Note = &s
 			}
 		case "finished":
 			e.Finished = boolPtr(v, p)

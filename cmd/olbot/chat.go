@@ -178,6 +178,14 @@ func (c *chat) send(ev engine.Event) {
 				}
 				fmt.Fprintf(c.out, "     %s\n", strings.Join(parts, "  "))
 			}
+			for _, l := range a.Links {
+				// no number: typing does not press them
+				kind := "link"
+				if l.Phone != "" {
+					kind = "call"
+				}
+				fmt.Fprintf(c.out, "     [%s] %s → %s\n", kind, l.Text, l.Target())
+			}
 		default:
 			fmt.Fprintln(c.out, a.String())
 		}
