@@ -25,6 +25,9 @@ func calls(d engine.Dialog, actions []engine.Action, now time.Time, v2 bool) ([]
 	}
 	var out []engine.Call
 	for _, a := range actions {
+		if _, ok := a.(engine.Lookup); ok {
+			continue // made by package lookup, never through the portal
+		}
 		r, err := request(ch, a, v2)
 		if err != nil {
 			return nil, err

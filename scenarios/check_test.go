@@ -27,6 +27,8 @@ var checkCases = []struct {
 	loads bool    // only warnings: the scenario loads
 }{
 	{"alias_bomb", []error{ErrTooLarge}, false},
+	{"call", []error{ErrValue, ErrTemplate, ErrDuration, ErrTerminal, ErrUnknownKey}, false},
+	{"call_beside", []error{ErrValue, ErrTerminal}, false},
 	{"conditions", []error{ErrCondition, ErrMissing, ErrValue}, false},
 	{"hours", []error{ErrHours, ErrValue, ErrCondition}, false},
 	{"ask_no_next", []error{ErrAskNoNext}, false},

@@ -18,17 +18,19 @@ const NoState = "[*]"
 
 // Kinds of transitions, which are also the prefixes of fsm event names.
 const (
-	EdgeStart     = "start"     // NoState -> start
-	EdgeMissing   = "missing"   // NoState -> on_missing_state, after a reload removed the state
-	EdgeMenu      = "menu"      // a menu button was chosen
-	EdgeOn        = "on"        // a state-local keyword route matched
-	EdgeCommand   = "command"   // a global command matched
-	EdgeAnswer    = "answer"    // a valid answer to ask
-	EdgeUnmatched = "unmatched" // unmatched input in a waiting state with next
-	EdgeRetry     = "retry"     // a bad answer, asked again (self-loop)
-	EdgeFail      = "fail"      // retries used up
-	EdgeIdle      = "idle"      // the client was silent for settings.idle
-	EdgeNext      = "next"      // a passing state moves on
+	EdgeStart     = "start"      // NoState -> start
+	EdgeMissing   = "missing"    // NoState -> on_missing_state, after a reload removed the state
+	EdgeMenu      = "menu"       // a menu button was chosen
+	EdgeOn        = "on"         // a state-local keyword route matched
+	EdgeCommand   = "command"    // a global command matched
+	EdgeAnswer    = "answer"     // a valid answer to ask
+	EdgeUnmatched = "unmatched"  // unmatched input in a waiting state with next
+	EdgeRetry     = "retry"      // a bad answer, asked again (self-loop)
+	EdgeFail      = "fail"       // retries used up
+	EdgeIdle      = "idle"       // the client was silent for settings.idle
+	EdgeNext      = "next"       // a passing state moves on
+	EdgeCall      = "call"       // a call: answered, its fields saved
+	EdgeCallError = "call_error" // a call: failed (on_error)
 )
 
 // Transition is one edge of the compiled transition table.
@@ -94,6 +96,17 @@ func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 	}
 	for i, r := range st.On.V {
 		add(Transition{From: name, Event: onEvent(i), To: r.Goto.V, Kind: EdgeOn, Label: strings.Join(r.Match.V, ", ")})
+	}
+	if st.calls() && !st.waits() && !st.terminal() {
+		if st.Next.V != "" {
+			nextEdges(st, EdgeCall, "", add)
+		}
+		if st.Call.OnError.V != "" {
+			add(Transition{From: name, Event: EdgeCallError, To: st.Call.OnError.V, Kind: EdgeCallError})
+		} else {
+			add(Transition{From: name, Event: EdgeCallError, To: name, Kind: EdgeCallError, Implicit: "operator"})
+		}
+		return
 	}
 	if !st.waits() {
 		if st.Next.V != "" && !st.terminal() {
@@ -161,6 +174,8 @@ func branchLabel(b ifBranchDef) string {
 // branchKind is the kind of edge a state's next: follows.
 func branchKind(st *stateDef) string {
 	switch {
+	case st.calls() && !st.waits():
+		return EdgeCall
 	case !st.waits():
 		return EdgeNext
 	case st.Ask.ok():
@@ -216,6 +231,7 @@ func compileState(st *stateDef) *State {
 		Name: st.Name, Line: st.At.Line, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
 		CRM: st.CRM.V, Operator: st.Operator.V, Note: st.OperatorNote.V, Finish: st.Finish.V, Commands: st.commandsApply(),
+		Call:   compileCall(&st.Call),
 		Remind: compileRemind(st),
 	}
 	if st.Retries.Set {

@@ -280,7 +280,23 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "retry":
 			st.Retry = d.template(v, p)
 		case "save":
-			st.Save = d.save(v, p)
+			if v.Kind == yaml.MappingNode {
+				st.Call.Save = d.callSave(v, p)
+			} else {
+				st.Save = d.save(v, p)
+			}
+		case "call":
+			st.Call.Endpoint = d.nameVal(v, p, "endpoint")
+		case "path":
+			st.Call.Path = d.plainTemplate(v, p)
+		case "method":
+			st.Call.Method = d.method(v, p)
+		case "body":
+			st.Call.Body = d.body(v, p)
+		case "timeout":
+			st.Call.Timeout = d.callTimeout(v, p)
+		case "on_error":
+			st.Call.OnError = d.nameVal(v, p, "state")
 		case "type":
 			st.Type = d.answerType(v, p)
 		case "validate":

@@ -145,6 +145,7 @@ type stateDef struct {
 	CRMLead          val[crmLeadDef] // the map form of crm:
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
+	Call             callDef // call: and its companions
 	Remind           val[remindDef]
 
 	// loose are the texts in this state's rejected values and under its
@@ -166,6 +167,9 @@ func (st *stateDef) waits() bool {
 }
 
 // terminal reports whether the state hands off or ends the dialog.
+// calls reports whether the state looks something up (call:).
+func (st *stateDef) calls() bool { return st.Call.Endpoint.Set }
+
 func (st *stateDef) terminal() bool {
 	return st.Operator.V != "" || st.Transfer.ok() || st.Finish.V
 }

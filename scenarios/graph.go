@@ -54,6 +54,16 @@ func (s *Scenario) Edges() []Edge {
 			}
 		case EdgeNext:
 			e.Label = t.Label // a branch's condition, or "otherwise"
+		case EdgeCall:
+			e.Label = "call " + s.States[t.From].Call.Endpoint + " answered"
+			if t.Label != "" {
+				e.Label += ", " + t.Label
+			}
+		case EdgeCallError:
+			e.Label = "call " + s.States[t.From].Call.Endpoint + " failed"
+			if t.Implicit != "" {
+				e.To, e.Label = NoState, e.Label+" → operator"
+			}
 		}
 		out = append(out, e)
 	}

@@ -16,6 +16,7 @@ var (
 	stateKeys         = []string{
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
 		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
+		"call", "path", "method", "body", "timeout", "on_error",
 		"remind",
 	}
 )
@@ -23,7 +24,7 @@ var (
 // Conversation test files (*.test.yaml).
 var (
 	testFileKeys = []string{"scenario", "tests"}
-	testKeys     = []string{"name", "steps", "line_hours"}
+	testKeys     = []string{"name", "steps", "line_hours", "calls"}
 	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
 	startKeys    = []string{"client", "line", "language", "at"}
 	botKeys      = []string{"text", "buttons"}

@@ -218,6 +218,9 @@ type State struct {
 	// Set are the values stored on entering the state, before its texts,
 	// in file order; LanguageField switches the dialog's language.
 	Set []SetField
+	// Call is the state's lookup (call:); nil when it has none. A state
+	// with a call passes on only when the answer comes back.
+	Call *Call
 	// MenuIf: some menu item has a condition
 	MenuIf bool
 	// MenuLinks: some menu item is a link or call button

@@ -23,6 +23,8 @@ type Test struct {
 	// for from_line hours (tests never reach a portal); nil: not known,
 	// so from_line hours count as open.
 	LineHours *Schedule
+	// Calls are the answers of the calls the test expects, in order.
+	Calls []TestCall
 }
 
 // Step kinds of a conversation test.
@@ -152,6 +154,8 @@ func (d *decoder) test(n *yaml.Node, p string) (Test, bool) {
 				break
 			}
 			t.LineHours = d.schedule(v, p)
+		case "calls":
+			t.Calls = d.testCalls(v, p)
 		case "steps":
 			hasSteps = true
 			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {

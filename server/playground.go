@@ -453,6 +453,7 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out = s.awaitCalls(ctx, key, out)
 	return c.JSON(http.StatusOK, responseOf(out))
 }
 

@@ -118,6 +118,7 @@
       transferUser: 'Transferred to operator {n}',
       botLeaves: ', the bot leaves the chat',
       finish: 'Session finished',
+      call: 'Call {e}: {m} {p}',
       opNote: 'Note for the operator (the client does not see it): {text}',
       crm: 'CRM: {target} ← {fields}',
       crmNew: 'new lead',
@@ -286,6 +287,7 @@
       transferUser: 'Переведено оператору {n}',
       botLeaves: ', бот выходит из чата',
       finish: 'Сессия завершена',
+      call: 'Запрос {e}: {m} {p}',
       opNote: 'Заметка для оператора (клиент её не видит): {text}',
       crm: 'CRM: {target} ← {fields}',
       crmNew: 'новый лид',
@@ -714,6 +716,9 @@
       case 'finish':
         note(t('finish'), 'finish');
         break;
+      case 'call':
+        note(t('call', { e: a.endpoint, m: a.method, p: a.path || '' }), 'call');
+        break;
       default:
         note(JSON.stringify(a));
     }
@@ -779,6 +784,7 @@
       }
     });
     if (resp.outcome !== 'applied' && resp.reason) note(t('ignored', { r: resp.reason }));
+    else if (resp.reason && actions.some(function (a) { return a.type === 'call'; })) note(resp.reason, 'call');
     st.dialog = resp.dialog;
     if (buttons) setMenu(buttons);
     else if (said || (st.dialog && st.dialog.status !== 'active')) setMenu([]);
