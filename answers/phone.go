@@ -54,3 +54,21 @@ func LanguageRegion(lang string) string {
 	}
 	return ""
 }
+
+// ParseInternational parses a number written with its country code ("+7
+// 495 123-45-67") and returns it in E.164 when the phone library finds it
+// valid, as a call button needs it.
+func ParseInternational(text string) (string, bool) {
+	s := strings.TrimSpace(text)
+	if !strings.HasPrefix(s, "+") {
+		return "", false
+	}
+	if _, ok := parsePhone(s); !ok {
+		return "", false // letters or too few digits
+	}
+	num, err := phonenumbers.Parse(s, "")
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return "", false
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), true
+}

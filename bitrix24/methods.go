@@ -31,7 +31,13 @@ func yn(b bool) string {
 
 // NumberedText is text followed by the buttons as numbered [SEND] links,
 // one a line, so that the client may also answer with the number.
-func NumberedText(text string, buttons []string) string {
+func NumberedText(text string, buttons []string) string { return MenuText(text, buttons, nil) }
+
+// MenuText is NumberedText followed by the link and call buttons, one a
+// line and without a number (they are no choice): "Track the parcel:
+// https://…", "Call us: +74951234567" — what a channel without keyboards
+// shows of them.
+func MenuText(text string, buttons []string, links []Link) string {
 	var b strings.Builder
 	b.WriteString(text)
 	for i, t := range buttons {
@@ -40,7 +46,56 @@ func NumberedText(text string, buttons []string) string {
 		}
 		fmt.Fprintf(&b, "[SEND=%d]%d. %s[/SEND]", i+1, i+1, t)
 	}
+	for _, l := range links {
+		if b.Len() > 0 {
+			b.WriteString("[BR]")
+		}
+		fmt.Fprintf(&b, "%s: %s", l.Text, l.target())
+	}
 	return b.String()
+}
+
+// Link is a keyboard button that opens an address (URL: a LINK button) or
+// calls a number (Phone, E.164: ACTION=CALL), as message-keyboards.md
+// documents them; it sends nothing to the bot.
+type Link struct {
+	Text, URL, Phone string
+}
+
+func (l Link) target() string {
+	if l.URL != "" {
+		return l.URL
+	}
+	return l.Phone
+}
+
+// keyboard is the documented KEYBOARD buttons (message-keyboards.md): one
+// inline SEND button per choice, whose press sends its text as the client's
+// message, then the link (LINK) and call (ACTION=CALL) buttons.
+func keyboard(buttons []string, links []Link) []map[string]string {
+	kb := make([]map[string]string, 0, len(buttons)+len(links))
+	for _, t := range buttons {
+		kb = append(kb, map[string]string{"TEXT": t, "ACTION": "SEND", "ACTION_VALUE": t, "DISPLAY": "LINE"})
+	}
+	for _, l := range links {
+		if l.URL != "" {
+			kb = append(kb, map[string]string{"TEXT": l.Text, "LINK": l.URL, "DISPLAY": "LINE"})
+		} else {
+			kb = append(kb, map[string]string{"TEXT": l.Text, "ACTION": "CALL", "ACTION_VALUE": l.Phone, "DISPLAY": "LINE"})
+		}
+	}
+	return kb
+}
+
+// Message is what imbot.message.add posts besides the dialog and the bot.
+type Message struct {
+	Text     string
+	Buttons  []string // SEND buttons: the menu's choices
+	Links    []Link   // link and call buttons, after the choices
+	Numbered bool     // the numbered text fallback of the buttons (MenuText)
+	// SkipConnector: the message stays in Bitrix24 — the operator sees it,
+	// the client's channel does not get it (SKIP_CONNECTOR=Y).
+	SkipConnector bool
 }
 
 // MessageAddRequest builds imbot.message.add. Buttons become a KEYBOARD of
@@ -51,25 +106,31 @@ func NumberedText(text string, buttons []string) string {
 // answer with the digit. botID 0 leaves BOT_ID out (the app's first bot).
 // text is sent as it is: pass client-supplied parts through EscapeBB first.
 func MessageAddRequest(dialogID string, botID int, text string, buttons []string, numbered bool) Request {
+	return MessageRequest(dialogID, botID, Message{Text: text, Buttons: buttons, Numbered: numbered})
+}
+
+// MessageRequest is MessageAddRequest of a whole Message: with link and
+// call buttons on the keyboard (and in the numbered fallback), and
+// SKIP_CONNECTOR=Y for a note only the operator sees.
+func MessageRequest(dialogID string, botID int, m Message) Request {
 	p := map[string]any{"DIALOG_ID": dialogID}
 	if botID > 0 {
 		p["BOT_ID"] = botID
 	}
-	msg := text
-	if numbered {
-		msg = NumberedText(text, buttons)
+	msg := m.Text
+	if m.Numbered {
+		msg = MenuText(m.Text, m.Buttons, m.Links)
 	}
 	p["MESSAGE"] = msg
-	if len(buttons) > 0 {
-		btns := make([]map[string]string, len(buttons))
-		for i, t := range buttons {
-			btns[i] = map[string]string{"TEXT": t, "ACTION": "SEND", "ACTION_VALUE": t, "DISPLAY": "LINE"}
-		}
-		kb := map[string]any{"BUTTONS": btns}
+	if len(m.Buttons)+len(m.Links) > 0 {
+		kb := map[string]any{"BUTTONS": keyboard(m.Buttons, m.Links)}
 		if botID > 0 {
 			kb["BOT_ID"] = botID
 		}
 		p["KEYBOARD"] = kb
+	}
+	if m.SkipConnector {
+		p["SKIP_CONNECTOR"] = "Y"
 	}
 	return Request{Method: MethodMessageAdd, Params: p}
 }

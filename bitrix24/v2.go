@@ -332,39 +332,44 @@ func (b *V2) Poll(ctx context.Context, offset int64, limit int, waiting []Reques
 // V2Message is what Chat.Message.send posts (fields.*).
 type V2Message struct {
 	Text string
-	// Buttons become a keyboard of SEND buttons, as for the v1 bot.
+	// Buttons become a keyboard of SEND buttons, as for the v1 bot, and
+	// Links the link and call buttons after them.
 	Buttons []string
+	Links   []Link
 	// Attach is fields.attach as documented (attachments/index.md): an
 	// array of blocks, passed through.
 	Attach any
 	// System sends a system message (fields.system).
 	System bool
+	// SkipConnector keeps the message out of the client's channel
+	// (fields.skipConnector): a note only the operator sees. The method's
+	// page lists no such field; the REST change log (revision 33,
+	// BOT-FIX-0402-2) names fields.skipConnector among Chat.Message.send's
+	// boolean fields, which is what olbot relies on.
+	SkipConnector bool
 }
 
 // V2Keyboard is the documented keyboard (message-keyboards.md) for
 // buttons: one inline SEND button per text, each on its own line, so that
 // a press sends the text as the client's message.
-func V2Keyboard(buttons []string) []map[string]string {
-	kb := make([]map[string]string, len(buttons))
-	for i, t := range buttons {
-		kb[i] = map[string]string{"TEXT": t, "ACTION": "SEND", "ACTION_VALUE": t, "DISPLAY": "LINE"}
-	}
-	return kb
-}
+func V2Keyboard(buttons []string) []map[string]string { return keyboard(buttons, nil) }
 
 // V2MessageSendRequest builds imbot.v2.Chat.Message.send of bot botID to
 // dialogID ("chat112" or a user id), without the botToken: an outbox may
 // store it as it is, and V2.Prepare adds the token when it is sent.
 func V2MessageSendRequest(botID int, dialogID string, m V2Message) Request {
 	fields := map[string]any{"message": m.Text}
-	if len(m.Buttons) > 0 {
-		fields["keyboard"] = V2Keyboard(m.Buttons)
+	if len(m.Buttons)+len(m.Links) > 0 {
+		fields["keyboard"] = keyboard(m.Buttons, m.Links)
 	}
 	if m.Attach != nil {
 		fields["attach"] = m.Attach
 	}
 	if m.System {
 		fields["system"] = true
+	}
+	if m.SkipConnector {
+		fields["skipConnector"] = true
 	}
 	return Request{Method: MethodV2MessageSend, Params: map[string]any{"botId": botID, "dialogId": dialogID, "fields": fields}}
 }

@@ -118,6 +118,8 @@ type run struct {
 	lang    string // the line's language, from start: {language: …}
 	// lineHours is the test's line_hours: (from_line hours)
 	lineHours *scenarios.Schedule
+	calls     []scenarios.TestCall // the declared answers (calls:)
+	used      []bool
 }
 
 func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios.Pos, string) {
@@ -125,7 +127,8 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 	if sc.Settings.Location != nil {
 		loc = sc.Settings.Location
 	}
-	r := &run{sc: sc, lineHours: t.LineHours, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc)}
+	r := &run{sc: sc, lineHours: t.LineHours, d: engine.Dialog{Key: "test:" + t.Name}, now: time.Date(Epoch.Year(), Epoch.Month(), Epoch.Day(), Epoch.Hour(), 0, 0, 0, loc),
+		calls: t.Calls, used: make([]bool, len(t.Calls))}
 	for i, st := range t.Steps {
 		where := fmt.Sprintf("step %d (%s)", i+1, st.Kind)
 		var ev *engine.Event
@@ -192,7 +195,55 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			return st.Pos, where + ": " + err.Error()
 		}
 	}
+	for i, c := range r.calls {
+		if !r.used[i] {
+			return c.Pos, fmt.Sprintf("calls[%d]: the answer for %s %s was never asked for", i, c.Endpoint, c.Path)
+		}
+	}
 	return scenarios.Pos{}, ""
+}
+
+// answer answers, from the test's calls:, the call the step made the
+// dialog wait on (its answer may lead to another: step answers that too);
+// a call the test lists no answer for fails it, naming the call.
+func (r *run) answer(actions []engine.Action, cov *Coverage) error {
+	c := r.d.Call
+	if c == nil || !madeCall(actions, c) {
+		return nil // no call, or one made before (input held during it)
+	}
+	i := r.declared(c)
+	if i < 0 {
+		return fmt.Errorf("the dialog calls %s %s%s, but the test lists no answer for it: add calls: [{call: %s, path: %q, status: 200, json: {…}}]",
+			c.Method, c.Endpoint, c.Path, c.Endpoint, c.Path)
+	}
+	r.used[i] = true
+	d := r.calls[i]
+	r.now = r.now.Add(time.Second)
+	ev := engine.Event{Type: engine.CallAnswer, Time: r.now, Answer: &engine.Answer{Call: c.Seq, Status: d.Status, Body: d.Body, Error: d.Error}}
+	if err := r.step(ev, cov, false); err != nil {
+		return fmt.Errorf("the answer of %s %s: %w", c.Endpoint, c.Path, err)
+	}
+	return nil
+}
+
+// declared is the first unused answer of calls: for c, or -1.
+func (r *run) declared(c *engine.PendingCall) int {
+	for i, d := range r.calls {
+		if !r.used[i] && d.Endpoint == c.Endpoint && d.Path == c.Path {
+			return i
+		}
+	}
+	return -1
+}
+
+// madeCall reports whether actions made the call c.
+func madeCall(actions []engine.Action, c *engine.PendingCall) bool {
+	for i := len(actions) - 1; i >= 0; i-- {
+		if l, ok := actions[i].(engine.Lookup); ok {
+			return l.Endpoint == c.Endpoint && l.Path == c.Path
+		}
+	}
+	return false
 }
 
 // maxTimers bounds the timer events one wait fires.
@@ -249,10 +300,15 @@ func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
 		case engine.Say:
 			// a menu of its own is a message too: its text is empty
 			// because the numbered fallback is not part of the text
-			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, a.Buttons)
+			// the keyboard: the choices, then the link and call buttons
+			btns := a.Buttons
+			for _, l := range a.Links {
+				btns = append(btns[:len(btns):len(btns)], l.Text)
+			}
+			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, btns)
 		}
 	}
-	return nil
+	return r.answer(res.Actions, cov)
 }
 
 func (r *run) checkBot(st scenarios.TestStep) string {
@@ -322,8 +378,11 @@ func (r *run) checkActions(e *scenarios.Expect) string {
 	var op, crm bool
 	var tr *engine.Transfer
 	var greet *engine.Greet
+	var notes []string
 	for _, a := range r.actions {
 		switch a := a.(type) {
+		case engine.Note:
+			notes = append(notes, a.Text)
 		case engine.Operator:
 			op = true
 		case engine.CRM:
@@ -345,6 +404,18 @@ func (r *run) checkActions(e *scenarios.Expect) string {
 	}
 	if msg := r.checkTransfer(e.Transfer, tr); msg != "" {
 		return msg
+	}
+	if e.Note != nil {
+		found := false
+		for _, n := range notes {
+			found = found || Glob(*e.Note, n)
+		}
+		switch {
+		case !found && len(notes) == 0:
+			return fmt.Sprintf("want an operator note %q, but none was posted%s", *e.Note, r.since())
+		case !found:
+			return fmt.Sprintf("operator note %q, want %q", strings.Join(notes, " | "), *e.Note)
+		}
 	}
 	if g := e.Greet; g != nil {
 		switch {

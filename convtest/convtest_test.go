@@ -114,3 +114,68 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("output differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
+
+// TestCallsDeclared: a call is answered from the test's calls:, a call
+// without one fails the test naming the call it wanted, and an answer
+// never asked for fails it too.
+func TestCallsDeclared(t *testing.T) {
+	sc, ps := scenarios.Parse("shop.yaml", []byte(`name: shop
+start: ask
+states:
+  ask:
+    ask: "Order?"
+    save: order
+    next: look
+    on_fail: person
+  person:
+    operator: any
+  look:
+    call: shop
+    path: "/orders/{{order}}"
+    save: {status: status}
+    next: done
+    on_error: person
+  done:
+    say: "{{order}}"
+    finish: true
+`))
+	if ps.HasErrors() {
+		t.Fatal(ps)
+	}
+	set := &scenarios.Set{List: []*scenarios.Scenario{sc}, ByName: map[string]*scenarios.Scenario{"shop": sc}}
+	tests := []struct {
+		name, calls, fail string
+	}{
+		{"answered", `[{call: shop, path: "/orders/a%20b", json: {status: ok}}]`, ""},
+		{"no answer listed", `[]`, `the dialog calls GET shop/orders/a%20b, but the test lists no answer for it`},
+		{"another path", `[{call: shop, path: "/orders/1", json: {status: ok}}]`, `the dialog calls GET shop/orders/a%20b`},
+		{"an answer never asked for", `[{call: shop, path: "/orders/a%20b", json: {status: ok}}, {call: shop, path: "/x"}]`, `calls[1]: the answer for shop /x was never asked for`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tf, ps := scenarios.ParseTests("shop.test.yaml", []byte(`scenario: shop
+tests:
+  - name: t
+    calls: `+tc.calls+`
+    steps:
+      - start: {}
+      - user: a b
+      - bot: a b
+      - expect: {finished: true, fields: {status: ok}}
+`))
+			if ps.HasErrors() {
+				t.Fatal(ps)
+			}
+			res := Run(set, tf, nil)
+			if len(res) != 1 {
+				t.Fatalf("%d results", len(res))
+			}
+			if tc.fail == "" && !res[0].Pass {
+				t.Fatalf("failed: %s", res[0].Failure)
+			}
+			if tc.fail != "" && (res[0].Pass || !strings.Contains(res[0].Failure, tc.fail)) {
+				t.Fatalf("failure %q, want %q", res[0].Failure, tc.fail)
+			}
+		})
+	}
+}

@@ -11,7 +11,8 @@ import (
 // idleBatch bounds how many idle dialogs one sweep handles.
 const idleBatch = 500
 
-// RunIdle moves dialogs whose idle time passed to on_idle, every interval,
+// RunIdle moves dialogs whose idle time passed to on_idle, and hands
+// calls whose lease ran out to the lookups, every interval,
 // until ctx ends. The due time is on the stored record (Dialog.IdleAt), so
 // sweeping survives restarts.
 func (p *Processor) RunIdle(ctx context.Context, every time.Duration) {
@@ -47,7 +48,12 @@ func (p *Processor) SweepIdle(ctx context.Context) (int, error) {
 			}
 			seen[key], fresh = true, fresh+1
 			in := Input{Key: key, Event: engine.Event{Type: engine.Idle, Time: now}}
-			if _, err := p.Apply(ctx, in); err != nil {
+			out, err := p.Apply(ctx, in)
+			if err == nil && out.Dialog.Call != nil && p.lookups != nil {
+				// a call's lease ran out (its due time stands in for idle)
+				p.lookups.Overdue(ctx, key, *out.Dialog.Call)
+			}
+			if err != nil {
 				var ie *InvalidError
 				if errors.As(err, &ie) {
 					p.log.Warn("idle event rejected", "dialog", key, "err", err)

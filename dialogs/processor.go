@@ -67,6 +67,17 @@ type Portal interface {
 	Wake()
 }
 
+// Lookups makes the calls of call: states (package lookup): a dialog
+// waits on one with engine.Dialog.Call set.
+type Lookups interface {
+	// Enqueue hears of a call a committed step made the dialog wait on.
+	// It is called under the dialog's lock and must not block.
+	Enqueue(key string, c engine.PendingCall)
+	// Overdue hears of a call whose lease ran out (the idle sweeper found
+	// it): the process that held it died, or its lane is busy.
+	Overdue(ctx context.Context, key string, c engine.PendingCall)
+}
+
 // LineLanguages tells an Open Line's language as the portal has it (its
 // LANGUAGE_ID; package lines caches it per line), "" when unknown. Portal
 // events carry the portal's language, not the client's: the line's is the
@@ -91,6 +102,7 @@ type Processor struct {
 	store     engine.Store
 	registry  *scenarios.Registry
 	portal    Portal
+	lookups   Lookups
 	lines     LineLanguages
 	settings  LineSettings // lines, when it knows more than languages
 	warn      lineWarnings
@@ -131,6 +143,11 @@ func New(opts Options) (*Processor, error) {
 // (the outbox takes the processor's locks and store health); call it
 // before events arrive.
 func (p *Processor) SetPortal(portal Portal) { p.portal = portal }
+
+// SetLookups sets who makes the calls of call: states; call it before
+// events arrive. Without it a dialog entering a call: state waits until
+// a process that has one takes the call up.
+func (p *Processor) SetLookups(l Lookups) { p.lookups = l }
 
 // SetLines sets where portal dialogs learn their line's language, when it
 // is built after the processor; call it before events arrive.
@@ -212,6 +229,7 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 		// new one learns its CRM bindings from its own messages
 		closed := old.Clone()
 		closed.Status, closed.LeadID = engine.Finished, 0
+		closed.Call, closed.Held = nil, nil
 		closed.Channel.Contact, closed.Channel.Deal = 0, 0
 		old = closed
 	}
@@ -264,6 +282,9 @@ func (p *Processor) applyOnce(ctx context.Context, in Input) (Outcome, error) {
 	}
 	if len(calls) > 0 {
 		p.portal.Wake()
+	}
+	if d.Call != nil && p.lookups != nil && (prev.Call == nil || prev.Call.Seq != d.Call.Seq) {
+		p.lookups.Enqueue(in.Key, *d.Call)
 	}
 	return out, nil
 }

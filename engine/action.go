@@ -27,7 +27,24 @@ type Greet struct {
 type Say struct {
 	Text     string   `json:"text"`
 	Buttons  []string `json:"buttons,omitempty"`
+	Links    []Link   `json:"links,omitempty"`    // link and call buttons, after the choices
 	Numbered bool     `json:"numbered,omitempty"` // add the numbered [SEND=n] text fallback
+}
+
+// Link is a keyboard button that opens an address (URL) or calls a number
+// (Phone, E.164) on the client's side: no choice, it does not move the dialog.
+type Link struct {
+	Text  string `json:"text"`
+	URL   string `json:"url,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// Target is where the button leads: the address or the number.
+func (l Link) Target() string {
+	if l.URL != "" {
+		return l.URL
+	}
+	return l.Phone
 }
 
 // CRM writes the collected fields into the chat's CRM lead (crm.lead.update / crm.lead.add).
@@ -51,6 +68,17 @@ type Transfer struct {
 // Finish ends the session (imopenlines.bot.session.finish).
 type Finish struct{}
 
+// Note is a message for the operator, posted into the chat before the
+// handoff so that the operator sees it and the client does not
+// (imbot.message.add with SKIP_CONNECTOR=Y).
+type Note struct {
+	Text string `json:"text"`
+}
+
+func (Note) Kind() string { return "note" }
+
+func (a Note) String() string { return "[note for the operator] " + a.Text }
+
 func (Greet) Kind() string    { return "greet" }
 func (Say) Kind() string      { return "say" }
 func (CRM) Kind() string      { return "crm" }
@@ -66,7 +94,7 @@ func (a Greet) String() string {
 }
 
 func (a Say) String() string {
-	if len(a.Buttons) == 0 {
+	if len(a.Buttons) == 0 && len(a.Links) == 0 {
 		return a.Text
 	}
 	var b strings.Builder
@@ -78,6 +106,18 @@ func (a Say) String() string {
 			b.WriteString("  ")
 		}
 		fmt.Fprintf(&b, "[%d] %s", i+1, t)
+	}
+	for i, l := range a.Links {
+		if i == 0 && (a.Text != "" || len(a.Buttons) > 0) {
+			b.WriteString("\n")
+		} else if i > 0 {
+			b.WriteString("  ")
+		}
+		kind := "link"
+		if l.Phone != "" {
+			kind = "call"
+		}
+		fmt.Fprintf(&b, "[%s: %s → %s]", kind, l.Text, l.Target())
 	}
 	return b.String()
 }

@@ -70,19 +70,38 @@ func (s *stepper) branch(st *scenarios.State, kind string) string {
 	return st.Branches[len(st.Branches)-1].Event
 }
 
-// menu is the state's menu as shown now: the items whose condition holds.
+// menu is the state's menu as shown now: the choices (not the link and
+// call buttons) whose condition holds.
 func (s *stepper) menu(st *scenarios.State) []scenarios.MenuItem {
-	if st == nil || !st.MenuIf {
-		if st == nil {
-			return nil
-		}
+	if st == nil {
+		return nil
+	}
+	if !st.MenuIf && !st.MenuLinks {
 		return st.Menu
 	}
 	var v *scenarios.Vars
 	out := make([]scenarios.MenuItem, 0, len(st.Menu))
 	for _, mi := range st.Menu {
-		if s.test(&v, mi.If) {
+		if !mi.Link() && s.test(&v, mi.If) {
 			out = append(out, mi)
+		}
+	}
+	return out
+}
+
+// links are the state's link and call buttons shown now, in the dialog's
+// language: they follow the choices on the keyboard.
+func (s *stepper) links(st *scenarios.State) []Link {
+	if st == nil || !st.MenuLinks {
+		return nil
+	}
+	var v *scenarios.Vars
+	var out []Link
+	lang := s.lang()
+	for i := range st.Menu {
+		mi := &st.Menu[i]
+		if mi.Link() && s.test(&v, mi.If) {
+			out = append(out, Link{Text: mi.TextIn(lang), URL: mi.URL, Phone: mi.Phone})
 		}
 	}
 	return out

@@ -46,6 +46,13 @@ type Dialog struct {
 	// client's script chose it, so it is kept from run to run.
 	Language       string `json:"lg,omitempty"`
 	LanguageChosen bool   `json:"lgc,omitempty"`
+	// Call is the lookup the dialog waits on (a call: state), nil when
+	// none; CallSeq numbers the dialog's calls, so a late answer of an
+	// earlier one is told apart. Held is the client's input that arrived
+	// during the call, applied in order after its answer.
+	Call    *PendingCall `json:"call,omitempty"`
+	CallSeq int64        `json:"cs,omitempty"`
+	Held    []Held       `json:"held,omitempty"`
 	// Reminded is how many reminders (the state's remind:) went out in the
 	// current silence; RemindFrom is when the next one starts counting
 	// when that is not LastIn: the last reminder, or entering the state
@@ -128,6 +135,13 @@ func (d Dialog) Clone() Dialog {
 	}
 	if d.Recent != nil {
 		d.Recent = append([]string(nil), d.Recent...)
+	}
+	if d.Call != nil {
+		c := *d.Call
+		d.Call = &c
+	}
+	if d.Held != nil {
+		d.Held = append([]Held(nil), d.Held...)
 	}
 	return d
 }

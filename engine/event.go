@@ -25,6 +25,13 @@ const (
 	// scenario (the playground's or olbot chat's language switch) to
 	// Event.Language; nothing else happens.
 	SwitchLanguage EventType = "language"
+	// CallStart: the server takes up the call the dialog waits on
+	// (Event.Answer.Call); the step records the attempt and its lease, or
+	// is ignored when another attempt holds it.
+	CallStart EventType = "call_start"
+	// CallAnswer: the answer of the call the dialog waits on, in
+	// Event.Answer; the step saves its fields and follows next or on_error.
+	CallAnswer EventType = "call_answer"
 )
 
 // Event is one input to a dialog.
@@ -41,6 +48,7 @@ type Event struct {
 	Language string
 	ID       string    // channel's event/message id, for de-duplication
 	Time     time.Time // when it happened; the engine never reads the clock
+	Answer   *Answer   // CallStart, CallAnswer: which call, and its answer
 	// LineHours is the working time of the dialog's Open Line, for a
 	// scenario's from_line hours, as the server last read it from the
 	// portal; nil when not known (from_line hours then count as open).
@@ -52,6 +60,11 @@ type Event struct {
 func (e Event) Validate() error {
 	switch e.Type {
 	case Start, Message, Idle, Close, File:
+		return nil
+	case CallStart, CallAnswer:
+		if e.Answer == nil {
+			return fmt.Errorf("a %s event needs the call it is about", e.Type)
+		}
 		return nil
 	case SwitchLanguage:
 		if e.Language == "" {

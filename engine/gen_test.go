@@ -778,6 +778,9 @@ func modelOf(sc *scenarios.Scenario) *gScenario {
 			}
 		}
 		for _, mi := range s.Menu {
+			if mi.Link() {
+				continue // a link or call button leads nowhere: the model has none
+			}
 			st.menu = append(st.menu, gItem{text: mi.Text, to: mi.Goto})
 		}
 		for _, rt := range s.On {

@@ -186,14 +186,14 @@ func (s *stepper) bad(st *scenarios.State) error {
 		if text == nil {
 			text = st.Say
 		}
-		btns := s.buttonTexts(st)
-		say := Say{Buttons: btns, Numbered: numbered(st) && len(btns) > 0}
+		btns, links := s.buttonTexts(st), s.links(st)
+		say := Say{Buttons: btns, Links: links, Numbered: numbered(st) && len(btns)+len(links) > 0}
 		if text != nil {
 			say.Text = s.render(text)
 		}
 		// a state with only on: routes has nothing to ask again: an empty
 		// message would be refused by the portal, so the re-ask is silent
-		if say.Text != "" || len(say.Buttons) > 0 {
+		if say.Text != "" || len(say.Buttons)+len(say.Links) > 0 {
 			s.emit(say)
 		}
 		return nil

@@ -109,7 +109,7 @@ func (s *stepper) fuzzy(st *scenarios.State, in match.Input, routesOnly bool) (e
 	some := func(items []scenarios.MenuItem, i int) bool { return items[i].MatchesFuzzy(in, false) }
 	for _, m := range []func([]scenarios.MenuItem, int) bool{whole, some} {
 		for i := range st.Menu {
-			if cand.Menu(i) && m(st.Menu, i) {
+			if cand.Menu(i) && !st.Menu[i].Link() && m(st.Menu, i) {
 				take(st.Menu[i].Event, "", st.Menu[i].Goto)
 			}
 		}

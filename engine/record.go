@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -61,7 +62,18 @@ const (
 	tagReminded       = 3 // followed by the count as a varint
 	tagRemindFrom     = 4 // followed by the time
 	tagEnded          = 5 // followed by the time
+	// tagLookup: a call in flight, its sequence and the input held during
+	// it, followed by their JSON as a string (rare and small: a dialog
+	// waits on a call for seconds).
+	tagLookup = 16
 )
+
+// lookupPart is what tagLookup carries.
+type lookupPart struct {
+	Call *PendingCall `json:"call,omitempty"`
+	Seq  int64        `json:"cs,omitempty"`
+	Held []Held       `json:"held,omitempty"`
+}
 
 func appendOptional(b []byte, d *Dialog) []byte {
 	if d.Language != "" {
@@ -82,6 +94,11 @@ func appendOptional(b []byte, d *Dialog) []byte {
 	if !d.Ended.IsZero() {
 		b = append(b, tagEnded)
 		b = appendTime(b, d.Ended)
+	}
+	if d.Call != nil || d.CallSeq != 0 || len(d.Held) > 0 {
+		j, _ := json.Marshal(lookupPart{d.Call, d.CallSeq, d.Held}) // plain data: cannot fail
+		b = append(b, tagLookup)
+		b = appendString(b, string(j))
 	}
 	return b
 }
@@ -106,6 +123,19 @@ func (r *recordReader) optional(out *Dialog) {
 		case tagEnded:
 			r.b = r.b[1:]
 			out.Ended = r.time()
+		case tagLookup:
+			r.b = r.b[1:]
+			var p lookupPart
+			if s := r.string(); r.err == nil {
+				if err := json.Unmarshal([]byte(s), &p); err != nil {
+					r.err = fmt.Errorf("call in flight: %w", err)
+					return
+				}
+			}
+			out.Call, out.CallSeq = p.Call, p.Seq
+			if len(p.Held) > 0 {
+				out.Held = p.Held
+			}
 		default:
 			return
 		}

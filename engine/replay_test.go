@@ -95,6 +95,11 @@ func randomEvents(r *rand.Rand, vocab []string, n int) []Event {
 		default:
 			ev.Type = Start
 		}
+		if r.IntN(10) == 0 {
+			// the answer of the call the dialog waits on, when it waits on one
+			a := replayAnswers[r.IntN(len(replayAnswers))]
+			ev.Type, ev.Text, ev.Button, ev.Answer = CallAnswer, "", 0, &a
+		}
 		if r.IntN(4) == 0 {
 			ev.Client = clients[r.IntN(len(clients))]
 			ev.Line = r.IntN(4)
@@ -103,6 +108,16 @@ func randomEvents(r *rand.Rand, vocab []string, n int) []Event {
 		evs[i] = ev
 	}
 	return evs
+}
+
+// replayAnswers are the answers random conversations get for their calls.
+var replayAnswers = []Answer{
+	{Status: 200, Body: []byte(`{"status":"shipped","delivery":{"eta":"2 days"}}`)},
+	{Status: 201, Body: []byte(`{"status":"packed","delivery":{"eta":"soon"}}`)},
+	{Status: 200, Body: []byte(`{"status":"packed"}`)},
+	{Status: 404, Body: []byte(`{"error":"no such order"}`)},
+	{Status: 200, Body: []byte(`<html>`)},
+	{Error: "no answer within 5s (timeout)"},
 }
 
 // replayed is one step of a replay: its result or error.
@@ -118,6 +133,11 @@ func replay(t *testing.T, sc *scenarios.Scenario, evs []Event, trace func() stri
 	d := Dialog{Key: "replay"}
 	out := make([]replayed, 0, len(evs))
 	for i, ev := range evs {
+		if ev.Type == CallAnswer && d.Call != nil {
+			a := *ev.Answer
+			a.Call = d.Call.Seq
+			ev.Answer = &a
+		}
 		before := d.Clone()
 		res, err := safeStep(sc, d, ev)
 		fail := func(format string, args ...any) {
@@ -194,7 +214,10 @@ func checkRecord(sc *scenarios.Scenario, known map[string]*scenarios.Scenario, b
 		if d.Retries < 0 || d.Retries > rec.Retries(st) {
 			fail("retries %d, but state %q allows %d", d.Retries, d.State, rec.Retries(st))
 		}
-		if d.Status == Active && !st.Waits() {
+		if d.Call != nil && (st.Call == nil || d.Status != Active || len(d.Held) > MaxHeld) {
+			fail("waits on a call %+v in state %q (status %s, %d held)", d.Call, d.State, d.Status, len(d.Held))
+		}
+		if d.Status == Active && !st.Waits() && d.Call == nil {
 			fail("the dialog is active in state %q, which does not wait: nothing will move it", d.State)
 		}
 		for k := range d.Fields {
@@ -320,6 +343,13 @@ func saves(sc *scenarios.Scenario, field string) bool {
 		for _, f := range st.Set {
 			if f.Field == field {
 				return true
+			}
+		}
+		if st.Call != nil {
+			for _, f := range st.Call.Save {
+				if f.Field == field {
+					return true
+				}
 			}
 		}
 	}

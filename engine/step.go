@@ -69,6 +69,7 @@ func Step(sc *scenarios.Scenario, d Dialog, ev Event) (Result, error) {
 	if err := s.run(); err != nil {
 		return Result{}, err
 	}
+	s.release()
 	s.remindReset(&d)
 	s.d.IdleAt = idleAt(sc, &s.d)
 	s.d.Ended = ended(&d, &s.d, ev.Time)
@@ -129,7 +130,20 @@ func (s *stepper) run() error {
 			return err
 		}
 	}
+	if d.Call != nil {
+		if done, err := s.waiting(); done || err != nil {
+			return err
+		}
+	}
+	return s.dispatch()
+}
+
+// dispatch handles an event by its type.
+func (s *stepper) dispatch() error {
+	d, ev := &s.d, s.ev
 	switch ev.Type {
+	case CallStart, CallAnswer:
+		return s.ignore("the dialog waits on no call")
 	case Close:
 		if !d.Exists() || d.Status == Finished {
 			return s.ignore("the dialog is not running")
@@ -171,6 +185,12 @@ func (s *stepper) reloaded() (done bool, err error) {
 	}
 	if ok && st.Waits() {
 		return false, nil
+	}
+	if d.Call != nil {
+		if ok && st.Call != nil {
+			return false, nil // the answer is taken as the new version says
+		}
+		d.Call = nil // the call's state is gone or calls no more: its answer would be dropped
 	}
 	if ev.Type == Close {
 		d.Status = Finished
@@ -385,6 +405,9 @@ func (s *stepper) unmatched() error {
 // per silence, or the waiting state's next reminder, whichever comes
 // first; zero when none is (a dialog not active or not waiting).
 func idleAt(sc *scenarios.Scenario, d *Dialog) time.Time {
+	if d.Call != nil && d.Status == Active {
+		return d.Call.Due // idle is suspended; the call's pickup time takes its place
+	}
 	if d.Status != Active || d.LastIn.IsZero() {
 		return time.Time{}
 	}
@@ -410,6 +433,7 @@ func (s *stepper) startRun() error {
 	d.Fields = nil
 	d.Retries = 0
 	d.IdleDone = false
+	d.Call, d.Held = nil, nil
 	d.Started, d.LastIn = s.ev.Time, s.ev.Time
 	s.startLanguage()
 	if s.ev.Type == Message {
@@ -447,8 +471,8 @@ func (s *stepper) enter(name string) error {
 	d.Retries = 0
 	s.set(st)
 	s.applySet(st)
-	btns := s.buttonTexts(st)
-	num := numbered(st) && len(btns) > 0
+	btns, links := s.buttonTexts(st), s.links(st)
+	num := numbered(st) && len(btns)+len(links) > 0
 	if st.Greet != nil {
 		if st.Greet.Welcome {
 			s.emit(Greet{Welcome: true})
@@ -459,7 +483,7 @@ func (s *stepper) enter(name string) error {
 	if st.Say != nil {
 		say := Say{Text: s.render(st.Say)}
 		if st.Ask == nil {
-			say.Buttons, say.Numbered = btns, num
+			say.Buttons, say.Links, say.Numbered = btns, links, num
 		}
 		s.emit(say)
 	}
@@ -467,9 +491,18 @@ func (s *stepper) enter(name string) error {
 		s.emit(s.crm(st))
 	}
 	if st.Ask != nil {
-		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Numbered: num})
-	} else if st.Say == nil && len(btns) > 0 {
-		s.emit(Say{Buttons: btns, Numbered: num})
+		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Links: links, Numbered: num})
+	} else if st.Say == nil && len(btns)+len(links) > 0 {
+		s.emit(Say{Buttons: btns, Links: links, Numbered: num})
+	}
+	if st.Note != nil && (st.Operator != "" || st.Transfer != nil) {
+		if t := s.render(st.Note); strings.TrimSpace(t) != "" {
+			s.emit(Note{Text: t})
+		}
+	}
+	if st.Call != nil {
+		s.startCall(st) // the answer, an event of its own, moves on
+		return nil
 	}
 	switch {
 	case st.Operator != "":

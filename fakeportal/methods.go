@@ -311,7 +311,8 @@ func (p *Portal) messageAdd(who caller, prm params) (any, *apiErr) {
 		kb = nil
 	}
 	p.nextMessage++
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now()})
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now(),
+		SkipConnector: strings.EqualFold(prm.str("SKIP_CONNECTOR"), "Y")})
 	return p.id(p.nextMessage), nil
 }
 

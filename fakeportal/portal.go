@@ -115,6 +115,9 @@ type Message struct {
 	Keyboard any       // KEYBOARD as sent, nil when none
 	Kind     string    // "bot" (imbot.message.add), "greeting" (session.message.send)
 	Time     time.Time // when the portal posted it, by its clock
+	// SkipConnector: SKIP_CONNECTOR=Y (imbot-message-add.md), the message
+	// stays in Bitrix24 and never reaches the client's channel
+	SkipConnector bool
 }
 
 // Chat states reported by ChatState.

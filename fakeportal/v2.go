@@ -302,7 +302,9 @@ func (p *Portal) v2Send(who caller, prm params) (any, *apiErr) {
 		}
 	}
 	p.nextMessage++
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: b.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now()})
+	skip, _ := fields.get("skipConnector") // change-log.md, revision 33: true/false or Y/N
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: b.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now(),
+		SkipConnector: skip == true || skip == "Y" || skip == "true"})
 	res := group(mustTree("v2.answer.imbot.v2.Chat.Message.send"), "result")
 	res["id"] = p.nextMessage
 	return res, nil

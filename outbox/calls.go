@@ -23,6 +23,9 @@ func calls(d engine.Dialog, actions []engine.Action, now time.Time, v2 bool) ([]
 	}
 	var out []engine.Call
 	for _, a := range actions {
+		if _, ok := a.(engine.Lookup); ok {
+			continue // made by package lookup, never through the portal
+		}
 		r, err := request(ch, a, v2)
 		if err != nil {
 			return nil, err
@@ -48,7 +51,13 @@ func request(ch engine.Channel, a engine.Action, v2 bool) (bitrix24.Request, err
 		if v2 {
 			return v2Say(ch, a), nil
 		}
-		return bitrix24.MessageAddRequest(ch.Dialog, ch.Bot, a.Text, a.Buttons, a.Numbered), nil
+		return bitrix24.MessageRequest(ch.Dialog, ch.Bot, bitrix24.Message{Text: a.Text, Buttons: a.Buttons, Links: links(a.Links), Numbered: a.Numbered}), nil
+	case engine.Note:
+		// in the chat, kept from the client's channel: the operator reads it
+		if v2 {
+			return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, bitrix24.V2Message{Text: a.Text, SkipConnector: true}), nil
+		}
+		return bitrix24.MessageRequest(ch.Dialog, ch.Bot, bitrix24.Message{Text: a.Text, SkipConnector: true}), nil
 	case engine.CRM:
 		// the chat's own CRM binding first: a lead, else a contact or a
 		// deal (no duplicate lead for a known client); a new lead carries
@@ -80,6 +89,18 @@ func request(ch engine.Channel, a engine.Action, v2 bool) (bitrix24.Request, err
 		return bitrix24.SessionFinishRequest(ch.Chat), nil
 	}
 	return bitrix24.Request{}, fmt.Errorf("no portal call for action %T", a)
+}
+
+// links are a Say's link and call buttons for the keyboard.
+func links(ls []engine.Link) []bitrix24.Link {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]bitrix24.Link, len(ls))
+	for i, l := range ls {
+		out[i] = bitrix24.Link{Text: l.Text, URL: l.URL, Phone: l.Phone}
+	}
+	return out
 }
 
 // RedactParams hides tokens in call params shown by the API and logs.

@@ -29,12 +29,17 @@ func (o *Outbox) leaseWindow(claimed time.Time) (startBy, cutAt time.Time) {
 }
 
 // sendContext bounds one request: the call timeout from now, and never
-// past cutAt.
+// past cutAt. A shutdown (ctx ending) does not cut it off: the request
+// goes on until the portal answers or the bound ends, and its outcome is
+// recorded. A request cut off by shutdown would record nothing, and the
+// next process would send again what the portal may have done already.
+// Shutdown stops the claims and the waits for a slot at once; only the
+// requests already on the wire get this grace, at most CallTimeout.
 func (o *Outbox) sendContext(ctx context.Context, cutAt time.Time) (context.Context, context.CancelFunc) {
 	if t := time.Now().Add(o.cfg.CallTimeout); t.Before(cutAt) {
 		cutAt = t
 	}
-	return context.WithDeadline(ctx, cutAt)
+	return context.WithDeadline(context.WithoutCancel(ctx), cutAt)
 }
 
 // deliverCall sends one call claimed at claimed and records done, retry or
@@ -145,15 +150,10 @@ func (o *Outbox) writeFailed(err error) {
 const recordTimeout = 10 * time.Second
 
 func (o *Outbox) record(ctx context.Context, c engine.Call, res json.RawMessage, err error) {
-	// A send that failed because delivery is shutting down has no outcome
-	// to record: the call stays claimed until its lease is released or ends,
-	// and the next claim sends it, as after a crash.
-	if err != nil && ctx.Err() != nil {
-		return
-	}
-	// Any other outcome is written even when ctx has ended (a shutdown
-	// while the answer came): a call the portal has done must not be sent
-	// again by the next process because its done was never recorded.
+	// The outcome is written even when ctx has ended (a shutdown while the
+	// request was in flight: sendContext lets it finish): a call the portal
+	// has done must not be sent again by the next process because its done
+	// was never recorded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	log := o.log.With("dialog", c.Dialog, "call", c.ID, "method", c.Method)

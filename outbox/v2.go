@@ -19,9 +19,9 @@ import (
 func v2Say(ch engine.Channel, a engine.Say) bitrix24.Request {
 	text := a.Text
 	if a.Numbered {
-		text = bitrix24.NumberedText(a.Text, a.Buttons)
+		text = bitrix24.MenuText(a.Text, a.Buttons, links(a.Links))
 	}
-	return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, bitrix24.V2Message{Text: text, Buttons: a.Buttons})
+	return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, bitrix24.V2Message{Text: text, Buttons: a.Buttons, Links: links(a.Links)})
 }
 
 // prepare adds what the v2 bot's calls carry at send time; other modes

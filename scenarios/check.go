@@ -123,6 +123,9 @@ func (d *scenarioDef) scopes(fn func(*scope)) {
 		if st.Remind.Set {
 			fn(&st.Remind.V.scope)
 		}
+		if st.operatorScope.Path != "" {
+			fn(&st.operatorScope)
+		}
 		if st.CRMLead.Set {
 			fn(&st.CRMLead.V.outer)
 			fn(&st.CRMLead.V.scope)
@@ -164,8 +167,14 @@ func (c *checker) required() {
 			if !mi.Text.Set {
 				c.missing(&mi.scope, []string{"text"}, false, "add text: the button's label", "a menu item needs text:")
 			}
-			if !mi.Goto.Set {
-				c.missing(&mi.scope, []string{"goto"}, false, "add goto: STATE", "a menu item needs goto:")
+			link := mi.URL.Set || mi.Phone.Set
+			switch {
+			case mi.URL.Set && mi.Phone.Set:
+				c.errorf(mi.Phone.At, mi.Path+".phone", ErrValue, "keep one: a button opens a link or calls a number", "a menu item with both url: and phone:")
+			case link && mi.Goto.Set:
+				c.errorf(mi.Goto.At, mi.Path+".goto", ErrValue, "remove goto:, or make it a plain button without url:/phone:", "a link or call button does not move the dialog: it cannot have goto:")
+			case !link && !mi.Goto.Set:
+				c.missing(&mi.scope, []string{"goto"}, false, "add goto: STATE (or url:/phone: for a link or call button)", "a menu item needs goto:")
 			}
 		}
 		routes(st.On.V)

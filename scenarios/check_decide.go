@@ -25,6 +25,9 @@ func fieldTypes(d *scenarioDef) map[string]string {
 		for _, s := range st.Set.V {
 			out[s.Field] = answers.Text
 		}
+		for _, s := range st.Call.Save.V {
+			out[s.Field] = answers.Text
+		}
 	}
 	return out
 }

@@ -14,7 +14,7 @@ func tableSize(d *scenarioDef) int {
 	for _, st := range d.States.V {
 		n += len(st.Menu.V) + len(st.On.V)
 		if !st.waits() {
-			n++
+			n += 2 // next (or a call's answer) and a call's error
 			continue
 		}
 		if st.commandsApply() {
@@ -57,7 +57,7 @@ func (c *checker) passingCycles() {
 		cur := name
 		for {
 			st := c.def.byName[cur]
-			if st == nil || c.unsure[cur] || st.waits() || st.terminal() || st.Next.V == "" || color[cur] == black {
+			if st == nil || c.unsure[cur] || st.waits() || st.calls() || st.terminal() || st.Next.V == "" || color[cur] == black {
 				break
 			}
 			if color[cur] == grey {
@@ -224,6 +224,12 @@ func (c *checker) templates(t []Transition) {
 				fields = append(fields, s.Field)
 			}
 		}
+		for _, s := range st.Call.Save.V {
+			if _, ok := saved[s.Field]; !ok && validName(s.Field) {
+				saved[s.Field] = st.Name
+				fields = append(fields, s.Field)
+			}
+		}
 	}
 	in := c.collected(t, fields)
 	maybe := map[string]bool{} // named where an error is: perhaps collected
@@ -254,9 +260,23 @@ func (c *checker) templates(t []Transition) {
 		if r := st.Remind.V.Say.V; r != nil {
 			c.templateFields(st, "states."+st.Name+".remind.say", r, fields, idx, saved, in, maybe)
 		}
+		if n := st.OperatorNote.V; n != nil {
+			c.templateFields(st, "states."+st.Name+".operator.note", n, fields, idx, saved, in, maybe)
+		}
+		if n := st.Transfer.V.Note.V; n != nil {
+			c.templateFields(st, "states."+st.Name+".transfer.note", n, fields, idx, saved, in, maybe)
+		}
 		for _, s := range st.Set.V {
 			if s.Value.V != nil {
 				c.templateFields(st, "states."+st.Name+".set."+s.Field, s.Value.V, fields, idx, saved, in, maybe)
+			}
+		}
+		if st.Call.Path.V != nil {
+			c.templateFields(st, "states."+st.Name+".path", st.Call.Path.V, fields, idx, saved, in, maybe)
+		}
+		if st.Call.Body.V != nil {
+			for _, t := range st.Call.Body.V.Fields() {
+				c.templateFields(st, "states."+st.Name+".body", t, fields, idx, saved, in, maybe)
 			}
 		}
 	}
@@ -320,10 +340,16 @@ func (c *checker) collected(t []Transition, fields []string) map[string]bits {
 		queued[q] = true
 	}
 	flow := newBits(n)
-	sets := map[string][]int{} // fields a state's set: stores on entering it
+	sets := map[string][]int{}  // fields a state's set: stores on entering it
+	calls := map[string][]int{} // fields a call's answer saves, on its next edges
 	for _, st := range c.def.States.V {
 		for _, s := range st.Set.V {
 			sets[st.Name] = append(sets[st.Name], idx[s.Field])
+		}
+		for _, s := range st.Call.Save.V {
+			if i, ok := idx[s.Field]; ok {
+				calls[st.Name] = append(calls[st.Name], i)
+			}
 		}
 	}
 	for len(queue) > 0 {
@@ -340,6 +366,11 @@ func (c *checker) collected(t []Transition, fields []string) map[string]bits {
 			}
 			if tr.Sets != "" {
 				flow.set(idx[tr.Sets])
+			}
+			if tr.Kind == EdgeCall {
+				for _, i := range calls[cur] {
+					flow.set(i)
+				}
 			}
 			if in[tr.To].intersect(flow) && !queued[tr.To] {
 				queued[tr.To] = true

@@ -52,6 +52,7 @@ func (c *checker) state(st *stateDef) {
 		s.crmLead()
 	}
 	s.menuTexts()
+	s.call()
 	s.refs()
 	s.deadEnd()
 }
@@ -220,6 +221,7 @@ func (s *stateCheck) refs() {
 		s.ref(st.Name, b.To, s.key("next."+b.Key))
 	}
 	s.ref(st.Name, st.OnFail, s.key("on_fail"))
+	s.ref(st.Name, st.Call.OnError, s.key("on_error"))
 	for i, mi := range st.Menu.V {
 		s.ref(st.Name, mi.Goto, fmt.Sprintf("%s[%d].goto", s.key("menu"), i))
 	}

@@ -27,6 +27,8 @@ var checkCases = []struct {
 	loads bool    // only warnings: the scenario loads
 }{
 	{"alias_bomb", []error{ErrTooLarge}, false},
+	{"call", []error{ErrValue, ErrTemplate, ErrDuration, ErrTerminal, ErrUnknownKey}, false},
+	{"call_beside", []error{ErrValue, ErrTerminal}, false},
 	{"conditions", []error{ErrCondition, ErrMissing, ErrValue}, false},
 	{"hours", []error{ErrHours, ErrValue, ErrCondition}, false},
 	{"ask_no_next", []error{ErrAskNoNext}, false},
@@ -45,6 +47,7 @@ var checkCases = []struct {
 	{"crm", []error{ErrValue, ErrUnknownKey, ErrTemplate}, false},
 	{"remind", []error{ErrRemind, ErrMissing, ErrUnknownKey, ErrDuration, ErrValue, ErrTemplate}, false},
 	{"remind_idle", []error{ErrRemind}, true},
+	{"rich_messages", []error{ErrValue, ErrTemplate, ErrUnknownKey}, false},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},
 	{"languages_unlisted", []error{ErrLanguage}, false},
 	{"missing_start", []error{ErrMissing}, false},

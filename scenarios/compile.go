@@ -18,17 +18,19 @@ const NoState = "[*]"
 
 // Kinds of transitions, which are also the prefixes of fsm event names.
 const (
-	EdgeStart     = "start"     // NoState -> start
-	EdgeMissing   = "missing"   // NoState -> on_missing_state, after a reload removed the state
-	EdgeMenu      = "menu"      // a menu button was chosen
-	EdgeOn        = "on"        // a state-local keyword route matched
-	EdgeCommand   = "command"   // a global command matched
-	EdgeAnswer    = "answer"    // a valid answer to ask
-	EdgeUnmatched = "unmatched" // unmatched input in a waiting state with next
-	EdgeRetry     = "retry"     // a bad answer, asked again (self-loop)
-	EdgeFail      = "fail"      // retries used up
-	EdgeIdle      = "idle"      // the client was silent for settings.idle
-	EdgeNext      = "next"      // a passing state moves on
+	EdgeStart     = "start"      // NoState -> start
+	EdgeMissing   = "missing"    // NoState -> on_missing_state, after a reload removed the state
+	EdgeMenu      = "menu"       // a menu button was chosen
+	EdgeOn        = "on"         // a state-local keyword route matched
+	EdgeCommand   = "command"    // a global command matched
+	EdgeAnswer    = "answer"     // a valid answer to ask
+	EdgeUnmatched = "unmatched"  // unmatched input in a waiting state with next
+	EdgeRetry     = "retry"      // a bad answer, asked again (self-loop)
+	EdgeFail      = "fail"       // retries used up
+	EdgeIdle      = "idle"       // the client was silent for settings.idle
+	EdgeNext      = "next"       // a passing state moves on
+	EdgeCall      = "call"       // a call: answered, its fields saved
+	EdgeCallError = "call_error" // a call: failed (on_error)
 )
 
 // Transition is one edge of the compiled transition table.
@@ -87,10 +89,24 @@ func table(d *scenarioDef) []Transition {
 func stateTable(d *scenarioDef, st *stateDef, add func(Transition)) {
 	name := st.Name
 	for i, mi := range st.Menu.V {
+		if mi.URL.Set || mi.Phone.Set {
+			continue // a link or call button does not move the dialog
+		}
 		add(Transition{From: name, Event: menuEvent(i), To: mi.Goto.V, Kind: EdgeMenu, Label: mi.Text.V})
 	}
 	for i, r := range st.On.V {
 		add(Transition{From: name, Event: onEvent(i), To: r.Goto.V, Kind: EdgeOn, Label: strings.Join(r.Match.V, ", ")})
+	}
+	if st.calls() && !st.waits() && !st.terminal() {
+		if st.Next.V != "" {
+			nextEdges(st, EdgeCall, "", add)
+		}
+		if st.Call.OnError.V != "" {
+			add(Transition{From: name, Event: EdgeCallError, To: st.Call.OnError.V, Kind: EdgeCallError})
+		} else {
+			add(Transition{From: name, Event: EdgeCallError, To: name, Kind: EdgeCallError, Implicit: "operator"})
+		}
+		return
 	}
 	if !st.waits() {
 		if st.Next.V != "" && !st.terminal() {
@@ -158,6 +174,8 @@ func branchLabel(b ifBranchDef) string {
 // branchKind is the kind of edge a state's next: follows.
 func branchKind(st *stateDef) string {
 	switch {
+	case st.calls() && !st.waits():
+		return EdgeCall
 	case !st.waits():
 		return EdgeNext
 	case st.Ask.ok():
@@ -212,7 +230,8 @@ func compileState(st *stateDef) *State {
 	out := &State{
 		Name: st.Name, Line: st.At.Line, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
-		CRM: st.CRM.V, Operator: st.Operator.V, Finish: st.Finish.V, Commands: st.commandsApply(),
+		CRM: st.CRM.V, Operator: st.Operator.V, Note: st.OperatorNote.V, Finish: st.Finish.V, Commands: st.commandsApply(),
+		Call:   compileCall(&st.Call),
 		Remind: compileRemind(st),
 	}
 	if st.Retries.Set {
@@ -238,8 +257,10 @@ func compileState(st *stateDef) *State {
 		}
 	}
 	for i, mi := range st.Menu.V {
-		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match, tr: mi.tr})
+		out.Menu = append(out.Menu, MenuItem{Text: mi.Text.V, Goto: mi.Goto.V, Event: menuEvent(i), If: condOf(mi.If), match: mi.match, tr: mi.tr,
+			URL: mi.URL.V, Phone: mi.Phone.V})
 		out.MenuIf = out.MenuIf || mi.If.V != nil
+		out.MenuLinks = out.MenuLinks || mi.URL.Set || mi.Phone.Set
 	}
 	for i, r := range st.On.V {
 		out.On = append(out.On, Route{Match: r.Match.V, Goto: r.Goto.V, Event: onEvent(i), If: condOf(r.If), match: r.match})
@@ -254,6 +275,7 @@ func compileState(st *stateDef) *State {
 	if st.Transfer.Set {
 		tr := st.Transfer.V
 		out.Transfer = &Transfer{User: tr.User.V, Line: tr.Line.V, Leave: tr.Leave.V}
+		out.Note = tr.Note.V
 	}
 	return out
 }

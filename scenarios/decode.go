@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -279,7 +280,23 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "retry":
 			st.Retry = d.template(v, p)
 		case "save":
-			st.Save = d.save(v, p)
+			if v.Kind == yaml.MappingNode {
+				st.Call.Save = d.callSave(v, p)
+			} else {
+				st.Save = d.save(v, p)
+			}
+		case "call":
+			st.Call.Endpoint = d.nameVal(v, p, "endpoint")
+		case "path":
+			st.Call.Path = d.plainTemplate(v, p)
+		case "method":
+			st.Call.Method = d.method(v, p)
+		case "body":
+			st.Call.Body = d.body(v, p)
+		case "timeout":
+			st.Call.Timeout = d.callTimeout(v, p)
+		case "on_error":
+			st.Call.OnError = d.nameVal(v, p, "state")
 		case "type":
 			st.Type = d.answerType(v, p)
 		case "validate":
@@ -306,6 +323,10 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "crm":
 			st.CRM, st.CRMLead = d.crm(v, p)
 		case "operator":
+			if v.Kind == yaml.MappingNode {
+				st.Operator, st.OperatorNote = d.operatorNote(v, p, &st.operatorScope)
+				break
+			}
 			st.setAction(key, d.action(key, v, p))
 		case "transfer":
 			st.Transfer = d.transfer(v, p)
@@ -440,6 +461,10 @@ func (d *decoder) menu(v *yaml.Node, p string) val[[]menuDef] {
 				mi.Goto = d.nameVal(v, p, "state")
 			case "if":
 				mi.If = d.cond(v, p)
+			case "url":
+				mi.URL = d.linkURL(v, p)
+			case "phone":
+				mi.Phone = d.callPhone(v, p)
 			}
 		}) {
 			out = append(out, mi)
@@ -469,7 +494,7 @@ func (d *decoder) action(key string, v *yaml.Node, p string) val[string] {
 func (d *decoder) transfer(v *yaml.Node, p string) val[transferDef] {
 	n := len(d.problems)
 	var tr transferDef
-	ok := d.mappingIn(v, p, transferKeys, &tr.scope, func(key string, k, v *yaml.Node, p string) {
+	ok := d.mappingIn(v, p, stateTransferKeys, &tr.scope, func(key string, k, v *yaml.Node, p string) {
 		switch key {
 		case "user":
 			tr.User = d.intVal(v, p, 1)
@@ -477,9 +502,55 @@ func (d *decoder) transfer(v *yaml.Node, p string) val[transferDef] {
 			tr.Line = d.intVal(v, p, 1)
 		case "leave":
 			tr.Leave = d.boolVal(v, p)
+		case "note":
+			tr.Note = d.template(v, p)
 		}
 	})
 	out := mark(d, v, n, tr)
 	out.Bad = out.Bad || !ok
 	return out
+}
+
+// linkURL decodes a link button's url: an absolute http or https address.
+func (d *decoder) linkURL(v *yaml.Node, p string) val[string] {
+	n := len(d.problems)
+	s, ok := d.text(v, p)
+	if !ok {
+		return mark(d, v, n, "")
+	}
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		d.errorf(v, p, ErrValue, "write an address starting with https:// (or http://), e.g. https://example.com/track", "%q is not an http(s) link", s)
+		return mark(d, v, n, "")
+	}
+	return mark(d, v, n, u.String())
+}
+
+// callPhone decodes a call button's phone: a valid number in international
+// format, kept in E.164 (the keyboard's ACTION_VALUE for CALL).
+func (d *decoder) callPhone(v *yaml.Node, p string) val[string] {
+	n := len(d.problems)
+	s, ok := d.text(v, p)
+	if !ok {
+		return mark(d, v, n, "")
+	}
+	e164, ok := answers.ParseInternational(s)
+	if !ok {
+		d.errorf(v, p, ErrValue, "write the number in international format with its country code, e.g. \"+74951234567\"", "%q is not a phone number", s)
+		return mark(d, v, n, "")
+	}
+	return mark(d, v, n, e164)
+}
+
+// operatorNote decodes operator: {note: TEXT}: a handoff to any free
+// operator with a note for them.
+func (d *decoder) operatorNote(v *yaml.Node, p string, sc *scope) (val[string], val[*Template]) {
+	n := len(d.problems)
+	var note val[*Template]
+	ok := d.mappingIn(v, p, operatorKeys, sc, func(key string, k, v *yaml.Node, p string) {
+		note = d.template(v, p)
+	})
+	op := mark(d, v, n, "any")
+	op.Bad = op.Bad || !ok
+	return op, note
 }

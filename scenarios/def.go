@@ -95,12 +95,15 @@ type menuDef struct {
 	tr    []labelText // every language's text, for a text map
 	Goto  val[string]
 	If    val[*condSrc]
+	URL   val[string] // a link button (keyboard LINK): opens the address, does not move the dialog
+	Phone val[string] // a call button (ACTION=CALL): the number in E.164
 }
 
 type transferDef struct {
 	scope
 	User, Line val[int]
 	Leave      val[bool]
+	Note       val[*Template] // posted for the operator before the transfer
 }
 
 // remindDef is a waiting state's remind: {after, say, times}.
@@ -137,9 +140,12 @@ type stateDef struct {
 	Menu             val[[]menuDef]
 	On               val[[]routeDef]
 	CRM, Operator    val[string]
+	OperatorNote     val[*Template]  // operator: {note: …}
+	operatorScope    scope           // the map of operator: {note: …}
 	CRMLead          val[crmLeadDef] // the map form of crm:
 	Transfer         val[transferDef]
 	Finish, Commands val[bool]
+	Call             callDef // call: and its companions
 	Remind           val[remindDef]
 
 	// loose are the texts in this state's rejected values and under its
@@ -161,6 +167,9 @@ func (st *stateDef) waits() bool {
 }
 
 // terminal reports whether the state hands off or ends the dialog.
+// calls reports whether the state looks something up (call:).
+func (st *stateDef) calls() bool { return st.Call.Endpoint.Set }
+
 func (st *stateDef) terminal() bool {
 	return st.Operator.V != "" || st.Transfer.ok() || st.Finish.V
 }

@@ -165,3 +165,25 @@ func TestFuzzCorpus(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSavePath checks that ParseSavePath takes exactly the paths it can
+// write back, and that looking one up in any JSON document never panics.
+//
+//	go test -run='^$' -fuzz='^FuzzSavePath$' -fuzztime=60s ./scenarios/
+func FuzzSavePath(f *testing.F) {
+	for _, s := range []string{"status", "delivery.eta", "items.0.name", "a..b", "", ".", "x y", "заказ.статус", "a.-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseSavePath(s)
+		if err != nil {
+			return
+		}
+		if p.String() != s || len(p) == 0 {
+			t.Fatalf("ParseSavePath(%q) = %q", s, p)
+		}
+		for _, doc := range []any{nil, "x", []any{"a"}, map[string]any{p[0]: map[string]any{}}} {
+			p.Lookup(doc)
+		}
+	})
+}

@@ -54,6 +54,16 @@ func (s *Scenario) Edges() []Edge {
 			}
 		case EdgeNext:
 			e.Label = t.Label // a branch's condition, or "otherwise"
+		case EdgeCall:
+			e.Label = "call " + s.States[t.From].Call.Endpoint + " answered"
+			if t.Label != "" {
+				e.Label += ", " + t.Label
+			}
+		case EdgeCallError:
+			e.Label = "call " + s.States[t.From].Call.Endpoint + " failed"
+			if t.Implicit != "" {
+				e.To, e.Label = NoState, e.Label+" → operator"
+			}
 		}
 		out = append(out, e)
 	}
@@ -72,7 +82,29 @@ func (s *Scenario) Edges() []Edge {
 		default:
 			continue
 		}
+		if st.Note != nil {
+			label += " + note"
+		}
 		out = append(out, Edge{From: name, To: NoState, Label: label, Kind: "end"})
+	}
+	return out
+}
+
+// Notes are what a state shows besides its edges: its link and call
+// buttons (they lead nowhere in the dialog) and its note for the operator.
+func (st *State) Notes() []string {
+	var out []string
+	for i := range st.Menu {
+		mi := &st.Menu[i]
+		switch {
+		case mi.URL != "":
+			out = append(out, "link "+mi.Text+" → "+mi.URL)
+		case mi.Phone != "":
+			out = append(out, "call "+mi.Text+" → "+mi.Phone)
+		}
+	}
+	if st.Note != nil {
+		out = append(out, "note for the operator: "+st.Note.Raw)
 	}
 	return out
 }
@@ -98,6 +130,14 @@ func (s *Scenario) Mermaid() string {
 			b.WriteString(": " + mermaidText(e.Label))
 		}
 		b.WriteString("\n")
+	}
+	for _, name := range s.Order {
+		if notes := s.States[name].Notes(); len(notes) > 0 {
+			for i := range notes {
+				notes[i] = mermaidText(notes[i])
+			}
+			fmt.Fprintf(&b, "    note right of %s : %s\n", ids[name], strings.Join(notes, "<br/>"))
+		}
 	}
 	return b.String()
 }
@@ -130,6 +170,14 @@ func (s *Scenario) DOT() string {
 			attrs = " [peripheries=2]"
 		case name == s.Start:
 			attrs = " [style=\"rounded,bold\"]"
+		}
+		if notes := st.Notes(); len(notes) > 0 {
+			label := dotQuote(name + "\n" + strings.Join(notes, "\n"))
+			if attrs == "" {
+				attrs = " [label=" + label + "]"
+			} else {
+				attrs = strings.TrimSuffix(attrs, "]") + ", label=" + label + "]"
+			}
 		}
 		fmt.Fprintf(&b, "    %s%s;\n", dotQuote(name), attrs)
 	}

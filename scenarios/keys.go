@@ -7,12 +7,16 @@ var (
 	topKeys      = []string{"name", "title", "lines", "start", "settings", "commands", "hours", "states"}
 	settingsKeys = []string{"retries", "idle", "on_idle", "on_missing_state", "languages", "detect_language", "fuzzy", "timezone", "country"}
 	routeKeys    = []string{"match", "goto", "if"}
-	menuKeys     = []string{"text", "goto", "if"}
+	menuKeys     = []string{"text", "goto", "if", "url", "phone"}
 	transferKeys = []string{"user", "line", "leave"}
-	remindKeys   = []string{"after", "say", "times"}
-	stateKeys    = []string{
+	// a state's transfer: also a note for the operator (tests check it with expect: {note: …})
+	stateTransferKeys = []string{"user", "line", "leave", "note"}
+	operatorKeys      = []string{"note"}
+	remindKeys        = []string{"after", "say", "times"}
+	stateKeys         = []string{
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
 		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
+		"call", "path", "method", "body", "timeout", "on_error",
 		"remind",
 	}
 )
@@ -20,9 +24,9 @@ var (
 // Conversation test files (*.test.yaml).
 var (
 	testFileKeys = []string{"scenario", "tests"}
-	testKeys     = []string{"name", "steps", "line_hours"}
+	testKeys     = []string{"name", "steps", "line_hours", "calls"}
 	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
 	startKeys    = []string{"client", "line", "language", "at"}
 	botKeys      = []string{"text", "buttons"}
-	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm", "language"}
+	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm", "language", "note"}
 )

@@ -96,9 +96,16 @@ type MenuItem struct {
 	Goto  string
 	Event string // fsm event name, set by the compiler
 	If    *Cond  // shown and matched only when true; nil = always
-	match match.Pattern
-	tr    []labelText // every language's text, when the text is a map
+	// URL or Phone make a link or call button (keyboard LINK, ACTION=CALL):
+	// it opens the address or dials the number on the client's side, is no
+	// choice (no number, its text matches nothing) and has no Goto.
+	URL, Phone string
+	match      match.Pattern
+	tr         []labelText // every language's text, when the text is a map
 }
+
+// Link reports whether the item is a link or call button, not a choice.
+func (m *MenuItem) Link() bool { return m.URL != "" || m.Phone != "" }
 
 // Matches reports whether a client message contains the item's text, in
 // any of its languages, as a phrase.
@@ -195,6 +202,10 @@ type State struct {
 	CRM      string // "lead" or ""
 	Operator string // "any" or ""
 	Transfer *Transfer
+	// Note is posted for the operator before the handoff (operator or
+	// transfer note:): in the chat, where the operator sees it and the
+	// client does not.
+	Note     *Template
 	Finish   bool
 	Commands bool // global commands apply here (default true)
 
@@ -207,8 +218,13 @@ type State struct {
 	// Set are the values stored on entering the state, before its texts,
 	// in file order; LanguageField switches the dialog's language.
 	Set []SetField
+	// Call is the state's lookup (call:); nil when it has none. A state
+	// with a call passes on only when the answer comes back.
+	Call *Call
 	// MenuIf: some menu item has a condition
 	MenuIf bool
+	// MenuLinks: some menu item is a link or call button
+	MenuLinks bool
 	// CRMFields are the fields crm: writes, nil for all of them;
 	// CRMTitle is the lead's title, nil for the portal's own.
 	CRMFields []string
@@ -268,7 +284,9 @@ func (st *State) indexTypos(commands []Route) {
 		}
 	}
 	for i := range st.Menu {
-		item(i, &st.Menu[i])
+		if !st.Menu[i].Link() {
+			item(i, &st.Menu[i])
+		}
 	}
 	for i := range st.Choices {
 		item(c.choices+i, &st.Choices[i])

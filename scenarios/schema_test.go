@@ -31,7 +31,7 @@ func TestSchemaKeys(t *testing.T) {
 		{"scenario.schema.json", schema.Scenario, []string{"states", values}, "stateKeys", stateKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "menu", items}, "menuKeys", menuKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "on", items}, "routeKeys", routeKeys},
-		{"scenario.schema.json", schema.Scenario, []string{"states", values, "transfer"}, "transferKeys", transferKeys},
+		{"scenario.schema.json", schema.Scenario, []string{"states", values, "transfer"}, "stateTransferKeys", stateTransferKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "remind"}, "remindKeys", remindKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "crm"}, "crmKeys", crmKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "crm", "lead"}, "crmLeadKeys", crmLeadKeys},

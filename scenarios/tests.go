@@ -23,6 +23,8 @@ type Test struct {
 	// for from_line hours (tests never reach a portal); nil: not known,
 	// so from_line hours count as open.
 	LineHours *Schedule
+	// Calls are the answers of the calls the test expects, in order.
+	Calls []TestCall
 }
 
 // Step kinds of a conversation test.
@@ -65,6 +67,7 @@ type Expect struct {
 	Transfer  *ExpectTransfer   // subset match
 	Greet     *ExpectGreet
 	CRM       *bool
+	Note      *string // the operator note posted since the last input (a * pattern)
 }
 
 // ExpectTransfer is a subset of a Transfer action.
@@ -151,6 +154,8 @@ func (d *decoder) test(n *yaml.Node, p string) (Test, bool) {
 				break
 			}
 			t.LineHours = d.schedule(v, p)
+		case "calls":
+			t.Calls = d.testCalls(v, p)
 		case "steps":
 			hasSteps = true
 			d.sequence(v, p, func(i int, item *yaml.Node, ip string) {
@@ -257,6 +262,10 @@ func (d *decoder) expect(n *yaml.Node, p string) *Expect {
 		case "language":
 			if s := d.testLanguage(v, p); s != "" {
 				e.Language = &s
+			}
+		case "note":
+			if s, ok := d.text(v, p); ok {
+				e.Note = &s
 			}
 		case "finished":
 			e.Finished = boolPtr(v, p)

@@ -57,6 +57,20 @@ type DialogView struct {
 	Updated  *time.Time        `json:"updated,omitempty"`
 	Rev      int64             `json:"rev"`
 	Calls    []CallView        `json:"calls,omitempty"` // pending and parked portal calls
+	// Lookup is the call: the dialog waits on; Held how many client
+	// messages wait for its answer.
+	Lookup *LookupView `json:"lookup,omitempty"`
+	Held   int         `json:"held,omitempty"`
+}
+
+// LookupView is a call: in flight as the API shows it: the endpoint's
+// name and the path, never its URL or headers.
+type LookupView struct {
+	Endpoint string    `json:"endpoint"`
+	Method   string    `json:"method"`
+	Path     string    `json:"path,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Since    time.Time `json:"since"`
 }
 
 // CallView is an outbox call as the API shows it.
@@ -78,8 +92,13 @@ func timePtr(t time.Time) *time.Time {
 }
 
 func viewOf(d engine.Dialog) DialogView {
-	return DialogView{Key: d.Key, Scenario: d.Scenario, Version: d.Version, State: d.State, Status: string(d.Status), Fields: d.Fields,
-		Retries: d.Retries, Line: d.Line, Language: d.Language, Started: timePtr(d.Started), LastIn: timePtr(d.LastIn), Updated: timePtr(d.Updated), Rev: d.Rev}
+	v := DialogView{Key: d.Key, Scenario: d.Scenario, Version: d.Version, State: d.State, Status: string(d.Status), Fields: d.Fields,
+		Retries: d.Retries, Line: d.Line, Language: d.Language, Started: timePtr(d.Started), LastIn: timePtr(d.LastIn), Updated: timePtr(d.Updated), Rev: d.Rev,
+		Held: len(d.Held)}
+	if c := d.Call; c != nil {
+		v.Lookup = &LookupView{Endpoint: c.Endpoint, Method: c.Method, Path: c.Path, Attempts: c.Attempts, Since: c.Since}
+	}
+	return v
 }
 
 func (s *Server) handleEvent(c echo.Context) error {
@@ -103,6 +122,9 @@ func (s *Server) handleEvent(c echo.Context) error {
 		return &Error{Code: EInvalid, Field: "line", Message: "line must be a positive Open Line id"}
 	}
 	out, err := s.dialogs.Apply(c.Request().Context(), dialogs.Input{Key: engine.KeyAPI + req.Dialog, Event: ev, Scenario: req.Scenario})
+	if err == nil {
+		out = s.awaitCalls(c.Request().Context(), engine.KeyAPI+req.Dialog, out)
+	}
 	if err != nil {
 		return err
 	}

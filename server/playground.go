@@ -488,6 +488,7 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out = s.awaitCalls(ctx, key, out)
 	return c.JSON(http.StatusOK, PGEventResponse{EventResponse: responseOf(out), Clock: ev.Time.In(loc).Format("Mon 2006-01-02 15:04 MST")})
 }
 

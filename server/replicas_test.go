@@ -93,6 +93,9 @@ type replicaNode struct {
 	base  string
 	logs  *logBuf
 	dead  atomic.Bool
+	// crash ends every portal request of the replica that is still open,
+	// as the end of its process would (see tagged).
+	crash context.CancelFunc
 }
 
 // startReplica starts a replica on schema with the scenario folder dir, in
@@ -107,7 +110,10 @@ func startReplica(t *testing.T, name, dsn, schema, dir string, portal *fakeporta
 	}
 	r.store = st
 	b24 := localApp(portal)
-	b24.HTTPClient = tagged(name)
+	var crashed context.Context
+	crashed, r.crash = context.WithCancel(context.Background())
+	t.Cleanup(r.crash)
+	b24.HTTPClient = tagged(name, crashed)
 	cfg := Config{Listen: "127.0.0.1:0", Debounce: 50 * time.Millisecond, ShutdownGrace: 5 * time.Second}
 	if fix != nil {
 		fix(&cfg, &b24)
@@ -135,33 +141,45 @@ func startReplica(t *testing.T, name, dsn, schema, dir string, portal *fakeporta
 // tell: its listener and every connection close at once, its background
 // work (delivery, sweeper, watcher) stops, and its store connections close —
 // without Close: no drain, no final flush, no release of its outbox leases.
+// The store closes before its portal requests in flight end, so that none
+// of their outcomes is recorded: a process that died records nothing (a
+// graceful shutdown, by contrast, lets them finish and records them).
 func (r *replicaNode) kill() {
 	s := r.srv
 	r.dead.Store(true)
 	s.setReady(false)
 	_ = s.http.Close()
-	s.cancel()
-	s.wg.Wait()          // no claim or delivery of its own goes on
+	s.cancel()      // no claim of its own goes on
+	r.store.Close() // nothing more is written
+	r.crash()       // its requests in flight end unanswered
+	s.wg.Wait()
 	r.srv.Dialogs.Wait() // events cut off by the kill give up (their clients saw the connection close)
-	r.store.Close()
 }
 
 // replicaHeader names the replica that makes a portal call (see tagged).
 const replicaHeader = "X-Test-Replica"
 
 // tagged is an HTTP client for one replica's portal calls: each request
-// says which replica sent it.
-func tagged(name string) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: tagTransport{name: name, base: http.DefaultTransport.(*http.Transport).Clone()}}
+// says which replica sent it, and ends when crashed does (the replica's
+// process died).
+func tagged(name string, crashed context.Context) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: tagTransport{name: name, crashed: crashed, base: http.DefaultTransport.(*http.Transport).Clone()}}
 }
 
 type tagTransport struct {
-	name string
-	base http.RoundTripper
+	name    string
+	crashed context.Context
+	base    http.RoundTripper
 }
 
 func (t tagTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
+	// The request's own context stays in charge; the crash only adds an
+	// end (the answer's body is read under the same context, so it is
+	// not cancelled when RoundTrip returns).
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(t.crashed, cancel)
+	context.AfterFunc(ctx, func() { stop() }) // the request ended first: forget it
+	r = r.Clone(ctx)
 	r.Header.Set(replicaHeader, t.name)
 	return t.base.RoundTrip(r)
 }

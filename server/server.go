@@ -116,6 +116,13 @@ type Dialogs interface {
 	LineWarnings(name string) []string
 }
 
+// Lookups is what the API and the playground need of package lookup.
+type Lookups interface {
+	// Wait waits for the answer of the dialog's call seq made in this
+	// process, and returns that step; ok is false when ctx ended first.
+	Wait(ctx context.Context, key string, seq int64) (dialogs.Outcome, bool)
+}
+
 // Portals is what the Bitrix24 handler needs of the portals' install
 // records (package outbox).
 type Portals interface {
@@ -187,6 +194,7 @@ type Server struct {
 	portals   Portals
 	registrar Registrar
 	funnel    Funnel
+	lookups   Lookups
 	eraser    Eraser
 	workers   []Worker
 	rejected  Rejected
@@ -219,7 +227,11 @@ type Options struct {
 	Funnel    Funnel
 	Eraser    Eraser // erasure on request and after an uninstall (package retention)
 	Workers   []Worker
-	Rejected  Rejected // nil: no fetch mode, GET /v1/rejected lists nothing
+	// Lookups makes the calls of call: states; the API and the playground
+	// wait for a call's answer and show its messages with the request.
+	// Nil: they show the call and not its answer.
+	Lookups  Lookups
+	Rejected Rejected // nil: no fetch mode, GET /v1/rejected lists nothing
 	// Metrics is where every part registered its metrics; /metrics serves
 	// it. Nil: a registry of the server's own.
 	Metrics *prometheus.Registry
@@ -257,6 +269,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		portals:   opts.Portals,
 		registrar: opts.Registrar,
 		funnel:    opts.Funnel,
+		lookups:   opts.Lookups,
 		eraser:    opts.Eraser,
 		workers:   opts.Workers,
 		rejected:  opts.Rejected,

@@ -106,6 +106,10 @@ func testCommitRoundTrip(t *testing.T, h *harness) {
 			Reminded:       2,
 			RemindFrom:     t0.Add(10 * time.Minute).In(msk),
 			Ended:          t0.Add(80 * time.Minute),
+			Call: &engine.PendingCall{Seq: 2, Endpoint: "shop", Method: "POST", Path: "/orders/12%2F3", Body: []byte(`{"phone":"+7 999"}`),
+				Timeout: 5 * time.Second, Since: t0.In(msk), Attempts: 1, Due: t0.Add(35 * time.Second)},
+			CallSeq: 2,
+			Held:    []engine.Held{{Type: engine.Message, Text: "где заказ?", ID: "m4", Time: t0.Add(time.Second)}, {Type: engine.Button, Button: 2, Time: t0.Add(2 * time.Second)}},
 		}},
 		{"empty collections", engine.Dialog{
 			Key:    "api:empty",

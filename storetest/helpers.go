@@ -240,6 +240,12 @@ func normDialog(d engine.Dialog) engine.Dialog {
 	if len(d.Recent) == 0 {
 		d.Recent = nil
 	}
+	if d.Call != nil {
+		d.Call.Since, d.Call.Due = normTime(d.Call.Since), normTime(d.Call.Due)
+	}
+	for i := range d.Held {
+		d.Held[i].Time = normTime(d.Held[i].Time)
+	}
 	return d
 }
 

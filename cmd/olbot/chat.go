@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/olbot/olbot/engine"
+	"github.com/olbot/olbot/lookup"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -23,7 +24,8 @@ dialog's language), /quit.`
 // runChat is an interactive terminal session with one scenario. It also
 // works with piped stdin, echoing each input so the transcript reads well.
 func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("chat", "chat [--client NAME] [--language CODE] [--at TIME] FILE", stderr)
+	fs := newFlags("chat", "chat [--client NAME] [--language CODE] [--at TIME] [--config FILE] FILE", stderr)
+	config := fs.String("config", "", "the server's YAML config file: call: states make real calls to its endpoints (${VAR} from the environment); without it they take on_error")
 	client := fs.String("client", "", "the client's first name as the channel would report it")
 	lang := fs.String("language", "", "the Open Line's language, e.g. en: the dialog starts in it (one of the scenario's settings.languages)")
 	at := fs.String("at", "", "the clock at the start, e.g. 2027-01-09T20:00 in the scenario's time zone (default: now)")
@@ -48,8 +50,13 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "olbot chat: --language %s: the scenario's languages are %s\n", *lang, languageList(sc))
 		return 2
 	}
+	calls, err := chatCalls(ctx, *config)
+	if err != nil {
+		fmt.Fprintln(stderr, "olbot chat:", err)
+		return 2
+	}
 	interactive := isTerminal(stdin)
-	c := &chat{sc: sc, out: stdout, client: *client, lang: *lang, now: time.Now(), d: engine.Dialog{Key: "chat:terminal"}}
+	c := &chat{ctx: ctx, sc: sc, out: stdout, client: *client, lang: *lang, now: time.Now(), d: engine.Dialog{Key: "chat:terminal"}, calls: calls}
 	fmt.Fprintf(stdout, "olbot chat: scenario %s (%s), version %s\n%s\n\n", sc.Name, sc.File, sc.Version, chatHelp)
 	if *at != "" {
 		c.at(*at)
@@ -77,7 +84,24 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 }
 
+// chatCalls is the endpoints' client of a config file; nil without one.
+func chatCalls(ctx context.Context, config string) (*lookup.Client, error) {
+	if config == "" {
+		return nil, nil
+	}
+	eps, err := readEndpoints(config)
+	if err != nil {
+		return nil, err
+	}
+	if err := eps.Expand(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return lookup.NewClient(ctx, eps, nil)
+}
+
 type chat struct {
+	ctx    context.Context
+	calls  *lookup.Client // nil: no --config; every call takes on_error
 	sc     *scenarios.Scenario
 	d      engine.Dialog
 	out    io.Writer
@@ -178,6 +202,14 @@ func (c *chat) send(ev engine.Event) {
 				}
 				fmt.Fprintf(c.out, "     %s\n", strings.Join(parts, "  "))
 			}
+			for _, l := range a.Links {
+				// no number: typing does not press them
+				kind := "link"
+				if l.Phone != "" {
+					kind = "call"
+				}
+				fmt.Fprintf(c.out, "     [%s] %s → %s\n", kind, l.Text, l.Target())
+			}
 		default:
 			fmt.Fprintln(c.out, a.String())
 		}
@@ -197,6 +229,15 @@ func (c *chat) send(ev engine.Event) {
 		fmt.Fprintln(c.out, "[handoff → Bitrix24 calls an operator itself]")
 	case len(res.Actions) > 0 && c.d.Status == engine.Finished:
 		fmt.Fprintln(c.out, "  (the session is finished; write again to start a new one)")
+	}
+	if call := c.d.Call; call != nil && len(res.Actions) > 0 && res.Actions[len(res.Actions)-1].Kind() == "call" {
+		// a real call when the endpoint is configured; otherwise the
+		// answer says which call would have been made, and on_error follows
+		a := c.calls.Do(c.ctx, *call)
+		if a.Error == "" {
+			fmt.Fprintf(c.out, "  (call %s answered %d, %d bytes)\n", lookup.Describe(*call), a.Status, len(a.Body))
+		}
+		c.send(engine.Event{Type: engine.CallAnswer, Answer: &a})
 	}
 }
 

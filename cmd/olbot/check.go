@@ -24,7 +24,8 @@ func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 // (scenarios.LoadPaths is a registry's first reload) and prints every
 // problem; warnings alone exit 0.
 func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "check [--server URL] PATH…", stderr)
+	fs := newFlags("check", "check [--config FILE] [--server URL] PATH…", stderr)
+	config := fs.String("config", "", "the server's YAML config file: every call: must name one of its endpoints (without it: a warning per call)")
 	srv := fs.String("server", "", "a running olbot: report what saving each FILE would do to its live dialogs (dry run)")
 	token := fs.String("admin-token", os.Getenv("OLBOT_ADMIN_TOKEN"), "the server's admin token (env OLBOT_ADMIN_TOKEN)")
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +39,19 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return checkServer(ctx, *srv, *token, fs.Args(), stdout, stderr)
 	}
 	set, problems := scenarios.LoadPaths(fs.Args()...)
+	var known map[string]bool
+	if *config != "" {
+		eps, err := readEndpoints(*config)
+		if err != nil {
+			fmt.Fprintln(stderr, "olbot check:", err)
+			return 2
+		}
+		known = eps.Known()
+	}
+	if set != nil {
+		problems = append(problems, scenarios.CheckEndpoints(set.List, known, *config != "")...)
+		problems.Sort()
+	}
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.Error())
 	}

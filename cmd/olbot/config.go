@@ -14,6 +14,7 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/bolt"
+	"github.com/olbot/olbot/lookup"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
 	"github.com/olbot/olbot/server"
@@ -53,6 +54,9 @@ type serveConfig struct {
 	UninstallGrace  time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
+	// Endpoints are the config file's endpoints: for call: states (only
+	// in the file: they carry secrets, as ${VAR} from the environment).
+	Endpoints lookup.Endpoints
 }
 
 // rate is a per-portal rate limit: requests per second and burst.
@@ -307,9 +311,15 @@ func (c *serveConfig) readFile(path string, opts []option) error {
 		keys = append(keys, o.key())
 	}
 	for k, node := range doc {
+		if k == "endpoints" {
+			if c.Endpoints, err = lookup.Parse(path, &node); err != nil {
+				return err
+			}
+			continue
+		}
 		o, ok := byKey[k]
 		if !ok {
-			return fmt.Errorf("config file %s:%d: unknown key %q (keys: %s)", path, node.Line, k, strings.Join(keys, ", "))
+			return fmt.Errorf("config file %s:%d: unknown key %q (keys: %s, endpoints)", path, node.Line, k, strings.Join(keys, ", "))
 		}
 		v := node.Value
 		if node.Kind == yaml.SequenceNode {
@@ -326,6 +336,24 @@ func (c *serveConfig) readFile(path string, opts []option) error {
 		}
 	}
 	return nil
+}
+
+// readEndpoints reads only the endpoints: of a config file (olbot check
+// and olbot chat); nil when it has none.
+func readEndpoints(path string) (lookup.Endpoints, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	node, ok := doc["endpoints"]
+	if !ok {
+		return lookup.Endpoints{}, nil
+	}
+	return lookup.Parse(path, &node)
 }
 
 func newLogger(level slog.Level, format string, w io.Writer) *slog.Logger {

@@ -20,6 +20,7 @@ import (
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/funnel"
 	"github.com/olbot/olbot/lines"
+	"github.com/olbot/olbot/lookup"
 	"github.com/olbot/olbot/memstore"
 	"github.com/olbot/olbot/outbox"
 	"github.com/olbot/olbot/postgres"
@@ -91,6 +92,10 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 	defer store.Close()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	calls, err := newCalls(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	var poll pollerFunc
 	var v2 *v2Bot
 	var rejected server.Rejected
@@ -127,7 +132,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		Lease:           cfg.OutboxLease,
 		CallTimeout:     cfg.PortalTimeout,
 	}, retention.Config{Keep: cfg.Retention, Playground: retention.DefaultPlayground, UninstallGrace: cfg.UninstallGrace},
-		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, rejected)
+		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, rejected, calls)
 	if err != nil {
 		return err
 	}
@@ -167,7 +172,38 @@ const idleEvery = 5 * time.Second
 // outbox (nil: no fetch mode); its metrics go to the registry.
 type pollerFunc func(*dialogs.Processor, *outbox.Outbox, prometheus.Registerer) (server.Worker, error)
 
-func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, rejected server.Rejected) (*server.Server, *outbox.Outbox, error) {
+// callsConfig is how a replica makes the calls of call: states.
+type callsConfig struct {
+	Client *lookup.Client // nil: no endpoints configured
+	Owner  string         // the name of this process in the calls' leases
+	// Recover: this process alone uses its store, so it takes up at once
+	// the calls its predecessor left.
+	Recover bool
+}
+
+// newCalls builds the endpoints' client: ${VAR}s expanded from the
+// environment, hosts resolved once (the addresses a call may connect to).
+func newCalls(ctx context.Context, cfg *serveConfig, store engine.Store) (callsConfig, error) {
+	cc := callsConfig{Owner: "local", Recover: true}
+	if _, shared := store.(engine.LeaseReleaser); shared {
+		host, _ := os.Hostname()
+		cc.Owner, cc.Recover = fmt.Sprintf("%s:%d:%d", host, os.Getpid(), time.Now().UnixNano()), false
+	}
+	if len(cfg.Endpoints) == 0 {
+		return cc, nil
+	}
+	if err := cfg.Endpoints.Expand(os.LookupEnv); err != nil {
+		return cc, err
+	}
+	c, err := lookup.NewClient(ctx, cfg.Endpoints, nil)
+	if err != nil {
+		return cc, err
+	}
+	cc.Client = c
+	return cc, nil
+}
+
+func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store engine.Store, registry *scenarios.Registry, log *slog.Logger, poll pollerFunc, rejected server.Rejected, calls callsConfig) (*server.Server, *outbox.Outbox, error) {
 	reg := prometheus.NewRegistry()
 	proc, err := dialogs.New(dialogs.Options{Store: store, Registry: registry, Logger: log, Metrics: reg})
 	if err != nil {
@@ -178,6 +214,8 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 		return nil, nil, err
 	}
 	proc.SetPortal(ob)
+	runner := lookup.NewRunner(lookup.Options{Client: calls.Client, Apply: proc, Owner: calls.Owner, Logger: log})
+	proc.SetLookups(runner)
 	// a run that starts takes its Open Line's language (LANGUAGE_ID), read
 	// through the portal and cached per line
 	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: log}))
@@ -186,7 +224,17 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 	sweep := retention.New(store, rcfg, ob.Portals(), log, nil)
 	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }), server.WorkerFunc(sweep.Run),
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs
-		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) })}
+		server.WorkerFunc(func(ctx context.Context) { ob.Portals().RunRenewal(ctx, time.Hour) }),
+		server.WorkerFunc(func(ctx context.Context) {
+			if calls.Recover {
+				if n, err := runner.Recover(ctx, store.ScanDialogs); err != nil {
+					log.Warn("calls left by the previous process: scan failed; they are taken up when their lease runs out", "err", err)
+				} else if n > 0 {
+					log.Info("taking up the calls left by the previous process", "calls", n)
+				}
+			}
+			runner.Run(ctx)
+		})}
 	if poll != nil {
 		w, err := poll(proc, ob, reg)
 		if err != nil {
@@ -195,6 +243,6 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 		workers = append(workers, w)
 	}
 	srv, err := server.New(cfg, server.Options{Store: store, Registry: registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book, Eraser: sweep,
-		Workers: workers, Rejected: rejected, Metrics: reg, Logger: log})
+		Workers: workers, Rejected: rejected, Metrics: reg, Logger: log, Lookups: runner})
 	return srv, ob, err
 }

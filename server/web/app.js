@@ -120,6 +120,8 @@
       transferUser: 'Transferred to operator {n}',
       botLeaves: ', the bot leaves the chat',
       finish: 'Session finished',
+      call: 'Call {e}: {m} {p}',
+      opNote: 'Note for the operator (the client does not see it): {text}',
       crm: 'CRM: {target} ← {fields}',
       crmNew: 'new lead',
       crmLead: 'lead {n}',
@@ -289,6 +291,8 @@
       transferUser: 'Переведено оператору {n}',
       botLeaves: ', бот выходит из чата',
       finish: 'Сессия завершена',
+      call: 'Запрос {e}: {m} {p}',
+      opNote: 'Заметка для оператора (клиент её не видит): {text}',
       crm: 'CRM: {target} ← {fields}',
       crmNew: 'новый лид',
       crmLead: 'лид {n}',
@@ -693,7 +697,11 @@
         else say(t('greeting'), a.text || '', 'greet');
         break;
       case 'say':
-        if (a.text || !(a.buttons && a.buttons.length)) say(t('bot'), a.text || '', 'bot');
+        if (a.text || !(a.buttons && a.buttons.length) && !(a.links && a.links.length)) say(t('bot'), a.text || '', 'bot');
+        if (a.links && a.links.length) showLinks(a.links);
+        break;
+      case 'note':
+        note(t('opNote', { text: a.text || '' }), 'opnote');
         break;
       case 'crm': {
         var keys = Object.keys(a.fields || {}).sort();
@@ -712,9 +720,25 @@
       case 'finish':
         note(t('finish'), 'finish');
         break;
+      case 'call':
+        note(t('call', { e: a.endpoint, m: a.method, p: a.path || '' }), 'call');
+        break;
       default:
         note(JSON.stringify(a));
     }
+  }
+
+  // showLinks shows a message's link and call buttons: they open the
+  // address or dial the number and send nothing to the bot.
+  function showLinks(links) {
+    var row = h('li', { class: 'links' });
+    links.forEach(function (l) {
+      var href = l.url ? l.url : 'tel:' + l.phone;
+      if (!/^(https?:\/\/|tel:\+)/.test(href)) return;
+      row.appendChild(h('a', { class: 'link-button', href: href, target: '_blank', rel: 'noopener noreferrer',
+        'data-link': l.url ? 'url' : 'phone', text: l.text + (l.url ? ' ↗' : ' ☎ ' + l.phone) }));
+    });
+    logItem(row);
   }
 
   function setMenu(buttons) {
@@ -768,6 +792,7 @@
       }
     });
     if (resp.outcome !== 'applied' && resp.reason) note(t('ignored', { r: resp.reason }));
+    else if (resp.reason && actions.some(function (a) { return a.type === 'call'; })) note(resp.reason, 'call');
     st.dialog = resp.dialog;
     $('clock-now').textContent = resp.clock || '—';
     if (buttons) setMenu(buttons);

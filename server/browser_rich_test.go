@@ -1,0 +1,30 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// TestPlaygroundRichMessagesInBrowser: the page shows a menu's link and
+// call buttons as links (not as choices) and the note for the operator
+// posted before a handoff, marked as hidden from the client.
+func TestPlaygroundRichMessagesInBrowser(t *testing.T) {
+	chrome := chromiumOrSkip(t)
+	dir := t.TempDir()
+	copyDir(t, "../examples", dir)
+	base, _ := serve(t, dir, "")
+	bctx := startChromium(t, chrome)
+	setLanguage(t, bctx, "en-US,en")
+	p := &browserPage{t: t, ctx: bctx, shots: screenshotDir(t)}
+	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/#bilingual"))
+	p.waitLog("Чем помочь?")
+	p.waitJS("the link button", `(function(){var a=document.querySelector('#log a.link-button[data-link="url"]');return !!a&&a.href==='https://example.com/track'&&a.textContent.indexOf('Отследить посылку')===0})()`)
+	p.waitJS("the call button", `(function(){var a=document.querySelector('#log a.link-button[data-link="phone"]');return !!a&&a.href==='tel:+74951234567'})()`)
+	p.waitJS("four choices, no link among them", `document.querySelectorAll('#menu button').length===4`)
+	p.do("ask for a person", chromedp.SendKeys(chromedp.ID("chat-input"), "оператор"+kb.Enter))
+	p.waitLog("Передаю чат оператору.")
+	p.waitJS("the note for the operator", `(function(){var n=document.querySelector('#log .action.opnote');return !!n&&n.textContent.indexOf('the client does not see it')>0&&n.textContent.indexOf('просит оператора.')>0})()`)
+	p.shot("rich-messages")
+}
