@@ -99,19 +99,23 @@ const (
 
 // Config is one load run.
 type Config struct {
-	Target      string        // olbot's base URL, e.g. http://127.0.0.1:8080 (loopback only)
-	Mode        Mode          // json (default), bitrix24 or noop
-	Dialogs     int           // dialogs to play; default 200
-	Concurrency int           // dialogs in flight; default 32
-	Rate        float64       // events per second across all workers; 0 = flat out
-	Duration    time.Duration // no event starts later than this after a phase began; default 60s
-	Events      int           // cap on events per phase; 0 = Dialogs × steps
-	AdminToken  string        // bearer token for /v1/*
-	Line        int           // Open Line id of the dialogs; default 1
-	Scenario    string        // json mode: explicit scenario name ("" = by line)
-	Script      *Script       // the conversation; default Support
-	Baseline    bool          // run the noop route first and report ratios to it
-	Timeout     time.Duration // per request; default 10s
+	Target      string  // olbot's base URL, e.g. http://127.0.0.1:8080 (loopback only)
+	Mode        Mode    // json (default), bitrix24 or noop
+	Dialogs     int     // dialogs to play; default 200
+	Concurrency int     // dialogs in flight; default 32
+	Rate        float64 // events per second across all workers; 0 = flat out
+	// Open makes Rate an open-loop arrival schedule: events are sent on
+	// their own goroutines at their due times, Concurrency bounds only the
+	// requests in flight (see the package comment).
+	Open       bool
+	Duration   time.Duration // no event starts later than this after a phase began; default 60s
+	Events     int           // cap on events per phase; 0 = Dialogs × steps
+	AdminToken string        // bearer token for /v1/*
+	Line       int           // Open Line id of the dialogs; default 1
+	Scenario   string        // json mode: explicit scenario name ("" = by line)
+	Script     *Script       // the conversation; default Support
+	Baseline   bool          // run the noop route first and report ratios to it
+	Timeout    time.Duration // per request; default 10s
 
 	// DrainTimeout bounds the wait for the outbox to empty after the run; default 30s.
 	DrainTimeout time.Duration
@@ -178,6 +182,9 @@ func (c *Config) validate() error {
 	}
 	if c.Rate < 0 {
 		return errors.New("rate must be 0 (flat out) or more")
+	}
+	if c.Open && c.Rate <= 0 {
+		return errors.New("an open-loop run needs a rate (events per second)")
 	}
 	if c.Events < 0 {
 		return errors.New("events must be 0 (no cap) or more")

@@ -92,7 +92,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		callsBefore = len(portal.Calls())
 	}
 	d.logf("run: %s, %d dialogs × %d events, concurrency %d, %s", cfg.Mode, cfg.Dialogs, len(cfg.Script.Steps), cfg.Concurrency, fmtRate(cfg.Rate))
-	res, pl := d.run(ctx, ph, cfg.Rate)
+	var res PhaseResult
+	var pl played
+	if cfg.Open {
+		res, pl = d.runOpen(ctx, ph, cfg.Rate)
+	} else {
+		res, pl = d.run(ctx, ph, cfg.Rate)
+	}
 	rep.Run = res
 	if rep.Baseline != nil && rep.Baseline.Throughput > 0 {
 		rep.Ratio = res.Throughput / rep.Baseline.Throughput

@@ -16,6 +16,7 @@ import (
 type PhaseResult struct {
 	Name          string            // noop, json or bitrix24
 	Rate          float64           // scheduled events per second; 0 = flat out
+	Open          bool              // the rate was an open-loop arrival schedule (Config.Open)
 	Sent          int               // events that got an answer or failed (not those cut by a cap)
 	OK            int               // events answered as expected
 	Errors        map[string]int    // by kind: "HTTP 503", "network", "timeout", "outcome ignored", "wrong end", …
@@ -117,6 +118,7 @@ func round(v float64, places int) float64 {
 type jsonPhaseOut struct {
 	Name             string            `json:"name"`
 	Rate             float64           `json:"rate_per_s"`
+	Open             bool              `json:"open_loop,omitempty"`
 	Sent             int               `json:"sent"`
 	OK               int               `json:"ok"`
 	Errors           map[string]int    `json:"errors"`
@@ -139,7 +141,7 @@ func (p *PhaseResult) wire() *jsonPhaseOut {
 		return nil
 	}
 	return &jsonPhaseOut{
-		Name: p.Name, Rate: p.Rate, Sent: p.Sent, OK: p.OK, Errors: p.Errors, ErrorExamples: p.ErrorExamples,
+		Name: p.Name, Rate: p.Rate, Open: p.Open, Sent: p.Sent, OK: p.OK, Errors: p.Errors, ErrorExamples: p.ErrorExamples,
 		DurationS: round(p.Duration.Seconds(), 4), Throughput: round(p.Throughput, 1),
 		Latency: latencyWire(p.Latency),
 		Late:    p.Late, MaxLateMS: ms(p.MaxLate), Stop: p.Stop,
@@ -297,7 +299,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Baseline != nil && r.Baseline.ErrorCount() > 0 {
 		writeErrors(&b, "noop errors:", r.Baseline)
 	}
-	if p.Rate > 0 {
+	if p.Rate > 0 && p.Open {
+		fmt.Fprintf(&b, "schedule: open loop, %s, each event on its own goroutine (at most %d in flight); latency counts from each event's due time; %d of %d events went out >%s late (max %s)\n",
+			fmtRate(p.Rate), r.Concurrency, p.Late, p.Sent, lateThreshold, fmtDur(p.MaxLate))
+	} else if p.Rate > 0 {
 		fmt.Fprintf(&b, "schedule: %s; latency counts from each event's scheduled start; %d of %d events went out >%s late (max %s)\n",
 			fmtRate(p.Rate), p.Late, p.Sent, lateThreshold, fmtDur(p.MaxLate))
 		if r.Baseline != nil {

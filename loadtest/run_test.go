@@ -282,3 +282,82 @@ func TestRunCapsAndRate(t *testing.T) {
 		}
 	})
 }
+
+func TestRunOpenLoop(t *testing.T) {
+	base := startServer(t, server.Config{}, outbox.Config{})
+	t.Run("every dialog played", func(t *testing.T) {
+		rep, err := Run(t.Context(), Config{Target: base, Dialogs: 8, Concurrency: 50, Rate: 400, Open: true, RunID: "oa"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		noErrors(t, "run", &rep.Run)
+		if rep.Run.OK != 32 || rep.Run.DialogsStarted != 8 || rep.Run.DialogsCompleted != 8 || rep.Run.Stop != StopDone || !rep.Run.Open {
+			t.Errorf("ok %d, started %d, completed %d, stop %q, open %v", rep.Run.OK, rep.Run.DialogsStarted, rep.Run.DialogsCompleted, rep.Run.Stop, rep.Run.Open)
+		}
+		if rep.Run.Latency.N != 32 {
+			t.Errorf("%d latencies for 32 events", rep.Run.Latency.N)
+		}
+		for i := range 8 {
+			if d := getDialog(t, base, "", DialogID("oa", i)); d.Status != "finished" {
+				t.Errorf("dialog %d: %q", i, d.Status)
+			}
+		}
+		var out strings.Builder
+		if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "schedule: open loop, 400 events/s") {
+			t.Errorf("text report (%v):\n%s", err, out.String())
+		}
+	})
+	t.Run("events cap", func(t *testing.T) {
+		rep, err := Run(t.Context(), Config{Target: base, Dialogs: 50, Concurrency: 50, Rate: 500, Open: true, Events: 10, RunID: "ob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		noErrors(t, "run", &rep.Run)
+		if rep.Run.Sent != 10 || rep.Run.OK != 10 || rep.Run.Stop != StopEvents {
+			t.Errorf("sent %d, ok %d, stop %q", rep.Run.Sent, rep.Run.OK, rep.Run.Stop)
+		}
+		if rep.Run.DialogsCompleted+rep.Run.DialogsCut != rep.Run.DialogsStarted {
+			t.Errorf("%d started, %d completed, %d cut", rep.Run.DialogsStarted, rep.Run.DialogsCompleted, rep.Run.DialogsCut)
+		}
+	})
+	t.Run("needs a rate", func(t *testing.T) {
+		if _, err := Run(t.Context(), Config{Target: base, Open: true}); err == nil || !strings.Contains(err.Error(), "needs a rate") {
+			t.Errorf("open loop without a rate: %v", err)
+		}
+	})
+}
+
+func TestFindRate(t *testing.T) {
+	base := startServer(t, server.Config{}, outbox.Config{})
+	t.Run("every probe within a generous bound", func(t *testing.T) {
+		// a p99 bound of a minute holds for any answered event: the search
+		// doubles from 50 to the ceiling of 100 and stops there
+		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fa"}, time.Minute, 50, 100, 200*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Best != 100 || len(s.Probes) != 2 || s.Probes[0].Rate != 50 || s.Probes[1].Rate != 100 {
+			t.Errorf("best %g, probes %+v", s.Best, s.Probes)
+		}
+		for _, p := range s.Probes {
+			if !p.Pass || p.Errors != 0 || p.Sent < int(p.Rate/5) {
+				t.Errorf("probe %+v", p)
+			}
+		}
+	})
+	t.Run("no rate meets an impossible bound", func(t *testing.T) {
+		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fb"}, time.Nanosecond, 40, 100, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 40 fails, then 20, 10, 5, 2.5 below it
+		if s.Best != 0 || len(s.Probes) != 5 {
+			t.Errorf("best %g, probes %+v", s.Best, s.Probes)
+		}
+	})
+	t.Run("bad bounds", func(t *testing.T) {
+		if _, err := FindRate(t.Context(), Config{Target: base}, time.Millisecond, 100, 50, time.Second); err == nil {
+			t.Error("a ceiling below the start was accepted")
+		}
+	})
+}

@@ -12,12 +12,18 @@
 # (more writes per fsync). The hot-reload run rewrites support.yaml every
 # RELOAD_EVERY seconds, longer than the watcher's debounce, so each write is
 # one reload.
+# The open-loop runs send each event at its due time on its own goroutine
+# (latency from the due time: no coordinated omission) at 1,000 and 5,000
+# events/s, and search for the highest rate whose p99 stays within 10 ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIALOGS=${DIALOGS:-10000}
 CONC=${CONC:-64}
 CONC_HIGH=${CONC_HIGH:-256}
 RELOAD_EVERY=${RELOAD_EVERY:-0.5}
+OPEN_FOR=${OPEN_FOR:-10s}        # each open-loop run (whole seconds)
+OPEN_INFLIGHT=${OPEN_INFLIGHT:-4096} # open loop: cap on requests in flight
+PROBE=${PROBE:-5s}               # each probe of the rate search
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 work=$(mktemp -d)
 go build -o "$work/olbot" ./cmd/olbot
@@ -45,6 +51,16 @@ echo; echo "### embedded store, $CONC_HIGH concurrent clients"
 load --target http://127.0.0.1:18502 --concurrency "$CONC_HIGH"
 echo; echo "### embedded store at a fixed 1,000 events/s"
 load --target http://127.0.0.1:18502 --rate 1000 --baseline=false
+echo; echo "### embedded store, open loop at fixed 1,000 and 5,000 events/s (OPEN_FOR each)"
+echo "load average: $(cat /proc/loadavg)"
+for r in 1000 5000; do
+  load --target http://127.0.0.1:18502 --open --rate "$r" --concurrency "$OPEN_INFLIGHT" --duration "$OPEN_FOR" \
+    --dialogs $(( r * ${OPEN_FOR%s} / 4 + 1 )) --baseline=false
+done
+echo; echo "### embedded store, highest open-loop rate with p99 <= 10ms"
+echo "load average: $(cat /proc/loadavg)"
+"$work/olbot" load --target http://127.0.0.1:18502 --find-rate 10ms --probe "$PROBE" --concurrency "$OPEN_INFLIGHT" --quiet
+echo "load average: $(cat /proc/loadavg)"
 echo; echo "### embedded store, flat out, without and with a hot reload every $RELOAD_EVERY s"
 load --target http://127.0.0.1:18502 --baseline=false
 before=$(curl -s http://127.0.0.1:18502/metrics | awk '/^olbot_scenario_reloads_total\{result="success"\}/{print $2}')

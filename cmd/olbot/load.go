@@ -33,6 +33,13 @@ With --baseline (default), the noop route is played first with the same dialogs,
 events and concurrency, flat out, and the run's throughput is shown as a ratio
 to it. With --rate, events start on a fixed schedule shared by all workers and
 latency is measured from each event's scheduled start (no coordinated omission).
+With --open as well, the schedule is open-loop: each event is sent at its due
+time on its own goroutine whatever the earlier answers did (the arrivals of many
+independent users), --concurrency only caps the requests in flight, and new
+dialogs are opened whenever no open one is ready for its next event.
+With --find-rate P99, the tool searches for the highest open-loop rate at which
+p99 stays within P99 with no failed event: probes of --probe each, from
+--rate (default 1000) doubling up to --max-rate, then bisecting to within 5%.
 Exit status: 0 when every event was answered as expected, 1 when some were not,
 2 on bad usage or when the run could not start.
 
@@ -46,6 +53,10 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	dialogs := fs.Int("dialogs", 200, "dialogs to play")
 	conc := fs.Int("concurrency", 32, "dialogs in flight at once")
 	rate := fs.Float64("rate", 0, "events per second across all dialogs; 0 = flat out")
+	open := fs.Bool("open", false, "with --rate: an open-loop schedule (each event on its own goroutine at its due time)")
+	findRate := fs.Duration("find-rate", 0, "search for the highest open-loop rate whose p99 is within this (e.g. 10ms)")
+	probe := fs.Duration("probe", 5*time.Second, "--find-rate: length of each probe")
+	maxRate := fs.Float64("max-rate", 100000, "--find-rate: the highest rate to try")
 	duration := fs.Duration("duration", 60*time.Second, "cap: no event starts later than this after a phase began")
 	events := fs.Int("events", 0, "cap on events per phase (0: dialogs × steps)")
 	token := fs.String("admin-token", os.Getenv("OLBOT_ADMIN_TOKEN"), "the server's admin token for /v1 (env OLBOT_ADMIN_TOKEN)")
@@ -82,10 +93,28 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		Target: *target, Mode: loadtest.Mode(*mode), Dialogs: *dialogs, Concurrency: *conc, Rate: *rate,
 		Duration: *duration, Events: *events, AdminToken: *token, Line: *line, Scenario: *scenario,
 		Script: mk(), Baseline: *baseline, PortalListen: *portalListen, Timeout: *timeout, DrainTimeout: *drain,
-		RunID: *runID,
+		RunID: *runID, Open: *open,
 	}
 	if !*quiet {
 		cfg.Log = stderr
+	}
+	if *findRate > 0 {
+		startRate := *rate
+		if startRate <= 0 {
+			startRate = 1000
+		}
+		cfg.Log = stderr // the probes are the progress
+		s, err := loadtest.FindRate(ctx, cfg, *findRate, startRate, *maxRate, *probe)
+		if err != nil {
+			fmt.Fprintln(stderr, "olbot load:", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "rate search: p99 ≤ %s, probes of %s, at most %d requests in flight\n", *findRate, *probe, *conc)
+		for _, p := range s.Probes {
+			fmt.Fprintf(stdout, "  %8.0f events/s  p50 %-9s p99 %-9s sent %d, errors %d, late %d  %s\n", p.Rate, p.P50.Round(10*time.Microsecond), p.P99.Round(10*time.Microsecond), p.Sent, p.Errors, p.Late, map[bool]string{true: "pass", false: "fail"}[p.Pass])
+		}
+		fmt.Fprintf(stdout, "highest rate with p99 ≤ %s: %.0f events/s\n", *findRate, s.Best)
+		return 0
 	}
 	rep, err := loadtest.Run(ctx, cfg)
 	if err != nil {
