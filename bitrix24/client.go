@@ -147,6 +147,10 @@ func (c *Client) String() string {
 	return "bitrix24 " + mode + " " + c.safe
 }
 
+// Host is the portal's host as the client reaches it (lower-case, with
+// the port when the URL has one).
+func (c *Client) Host() string { return strings.ToLower(c.endpoint.Host) }
+
 // checkBaseURL accepts https URLs, and http ones only for loopback hosts.
 func checkBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)

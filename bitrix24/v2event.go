@@ -462,6 +462,12 @@ func DecodeV2Event(raw json.RawMessage) (V2Event, error) {
 	return e, e.reject(err)
 }
 
+// IsV2Form reports whether a form-encoded post is an imbot.v2 webhook
+// event (event=ONIMBOTV2…), not a v1 one.
+func IsV2Form(form url.Values) bool {
+	return strings.HasPrefix(strings.ToUpper(form.Get("event")), "ONIMBOTV2")
+}
+
 // ParseV2Form decodes a v2 webhook post (application/x-www-form-urlencoded,
 // event=ONIMBOTV2…&data[…]=…&auth[…]=…; every scalar a string, booleans
 // "1"/"0"). The caller verifies Auth.ApplicationToken, the top-level one.

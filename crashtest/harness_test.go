@@ -291,6 +291,7 @@ func newCluster(t *testing.T, store string, nprocs int, storeArgs []string) *clu
 		"--oauth-url", portal.TokenURL(),
 		"--app-client-id", cfg.ClientID,
 		"--app-client-secret", cfg.ClientSecret,
+		"--bot-api", "v1", // the v1 wire: the portal posts ONIMBOT* events
 		"--rate", "1000000,1000000",
 	}, storeArgs...)
 	for i := range nprocs {

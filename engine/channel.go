@@ -8,7 +8,7 @@ import (
 
 // Dialog key namespaces: each channel addresses only its own dialogs.
 const (
-	KeyPortal     = "b24:" // b24:<member_id>:<DIALOG_ID>, a Bitrix24 Open Lines chat
+	KeyPortal     = "b24:" // b24:<portal>:<DIALOG_ID>, a Bitrix24 Open Lines chat (<portal>: outbox.Portals.PortalID)
 	KeyAPI        = "api:" // api:<dialog>, POST /v1/events
 	KeyPlayground = "pg:"  // pg:<session>, the playground page; never reaches a portal
 )
@@ -25,6 +25,9 @@ type Channel struct {
 	Chat       int    // the Open Lines chat id
 	Bot        int    // the bot the chat's events come to
 	Playground bool   // a playground dialog: it never reaches a portal
+	// V2 says Bot is an imbot.v2 bot: its replies go out through
+	// imbot.v2.Chat.Message.send. It travels with Bot (Merge).
+	V2 bool
 	// Entity is the Open Lines user code (CHAT_ENTITY_ID,
 	// connector|line|chat|user): a new lead gets it as its IM binding.
 	Entity string
@@ -49,7 +52,7 @@ func (c Channel) Merge(n Channel) Channel {
 		c.Chat = n.Chat
 	}
 	if n.Bot != 0 {
-		c.Bot = n.Bot
+		c.Bot, c.V2 = n.Bot, n.V2 // the bot that named itself says its platform
 	}
 	if n.Contact != 0 {
 		c.Contact = n.Contact
@@ -89,6 +92,9 @@ func (c Channel) each(fn func(k, v string)) {
 	if c.Playground {
 		fn("playground", "true")
 	}
+	if c.V2 {
+		fn("v2", "true")
+	}
 }
 
 // set sets the pair k, naming it when its value does not parse.
@@ -107,6 +113,8 @@ func (c *Channel) set(k, v string) error {
 		c.Bot, err = strconv.Atoi(v)
 	case "playground":
 		c.Playground, err = strconv.ParseBool(v)
+	case "v2":
+		c.V2, err = strconv.ParseBool(v)
 	default:
 		return fmt.Errorf("channel: unknown key %q", k)
 	}

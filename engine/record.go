@@ -147,7 +147,7 @@ func (r *recordReader) optional(out *Dialog) {
 // without building the map.
 func appendChannel(b []byte, c Channel) []byte {
 	n := 0
-	for _, set := range [...]bool{c.Bot != 0, c.Chat != 0, c.Dialog != "", c.Domain != "", c.Member != "", c.Playground} {
+	for _, set := range [...]bool{c.Bot != 0, c.Chat != 0, c.Dialog != "", c.Domain != "", c.Member != "", c.Playground, c.V2} {
 		if set {
 			n++
 		}
@@ -173,6 +173,10 @@ func appendChannel(b []byte, c Channel) []byte {
 	}
 	if c.Playground {
 		b = appendString(b, "playground")
+		b = appendString(b, "true")
+	}
+	if c.V2 {
+		b = appendString(b, "v2")
 		b = appendString(b, "true")
 	}
 	return b

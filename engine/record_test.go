@@ -20,7 +20,7 @@ func recordDialogs() map[string]Dialog {
 			Retries: 2, Client: "Анна-Мария", Line: 7, LeadID: 123456, IdleDone: true,
 			IdleAt: at.Add(10 * time.Minute), Started: at, LastIn: at.Add(time.Second), Updated: at.Add(2 * time.Second),
 			Rev: 1 << 40, Recent: []string{"m1", "", "m3 with spaces"},
-			Channel: Channel{Member: "bac1cd5c", Domain: "portal.bitrix24.ru", Dialog: "chat12", Chat: 12, Bot: 1011, Playground: true},
+			Channel: Channel{Member: "bac1cd5c", Domain: "portal.bitrix24.ru", Dialog: "chat12", Chat: 12, Bot: 1011, Playground: true, V2: true},
 		},
 		"negative numbers": {Key: "api:n", Retries: -1, Line: -7, LeadID: -1, Rev: -3},
 		"reminded":         {Key: "api:r", Status: Active, Reminded: 2, RemindFrom: at.Add(5 * time.Minute), Language: "en"},

@@ -11,8 +11,10 @@
 //     first installs itself into the target (ONAPPINSTALL with a member id
 //     unique to the run), then receives every REST call olbot makes, and
 //     uninstalls itself at the end (ONAPPUNINSTALL, so olbot drops what it
-//     could not deliver instead of retrying a vanished portal). The target
-//     must not be in webhook mode; its portal rate limit (olbot serve
+//     could not deliver instead of retrying a vanished portal). The events
+//     are the v1 bot's (ONIMBOT*), so the target runs with --bot-api v1
+//     (olbot serve's default registers an imbot.v2 bot on a first
+//     install); it must not be in webhook mode; its portal rate limit (olbot serve
 //     --rate, default 2/s, burst 50) paces the outbox, so load tests start
 //     it with --rate 1000000,1000000. Tokens are not refreshed unless the
 //     target is started with the fake portal's --oauth-url, --app-client-id

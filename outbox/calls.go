@@ -11,8 +11,10 @@ import (
 
 // Calls turns a step's actions into outbox calls to the dialog's portal
 // chat (d.Channel).
+// A chat of an imbot.v2 bot (Channel.V2) gets its messages through
+// imbot.v2.Chat.Message.send.
 func Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
-	return calls(d, actions, now, false)
+	return calls(d, actions, now, d.Channel.V2)
 }
 
 // calls is Calls; with v2, messages go through imbot.v2.Chat.Message.send.
@@ -128,5 +130,5 @@ func RedactParams(b []byte) []byte {
 
 // Calls is the package's Calls, for the event path (dialogs.Portal).
 func (o *Outbox) Calls(d engine.Dialog, actions []engine.Action, now time.Time) ([]engine.Call, error) {
-	return calls(d, actions, now, o.cfg.V2 != nil)
+	return calls(d, actions, now, o.cfg.V2 != nil || d.Channel.V2)
 }

@@ -464,6 +464,58 @@ func (o *Outbox) QueueRegister(ctx context.Context, member, handler string) erro
 	return o.queueApp(ctx, member, "the bot registration", r)
 }
 
+// BotCodeV2 is the code of a local application's imbot.v2 bot on a portal
+// that already has the v1 bot (code BotCode): codes are unique within the
+// application, and the portal returns a bot of the same code unchanged.
+const BotCodeV2 = "olbot_v2"
+
+// QueueRegisterV2 commits the registration of the portal's imbot.v2 bot
+// with the application's OAuth tokens (no botToken: the bot is bound to
+// the application): an Open Lines bot with eventMode events ("webhook":
+// ONIMBOTV2* events posted to handler; "fetch": polled with
+// imbot.v2.Event.get), under code. A store failure is returned wrapped as
+// ErrStore.
+func (o *Outbox) QueueRegisterV2(ctx context.Context, member, handler, events, code string) error {
+	r, err := bitrix24.V2RegisterRequest(bitrix24.V2RegisterParams{Code: code, Name: "olbot", EventMode: events, WebhookURL: handler}, false)
+	if err != nil {
+		return err
+	}
+	return o.queueApp(ctx, member, "the imbot.v2 bot registration", r)
+}
+
+// QueueV2ForInstalled queues the imbot.v2 bot's registration (eventMode
+// events) for every installed portal that has none yet — olbot serve
+// --bot-api v2 asks that of portals installed with v1, whose v1 bot stays
+// beside the new one (code BotCodeV2). A webhook-mode bot needs the handler
+// URL the install came to; a portal whose record (from an earlier version)
+// lacks it is left for its next install or update and named in skipped.
+// Registration is idempotent by code, so replicas doing it at once register
+// one bot.
+func (o *Outbox) QueueV2ForInstalled(ctx context.Context, events string) (queued int, skipped []string, err error) {
+	list, err := o.portals.List(ctx)
+	if err != nil {
+		return 0, nil, storeErr(err)
+	}
+	for _, in := range list {
+		if in.V2BotID != 0 {
+			continue
+		}
+		if events != "fetch" && in.Handler == "" {
+			skipped = append(skipped, in.Domain)
+			continue
+		}
+		code := BotCode
+		if in.BotID != 0 {
+			code = BotCodeV2
+		}
+		if err := o.QueueRegisterV2(ctx, in.MemberID, in.Handler, events, code); err != nil {
+			return queued, skipped, err
+		}
+		queued++
+	}
+	return queued, skipped, nil
+}
+
 // QueueBind commits event.bind of handler for ONAPPUNINSTALL and
 // ONAPPUPDATE to the portal's application outbox: only ONAPPINSTALL comes
 // without a binding, and the portal drops bindings on every update.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 // NSPortals is the key-value namespace of the portals' install records
 // (key: member_id). The dialogs of a portal's chats are keyed
-// engine.KeyPortal + member_id + ":" + DIALOG_ID.
+// engine.KeyPortal + PortalID + ":" + DIALOG_ID.
 const NSPortals = "portal"
 
 // Install is what ONAPPINSTALL leaves behind for one portal (keyed by member_id).
@@ -27,8 +28,15 @@ type Install struct {
 	AccessToken      string    `json:"access_token,omitempty"`
 	RefreshToken     string    `json:"refresh_token,omitempty"`
 	Expiry           time.Time `json:"expiry,omitzero"`
-	BotID            int       `json:"bot_id,omitempty"`
-	InstalledAt      time.Time `json:"installed_at"`
+	BotID            int       `json:"bot_id,omitempty"` // the v1 bot (imbot.register)
+	// V2BotID is the imbot.v2 bot registered with the application's OAuth
+	// tokens, and V2Events its eventMode (webhook or fetch).
+	V2BotID  int    `json:"v2_bot_id,omitempty"`
+	V2Events string `json:"v2_events,omitempty"`
+	// Handler is the /bitrix24/events URL the install came to: the bots'
+	// event handler (empty in records of earlier versions).
+	Handler     string    `json:"handler,omitempty"`
+	InstalledAt time.Time `json:"installed_at"`
 	// RefreshedAt is when the pair was last issued: the refresh token
 	// dies 180 days later unless used (see RenewIdle).
 	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
@@ -47,6 +55,7 @@ type Portals struct {
 	mu      sync.Mutex
 	clients map[string]*bitrix24.Client      // OAuth client per member_id
 	tokens  map[string]*bitrix24.OAuthTokens // each cached client's token source
+	ids     map[string]string                // PortalID by host, once read or chosen
 
 	// recMu serialises the read-modify-write of install records (a refresh
 	// saving rotated tokens, an event's fresher token, the bot id): a lost
@@ -55,7 +64,8 @@ type Portals struct {
 }
 
 func newPortals(cfg Config, store engine.KV, log *slog.Logger, now func() time.Time) (*Portals, error) {
-	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{}}
+	p := &Portals{cfg: cfg, kv: store, log: log, now: now, clients: map[string]*bitrix24.Client{}, tokens: map[string]*bitrix24.OAuthTokens{},
+		ids: map[string]string{}}
 	if cfg.V2 != nil {
 		p.webhook = cfg.V2.Client()
 		return p, nil
@@ -83,6 +93,14 @@ func (p *Portals) clientOpts() []bitrix24.Option {
 
 // Webhook reports whether every call goes through one incoming webhook.
 func (p *Portals) Webhook() bool { return p.webhook != nil }
+
+// WebhookHost is the host of the incoming webhook, "" without one.
+func (p *Portals) WebhookHost() string {
+	if p.webhook == nil {
+		return ""
+	}
+	return p.webhook.Host()
+}
 
 // Get returns a portal's install record, or engine.ErrNotFound.
 func (p *Portals) Get(ctx context.Context, member string) (Install, error) {
@@ -131,7 +149,7 @@ func (p *Portals) Install(ctx context.Context, in Install, allow func(old Instal
 		if err := allow(old); err != nil {
 			return Install{}, err
 		}
-		in.BotID = old.BotID
+		in.BotID, in.V2BotID, in.V2Events = old.BotID, old.V2BotID, old.V2Events
 	case !errors.Is(err, engine.ErrNotFound):
 		return Install{}, storeErr(err)
 	}
@@ -180,15 +198,20 @@ func (p *Portals) Uninstall(ctx context.Context, member string) error {
 	return nil
 }
 
-// BotDeleted clears the portal's bot id when it is bot (ONIMBOTDELETE).
+// BotDeleted clears the portal's bot id when it is bot (ONIMBOTDELETE,
+// ONIMBOTV2DELETE).
 func (p *Portals) BotDeleted(ctx context.Context, member string, bot int) error {
 	p.recMu.Lock()
 	defer p.recMu.Unlock()
 	in, err := p.Get(ctx, member)
-	if err != nil || in.BotID != bot {
+	if err != nil || bot == 0 || (in.BotID != bot && in.V2BotID != bot) {
 		return nil
 	}
-	in.BotID = 0
+	if in.BotID == bot {
+		in.BotID = 0
+	} else {
+		in.V2BotID, in.V2Events = 0, ""
+	}
 	if err := p.put(ctx, in); err != nil {
 		return storeErr(err)
 	}
@@ -220,6 +243,81 @@ func (p *Portals) saveBot(ctx context.Context, member string, res json.RawMessag
 		return
 	}
 	p.log.Info("bot registered on the portal; select it in the Open Line's settings (chat-bot step)", "domain", in.Domain, "bot", id)
+}
+
+// List returns the install records of every installed portal.
+func (p *Portals) List(ctx context.Context) ([]Install, error) {
+	members, err := p.members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Install, 0, len(members))
+	for _, m := range members {
+		in, err := p.Get(ctx, m)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Client is the REST client of an installed portal (its OAuth pair,
+// refreshed and saved as it rotates), or of the incoming webhook;
+// engine.ErrNotFound for a portal that is not installed.
+func (p *Portals) Client(ctx context.Context, member string) (*bitrix24.Client, error) {
+	c, err := p.client(ctx, member)
+	if err == nil && c == nil {
+		err = engine.ErrNotFound
+	}
+	return c, err
+}
+
+// saveV2Bot records the bot imbot.v2.Bot.register returned (result.bot).
+func (p *Portals) saveV2Bot(ctx context.Context, member string, res json.RawMessage) {
+	var ans struct {
+		Bot struct {
+			ID        int    `json:"id"`
+			EventMode string `json:"eventMode"`
+		} `json:"bot"`
+	}
+	if json.Unmarshal(res, &ans) != nil || ans.Bot.ID <= 0 {
+		p.log.Warn("imbot.v2.Bot.register returned no bot id", "member", member, "result", string(res))
+		return
+	}
+	p.recMu.Lock()
+	defer p.recMu.Unlock()
+	in, err := p.Get(ctx, member)
+	if err != nil {
+		p.log.Warn("could not record the imbot.v2 bot id", "member", member, "err", err)
+		return
+	}
+	in.V2BotID, in.V2Events = ans.Bot.ID, ans.Bot.EventMode
+	if err := p.put(ctx, in); err != nil {
+		p.log.Warn("could not record the imbot.v2 bot id", "member", member, "err", err)
+		return
+	}
+	p.log.Info("imbot.v2 bot registered on the portal; select it in the Open Line's settings (chat-bot step)",
+		"domain", in.Domain, "bot", ans.Bot.ID, "events", ans.Bot.EventMode)
+}
+
+// ByDomain returns the install record of the portal at domain (a v2
+// webhook's top-level auth names the domain and the application token,
+// not always the member id), or engine.ErrNotFound.
+func (p *Portals) ByDomain(ctx context.Context, domain string) (Install, error) {
+	list, err := p.List(ctx)
+	if err != nil {
+		return Install{}, err
+	}
+	for _, in := range list {
+		if strings.EqualFold(in.Domain, domain) {
+			return in, nil
+		}
+	}
+	return Install{}, engine.ErrNotFound
 }
 
 // saveTokens keeps rotated tokens: the old refresh token stops working.

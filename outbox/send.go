@@ -180,6 +180,9 @@ func (o *Outbox) record(ctx context.Context, c engine.Call, res json.RawMessage,
 		if c.Method == bitrix24.MethodRegister && err == nil {
 			o.portals.saveBot(ctx, c.Portal, res)
 		}
+		if c.Method == bitrix24.MethodV2BotRegister && err == nil {
+			o.portals.saveV2Bot(ctx, c.Portal, res)
+		}
 	case class.Retry() && now.Sub(c.Created) < maxRetryAge:
 		o.countError(err)
 		delay := o.backoff(c.Attempts)

@@ -12,8 +12,8 @@ import (
 )
 
 // DialogInput turns a decoded event into a dialog step for portal (the
-// portal's stable id: its member id when known, else its host; domain is
-// its host). The key is b24:<portal>:<dialogId>, the same as for the v1
+// portal's dialog-key id, outbox.Portals.PortalID: the member id the store
+// knows for the host, else the host; domain is its host). The key is b24:<portal>:<dialogId>, the same as for the v1
 // bot's events of that chat, so a line moved from the v1 bot to the v2
 // bot keeps its running dialogs; the channel names the chat and the v2
 // bot the replies go to. It
@@ -43,7 +43,7 @@ func DialogInput(portal, domain string, ev bitrix24.V2Event, now time.Time) (dia
 	in := dialogs.Input{
 		Key:     engine.KeyPortal + portal + ":" + ev.DialogID,
 		Event:   engine.Event{Line: line, Time: now},
-		Channel: engine.Channel{Member: portal, Domain: domain, Dialog: ev.DialogID, Chat: ev.ChatID(), Bot: ev.Bot.ID},
+		Channel: engine.Channel{Member: portal, Domain: domain, Dialog: ev.DialogID, Chat: ev.ChatID(), Bot: ev.Bot.ID, V2: true},
 	}
 	if ok && strings.Count(ev.Chat.EntityID, "|") == 3 {
 		// the Open Lines user code, as v1's CHAT_ENTITY_ID: a new lead

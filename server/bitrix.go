@@ -23,7 +23,14 @@ import (
 // portal posts it (form-encoded, bracketed keys). It answers as soon as the
 // step is committed; portal calls go out through the outbox afterwards.
 func (s *Server) handleBitrix24(c echo.Context) error {
-	ev, err := parseEvent(c)
+	form, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	if bitrix24.IsV2Form(form) {
+		return s.handleV2(c, form)
+	}
+	ev, err := parseEvent(form)
 	if err != nil {
 		return err
 	}
@@ -35,7 +42,8 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 		// proven like an install: it may carry a new application token
 		return s.handleUpdate(c, ev)
 	}
-	if err := s.verify(ctx, ev, c.QueryParam("k")); err != nil {
+	host, err := s.verify(ctx, ev, c.QueryParam("k"))
+	if err != nil {
 		s.log.Warn("bitrix24 event refused", "event", ev.Name, "member", ev.Auth.MemberID, "domain", ev.Auth.Domain, "remote", c.RealIP(), "why", err.Error())
 		return err
 	}
@@ -60,13 +68,13 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 		s.log.Info("bot deleted on the portal", "member", ev.Auth.MemberID, "bot", ev.BotID)
 		return c.JSON(http.StatusOK, map[string]any{"ok": true})
 	case bitrix24.EventJoinChat, bitrix24.EventMessageAdd, bitrix24.EventCommandAdd:
-		return s.handleChatEvent(c, ev)
+		return s.handleChatEvent(c, ev, host)
 	}
 	return s.ignored(c, ev, "olbot does not handle "+ev.Name)
 }
 
-// parseEvent reads and decodes the portal's form body.
-func parseEvent(c echo.Context) (*bitrix24.Event, error) {
+// readForm reads the portal's form body.
+func readForm(c echo.Context) (url.Values, error) {
 	body, err := readBody(c)
 	if err != nil {
 		return nil, err
@@ -75,6 +83,11 @@ func parseEvent(c echo.Context) (*bitrix24.Event, error) {
 	if err != nil {
 		return nil, &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
 	}
+	return form, nil
+}
+
+// parseEvent decodes a v1 event's form.
+func parseEvent(form url.Values) (*bitrix24.Event, error) {
 	ev, err := bitrix24.ParseEvent(form)
 	if err != nil {
 		var fe *bitrix24.FieldError
@@ -96,8 +109,8 @@ func (s *Server) ignored(c echo.Context, ev *bitrix24.Event, why string) error {
 }
 
 // handleChatEvent applies a verified chat event (join, message, button)
-// to the chat's dialog.
-func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event) error {
+// to the chat's dialog; host is the portal's, as verify found it.
+func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event, host string) error {
 	if !ev.IsOpenLine() {
 		return s.ignored(c, ev, "not an Open Lines chat")
 	}
@@ -106,7 +119,11 @@ func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event) error {
 		return &Error{Code: EInvalid, Field: "data[PARAMS][CHAT_ID]", Message: "an Open Lines event needs its chat: data[PARAMS][CHAT_ID], or a DIALOG_ID of the form chat<N>"}
 	}
 	ctx := c.Request().Context()
-	in, why := s.chatInput(ctx, ev)
+	portal, err := s.portals.PortalID(ctx, host, ev.Auth.MemberID)
+	if err != nil {
+		return unavailable("read portal %s", ev.Auth.MemberID, err)
+	}
+	in, why := s.chatInput(ctx, ev, portal)
 	if why != "" {
 		return s.ignored(c, ev, why)
 	}
@@ -158,10 +175,11 @@ func (s *Server) applyRetrying(ctx context.Context, in dialogs.Input) (dialogs.O
 }
 
 // chatInput is the engine event of a chat event, or why it is ignored.
-func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event) (dialogs.Input, string) {
+// portal is the portal's dialog-key id (outbox.Portals.PortalID).
+func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event, portal string) (dialogs.Input, string) {
 	line, _ := ev.OpenLine()
 	in := dialogs.Input{
-		Key:   engine.KeyPortal + ev.Auth.MemberID + ":" + ev.Params.DialogID,
+		Key:   engine.KeyPortal + portal + ":" + ev.Params.DialogID,
 		Event: engine.Event{Line: line, LeadID: ev.LeadID(), Time: s.now()},
 		Channel: engine.Channel{Member: ev.Auth.MemberID, Dialog: ev.Params.DialogID, Chat: ev.ChatID(), Domain: ev.Auth.Domain,
 			Entity: ev.Params.ChatEntityID},
@@ -231,31 +249,37 @@ func firstCommand(ev *bitrix24.Event) (bitrix24.Command, bool) {
 
 // verify checks an event's application token against the portal's install
 // record, or, for a webhook-registered bot, the configured token or the
-// handler URL's k secret. A rejected event changes nothing.
-func (s *Server) verify(ctx context.Context, ev *bitrix24.Event, k string) error {
+// handler URL's k secret. A rejected event changes nothing. It returns the
+// portal's host: the install record's domain, else the incoming webhook's
+// host, else the event's auth[domain].
+func (s *Server) verify(ctx context.Context, ev *bitrix24.Event, k string) (string, error) {
 	if ev.Auth.MemberID == "" {
-		return &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "the event has no auth[member_id]"}
+		return "", &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "the event has no auth[member_id]"}
 	}
 	in, err := s.portals.Get(ctx, ev.Auth.MemberID)
 	switch {
 	case err == nil:
 		if ev.Auth.ApplicationToken != "" && equal(ev.Auth.ApplicationToken, in.ApplicationToken) {
-			return nil
+			return in.Domain, nil
 		}
-		return &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "the application token does not match the one this portal installed with"}
+		return "", &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "the application token does not match the one this portal installed with"}
 	case !errors.Is(err, engine.ErrNotFound):
-		return unavailable("read portal %s", ev.Auth.MemberID, err)
+		return "", unavailable("read portal %s", ev.Auth.MemberID, err)
 	}
 	if s.cfg.Bitrix24.AppToken == "" && s.cfg.Bitrix24.HandlerSecret == "" {
-		return &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "unknown portal: install the application first, or configure --app-token / --handler-secret for a webhook bot"}
+		return "", &Error{Code: EUnauthorized, Field: "auth[member_id]", Message: "unknown portal: install the application first, or configure --app-token / --handler-secret for a webhook bot"}
+	}
+	host := s.portals.WebhookHost()
+	if host == "" {
+		host = ev.Auth.Domain
 	}
 	if s.cfg.Bitrix24.AppToken != "" && ev.Auth.ApplicationToken != "" && equal(ev.Auth.ApplicationToken, s.cfg.Bitrix24.AppToken) {
-		return nil
+		return host, nil
 	}
 	if s.cfg.Bitrix24.HandlerSecret != "" && k != "" && equal(k, s.cfg.Bitrix24.HandlerSecret) {
-		return nil
+		return host, nil
 	}
-	return &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "neither the application token nor the handler secret matches"}
+	return "", &Error{Code: EUnauthorized, Field: "auth[application_token]", Message: "neither the application token nor the handler secret matches"}
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -271,8 +295,9 @@ func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 		return err
 	}
 	a := ev.Auth
+	handler := s.handlerURL(c)
 	in := outbox.Install{MemberID: proof.MemberID, Domain: proof.Domain, ClientEndpoint: proof.ClientEndpoint, ApplicationToken: a.ApplicationToken,
-		AccessToken: proof.AccessToken, RefreshToken: proof.RefreshToken, Expiry: proof.Expiry, InstalledAt: s.now()}
+		AccessToken: proof.AccessToken, RefreshToken: proof.RefreshToken, Expiry: proof.Expiry, InstalledAt: s.now(), Handler: handler}
 	in, err = s.portals.Install(ctx, in, func(old outbox.Install) error { return s.samePortal(old, proof, "install") })
 	if err != nil {
 		var ae *Error
@@ -282,16 +307,52 @@ func (s *Server) handleInstall(c echo.Context, ev *bitrix24.Event) error {
 		return unavailable("save portal %s", a.MemberID, err)
 	}
 	s.log.Info("application installed", "domain", in.Domain, "member", in.MemberID)
-	handler := s.handlerURL(c)
-	if in.BotID == 0 {
-		if err := s.registrar.QueueRegister(ctx, in.MemberID, handler); err != nil {
-			return unavailable("queue the bot registration for %s", in.MemberID, err)
+	switch s.botAPI(in) {
+	case "v1":
+		if in.BotID == 0 {
+			if err := s.registrar.QueueRegister(ctx, in.MemberID, handler); err != nil {
+				return unavailable("queue the bot registration for %s", in.MemberID, err)
+			}
+		}
+	default:
+		if in.V2BotID == 0 {
+			code := outbox.BotCode
+			if in.BotID != 0 {
+				code = outbox.BotCodeV2 // the v1 bot keeps its code; both bots serve until the move is done
+			}
+			if err := s.registrar.QueueRegisterV2(ctx, in.MemberID, handler, s.events(), code); err != nil {
+				return unavailable("queue the imbot.v2 bot registration for %s", in.MemberID, err)
+			}
 		}
 	}
 	if err := s.registrar.QueueBind(ctx, in.MemberID, handler); err != nil {
 		return unavailable("queue the event bindings for %s", in.MemberID, err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "installed": in.Domain})
+}
+
+// botAPI is the platform in's bot is registered with (Bitrix24Config.BotAPI):
+// with "auto", v2 for a first install while a portal installed with v1
+// stays v1.
+func (s *Server) botAPI(in outbox.Install) string {
+	switch s.cfg.Bitrix24.BotAPI {
+	case "v2":
+		return "v2"
+	case "auto":
+		if in.BotID != 0 && in.V2BotID == 0 {
+			return "v1"
+		}
+		return "v2"
+	}
+	return "v1"
+}
+
+// events is the v2 bot's eventMode.
+func (s *Server) events() string {
+	if s.cfg.Bitrix24.Events == "fetch" {
+		return "fetch"
+	}
+	return "webhook"
 }
 
 // handleUpdate takes ONAPPUPDATE of a known portal: like an install it is

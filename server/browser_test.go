@@ -399,6 +399,16 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	p.waitJS("the handoff reason", `document.getElementById('funnel-reasons').textContent.includes('typed a command')`)
 	p.shot("playground-funnel.png")
 
+	// 4b. The clock: a Saturday evening, in the shop's Moscow time, is after
+	// hours; the page shows the clock the dialog's events carry.
+	p.do("set the clock and pick shop",
+		chromedp.SendKeys(chromedp.ID("clock"), "2027-01-09T20:00"),
+		chromedp.SetValue(chromedp.ID("scenario"), "shop"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('scenario').dispatchEvent(new Event('change'))`),
+	)
+	p.waitState("after_hours")
+	p.waitJS("the dialog's clock", `document.getElementById('clock-now').textContent === 'Sat 2027-01-09 20:00 MSK'`)
+
 	// 5. Russian, keyboard only, phone-sized: a tab whose browser speaks Russian.
 	rctx, cancelTab := chromedp.NewContext(bctx)
 	defer cancelTab()

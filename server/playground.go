@@ -385,7 +385,25 @@ type PGEventRequest struct {
 	// Language: for start, the line's language the dialog starts in; for
 	// language, the language to switch the dialog to.
 	Language string `json:"language,omitempty"`
+	// At is the time the event carries instead of now (conditions on now,
+	// hours: and open() see it), so an author can try after-hours branches:
+	// RFC 3339, or 2027-01-09T20:00 in the scenario's time zone, as
+	// `olbot chat`'s /at takes it.
+	At string `json:"at,omitempty"`
 }
+
+// PGEventResponse is the answer of POST /playground/api/dialogs/{session}/events:
+// the API's answer and the clock the event carried.
+type PGEventResponse struct {
+	EventResponse
+	// Clock is the event's time in the scenario's time zone, e.g.
+	// "Sat 2027-01-09 20:00 CET".
+	Clock string `json:"clock"`
+}
+
+// maxAtLen bounds the at field: the longest accepted form is RFC 3339 with
+// nanoseconds and an offset.
+const maxAtLen = 40
 
 // checkSession validates a page's session id: letters, digits, - and _.
 func checkSession(id string) error {
@@ -433,14 +451,31 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	set := s.registry.Current().Set
+	var sc *scenarios.Scenario
 	if req.Scenario != "" {
-		sc := set.ByName[req.Scenario]
+		sc = set.ByName[req.Scenario]
 		if sc == nil {
 			return &Error{Code: EInvalid, Field: "scenario", Message: fmt.Sprintf("unknown scenario %q (loaded: %s)", req.Scenario, strings.Join(dialogs.Names(set), ", "))}
 		}
 		if len(sc.Lines) > 0 {
 			ev.Line = sc.Lines[0]
 		}
+	}
+	if sc == nil { // a running dialog keeps its own scenario
+		if d, err := s.store.Dialog(ctx, key); err == nil {
+			sc = set.ByName[d.Scenario]
+		}
+	}
+	loc := time.UTC
+	if sc != nil && sc.Settings.Location != nil {
+		loc = sc.Settings.Location
+	}
+	if req.At != "" {
+		t, err := scenarios.TestTime(req.At, loc)
+		if err != nil || len(req.At) > maxAtLen {
+			return &Error{Code: EInvalid, Field: "at", Message: fmt.Sprintf("%.60q is not a time: use RFC 3339 or 2027-01-09T20:00 (in the scenario's time zone, %s)", req.At, loc)}
+		}
+		now, ev.Time = t, t
 	}
 	if ev.Type == engine.Idle {
 		// fast-forward the silence to the next timer (a reminder, or
@@ -454,7 +489,7 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 		return err
 	}
 	out = s.awaitCalls(ctx, key, out)
-	return c.JSON(http.StatusOK, responseOf(out))
+	return c.JSON(http.StatusOK, PGEventResponse{EventResponse: responseOf(out), Clock: ev.Time.In(loc).Format("Mon 2006-01-02 15:04 MST")})
 }
 
 func (s *Server) handlePGDialog(c echo.Context) error {

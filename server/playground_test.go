@@ -810,3 +810,55 @@ func TestFunnelAcrossRestart(t *testing.T) {
 		t.Fatalf("after restart: started=%d active=%v, want 2 and the recount hello=1, ask_email=1", got.Started, got.Active)
 	}
 }
+
+// TestPlaygroundClock: an event's at sets the time conditions see, so the
+// page reaches a scenario's after-hours branch; the answer names the clock in
+// the scenario's time zone, and a bad time is refused before anything runs.
+func TestPlaygroundClock(t *testing.T) {
+	e := newPGEnv(t, pgDir(t, []string{"../examples/shop.yaml"}, nil), memstore.New(), Config{})
+	pgClockOf := func(session, body string) PGEventResponse {
+		t.Helper()
+		var r PGEventResponse
+		e.must(http.MethodPost, "/playground/api/dialogs/"+session+"/events", body, &r)
+		return r
+	}
+	tests := []struct {
+		name, at, state, clock string
+	}{
+		{"saturday evening is after hours", "2027-01-09T20:00", "after_hours", "Sat 2027-01-09 20:00 MSK"},
+		{"monday morning is open", "2027-01-11T10:00", "ask_total", "Mon 2027-01-11 10:00 MSK"},
+		{"a holiday is closed", "2027-01-07T12:00", "after_hours", "Thu 2027-01-07 12:00 MSK"},
+		{"RFC 3339 in UTC", "2027-01-11T07:30:00Z", "ask_total", "Mon 2027-01-11 10:30 MSK"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			session := fmt.Sprintf("clock%d", i)
+			r := pgClockOf(session, `{"scenario":"shop","type":"start","client":"Ann","at":"`+tc.at+`"}`)
+			if r.Dialog.State != tc.state || r.Clock != tc.clock {
+				t.Fatalf("state=%q clock=%q, want %q %q", r.Dialog.State, r.Clock, tc.state, tc.clock)
+			}
+		})
+	}
+	// a running dialog's event without a scenario still reads the clock in
+	// its scenario's zone; without at the event carries the server's now
+	r := pgClockOf("clock0", `{"type":"message","text":"+7 999 123-45-67","at":"2027-01-09T20:05"}`)
+	if r.Clock != "Sat 2027-01-09 20:05 MSK" || r.Dialog.Fields["phone"] != "+79991234567" {
+		t.Fatalf("clock=%q fields=%v", r.Clock, r.Dialog.Fields)
+	}
+	if r := pgClockOf("now", `{"scenario":"shop","type":"start"}`); r.Clock != "Sun 2026-03-01 13:00 MSK" {
+		t.Fatalf("without at: clock=%q, want the server's now", r.Clock)
+	}
+
+	for _, at := range []string{"tonight", "2027-13-01T10:00", "2027-01-09", strings.Repeat("9", 50)} {
+		t.Run("bad "+at[:min(len(at), 12)], func(t *testing.T) {
+			code, b := e.call(http.MethodPost, "/playground/api/dialogs/badclock/events", `{"scenario":"shop","type":"start","at":"`+at+`"}`)
+			var ae Error
+			if err := json.Unmarshal(b, &ae); err != nil || code != http.StatusBadRequest || ae.Field != "at" || !strings.Contains(ae.Message, "is not a time") {
+				t.Fatalf("status=%d body=%s, want 400 naming at", code, b)
+			}
+		})
+	}
+	if _, err := e.store.Dialog(t.Context(), "pg:badclock"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("pg:badclock: err=%v, want not found", err)
+	}
+}

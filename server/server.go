@@ -83,6 +83,16 @@ type Bitrix24Config struct {
 	// address (domain, client_endpoint), proven by the OAuth server.
 	AllowReinstall bool
 	PublicURL      string // olbot's public base URL for imbot.register on install; default from the request
+	// BotAPI is the bot platform a local application's install registers
+	// its bot with: "" or "v1" (imbot.register), "v2"
+	// (imbot.v2.Bot.register; a portal installed with v1 gets a v2 bot
+	// beside it at its next install or update) or "auto" (olbot serve's
+	// default): v2 for a first install, and a portal installed with v1
+	// stays v1.
+	BotAPI string
+	// Events is the v2 bot's eventMode: "webhook" (the default: events
+	// posted to /bitrix24/events) or "fetch" (polled).
+	Events string
 }
 
 func (c *Config) defaults() {
@@ -134,11 +144,22 @@ type Portals interface {
 	// answer names the portal (client_endpoint, member_id) and carries
 	// the new pair; outbox.ErrNoApp without application credentials.
 	Prove(ctx context.Context, refreshToken string) (bitrix24.Token, error)
+	// PortalID is the portal's id in dialog keys, the same in every
+	// connection mode (member: the member id when the event names it).
+	PortalID(ctx context.Context, host, member string) (string, error)
+	// ByDomain is the install record of the portal at domain, or
+	// engine.ErrNotFound.
+	ByDomain(ctx context.Context, domain string) (outbox.Install, error)
+	// WebhookHost is the incoming webhook's host, "" without one.
+	WebhookHost() string
 }
 
 // Registrar queues a portal's bot registration (package outbox).
 type Registrar interface {
 	QueueRegister(ctx context.Context, member, handler string) error
+	// QueueRegisterV2 queues imbot.v2.Bot.register with the application's
+	// tokens, eventMode events (webhook: posted to handler; fetch), code.
+	QueueRegisterV2(ctx context.Context, member, handler, events, code string) error
 	QueueBind(ctx context.Context, member, handler string) error
 }
 

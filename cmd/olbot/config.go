@@ -45,6 +45,8 @@ type serveConfig struct {
 	AppClientID     string
 	AppClientSecret string
 	OAuthURL        string
+	BotAPI          string
+	Events          string
 	Portals         []string
 	Rate            rate
 	AllowReinstall  bool
@@ -183,6 +185,22 @@ func (c *serveConfig) setPublicHost(s string) error {
 	return nil
 }
 
+func (c *serveConfig) setBotAPI(s string) error {
+	if s != "auto" && s != "v1" && s != "v2" {
+		return fmt.Errorf("%q: want auto, v1 or v2", s)
+	}
+	c.BotAPI = s
+	return nil
+}
+
+func (c *serveConfig) setEvents(s string) error {
+	if s != "webhook" && s != "fetch" {
+		return fmt.Errorf("%q: want webhook or fetch", s)
+	}
+	c.Events = s
+	return nil
+}
+
 func (c *serveConfig) setLogFormat(s string) error {
 	if s != "text" && s != "json" {
 		return fmt.Errorf("%q: want text or json", s)
@@ -214,6 +232,8 @@ func (c *serveConfig) options() []option {
 		{name: "public-host", env: "OLBOT_PUBLIC_HOST", help: "host name olbot is reached under through a proxy or tunnel; on loopback only localhost, 127.0.0.1, [::1] and this name are served", set: c.setPublicHost},
 		{name: "app-client-id", env: "OLBOT_APP_CLIENT_ID", help: "local application's client_id (token refresh)", set: text(&c.AppClientID)},
 		{name: "app-client-secret", env: "OLBOT_APP_CLIENT_SECRET", help: "local application's client_secret (token refresh)", secret: true, set: text(&c.AppClientSecret)},
+		{name: "bot-api", env: "OLBOT_BOT_API", def: "auto", help: "local application: the bot platform an install registers its bot with: v2 (imbot.v2.Bot.register), v1 (imbot.register), or auto: v2 for a first install, a portal installed with v1 stays v1", set: c.setBotAPI},
+		{name: "events", env: "OLBOT_EVENTS", def: "webhook", help: "local application's imbot.v2 bot: webhook (events posted to /bitrix24/events at once) or fetch (olbot polls imbot.v2.Event.get; no inbound event traffic)", set: c.setEvents},
 		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: bitrix24.DefaultTokenURL, help: "OAuth server that proves installs and refreshes tokens", set: text(&c.OAuthURL)},
 		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", set: list(&c.Portals)},
 		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},

@@ -26,7 +26,8 @@ errors and how long the outbox took to deliver the portal calls.
             portal (--portal-listen), installs it into the target (ONAPPINSTALL),
             and counts the REST calls olbot makes to it. Start the target with a
             high portal rate (olbot serve --rate 1000000,1000000) or the outbox
-            is paced at the default 2 calls/s.
+            is paced at the default 2 calls/s, and with --bot-api v1: the events
+            are the v1 bot's (ONIMBOT*).
   noop      POST /v1/noop only: the server's plain-HTTP ceiling
 
 With --baseline (default), the noop route is played first with the same dialogs,

@@ -134,7 +134,14 @@ func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return 1
 	}
 	printCalls := callPrinter(p, stdout)
+	for deadline := time.Now().Add(10 * time.Second); len(p.Bots()) == 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		printCalls(200 * time.Millisecond) // until olbot registered its bot
+	}
 	printCalls(time.Second)
+	if bots := p.V2Bots(); len(bots) > 0 {
+		// olbot registered an imbot.v2 bot (--bot-api, by default v2 for a first install)
+		return fakeAppV2(ctx, p, bots[0], *line, *client, stdin, stdout, printCalls)
+	}
 	chat := p.Chat(*line, 1000+*line, bitrix24.User{FirstName: *client, Name: *client})
 	if err := post(ctx, p, handler, chat.Join()); err != nil {
 		fmt.Fprintln(stderr, "olbot fakeportal: join:", err)

@@ -107,6 +107,12 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
 			return v2.poller(cfg, store, proc, ob, reg, log, func(err error) { stop(err) })
 		}
+	} else if cfg.AppClientID != "" {
+		// a local application's imbot.v2 bots registered in fetch mode
+		// (--events fetch, now or at an earlier start) are polled
+		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
+			return server.WorkerFunc(newAppPollers(cfg, store, proc, ob, reg, log).Run), nil
+		}
 	}
 	srv, ob, err := wire(server.Config{
 		Listen:     cfg.Listen,
@@ -119,6 +125,8 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 			HandlerSecret:  cfg.HandlerSecret,
 			Portals:        cfg.Portals,
 			AllowReinstall: cfg.AllowReinstall,
+			BotAPI:         cfg.BotAPI,
+			Events:         cfg.Events,
 		},
 	}, outbox.Config{
 		Webhook:         cfg.Webhook,
@@ -135,6 +143,19 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		store, scenarios.NewRegistry(cfg.Scenarios, nil), log, poll, rejected, calls)
 	if err != nil {
 		return err
+	}
+	if cfg.BotAPI == "v2" && cfg.AppClientID != "" && !cfg.fetchMode() {
+		// asked for: portals installed with v1 get their v2 bot now
+		n, skipped, err := ob.QueueV2ForInstalled(ctx, cfg.Events)
+		if err != nil {
+			return fmt.Errorf("--bot-api v2: queueing the imbot.v2 bots of the installed portals: %w", err)
+		}
+		if n > 0 {
+			log.Info("--bot-api v2: registering imbot.v2 bots beside the v1 bots of installed portals", "portals", n, "events", cfg.Events)
+		}
+		if len(skipped) > 0 {
+			log.Warn("--bot-api v2: these portals were installed by an earlier olbot, which kept no handler URL; their v2 bot comes with their next install or update of the application", "portals", skipped)
+		}
 	}
 	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", ob.Mode(),
 		"admin_token", cfg.AdminToken != "", "retention", cfg.Retention, "uninstall_grace", cfg.UninstallGrace, "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)

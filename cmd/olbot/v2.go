@@ -34,7 +34,8 @@ func (c *serveConfig) fetchMode() bool { return c.Webhook != "" && c.ClientID ==
 // v2Bot is the bot fetch mode polls for.
 type v2Bot struct {
 	bot    *bitrix24.V2
-	portal string // the portal's host: the dialog keys' and the rate limit's portal
+	host   string // the portal's host (lower-case)
+	portal string // its id in dialog keys (outbox.PortalIDIn): also the rate limit's and the poller's key
 }
 
 // connectV2 registers the imbot.v2 bot (idempotently, by code) with the
@@ -94,7 +95,14 @@ func connectV2(ctx context.Context, cfg *serveConfig, kv engine.KV, out io.Write
 	if cfg.PollInterval < docsMinPoll {
 		log.Warn("--poll-interval is below the docs' 2s between polls: for tests against the fake portal only", "poll_interval", cfg.PollInterval)
 	}
-	return &v2Bot{bot: client.V2Bot(info.ID, token), portal: u.Host}, nil
+	// the dialog keys' id of the portal: the member id a v1 deployment's
+	// store already uses for this host, so that its running dialogs go on
+	// under the v2 bot; the host on a store that knows none
+	portal, err := outbox.PortalIDIn(ctx, kv, log, client.Host(), "")
+	if err != nil {
+		return nil, fmt.Errorf("the dialog-key id of portal %s: %w", client.Host(), err)
+	}
+	return &v2Bot{bot: client.V2Bot(info.ID, token), host: client.Host(), portal: portal}, nil
 }
 
 // botToken returns --bot-token, else the one kept in the store for the
@@ -141,7 +149,7 @@ func (b *v2Bot) poller(cfg *serveConfig, store engine.Store, proc *dialogs.Proce
 		Holder: ob.Owner(),
 		Portal: b.portal,
 		Source: ridesFinish{b.bot, cfg.PortalTimeout},
-		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.portal, Dialogs: proc, Cursors: cursors, Log: log, Hold: wake.Hold,
+		Sink: &pull.DialogSink{Portal: b.portal, Domain: b.host, Dialogs: proc, Cursors: cursors, Log: log, Hold: wake.Hold,
 			OnDelete: func(ctx context.Context, ev bitrix24.V2Event) error {
 				log.Error("the imbot.v2 bot was deleted on the portal; restart olbot to register it again", "bot_id", ev.Bot.ID)
 				return nil

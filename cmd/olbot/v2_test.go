@@ -458,3 +458,37 @@ func TestServeFetchModeSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestFakePortalAppV2Command runs the local application's demo, `olbot
+// fakeportal`, against `olbot serve` with its defaults: the install
+// registers an imbot.v2 bot in webhook mode, and what is typed reaches
+// olbot as ONIMBOTV2MESSAGEADD posts.
+func TestFakePortalAppV2Command(t *testing.T) {
+	addr := freeAddr(t)
+	s := startServe(t, "--oauth-url", "http://"+addr+"/oauth/token/", "--app-client-id", "local.fakeportal.app",
+		"--app-client-secret", "fake-client-secret", "--store", "memory", "--scenarios", "../../examples")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdin, typed := io.Pipe()
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"fakeportal", "--listen", addr, "--olbot", "http://" + s.addr, "--client", "Anna"}, stdin, out, &lockedBuffer{})
+	}()
+	waitFor(t, "the chat to open", func() (bool, string) { return strings.Contains(out.String(), "client> "), out.String() })
+	if _, err := io.WriteString(typed, "Leave a request\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reply's call", func() (bool, string) {
+		return strings.Contains(out.String(), `"message":"How may I call you?"`), out.String()
+	})
+	typed.Close()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"portal ← imbot.v2.bot.register", "(webhook mode)", "portal ← imbot.v2.chat.message.send"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

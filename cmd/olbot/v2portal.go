@@ -55,3 +55,38 @@ func fakePortalV2(ctx context.Context, p *fakeportal.Portal, line int, client st
 	}
 	return 0
 }
+
+// fakeAppV2 chats with the imbot.v2 bot a local application registered:
+// in webhook mode the portal posts each event to the bot's webhookUrl as it
+// happens; in fetch mode olbot polls them.
+func fakeAppV2(ctx context.Context, p *fakeportal.Portal, bot fakeportal.V2Bot, line int, client string, stdin io.Reader, stdout io.Writer, printCalls func(time.Duration)) int {
+	chat := p.V2Chat(bot.ID, line, 3000+line, bitrix24.User{FirstName: client, Name: client})
+	deliver := func() {
+		if bot.EventMode == "webhook" {
+			for _, status := range p.V2Deliver(ctx, bot.ID) {
+				if status != 200 {
+					fmt.Fprintf(stdout, "  ! olbot answered the event post with HTTP %d\n", status)
+				}
+			}
+			printCalls(time.Second)
+			return
+		}
+		for p.V2Pending(bot.ID) > 0 && ctx.Err() == nil {
+			printCalls(200 * time.Millisecond)
+		}
+		printCalls(time.Second)
+	}
+	chat.Join()
+	deliver()
+	fmt.Fprintf(stdout, "imbot.v2 bot %d (%s mode); chat %s open on line %d as %s: type messages, /quit to stop\n", bot.ID, bot.EventMode, chat.DialogID(), line, client)
+	in := bufio.NewScanner(stdin)
+	for ctx.Err() == nil {
+		fmt.Fprint(stdout, "client> ")
+		if !in.Scan() || in.Text() == "/quit" {
+			break
+		}
+		chat.Say(in.Text())
+		deliver()
+	}
+	return 0
+}

@@ -91,6 +91,8 @@
       scenario: 'Scenario',
       clientName: "Client's first name",
       dialogLanguage: "Dialog's language",
+      clockLabel: 'Clock of the next events (empty: now)',
+      clockNow: 'Clock:',
       languageNow: 'The dialog is in {l} now.',
       clientPlaceholder: 'Anna',
       restart: 'Restart the conversation',
@@ -260,6 +262,8 @@
       scenario: 'Сценарий',
       clientName: 'Имя клиента',
       dialogLanguage: 'Язык диалога',
+      clockLabel: 'Время следующих событий (пусто: сейчас)',
+      clockNow: 'Время:',
       languageNow: 'Диалог теперь на языке {l}.',
       clientPlaceholder: 'Анна',
       restart: 'Начать разговор заново',
@@ -756,6 +760,10 @@
   function send(ev) {
     var session = st.session;
     var body = Object.assign({ scenario: st.scenario }, ev);
+    // the clock: the time the event carries (after-hours branches), as
+    // `olbot chat`'s /at; the server checks it and names a bad one
+    var at = $('clock').value.trim();
+    if (at) body.at = at;
     st.queue = st.queue.then(function () { return sendNow(session, body); }).catch(function (e) {
       note(t('failed', { e: e && e.message ? e.message : String(e) }), 'error');
     });
@@ -786,6 +794,7 @@
     if (resp.outcome !== 'applied' && resp.reason) note(t('ignored', { r: resp.reason }));
     else if (resp.reason && actions.some(function (a) { return a.type === 'call'; })) note(resp.reason, 'call');
     st.dialog = resp.dialog;
+    $('clock-now').textContent = resp.clock || '—';
     if (buttons) setMenu(buttons);
     else if (said || (st.dialog && st.dialog.status !== 'active')) setMenu([]);
     showDialog();
@@ -802,6 +811,7 @@
     st.session = randomId();
     $('log').setAttribute('data-session', st.session);
     st.dialog = null;
+    $('clock-now').textContent = '—';
     clear($('log'));
     setMenu([]);
     note(t('started', { s: sc.name, v: sc.version }));
