@@ -128,7 +128,7 @@ func (s *Server) handleEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, responseOf(out))
+	return answerEvent(c, out)
 }
 
 // decodeEventRequest reads the body of POST /v1/events: the fast decoder
