@@ -34,7 +34,7 @@ func TestTime(t *testing.T) {
 	for _, tm := range []time.Time{
 		time.Date(2026, 12, 2, 5, 14, 0, 0, time.UTC),
 		time.Date(2026, 12, 2, 5, 14, 0, 123456789, time.FixedZone("MSK", 3*3600)),
-		time.Date(2026, 12, 2, 5, 14, 0, 120000000, time.FixedZone("odd", -(5*3600 + 30*60 + 17))),
+		time.Date(2026, 12, 2, 5, 14, 0, 120000000, time.FixedZone("odd", -(5*3600+30*60+17))),
 		{},
 	} {
 		got, ok := Time(nil, tm)
@@ -77,7 +77,6 @@ func TestFields(t *testing.T) {
 		B      int    `json:"b,omitempty"`
 		C      bool   `json:",omitzero"`
 		D      string `json:"-"`
-		e      int
 		F      []int
 		Ignore string `json:"x,string"`
 	}
