@@ -145,6 +145,10 @@ type Config struct {
 	// PortalListen is where Run's own fake portal listens; default 127.0.0.1:0.
 	PortalListen string
 
+	// ServerPID, when set, is the server's process id: each phase reports
+	// the CPU it used (/proc/PID/stat, 10ms ticks) per answered event.
+	ServerPID int
+
 	RunID string    // distinguishes this run's dialog keys; default random
 	Log   io.Writer // progress lines; nil = none
 }

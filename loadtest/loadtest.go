@@ -70,7 +70,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if baseline {
 		ph := d.noopPhase(cfg.Mode, portal)
 		d.logf("baseline: noop route, %d dialogs × %d events, concurrency %d, flat out", cfg.Dialogs, len(cfg.Script.Steps), cfg.Concurrency)
+		m := startCPU(cfg.ServerPID)
 		res, _ := d.run(ctx, ph, 0)
+		m.stop(&res)
 		rep.Baseline = &res
 		if ctx.Err() != nil {
 			return rep, nil
@@ -102,11 +104,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	d.logf("run: %s, %d dialogs × %d events, concurrency %d, %s", cfg.Mode, cfg.Dialogs, len(cfg.Script.Steps), cfg.Concurrency, fmtRate(cfg.Rate))
 	var res PhaseResult
 	var pl played
+	m := startCPU(cfg.ServerPID)
 	if cfg.Open {
 		res, pl = d.runOpen(ctx, ph, cfg.Rate)
 	} else {
 		res, pl = d.run(ctx, ph, cfg.Rate)
 	}
+	m.stop(&res)
 	rep.Run = res
 	if rep.Baseline != nil && rep.Baseline.Throughput > 0 {
 		rep.Ratio = res.Throughput / rep.Baseline.Throughput

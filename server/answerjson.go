@@ -43,7 +43,7 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 // or in debug mode (c.JSON indents those), nor when the answer types have
 // changed since the encoders here were written.
 func fastAnswer(c echo.Context) bool {
-	return answerFieldsKnown && !c.Echo().Debug && !c.QueryParams().Has("pretty")
+	return answerFieldsKnown && !c.Echo().Debug && (c.Request().URL.RawQuery == "" || !c.QueryParams().Has("pretty"))
 }
 
 // blobAnswer builds an answer with appendFn into a pooled buffer and sends

@@ -75,6 +75,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait for the outbox to drain after the run")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	serverPID := fs.Int("server-pid", 0, "the server's process id (same machine): report its CPU per event (/proc/PID/stat)")
 	runID := fs.String("run-id", "", "dialog keys of this run (default random); reuse it to play the same dialogs again (a soak)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,7 +100,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		Target: *target, Mode: loadtest.Mode(*mode), Dialogs: *dialogs, Concurrency: *conc, Rate: *rate,
 		Duration: *duration, Events: *events, AdminToken: *token, Line: *line, Scenario: *scenario,
 		Script: mk(), Baseline: *baseline, PortalListen: *portalListen, Timeout: *timeout, DrainTimeout: *drain,
-		RunID: *runID, Open: *open,
+		RunID: *runID, Open: *open, ServerPID: *serverPID,
 	}
 	if !*quiet {
 		cfg.Log = stderr
