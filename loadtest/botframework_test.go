@@ -99,7 +99,7 @@ func TestRunBotFrameworkPeer(t *testing.T) {
 		if rep.Run.Errors["wrong end"] != 3 || rep.Run.DialogsCompleted != 0 || !rep.Failed() {
 			t.Errorf("errors %v, completed %d", rep.Run.Errors, rep.Run.DialogsCompleted)
 		}
-		if ex := rep.Run.ErrorExamples["wrong end"]; !strings.Contains(ex, `"Thank you, anna! We will write to anna@example.com."`) {
+		if ex := rep.Run.ErrorExamples["wrong end"]; !strings.Contains(ex, `"Thank you, Anna! We will write to anna@example.com."`) {
 			t.Errorf("example %q", ex)
 		}
 	})

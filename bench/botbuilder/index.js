@@ -62,6 +62,16 @@ function validated(ok) {
 }
 const GAVE_UP = '\u0000gave-up';
 
+// titleCase writes a name as olbot's name answer does: spaces collapsed,
+// each part (after a space or hyphen) capitalised, the rest lower case.
+function titleCase(s) {
+  return s
+    .trim()
+    .replace(/\s+/g, ' ')
+    .toLowerCase()
+    .replace(/(^|[ -])(\p{L})/gu, (_, sep, c) => sep + c.toUpperCase());
+}
+
 function buildBot() {
   const storage = new MemoryStorage();
   const conversationState = new ConversationState(storage);
@@ -100,7 +110,7 @@ function buildBot() {
         if (step.result === GAVE_UP) {
           return handoff(step);
         }
-        p.name = step.result.trim();
+        p.name = titleCase(step.result);
         p.state = 'ask_email';
         return step.prompt('email', {
           prompt: `${p.name}, what is your email?`,
