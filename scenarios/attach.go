@@ -118,3 +118,17 @@ func compileAttach(a val[attachDef]) Attachment {
 	}
 	return Attachment{Image: a.V.Image.V, File: a.V.File.V}
 }
+
+// attachWant decodes a bot step's image: or file:, the expected address (a
+// * pattern); "" (or none: false) expects no attachment of that kind.
+func (d *decoder) attachWant(v *yaml.Node, p string) *string {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!bool" && v.Value == "false" {
+		s := ""
+		return &s
+	}
+	s, ok := d.text(v, p)
+	if !ok {
+		return nil
+	}
+	return &s
+}
