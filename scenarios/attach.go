@@ -132,3 +132,15 @@ func (d *decoder) attachWant(v *yaml.Node, p string) *string {
 	}
 	return &s
 }
+
+// notes appends the attachment's lines for a diagram to out:
+// "image → URL", "file NAME → URL".
+func (a Attachment) notes(out []string) []string {
+	if a.Image != "" {
+		out = append(out, "image → "+a.Image)
+	}
+	if a.File != "" {
+		out = append(out, "file "+bitrix24.LinkName(a.File)+" → "+a.File)
+	}
+	return out
+}
