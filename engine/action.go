@@ -27,6 +27,10 @@ type Say struct {
 	Buttons  []string `json:"buttons,omitempty"`
 	Links    []Link   `json:"links,omitempty"`    // link and call buttons, after the choices
 	Numbered bool     `json:"numbered,omitempty"` // add the numbered [SEND=n] text fallback
+	// Image and File are the addresses of the message's attachment (say:
+	// or ask: {text, image, file}), sent as ATTACH blocks; "" when none.
+	Image string `json:"image,omitempty"`
+	File  string `json:"file,omitempty"`
 }
 
 // Link is a keyboard button that opens an address (URL) or calls a number
@@ -92,6 +96,9 @@ func (a Greet) String() string {
 }
 
 func (a Say) String() string {
+	if a.Image != "" || a.File != "" {
+		return a.withoutAttach().String() + a.attachString()
+	}
 	if len(a.Buttons) == 0 && len(a.Links) == 0 {
 		return a.Text
 	}
@@ -159,4 +166,23 @@ func (Finish) String() string { return "[session finished]" }
 // [{"type":"say","text":"…","buttons":[…]}, {"type":"operator"}].
 func MarshalActions(actions []Action) ([]byte, error) {
 	return AppendActions(make([]byte, 0, 128*len(actions)+2), actions)
+}
+
+// withoutAttach is the message without its image and file.
+func (a Say) withoutAttach() Say {
+	a.Image, a.File = "", ""
+	return a
+}
+
+// attachString shows the message's image and file after its text and
+// buttons: "\n[image: URL]", "\n[file: URL]".
+func (a Say) attachString() string {
+	var b strings.Builder
+	if a.Image != "" {
+		b.WriteString("\n[image: " + a.Image + "]")
+	}
+	if a.File != "" {
+		b.WriteString("\n[file: " + a.File + "]")
+	}
+	return b.String()
 }
