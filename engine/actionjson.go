@@ -17,8 +17,9 @@ import (
 // fastActions is, per action type, whether its fields are still the ones
 // the hand-written encoder writes (TestActionEncoderFields says when not).
 var fastActions = map[reflect.Type]bool{
-	reflect.TypeFor[Greet]():    jsonenc.SameFields(reflect.TypeFor[Greet](), "text,omitempty string", "welcome,omitempty bool"),
-	reflect.TypeFor[Say]():      jsonenc.SameFields(reflect.TypeFor[Say](), "text string", "buttons,omitempty []string", "links,omitempty []engine.Link", "numbered,omitempty bool"),
+	reflect.TypeFor[Greet](): jsonenc.SameFields(reflect.TypeFor[Greet](), "text,omitempty string", "welcome,omitempty bool"),
+	reflect.TypeFor[Say](): jsonenc.SameFields(reflect.TypeFor[Say](), "text string", "buttons,omitempty []string", "links,omitempty []engine.Link", "numbered,omitempty bool",
+		"image,omitempty string", "file,omitempty string"),
 	reflect.TypeFor[Link]():     jsonenc.SameFields(reflect.TypeFor[Link](), "text string", "url,omitempty string", "phone,omitempty string"),
 	reflect.TypeFor[CRM]():      jsonenc.SameFields(reflect.TypeFor[CRM](), "entity string", "lead_id,omitempty int", "fields map[string]string", "title,omitempty string"),
 	reflect.TypeFor[Operator](): jsonenc.SameFields(reflect.TypeFor[Operator]()),
@@ -124,6 +125,12 @@ func appendAction(dst []byte, a Action) ([]byte, bool) {
 		}
 		if a.Numbered {
 			dst = append(dst, `,"numbered":true`...)
+		}
+		if a.Image != "" {
+			dst = jsonenc.String(append(dst, `,"image":`...), a.Image)
+		}
+		if a.File != "" {
+			dst = jsonenc.String(append(dst, `,"file":`...), a.File)
 		}
 	case CRM:
 		if !fastCRM {

@@ -42,6 +42,7 @@ func TestAppendActionsSameBytes(t *testing.T) {
 		Note{Text: "Client <wants> a callback & more"},
 		Lookup{Endpoint: "orders", Method: "GET", Path: "/orders/1?x=<y>"},
 		Lookup{Endpoint: "crm", Method: "POST"},
+		Say{Text: "Here", Image: "https://example.com/a.png?x=1&y=<2>", File: "https://example.com/price list.pdf"},
 		Say{Text: "Pick", Links: []Link{{Text: "Site", URL: "https://example.com/?a=1&b=2"}, {Text: "Call", Phone: "+79990000000"}}},
 		CRM{Entity: "lead", Title: "Request \u2028 from chat", Fields: nil},
 		&Say{Text: "a pointer goes through encoding/json"},
@@ -117,7 +118,7 @@ func (f *fuzzInput) action() Action {
 	case 0:
 		return Greet{Text: f.str(), Welcome: f.n(2) == 1}
 	case 1:
-		s := Say{Text: f.str(), Buttons: f.strs(), Numbered: f.n(2) == 1}
+		s := Say{Text: f.str(), Buttons: f.strs(), Numbered: f.n(2) == 1, Image: f.str(), File: f.str()}
 		if k := f.n(3); k > 0 {
 			for range k {
 				s.Links = append(s.Links, Link{Text: f.str(), URL: f.str(), Phone: f.str()})
