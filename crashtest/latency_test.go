@@ -41,13 +41,22 @@ func TestFetchLatency(t *testing.T) {
 	c := newFetchClusterWith(t, 1, fakeportal.Config{}, []string{"--store", db})
 	var mu sync.Mutex
 	lat := map[string][]time.Duration{}
-	rec := func(phase string) func(int, time.Duration) {
-		return func(step int, d time.Duration) {
-			if phase == "quiet" && step > 0 {
-				phase = "busy-after-quiet"
+	// The first message of a phase is a first message after a quiet
+	// spell (service-2.md's second target): the 20 joins that open the
+	// busy phase reach a poller that has seen no event yet and polls every
+	// --poll-idle, as do the joins after the quiet spell. Every later
+	// step of a chat is a message in an active chat (the first target).
+	rec := func(phase string) func(int, int, time.Duration) {
+		return func(chat, step int, d time.Duration) {
+			p := phase
+			switch {
+			case phase == "busy" && chat == 0 && step == 0:
+				p = "start"
+			case phase == "quiet" && step > 0:
+				p = "busy-after-quiet"
 			}
 			mu.Lock()
-			lat[phase] = append(lat[phase], d)
+			lat[p] = append(lat[p], d)
 			mu.Unlock()
 		}
 	}
@@ -63,7 +72,7 @@ func TestFetchLatency(t *testing.T) {
 	rep := c.verify()
 	loadAfter := load()
 
-	for _, phase := range []string{"busy", "quiet", "busy-after-quiet"} {
+	for _, phase := range []string{"start", "busy", "quiet", "busy-after-quiet"} {
 		ds := lat[phase]
 		if len(ds) == 0 {
 			t.Fatalf("no %s latencies", phase)
@@ -76,8 +85,9 @@ func TestFetchLatency(t *testing.T) {
 		fmt.Println(line)
 	}
 	polls := len(c.portal.CallsOf(bitrix24.MethodV2EventGet))
-	fmt.Printf("FETCHLATENCY chats=%d messages=%d duplicates=%d polls=%d requests=%d refused=%v load_before=%q load_after=%q\n",
-		rep.Chats, rep.Replies, rep.Duplicates, polls, requests(c.portal), refused(c.portal), loadBefore, loadAfter)
+	fmt.Printf("FETCHLATENCY chats=%d messages=%d duplicates=%d polls=%d requests=%d peak_bucket=%.1f refused=%v load_before=%q load_after=%q\n",
+		rep.Chats, rep.Replies, rep.Duplicates, polls, requests(c.portal), peakBucket(c.portal), refused(c.portal), loadBefore, loadAfter)
+	fmt.Printf("FETCHLATENCY calls=%v\n", methods(c.portal))
 	if rep.Duplicates != 0 {
 		t.Fatalf("%d duplicate replies without a kill", rep.Duplicates)
 	}
@@ -103,6 +113,36 @@ func refused(p *fakeportal.Portal) map[string]int {
 		if c.Error != "" {
 			out[c.Error]++
 		}
+	}
+	return out
+}
+
+// peakBucket is the highest level the portal's leaky bucket (draining
+// bitrix24.DefaultRate a second) reached: how close olbot came to the
+// limit of bitrix24.DefaultBurst.
+func peakBucket(p *fakeportal.Portal) float64 {
+	var level, peak float64
+	var last time.Time
+	for _, c := range p.Calls() {
+		if c.Batch != "" {
+			continue
+		}
+		if !last.IsZero() {
+			level = max(0, level-c.Time.Sub(last).Seconds()*bitrix24.DefaultRate)
+		}
+		last = c.Time
+		level++
+		peak = max(peak, level)
+	}
+	return peak
+}
+
+// methods counts the calls by method, a batch's sub-calls each on their
+// own and the batches as "batch".
+func methods(p *fakeportal.Portal) map[string]int {
+	out := map[string]int{}
+	for _, c := range p.Calls() {
+		out[c.Method]++
 	}
 	return out
 }
