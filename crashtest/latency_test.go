@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ import (
 // clock, this process's). It prints one FETCHLATENCY line a phase; the
 // figures are in BENCHMARKS.md. Every chat must still get its whole
 // transcript, once. Skipped unless OLBOT_FETCH_LATENCY is set: it takes
-// minutes and measures, it does not test timing.
+// minutes and measures, it does not test timing. OLBOT_FETCH_LATENCY_ARGS
+// adds olbot flags.
 func TestFetchLatency(t *testing.T) {
 	env := os.Getenv("OLBOT_FETCH_LATENCY")
 	if env == "" {
@@ -38,7 +40,10 @@ func TestFetchLatency(t *testing.T) {
 	}
 	const clients = 20
 	db := filepath.Join(t.TempDir(), "olbot.db")
-	c := newFetchClusterWith(t, 1, fakeportal.Config{}, []string{"--store", db})
+	// OLBOT_FETCH_LATENCY_ARGS adds flags (e.g. "--rate 2,50"), to compare
+	// settings in one run
+	flags := append([]string{"--store", db}, strings.Fields(os.Getenv("OLBOT_FETCH_LATENCY_ARGS"))...)
+	c := newFetchClusterWith(t, 1, fakeportal.Config{}, flags)
 	var mu sync.Mutex
 	lat := map[string][]time.Duration{}
 	// The first message of a phase is a first message after a quiet
