@@ -238,6 +238,9 @@ func (d *decoder) states(v *yaml.Node, p string, def *scenarioDef) val[[]*stateD
 // template decodes a text with {{field}} placeholders, or a map of
 // languages to such texts.
 func (d *decoder) template(v *yaml.Node, p string) val[*Template] {
+	if richMessage(d.resolve(v)) {
+		return d.notRich(v, p) // attach.go: only say: and ask: carry images and files
+	}
 	if d.textMap(v) {
 		return d.translatedTemplate(v, p)
 	}
