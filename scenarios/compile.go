@@ -234,6 +234,7 @@ func compileState(st *stateDef) *State {
 		Call:   compileCall(&st.Call),
 		Remind: compileRemind(st),
 	}
+	out.Accept, out.MaxSize = st.Accept.V, st.MaxSize.V
 	if st.Retries.Set {
 		n := st.Retries.V
 		out.Retries = &n

@@ -192,6 +192,11 @@ type State struct {
 	Type     string   // answer type; "" means text when Ask is set
 	Validate string   // go-playground/validator tag applied to the cleaned answer
 	Options  []string // choices of type choice
+	// Accept and MaxSize are a type: file ask's accept: (kinds and
+	// extensions; nil takes every file) and max_size: (bytes; 0 when not
+	// written: answers.DefaultMaxFileSize applies).
+	Accept   []string
+	MaxSize  int64
 	Retry    *Template
 	Retries  *int // per-state override of settings.retries
 	OnFail   string
