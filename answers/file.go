@@ -119,9 +119,20 @@ func FileProblem(f ClientFile, accept []string, maxSize int64) string {
 	return fmt.Sprintf("a file %s is not one of: %s", what, strings.Join(accept, ", "))
 }
 
-// ParseSize reads a size as a scenario writes it: bytes ("500000") or a
-// number with KB, MB or GB (1024-based, "10MB", "2.5 MB", "500kb").
+// ParseSize reads a max_size: bytes ("500000") or a number with KB, MB
+// or GB (1024-based, "10MB", "2.5 MB", "500kb"), from 1 byte to
+// DefaultMaxFileSize.
 func ParseSize(s string) (int64, error) {
+	n, err := ParseBytes(s)
+	if err == nil && n > DefaultMaxFileSize {
+		return 0, fmt.Errorf("%q is more than a Bitrix24 chat file can be (100MB)", s)
+	}
+	return n, err
+}
+
+// ParseBytes reads a size as ParseSize does, without the upper limit (a
+// test's file may be larger than any chat file).
+func ParseBytes(s string) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	mult := int64(1)
 	for _, u := range []struct {
@@ -138,11 +149,8 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size: write bytes or a number with KB, MB or GB (10MB)", s)
 	}
 	n := f * float64(mult)
-	switch {
-	case n < 1:
-		return 0, fmt.Errorf("%q: a size must be at least 1 byte", s)
-	case n > DefaultMaxFileSize:
-		return 0, fmt.Errorf("%q is more than a Bitrix24 chat file can be (100MB)", s)
+	if n < 1 || n > 1<<40 {
+		return 0, fmt.Errorf("%q: a size is from 1 byte to 1024 GB", s)
 	}
 	return int64(n), nil
 }

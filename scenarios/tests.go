@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/olbot/olbot/answers"
 )
 
 // TestFile is a parsed conversation test file (*.test.yaml).
@@ -53,6 +55,8 @@ type TestStep struct {
 	Language string
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
+	// File is the file a user step sends (user: {file: …}), nil for a text.
+	File *answers.ClientFile
 	Expect  *Expect
 }
 
@@ -215,7 +219,7 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 			w := d.idle(v, p)
 			s.Wait, ok = w.V, !w.Bad
 		case StepUser:
-			s.Text, ok = d.text(v, p)
+			ok = d.userStep(v, p, &s)
 		case StepButton:
 			if v.Kind == yaml.ScalarNode && v.Tag == "!!int" {
 				s.Button, ok = d.integer(v, p, 1)
