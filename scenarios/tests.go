@@ -56,8 +56,8 @@ type TestStep struct {
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
 	// File is the file a user step sends (user: {file: …}), nil for a text.
-	File *answers.ClientFile
-	Expect  *Expect
+	File   *answers.ClientFile
+	Expect *Expect
 }
 
 // Expect is the state and the actions a test expects since the last input.
