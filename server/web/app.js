@@ -151,6 +151,7 @@
       colHanded: 'Handed off',
       funnelSummary: 'Since {since}: {started} started, {active} waiting now, {finished} finished, {handed} handed off.',
       funnelEmpty: 'No real traffic yet.',
+      ratingSummary: 'Average rating {avg} of 5 ({n} ratings).',
       reasons: 'Handed off because: {list}.',
       reason_asked: 'asked for a person',
       reason_command: 'typed a command',
@@ -322,6 +323,7 @@
       colHanded: 'Переданы',
       funnelSummary: 'С {since}: начато {started}, ждут сейчас {active}, завершено {finished}, передано оператору {handed}.',
       funnelEmpty: 'Реального трафика пока нет.',
+      ratingSummary: 'Средняя оценка {avg} из 5 (оценок: {n}).',
       reasons: 'Переданы оператору, потому что: {list}.',
       reason_asked: 'попросили человека',
       reason_command: 'написали команду',
@@ -1264,6 +1266,9 @@
     summary.textContent = f.started || f.total_active || f.total_finished || f.total_handed_off ?
       t('funnelSummary', { since: fmtTime(f.since) || '—', started: f.started || 0, active: f.total_active, finished: f.total_finished, handed: f.total_handed_off }) :
       t('funnelEmpty');
+    if (f.ratings) {
+      summary.textContent += ' ' + t('ratingSummary', { avg: f.rating_average, n: f.ratings });
+    }
     var table = $('funnel-table');
     clear(table);
     table.appendChild(h('thead', null, h('tr', null, ['colState', 'colEntered', 'colActive', 'colFinished', 'colHanded'].map(function (k) {
