@@ -107,3 +107,26 @@ func (c *checker) fileField(field string) bool {
 	}
 	return false
 }
+
+// answerLabel names the valid answers of st on its diagram's answer
+// arrow: "answer", or what a file or rating question takes ("file image,
+// pdf ≤ 10 MB", "rating 1–5").
+func answerLabel(st *State) string {
+	if st == nil {
+		return "answer"
+	}
+	switch st.Type {
+	case answers.File:
+		label := "file"
+		if len(st.Accept) > 0 {
+			label += " " + strings.Join(st.Accept, ", ")
+		}
+		if st.MaxSize > 0 {
+			label += " ≤ " + answers.FormatSize(st.MaxSize)
+		}
+		return label
+	case answers.Rating:
+		return "rating 1–5"
+	}
+	return "answer"
+}
