@@ -72,8 +72,20 @@ func TestClientFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		v2 := p.V2Chat(info.ID, 3, 1778, bitrix24.User{FirstName: "Anna"})
-		v2.SendFile(bitrix24.File{Name: "receipt.pdf", Size: 35341}, "")
+		first := v2.SendFile(bitrix24.File{Name: "receipt.pdf", Size: 35341}, "")
 		v2.SendFile(bitrix24.File{ID: "900", Name: "photo.png", Size: 1}, "here")
+		// in webhook mode the same event travels form-encoded
+		form, ok := p.V2Form(info.ID, first)
+		if !ok {
+			t.Fatal("no form of the file event")
+		}
+		posted, err := bitrix24.ParseV2Form(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files := posted.Message.Files(); len(files) != 1 || files[0].Name != "receipt.pdf" || files[0].Size != 35341 || files[0].Type != "file" || files[0].ID == "" {
+			t.Fatalf("form-encoded files %+v, want the receipt", files)
+		}
 		page, err := c.V2Bot(info.ID, "tok").Events(ctx, 0, 0)
 		if err != nil {
 			t.Fatal(err)
