@@ -185,13 +185,16 @@ type State struct {
 	Name string
 	Line int // the line of the state's name in the file (the editor jumps there)
 
-	Greet    *Greeting
-	Say      *Template
-	Ask      *Template
-	Save     string   // field the answer is saved into
-	Type     string   // answer type; "" means text when Ask is set
-	Validate string   // go-playground/validator tag applied to the cleaned answer
-	Options  []string // choices of type choice
+	Greet *Greeting
+	Say   *Template
+	Ask   *Template
+	// SayAttach and AskAttach are the image and file sent with Say and
+	// Ask (as ATTACH blocks); empty when none.
+	SayAttach, AskAttach Attachment
+	Save                 string   // field the answer is saved into
+	Type                 string   // answer type; "" means text when Ask is set
+	Validate             string   // go-playground/validator tag applied to the cleaned answer
+	Options              []string // choices of type choice
 	// Accept and MaxSize are a type: file ask's accept: (kinds and
 	// extensions; nil takes every file) and max_size: (bytes; 0 when not
 	// written: answers.DefaultMaxFileSize applies).

@@ -55,8 +55,11 @@ type TestStep struct {
 	Language string
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
-	// File is the file a user step sends (user: {file: …}), nil for a text.
-	File   *answers.ClientFile
+	// Image and File are the expected attachment addresses of a bot step
+	// (* patterns); nil means unchecked, "" that there is none.
+	Image, File *string
+	// Upload is the file a user step sends (user: {file: …}), nil for a text.
+	Upload *answers.ClientFile
 	Expect *Expect
 }
 
@@ -239,6 +242,13 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 				case "buttons":
 					b, _, _ := d.texts(v, p)
 					s.Buttons = append([]string{}, b...)
+				case "image", "file":
+					want := d.attachWant(v, p)
+					if key == "image" {
+						s.Image = want
+					} else {
+						s.File = want
+					}
 				}
 			})
 		case StepExpect:

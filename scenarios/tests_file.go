@@ -29,11 +29,11 @@ func (d *decoder) userStep(v *yaml.Node, p string, s *TestStep) bool {
 		case "text":
 			s.Text, _ = d.text(v, p)
 		case "file":
-			s.File = d.testFile(v, p)
-			ok = ok && s.File != nil
+			s.Upload = d.testFile(v, p)
+			ok = ok && s.Upload != nil
 		}
 	})
-	if s.File == nil && ok {
+	if s.Upload == nil && ok {
 		d.errorf(v, p, ErrMissing, "write - user: {file: photo.jpg}, or - user: TEXT", "a user step written as a map sends a file: add file:")
 		return false
 	}
