@@ -68,15 +68,38 @@ type Env struct {
 }
 
 // Vars evaluates conditions of one scenario in one Env, building the
-// variables once for all the conditions of a step.
+// variables once for all the conditions of a step. A Vars comes from a
+// pool with its variable map, its machine and its set()/open() functions,
+// so evaluating the conditions of a step allocates only the boxed values of
+// the fields, client and channel the conditions read.
 type Vars struct {
 	sc  *Scenario
 	env Env
-	m   map[string]any
+	// m is the variable map; its keys are those of owner's conditions
+	// (all of them assigned on every build, so no key is stale).
+	m     map[string]any
+	owner *Scenario
+	built bool
+	vm    vm.VM
+	// set and open are made once per pooled Vars: they read v.env.
+	set, open func(string) bool
 }
 
-// Vars returns the evaluator of the scenario's conditions in env.
-func (s *Scenario) Vars(env Env) *Vars { return &Vars{sc: s, env: env} }
+// Vars returns the evaluator of the scenario's conditions in env; Release
+// hands it back when the step's decision is made.
+func (s *Scenario) Vars(env Env) *Vars {
+	v := varsPool.Get().(*Vars)
+	v.sc, v.env = s, env
+	return v
+}
+
+var varsPool = sync.Pool{New: func() any {
+	// no size hint: up to 8 names it stays a small map, read without hashing
+	v := &Vars{m: map[string]any{}}
+	v.set = func(f string) bool { return v.env.Fields[f] != "" }
+	v.open = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
+	return v
+}}
 
 // Test evaluates c; a nil condition is true. A condition that fails at run
 // time (a regular expression on a huge text, say) is false, with the error.
@@ -84,12 +107,10 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
-	if v.m == nil {
-		v.m = v.build()
+	if !v.built {
+		v.build()
 	}
-	m := vms.Get().(*vm.VM)
-	out, err := m.Run(c.prog, v.m)
-	vms.Put(m)
+	out, err := v.vm.Run(c.prog, v.m)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.Text, err)
 	}
@@ -97,74 +118,138 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	return b, nil
 }
 
-// Release hands the variables back for reuse; v is not used after.
+// Release hands the evaluator back for reuse; v is not used after.
 func (v *Vars) Release() {
-	if v != nil && v.m != nil {
-		clear(v.m)
-		envs.Put(v.m)
-		v.m = nil
+	if v == nil {
+		return
+	}
+	v.env, v.built = Env{}, false
+	varsPool.Put(v)
+}
+
+func (v *Vars) build() {
+	v.built = true
+	m := v.m
+	if v.owner != v.sc {
+		clear(m)
+		v.owner = v.sc
+		// the functions are this Vars' own: set once per scenario
+		for _, cv := range v.sc.condVars {
+			switch cv.kind {
+			case varSet:
+				m[cv.name] = v.set
+			case varOpen:
+				m[cv.name] = v.open
+			}
+		}
+	}
+	var t time.Time // the clock, in the scenario's time zone, when read
+	for _, cv := range v.sc.condVars[:v.sc.condValues] {
+		if cv.kind >= varNow && cv.kind <= varMinute && t.IsZero() {
+			t = v.env.Time.In(v.sc.loc())
+		}
+		var x any
+		switch cv.kind {
+		case varText:
+			x = v.env.Fields[cv.name]
+		case varNumber:
+			x = 0.0
+			if s := v.env.Fields[cv.name]; s != "" {
+				n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
+				x = n
+			}
+		case varClient:
+			x = v.env.Client
+		case varLine:
+			x = v.env.Line
+		case varLanguage:
+			x = v.env.Language
+		case varChannel:
+			x = v.env.Channel
+		case varNow:
+			x = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
+		case varWeekday:
+			// boxed without allocating: from a table of boxed weekdays; the
+			// hour and minute are small integers
+			x = weekdayValues[t.Weekday()]
+		case varHour:
+			x = t.Hour()
+		case varMinute:
+			x = t.Minute()
+		}
+		m[cv.name] = x
 	}
 }
 
-// envs are reused variable maps: building one is most of a condition's cost.
-var envs = sync.Pool{New: func() any { return make(map[string]any, 16) }}
-
-func (v *Vars) build() map[string]any {
-	m := envs.Get().(map[string]any)
-	used := v.sc.condNames
-	// only the names the scenario's conditions read: boxing every field,
-	// the clock and two closures for each step was most of a condition's
-	// cost
-	for f, kind := range v.sc.fieldTypes {
-		if !used[f] {
-			continue
-		}
-		s := v.env.Fields[f]
-		switch {
-		case kind != answers.Number:
-			m[f] = s
-		case s == "":
-			m[f] = 0.0
-		default:
-			n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
-			m[f] = n
-		}
-	}
-	if used[VarClient] {
-		m[VarClient] = v.env.Client
-	}
-	if used[VarLine] {
-		m[VarLine] = v.env.Line
-	}
-	if used[VarLanguage] {
-		m[VarLanguage] = v.env.Language
-	}
-	if used[VarChannel] {
-		m[VarChannel] = v.env.Channel
-	}
-	if used[VarNow] {
-		t := v.env.Time.In(v.sc.loc())
-		m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
-	}
-	if used[FuncSet] {
-		m[FuncSet] = func(f string) bool { return v.env.Fields[f] != "" }
-	}
-	if used[FuncOpen] {
-		m[FuncOpen] = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
-	}
-	return m
+// condVar is a name the conditions of a scenario read, and what it is.
+type condVar struct {
+	name string
+	kind varKind
 }
 
-// vms are reused machines: a fresh one per condition would cost more than
-// the condition itself.
-var vms = sync.Pool{New: func() any { return &vm.VM{} }}
+type varKind uint8
+
+const (
+	varText varKind = iota
+	varNumber
+	varClient
+	varLine
+	varLanguage
+	varChannel
+	varNow
+	varWeekday
+	varHour
+	varMinute
+	varSet
+	varOpen
+)
+
+// condVarsOf are the variables of the names used, the values first (n of
+// them), then the functions; fields maps the collected fields to their
+// answer types.
+func condVarsOf(fields map[string]string, used map[string]bool) (vars []condVar, n int) {
+	fixed := map[string]varKind{VarClient: varClient, VarLine: varLine, VarLanguage: varLanguage, VarChannel: varChannel,
+		VarNow: varNow, nowWeekday: varWeekday, nowHour: varHour, nowMinute: varMinute, FuncSet: varSet, FuncOpen: varOpen}
+	var out, funcs []condVar
+	for _, name := range keysOf(used) {
+		// the variables win over fields of their names, as in condTypes
+		if k, ok := fixed[name]; ok && k >= varSet {
+			funcs = append(funcs, condVar{name, k})
+		} else if ok {
+			out = append(out, condVar{name, k})
+		} else if kind, ok := fields[name]; ok {
+			if kind == answers.Number {
+				out = append(out, condVar{name, varNumber})
+			} else {
+				out = append(out, condVar{name, varText})
+			}
+		}
+	}
+	return append(out, funcs...), len(out)
+}
+
+// now.weekday, now.hour and now.minute are read as variables of their own
+// (condPatch rewrites the member access): no struct to box per step and
+// no reflection to read it.
+const (
+	nowWeekday = VarNow + ".weekday"
+	nowHour    = VarNow + ".hour"
+	nowMinute  = VarNow + ".minute"
+)
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+var weekdayValues = func() (out [7]any) {
+	for i, d := range weekdays {
+		out[i] = d
+	}
+	return out
+}()
 
 // condTypes is the compile-time environment: every name with a value of
 // its type.
 func condTypes(fields map[string]string) map[string]any {
-	m := make(map[string]any, len(fields)+7)
+	m := make(map[string]any, len(fields)+10)
 	for f, kind := range fields {
 		if kind == answers.Number {
 			m[f] = 0.0
@@ -174,6 +259,7 @@ func condTypes(fields map[string]string) map[string]any {
 	}
 	m[VarClient], m[VarLine], m[VarLanguage], m[VarChannel] = "", 0, "", ""
 	m[VarNow] = Now{}
+	m[nowWeekday], m[nowHour], m[nowMinute] = "", 0, 0
 	m[FuncSet] = func(string) bool { return false }
 	m[FuncOpen] = func(string) bool { return false }
 	return m
@@ -193,7 +279,6 @@ type condError struct {
 type condPatch struct {
 	fields map[string]string
 	hours  map[string]bool
-	used   map[string]bool // every name a condition reads, for Vars.build
 	err    *condError
 }
 
@@ -206,10 +291,8 @@ func (p *condPatch) fail(n ast.Node, msg, hint string) {
 // Visit implements ast.Visitor.
 func (p *condPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
-	case *ast.IdentifierNode:
-		if p.used != nil {
-			p.used[n.Value] = true
-		}
+	case *ast.MemberNode:
+		p.member(node, n)
 	case *ast.BuiltinNode, *ast.PredicateNode, *ast.SequenceNode, *ast.PointerNode, *ast.VariableDeclaratorNode:
 		p.fail(n, "loops and built-in functions are not available in conditions", "compare fields with == != < <= > >=, combine with and, or, not")
 	case *ast.BinaryNode:
@@ -218,6 +301,32 @@ func (p *condPatch) Visit(node *ast.Node) {
 		}
 	case *ast.CallNode:
 		p.call(node, n)
+	}
+}
+
+// member rewrites now.weekday, now.hour and now.minute into the
+// variables of those names (see nowWeekday).
+func (p *condPatch) member(node *ast.Node, n *ast.MemberNode) {
+	id, ok := n.Node.(*ast.IdentifierNode)
+	prop, ok2 := n.Property.(*ast.StringNode)
+	if !ok || !ok2 || id.Value != VarNow || n.Method {
+		return
+	}
+	switch name := VarNow + "." + prop.Value; name {
+	case nowWeekday, nowHour, nowMinute:
+		v := &ast.IdentifierNode{Value: name}
+		v.SetLocation(n.Location())
+		ast.Patch(node, v)
+	}
+}
+
+// identifiers records every name a compiled condition reads.
+type identifiers map[string]bool
+
+// Visit implements ast.Visitor.
+func (ids identifiers) Visit(node *ast.Node) {
+	if n, ok := (*node).(*ast.IdentifierNode); ok {
+		ids[n.Value] = true
 	}
 }
 
@@ -277,7 +386,7 @@ func compileCond(text string, fields map[string]string, hours map[string]bool, u
 	if strings.TrimSpace(text) == "" {
 		return nil, &condError{Msg: "the condition is empty", Hint: `write a condition, e.g. total >= 5000 and city == "Москва"`}
 	}
-	p := &condPatch{fields: fields, hours: hours, used: used}
+	p := &condPatch{fields: fields, hours: hours}
 	prog, err := expr.Compile(text, expr.Env(condTypes(fields)), expr.AsBool(), expr.DisableAllBuiltins(),
 		expr.MaxNodes(maxCondNodes), expr.Patch(p))
 	if p.err != nil {
@@ -285,6 +394,10 @@ func compileCond(text string, fields map[string]string, hours map[string]bool, u
 	}
 	if err != nil {
 		return nil, explainCond(text, err, fields)
+	}
+	if used != nil {
+		root := prog.Node()
+		ast.Walk(&root, identifiers(used))
 	}
 	return &Cond{Text: text, prog: prog}, nil
 }

@@ -16,7 +16,6 @@ func FuzzCondition(f *testing.F) {
 	}
 	fields := map[string]string{"total": answers.Number, "city": answers.Text, "phone": answers.Text}
 	used := map[string]bool{} // grows with the names the inputs read
-	sc := &Scenario{fieldTypes: fields, Hours: map[string]*Schedule{"shop": {}}, condNames: used}
 	f.Fuzz(func(t *testing.T, text, city, total string) {
 		c, err := compileCond(text, fields, map[string]bool{"shop": true}, used)
 		if err != nil {
@@ -25,8 +24,11 @@ func FuzzCondition(f *testing.F) {
 			}
 			return
 		}
+		sc := &Scenario{Hours: map[string]*Schedule{"shop": {}}}
+		sc.condVars, sc.condValues = condVarsOf(fields, used)
 		v := sc.Vars(Env{Fields: map[string]string{"city": city, "total": total}, Time: time.Unix(1800000000, 0)})
 		_, _ = v.Test(c)
+		v.Release()
 	})
 }
 
