@@ -69,9 +69,8 @@ func compileConds(d *scenarioDef) Problems {
 		hours[h.Name] = true
 	}
 	var ps Problems
-	d.condNames = map[string]bool{}
 	d.conds(func(c *condSrc, path string) {
-		cond, err := compileCond(c.Text, fields, hours, d.condNames)
+		cond, err := compileCond(c.Text, fields, hours)
 		if err != nil {
 			ps = append(ps, &Problem{File: d.File, Pos: c.pos(err.Off), Path: path, Err: ErrCondition, Msg: err.Msg, Hint: err.Hint})
 			return

@@ -44,6 +44,9 @@ var condWords = []string{VarClient, VarLine, VarLanguage, VarChannel, VarNow, Fu
 type Cond struct {
 	Text string
 	prog *vm.Program
+	// clock, now: the condition reads now.weekday, now.hour or
+	// now.minute; now itself
+	clock, now bool
 }
 
 // Now is the clock a condition sees, in the scenario's time zone.
@@ -67,22 +70,21 @@ type Env struct {
 	LineHours *Schedule
 }
 
-// Vars evaluates conditions of one scenario in one Env, building the
-// variables once for all the conditions of a step. A Vars comes from a
-// pool with its variable map, its machine and its set()/open() functions,
-// so evaluating the conditions of a step allocates only the boxed values of
-// the fields, client and channel the conditions read.
+// Vars evaluates the conditions of one scenario in one Env. A Vars comes
+// from a pool with its machine and its variables, which are functions made
+// once per Vars that read its current Env: a condition reads a field, the
+// client, the line, the language or the channel when it gets there, and a
+// step builds nothing up front. Only the clock (now.weekday, now.hour,
+// now.minute) is set per step, when a condition reads it.
 type Vars struct {
 	sc  *Scenario
 	env Env
-	// m is the variable map; its keys are those of owner's conditions
-	// (all of them assigned on every build, so no key is stale).
-	m     map[string]any
-	owner *Scenario
-	built bool
-	vm    vm.VM
-	// set and open are made once per pooled Vars: they read v.env.
-	set, open func(string) bool
+	m   map[string]any
+	vm  vm.VM
+	// clock: the clock variables are set for env.Time; local is that time
+	// in the scenario's time zone.
+	clock, nowSet bool
+	local         time.Time
 }
 
 // Vars returns the evaluator of the scenario's conditions in env; Release
@@ -93,13 +95,38 @@ func (s *Scenario) Vars(env Env) *Vars {
 	return v
 }
 
-var varsPool = sync.Pool{New: func() any {
-	// no size hint: up to 8 names it stays a small map, read without hashing
-	v := &Vars{m: map[string]any{}}
-	v.set = func(f string) bool { return v.env.Fields[f] != "" }
-	v.open = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
+var varsPool = sync.Pool{New: func() any { return newVars() }}
+
+// The names a compiled condition calls for what Vars reads lazily (the
+// patch rewrites a field total into $num("total"), client into client()).
+const (
+	funcText = "$text"
+	funcNum  = "$num"
+)
+
+func newVars() *Vars {
+	v := &Vars{}
+	v.m = map[string]any{
+		funcText:    func(f string) string { return v.env.Fields[f] },
+		funcNum:     func(f string) float64 { return number(v.env.Fields[f]) },
+		VarClient:   func() string { return v.env.Client },
+		VarLine:     func() int { return v.env.Line },
+		VarLanguage: func() string { return v.env.Language },
+		VarChannel:  func() string { return v.env.Channel },
+		FuncSet:     func(f string) bool { return v.env.Fields[f] != "" },
+		FuncOpen:    func(name string) bool { return v.sc.openAt(name, v.now(), v.env.LineHours) },
+	}
 	return v
-}}
+}
+
+// number is a number field's value: 0 when not collected.
+func number(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
+	return n
+}
 
 // Test evaluates c; a nil condition is true. A condition that fails at run
 // time (a regular expression on a huge text, say) is false, with the error.
@@ -107,8 +134,18 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
-	if !v.built {
-		v.build()
+	if c.clock && !v.clock {
+		t := v.now()
+		h, mi, _ := t.Clock()
+		// boxed without allocating: the weekday from a table of boxed
+		// names, the hour and minute small integers
+		v.m[nowWeekday], v.m[nowHour], v.m[nowMinute] = weekdayValues[t.Weekday()], h, mi
+		v.clock = true
+	}
+	if c.now && !v.nowSet {
+		t := v.now()
+		v.m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
+		v.nowSet = true
 	}
 	out, err := v.vm.Run(c.prog, v.m)
 	if err != nil {
@@ -118,119 +155,25 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	return b, nil
 }
 
+// now is the event's time in the scenario's time zone, converted once.
+func (v *Vars) now() time.Time {
+	if v.local.IsZero() {
+		v.local = v.env.Time.In(v.sc.loc())
+	}
+	return v.local
+}
+
 // Release hands the evaluator back for reuse; v is not used after.
 func (v *Vars) Release() {
 	if v == nil {
 		return
 	}
-	v.env, v.built = Env{}, false
+	v.sc, v.env, v.clock, v.nowSet, v.local = nil, Env{}, false, false, time.Time{}
 	varsPool.Put(v)
 }
 
-func (v *Vars) build() {
-	v.built = true
-	m := v.m
-	if v.owner != v.sc {
-		clear(m)
-		v.owner = v.sc
-		// the functions are this Vars' own: set once per scenario
-		for _, cv := range v.sc.condVars {
-			switch cv.kind {
-			case varSet:
-				m[cv.name] = v.set
-			case varOpen:
-				m[cv.name] = v.open
-			}
-		}
-	}
-	var t time.Time // the clock, in the scenario's time zone, when read
-	for _, cv := range v.sc.condVars[:v.sc.condValues] {
-		if cv.kind >= varNow && cv.kind <= varMinute && t.IsZero() {
-			t = v.env.Time.In(v.sc.loc())
-		}
-		var x any
-		switch cv.kind {
-		case varText:
-			x = v.env.Fields[cv.name]
-		case varNumber:
-			x = 0.0
-			if s := v.env.Fields[cv.name]; s != "" {
-				n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
-				x = n
-			}
-		case varClient:
-			x = v.env.Client
-		case varLine:
-			x = v.env.Line
-		case varLanguage:
-			x = v.env.Language
-		case varChannel:
-			x = v.env.Channel
-		case varNow:
-			x = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
-		case varWeekday:
-			// boxed without allocating: from a table of boxed weekdays; the
-			// hour and minute are small integers
-			x = weekdayValues[t.Weekday()]
-		case varHour:
-			x = t.Hour()
-		case varMinute:
-			x = t.Minute()
-		}
-		m[cv.name] = x
-	}
-}
-
-// condVar is a name the conditions of a scenario read, and what it is.
-type condVar struct {
-	name string
-	kind varKind
-}
-
-type varKind uint8
-
-const (
-	varText varKind = iota
-	varNumber
-	varClient
-	varLine
-	varLanguage
-	varChannel
-	varNow
-	varWeekday
-	varHour
-	varMinute
-	varSet
-	varOpen
-)
-
-// condVarsOf are the variables of the names used, the values first (n of
-// them), then the functions; fields maps the collected fields to their
-// answer types.
-func condVarsOf(fields map[string]string, used map[string]bool) (vars []condVar, n int) {
-	fixed := map[string]varKind{VarClient: varClient, VarLine: varLine, VarLanguage: varLanguage, VarChannel: varChannel,
-		VarNow: varNow, nowWeekday: varWeekday, nowHour: varHour, nowMinute: varMinute, FuncSet: varSet, FuncOpen: varOpen}
-	var out, funcs []condVar
-	for _, name := range keysOf(used) {
-		// the variables win over fields of their names, as in condTypes
-		if k, ok := fixed[name]; ok && k >= varSet {
-			funcs = append(funcs, condVar{name, k})
-		} else if ok {
-			out = append(out, condVar{name, k})
-		} else if kind, ok := fields[name]; ok {
-			if kind == answers.Number {
-				out = append(out, condVar{name, varNumber})
-			} else {
-				out = append(out, condVar{name, varText})
-			}
-		}
-	}
-	return append(out, funcs...), len(out)
-}
-
 // now.weekday, now.hour and now.minute are read as variables of their own
-// (condPatch rewrites the member access): no struct to box per step and
-// no reflection to read it.
+// (condPatch rewrites the member access): no reflection to read them.
 const (
 	nowWeekday = VarNow + ".weekday"
 	nowHour    = VarNow + ".hour"
@@ -246,23 +189,23 @@ var weekdayValues = func() (out [7]any) {
 	return out
 }()
 
-// condTypes is the compile-time environment: every name with a value of
-// its type.
-func condTypes(fields map[string]string) map[string]any {
-	m := make(map[string]any, len(fields)+10)
-	for f, kind := range fields {
-		if kind == answers.Number {
-			m[f] = 0.0
-		} else {
-			m[f] = ""
-		}
+// condTypes is the compile-time environment: every name the patched
+// conditions read, with a value of its type (the same as newVars').
+func condTypes() map[string]any {
+	return map[string]any{
+		funcText:    func(string) string { return "" },
+		funcNum:     func(string) float64 { return 0 },
+		VarClient:   func() string { return "" },
+		VarLine:     func() int { return 0 },
+		VarLanguage: func() string { return "" },
+		VarChannel:  func() string { return "" },
+		FuncSet:     func(string) bool { return false },
+		FuncOpen:    func(string) bool { return false },
+		VarNow:      Now{},
+		nowWeekday:  "",
+		nowHour:     0,
+		nowMinute:   0,
 	}
-	m[VarClient], m[VarLine], m[VarLanguage], m[VarChannel] = "", 0, "", ""
-	m[VarNow] = Now{}
-	m[nowWeekday], m[nowHour], m[nowMinute] = "", 0, 0
-	m[FuncSet] = func(string) bool { return false }
-	m[FuncOpen] = func(string) bool { return false }
-	return m
 }
 
 // condError is why a condition does not compile: where in its text, what,
@@ -279,7 +222,11 @@ type condError struct {
 type condPatch struct {
 	fields map[string]string
 	hours  map[string]bool
-	err    *condError
+	// reads are the nodes that read a name lazily (field total →
+	// $num("total"), client → client()), with the name: set(total) takes
+	// the name back.
+	reads map[ast.Node]string
+	err   *condError
 }
 
 func (p *condPatch) fail(n ast.Node, msg, hint string) {
@@ -291,6 +238,8 @@ func (p *condPatch) fail(n ast.Node, msg, hint string) {
 // Visit implements ast.Visitor.
 func (p *condPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		p.ident(node, n)
 	case *ast.MemberNode:
 		p.member(node, n)
 	case *ast.BuiltinNode, *ast.PredicateNode, *ast.SequenceNode, *ast.PointerNode, *ast.VariableDeclaratorNode:
@@ -298,6 +247,9 @@ func (p *condPatch) Visit(node *ast.Node) {
 	case *ast.BinaryNode:
 		if n.Operator == ".." || n.Operator == "|" {
 			p.fail(n, fmt.Sprintf("operator %s is not available in conditions", n.Operator), "compare fields with == != < <= > >=, combine with and, or, not")
+		}
+		if n.Operator == "in" {
+			p.inList(node, n)
 		}
 	case *ast.CallNode:
 		p.call(node, n)
@@ -320,13 +272,149 @@ func (p *condPatch) member(node *ast.Node, n *ast.MemberNode) {
 	}
 }
 
-// identifiers records every name a compiled condition reads.
-type identifiers map[string]bool
+// ident rewrites a read of a field into $text("f") or $num("f"), and of
+// client, line, language and channel into a call: Vars reads them when
+// the condition gets there. The variables win over fields of their names.
+func (p *condPatch) ident(node *ast.Node, n *ast.IdentifierNode) {
+	var call *ast.CallNode
+	switch name := n.Value; {
+	case strings.HasPrefix(name, "$"):
+		p.fail(n, fmt.Sprintf("unknown name %q: not a collected field, variable or function", name), "names are collected fields, "+listOf([]string{VarClient, VarLine, VarLanguage, VarChannel, VarNow})+" and the functions set() and open()")
+		return
+	case name == VarClient || name == VarLine || name == VarLanguage || name == VarChannel:
+		call = &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}}
+	case name == VarNow || name == FuncSet || name == FuncOpen:
+		return
+	default:
+		kind, ok := p.fields[name]
+		if !ok {
+			return // unknown: the checker says so, explainCond suggests
+		}
+		fn := funcText
+		if kind == answers.Number {
+			fn = funcNum
+		}
+		arg := &ast.StringNode{Value: name}
+		arg.SetLocation(n.Location())
+		call = &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{arg}}
+	}
+	call.Callee.SetLocation(n.Location())
+	call.SetLocation(n.Location())
+	if p.reads == nil {
+		p.reads = map[ast.Node]string{}
+	}
+	p.reads[call] = n.Value
+	ast.Patch(node, call)
+}
+
+// maxInList is the longest list inList unrolls.
+const maxInList = 16
+
+// inList checks a list after in against the type of what is looked for
+// (a number in a list of texts is an error at load, as it is with ==), and
+// rewrites now.weekday in ["sat", "sun"] into now.weekday == "sat" or
+// now.weekday == "sun": the same test, without the reflection expr's in
+// uses. Only a variable read without a call (now.weekday, now.hour,
+// now.minute) in a short list of literals of its type is rewritten.
+func (p *condPatch) inList(node *ast.Node, n *ast.BinaryNode) {
+	list, ok := n.Right.(*ast.ArrayNode)
+	if !ok || len(list.Nodes) == 0 {
+		return
+	}
+	kind := p.kindOf(n.Left)
+	if kind == "" {
+		return
+	}
+	for _, e := range list.Nodes {
+		var lit string
+		switch e.(type) {
+		case *ast.StringNode:
+			lit = answers.Text
+		case *ast.IntegerNode, *ast.FloatNode:
+			lit = answers.Number
+		default:
+			return
+		}
+		if lit != kind {
+			p.fail(e, fmt.Sprintf("%s is a %s, the list has a %s", p.nameOf(n.Left), typeWord(kind), typeWord(lit)),
+				`a number is looked for among numbers (now.hour in [9, 10]), a text among texts (now.weekday in ["sat", "sun"])`)
+			return
+		}
+	}
+	id, ok := n.Left.(*ast.IdentifierNode)
+	if !ok || len(list.Nodes) > maxInList {
+		return
+	}
+	var out ast.Node
+	for _, e := range list.Nodes {
+		left := &ast.IdentifierNode{Value: id.Value}
+		left.SetLocation(id.Location())
+		eq := &ast.BinaryNode{Operator: "==", Left: left, Right: e}
+		eq.SetLocation(n.Location())
+		if out == nil {
+			out = eq
+			continue
+		}
+		or := &ast.BinaryNode{Operator: "or", Left: out, Right: eq}
+		or.SetLocation(n.Location())
+		out = or
+	}
+	ast.Patch(node, out)
+}
+
+// kindOf is the answer type (text or number) of a read of a name, "" for
+// anything else.
+func (p *condPatch) kindOf(n ast.Node) string {
+	if id, ok := n.(*ast.IdentifierNode); ok {
+		switch id.Value {
+		case nowWeekday:
+			return answers.Text
+		case nowHour, nowMinute:
+			return answers.Number
+		}
+		return ""
+	}
+	name, ok := p.reads[n]
+	switch {
+	case !ok:
+		return ""
+	case name == VarLine:
+		return answers.Number
+	case name == VarClient || name == VarLanguage || name == VarChannel:
+		return answers.Text
+	case p.fields[name] == answers.Number:
+		return answers.Number
+	}
+	return answers.Text
+}
+
+// nameOf is the name a read reads, as the author wrote it.
+func (p *condPatch) nameOf(n ast.Node) string {
+	if id, ok := n.(*ast.IdentifierNode); ok {
+		return id.Value
+	}
+	return p.reads[n]
+}
+
+func typeWord(kind string) string {
+	if kind == answers.Number {
+		return "number"
+	}
+	return "text"
+}
+
+// clockUse is what of the clock a compiled condition reads.
+type clockUse struct{ fields, now bool }
 
 // Visit implements ast.Visitor.
-func (ids identifiers) Visit(node *ast.Node) {
+func (u *clockUse) Visit(node *ast.Node) {
 	if n, ok := (*node).(*ast.IdentifierNode); ok {
-		ids[n.Value] = true
+		switch n.Value {
+		case nowWeekday, nowHour, nowMinute:
+			u.fields = true
+		case VarNow:
+			u.now = true
+		}
 	}
 }
 
@@ -343,14 +431,20 @@ func (p *condPatch) call(node *ast.Node, n *ast.CallNode) {
 	switch a := n.Arguments[0].(type) {
 	case *ast.IdentifierNode:
 		name = a.Value
-		s := &ast.StringNode{Value: name}
-		s.SetLocation(a.Location())
-		ast.Patch(&n.Arguments[0], s)
 	case *ast.StringNode:
 		name = a.Value
 	default:
-		p.fail(n.Arguments[0], fmt.Sprintf("%s() takes a name", id.Value), fmt.Sprintf("write %s(NAME)", id.Value))
-		return
+		read, ok := p.reads[a]
+		if !ok {
+			p.fail(n.Arguments[0], fmt.Sprintf("%s() takes a name", id.Value), fmt.Sprintf("write %s(NAME)", id.Value))
+			return
+		}
+		name = read
+	}
+	if _, ok := n.Arguments[0].(*ast.StringNode); !ok {
+		s := &ast.StringNode{Value: name}
+		s.SetLocation(n.Arguments[0].Location())
+		ast.Patch(&n.Arguments[0], s)
 	}
 	if id.Value == FuncSet {
 		if _, ok := p.fields[name]; !ok && name != ClientField {
@@ -382,12 +476,12 @@ func nameHint(name string, known []string, fallback string) string {
 
 // compileCond compiles a condition against the fields (name → answer
 // type) and the hours names.
-func compileCond(text string, fields map[string]string, hours map[string]bool, used map[string]bool) (*Cond, *condError) {
+func compileCond(text string, fields map[string]string, hours map[string]bool) (*Cond, *condError) {
 	if strings.TrimSpace(text) == "" {
 		return nil, &condError{Msg: "the condition is empty", Hint: `write a condition, e.g. total >= 5000 and city == "Москва"`}
 	}
 	p := &condPatch{fields: fields, hours: hours}
-	prog, err := expr.Compile(text, expr.Env(condTypes(fields)), expr.AsBool(), expr.DisableAllBuiltins(),
+	prog, err := expr.Compile(text, expr.Env(condTypes()), expr.AsBool(), expr.DisableAllBuiltins(),
 		expr.MaxNodes(maxCondNodes), expr.Patch(p))
 	if p.err != nil {
 		return nil, p.err
@@ -395,11 +489,10 @@ func compileCond(text string, fields map[string]string, hours map[string]bool, u
 	if err != nil {
 		return nil, explainCond(text, err, fields)
 	}
-	if used != nil {
-		root := prog.Node()
-		ast.Walk(&root, identifiers(used))
-	}
-	return &Cond{Text: text, prog: prog}, nil
+	var u clockUse
+	root := prog.Node()
+	ast.Walk(&root, &u)
+	return &Cond{Text: text, prog: prog, clock: u.fields, now: u.now}, nil
 }
 
 // explainCond turns an expr error into a message and a hint in the

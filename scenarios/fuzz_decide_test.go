@@ -15,9 +15,8 @@ func FuzzCondition(f *testing.F) {
 		f.Add(s, "Москва", "12")
 	}
 	fields := map[string]string{"total": answers.Number, "city": answers.Text, "phone": answers.Text}
-	used := map[string]bool{} // grows with the names the inputs read
 	f.Fuzz(func(t *testing.T, text, city, total string) {
-		c, err := compileCond(text, fields, map[string]bool{"shop": true}, used)
+		c, err := compileCond(text, fields, map[string]bool{"shop": true})
 		if err != nil {
 			if c != nil {
 				t.Fatal("an error and a condition")
@@ -25,7 +24,6 @@ func FuzzCondition(f *testing.F) {
 			return
 		}
 		sc := &Scenario{Hours: map[string]*Schedule{"shop": {}}}
-		sc.condVars, sc.condValues = condVarsOf(fields, used)
 		v := sc.Vars(Env{Fields: map[string]string{"city": city, "total": total}, Time: time.Unix(1800000000, 0)})
 		_, _ = v.Test(c)
 		v.Release()

@@ -58,17 +58,20 @@ func (s *Schedule) Open(t time.Time) bool {
 	if s.loc != nil {
 		t = t.In(s.loc)
 	}
-	y, mo, d := t.Date()
-	if s.closed[date{y, mo, d}] || s.yearly[[2]int{int(mo), d}] {
-		return false
+	if len(s.closed) > 0 || len(s.yearly) > 0 {
+		y, mo, d := t.Date()
+		if s.closed[date{y, mo, d}] || s.yearly[[2]int{int(mo), d}] {
+			return false
+		}
 	}
-	m := t.Hour()*60 + t.Minute()
-	for _, sp := range s.days[t.Weekday()] {
+	h, mi, _ := t.Clock()
+	m, wd := h*60+mi, t.Weekday()
+	for _, sp := range s.days[wd] {
 		if m >= sp.From && m < sp.To {
 			return true
 		}
 	}
-	for _, sp := range s.days[(t.Weekday()+6)%7] {
+	for _, sp := range s.days[(wd+6)%7] {
 		if sp.To > day && m+day < sp.To {
 			return true
 		}
@@ -227,6 +230,18 @@ func (s *Scenario) OpenWith(name string, t time.Time, line *Schedule) bool {
 		sch = line
 	}
 	return sch.Open(t.In(s.loc()))
+}
+
+// openAt is OpenWith for local, the time already in the scenario's zone.
+func (s *Scenario) openAt(name string, local time.Time, line *Schedule) bool {
+	sch := s.Hours[name]
+	if sch == nil {
+		return true
+	}
+	if sch.FromLine {
+		sch = line
+	}
+	return sch.Open(local)
 }
 
 // UsesLineHours reports whether some hours of the scenario are from_line:

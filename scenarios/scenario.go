@@ -43,12 +43,6 @@ type Scenario struct {
 
 	// Hours are the named working hours of hours:.
 	Hours map[string]*Schedule
-	// condVars are the names the conditions read, with what each is: only
-	// those are built into a step's variables.
-	condVars []condVar
-	// condValues is how many of condVars are values built per step; the
-	// rest are the functions set() and open().
-	condValues int
 
 	// Warnings are the non-blocking problems found while loading.
 	Warnings []*Problem
