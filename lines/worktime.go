@@ -26,20 +26,28 @@ func (c *Cache) Hours(ctx context.Context, portal string, line int) *scenarios.S
 	return nil
 }
 
-// BotTime is the line's WELCOME_BOT_TIME as last read (for the line's
-// language or working time), 0 when not read. It never asks the portal.
-func (c *Cache) BotTime(portal string, line int) time.Duration {
+// BotTime is the line's WELCOME_BOT_TIME as last read, 0 when not read;
+// due is true when the line should be read again (never read, or read
+// longer ago than the cache keeps settings, or its last failure is older
+// than the retry period). It never asks the portal: Refresh does.
+func (c *Cache) BotTime(portal string, line int) (bot time.Duration, due bool) {
 	if line <= 0 {
-		return 0
+		return 0, false
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	e := c.entries[portal+":"+strconv.Itoa(line)]
-	var bot time.Duration
-	if e != nil {
-		bot = e.cfg.WelcomeBotTime
+	if e == nil {
+		return 0, true
 	}
-	c.mu.Unlock()
-	return bot
+	return e.cfg.WelcomeBotTime, e.reading == nil && !c.opts.Now().Before(e.until)
+}
+
+// Refresh reads the line's settings from the portal unless they are fresh
+// (Config), and returns its WELCOME_BOT_TIME, 0 when not known.
+func (c *Cache) Refresh(ctx context.Context, portal string, line int) time.Duration {
+	cfg, _ := c.Config(ctx, portal, line)
+	return cfg.WelcomeBotTime
 }
 
 // weekdays are WORKTIME_DAYOFF's codes (imopenlines-config-add.md).
