@@ -102,3 +102,19 @@ func (s *stateCheck) ifBranches() {
 		}
 	}
 }
+
+// utcHours warns when the scenario's own hours (not from_line) are kept
+// without settings.timezone: they are then UTC, rarely what a team means.
+func (c *checker) utcHours() {
+	d := c.def
+	if d.Settings.Timezone.Set {
+		return
+	}
+	for _, h := range d.Hours.V {
+		if h.Sched != nil && !h.Sched.FromLine {
+			c.warnf(h.At, "hours."+h.Name, ErrHours, "add settings.timezone with the team's IANA time zone, e.g. timezone: Europe/Moscow",
+				"hours %q are in UTC: settings.timezone is not set", h.Name)
+			return
+		}
+	}
+}

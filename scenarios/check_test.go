@@ -47,6 +47,7 @@ var checkCases = []struct {
 	{"crm", []error{ErrValue, ErrUnknownKey, ErrTemplate}, false},
 	{"remind", []error{ErrRemind, ErrMissing, ErrUnknownKey, ErrDuration, ErrValue, ErrTemplate}, false},
 	{"remind_idle", []error{ErrRemind}, true},
+	{"hours_utc", []error{ErrHours}, true},
 	{"rich_messages", []error{ErrValue, ErrTemplate, ErrUnknownKey}, false},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},
 	{"languages_unlisted", []error{ErrLanguage}, false},
