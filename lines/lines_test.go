@@ -186,3 +186,36 @@ func TestBotTime(t *testing.T) {
 		t.Errorf("no line: %s, %v", bot, due)
 	}
 }
+
+// TestHoursBackground: a line's working time read before is kept fresh in
+// the background: once old, the last known hours come back at once while
+// the portal is asked, and the new ones after.
+func TestHoursBackground(t *testing.T) {
+	ctx := context.Background()
+	p, cache, clk := setup(t, fakeportal.Config{Lines: []int{4}})
+	hours := func(from string) map[string]any {
+		return map[string]any{"WORKTIME_ENABLE": "Y", "WORKTIME_FROM": from, "WORKTIME_TO": "18:00", "WORKTIME_TIMEZONE": "UTC"}
+	}
+	p.SetLineSettings(4, hours("09:00"))
+	if h := cache.Hours(ctx, "member", 4); h == nil || !h.Open(clk.Now()) {
+		t.Fatalf("Monday 12:00 in 09:00–18:00: %v, want open", h)
+	}
+	p.SetLineSettings(4, hours("13:00"))
+	clk.Advance(11 * time.Minute)
+	if h := cache.Hours(ctx, "member", 4); h == nil || !h.Open(clk.Now()) {
+		t.Fatal("old hours: want the last known ones (open) while the portal is asked")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if h := cache.Hours(ctx, "member", 4); h != nil && !h.Open(clk.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new hours (13:00–18:00) never arrived; %d imopenlines.config.get calls", configGets(p))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := configGets(p); n != 2 {
+		t.Errorf("%d imopenlines.config.get calls, want 2", n)
+	}
+}

@@ -13,8 +13,24 @@ import (
 
 // Hours is a line's working time for a scenario's from_line hours: nil
 // when it cannot be read (the line then counts as open; the log says why),
-// open at all times when the line does not consider working hours.
+// open at all times when the line does not consider working hours. Hours
+// read before are kept fresh in the background: when they are old, the
+// last known ones are returned at once and the portal is asked meanwhile;
+// only a line never read makes the caller wait for the portal.
 func (c *Cache) Hours(ctx context.Context, portal string, line int) *scenarios.Schedule {
+	if line > 0 {
+		c.mu.Lock()
+		e := c.entries[portal+":"+strconv.Itoa(line)]
+		if e != nil && e.ok && e.reading == nil && !c.opts.Now().Before(e.until) {
+			hours := e.hours
+			e.reading = make(chan struct{})
+			c.mu.Unlock()
+			// bounded by Options.Timeout; the caller's request may end first
+			go c.read(context.WithoutCancel(ctx), e, portal, line)
+			return hours
+		}
+		c.mu.Unlock()
+	}
 	if _, ok := c.Config(ctx, portal, line); !ok {
 		return nil
 	}
