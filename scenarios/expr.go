@@ -216,9 +216,12 @@ type condError struct {
 	Hint string
 }
 
-// condPatch rewrites set(field) into set("field") and records what a
-// condition may not use: loops, builtins, and names of unknown hours and
-// fields in set() and open().
+// condPatch rewrites a condition for the evaluator — reads of fields and
+// variables into calls Vars answers lazily, now.weekday/hour/minute into
+// variables, set(field) into set("field"), x in [short literal list] into
+// comparisons — and records what a condition may not use: loops, builtins,
+// names of unknown hours and fields in set() and open(), and a list after
+// in of the other type.
 type condPatch struct {
 	fields map[string]string
 	hours  map[string]bool
