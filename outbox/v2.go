@@ -21,7 +21,11 @@ func v2Say(ch engine.Channel, a engine.Say) bitrix24.Request {
 	if a.Numbered {
 		text = bitrix24.MenuText(a.Text, a.Buttons, links(a.Links))
 	}
-	return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, bitrix24.V2Message{Text: text, Buttons: a.Buttons, Links: links(a.Links)})
+	m := bitrix24.V2Message{Text: text, Buttons: a.Buttons, Links: links(a.Links)}
+	if att := attach(a); !att.Empty() {
+		m.Attach = att.Blocks() // fields.attach: the same short form as v1's ATTACH
+	}
+	return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, m)
 }
 
 // prepare adds what the v2 bot's calls carry at send time; other modes

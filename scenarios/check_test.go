@@ -49,6 +49,7 @@ var checkCases = []struct {
 	{"remind_idle", []error{ErrRemind}, true},
 	{"hours_utc", []error{ErrHours}, true},
 	{"rich_messages", []error{ErrValue, ErrTemplate, ErrUnknownKey}, false},
+	{"attachments", []error{ErrValue, ErrMissing, ErrUnknownKey, ErrAttachSize}, false},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},
 	{"languages_unlisted", []error{ErrLanguage}, false},
 	{"missing_start", []error{ErrMissing}, false},

@@ -274,9 +274,9 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "greet":
 			st.Greet = d.greet(v, p)
 		case "say":
-			st.Say = d.template(v, p)
+			st.Say, st.SayAttach = d.message(v, p)
 		case "ask":
-			st.Ask = d.template(v, p)
+			st.Ask, st.AskAttach = d.message(v, p)
 		case "retry":
 			st.Retry = d.template(v, p)
 		case "save":

@@ -57,6 +57,7 @@ func TestCommands(t *testing.T) {
 		{name: "test with a broken scenario", args: []string{"test", "testdata/broken.yaml"}, code: 1, contains: "unknown key \"nxet\""},
 		{name: "test coverage", args: []string{"test", "--coverage", "../../examples"}, contains: "coverage:"},
 		{name: "chat transcript", args: []string{"chat", "--client", "Anna", "../../examples/support.yaml"}, stdin: readFile(t, "testdata/chat.input"), golden: "testdata/chat.golden"},
+		{name: "chat attachments", args: []string{"chat", "../../examples/faq.yaml"}, stdin: readFile(t, "testdata/chat-attach.input"), golden: "testdata/chat-attach.golden"},
 		{name: "chat with the clock set", args: []string{"chat", "--at", "2027-01-04T12:00", "../../examples/shop.yaml"}, stdin: readFile(t, "testdata/chat-at.input"), golden: "testdata/chat-at.golden"},
 		{name: "chat broken file", args: []string{"chat", "testdata/broken.yaml"}, code: 1, contains: "unknown answer type"},
 		{name: "graph mermaid", args: []string{"graph", "../../examples/support.yaml"}, contains: "stateDiagram-v2"},
