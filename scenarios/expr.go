@@ -44,9 +44,6 @@ var condWords = []string{VarClient, VarLine, VarLanguage, VarChannel, VarNow, Fu
 type Cond struct {
 	Text string
 	prog *vm.Program
-	// clock, now: the condition reads now.weekday, now.hour or
-	// now.minute; now itself
-	clock, now bool
 }
 
 // Now is the clock a condition sees, in the scenario's time zone.
@@ -70,21 +67,22 @@ type Env struct {
 	LineHours *Schedule
 }
 
-// Vars evaluates the conditions of one scenario in one Env. A Vars comes
-// from a pool with its machine and its variables, which are functions made
-// once per Vars that read its current Env: a condition reads a field, the
-// client, the line, the language or the channel when it gets there, and a
-// step builds nothing up front. Only the clock (now.weekday, now.hour,
-// now.minute) is set per step, when a condition reads it.
+// Vars evaluates the conditions of one scenario in one Env. A compiled
+// condition does not read a variable map: every read of a field, client,
+// line, language, channel or the clock is a function the patch put into
+// the program as a constant, called with the Vars (expr's $env) when the
+// condition gets there, and a comparison of a read with literals (total
+// >= 5000, city == "Москва", now.weekday in ["sat", "sun"]) is one such
+// function that compares in Go. A step builds nothing up front and boxes
+// only the values a condition hands to expr itself. A Vars comes from a
+// pool with its machine.
 type Vars struct {
 	sc  *Scenario
 	env Env
-	m   map[string]any
 	vm  vm.VM
-	// clock: the clock variables are set for env.Time; local is that time
-	// in the scenario's time zone.
-	clock, nowSet bool
-	local         time.Time
+	// local is env.Time in the scenario's time zone, once converted.
+	local    time.Time
+	hasLocal bool
 }
 
 // Vars returns the evaluator of the scenario's conditions in env; Release
@@ -95,28 +93,37 @@ func (s *Scenario) Vars(env Env) *Vars {
 	return v
 }
 
-var varsPool = sync.Pool{New: func() any { return newVars() }}
+var varsPool = sync.Pool{New: func() any { return &Vars{} }}
 
-// The names a compiled condition calls for what Vars reads lazily (the
-// patch rewrites a field total into $num("total"), client into client()).
-const (
-	funcText = "$text"
-	funcNum  = "$num"
-)
-
-func newVars() *Vars {
-	v := &Vars{}
-	v.m = map[string]any{
-		funcText:    func(f string) string { return v.env.Fields[f] },
-		funcNum:     func(f string) float64 { return number(v.env.Fields[f]) },
-		VarClient:   func() string { return v.env.Client },
-		VarLine:     func() int { return v.env.Line },
-		VarLanguage: func() string { return v.env.Language },
-		VarChannel:  func() string { return v.env.Channel },
-		FuncSet:     func(f string) bool { return v.env.Fields[f] != "" },
-		FuncOpen:    func(name string) bool { return v.sc.openAt(name, v.now(), v.env.LineHours) },
+// Test evaluates c; a nil condition is true. A condition that fails at run
+// time (a regular expression on a huge text, say) is false, with the error.
+func (v *Vars) Test(c *Cond) (bool, error) {
+	if c == nil {
+		return true, nil
 	}
-	return v
+	out, err := v.vm.Run(c.prog, v)
+	if err != nil {
+		return false, fmt.Errorf("condition %q: %w", c.Text, err)
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// now is the event's time in the scenario's time zone, converted once.
+func (v *Vars) now() time.Time {
+	if !v.hasLocal {
+		v.local, v.hasLocal = v.env.Time.In(v.sc.loc()), true
+	}
+	return v.local
+}
+
+// Release hands the evaluator back for reuse; v is not used after.
+func (v *Vars) Release() {
+	if v == nil {
+		return
+	}
+	v.sc, v.env, v.local, v.hasLocal = nil, Env{}, time.Time{}, false
+	varsPool.Put(v)
 }
 
 // number is a number field's value: 0 when not collected.
@@ -128,85 +135,62 @@ func number(s string) float64 {
 	return n
 }
 
-// Test evaluates c; a nil condition is true. A condition that fails at run
-// time (a regular expression on a huge text, say) is false, with the error.
-func (v *Vars) Test(c *Cond) (bool, error) {
-	if c == nil {
-		return true, nil
-	}
-	if c.clock && !v.clock {
-		t := v.now()
-		h, mi, _ := t.Clock()
-		// boxed without allocating: the weekday from a table of boxed
-		// names, the hour and minute small integers
-		v.m[nowWeekday], v.m[nowHour], v.m[nowMinute] = weekdayValues[t.Weekday()], h, mi
-		v.clock = true
-	}
-	if c.now && !v.nowSet {
-		t := v.now()
-		v.m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
-		v.nowSet = true
-	}
-	out, err := v.vm.Run(c.prog, v.m)
-	if err != nil {
-		return false, fmt.Errorf("condition %q: %w", c.Text, err)
-	}
-	b, _ := out.(bool)
-	return b, nil
-}
-
-// now is the event's time in the scenario's time zone, converted once.
-func (v *Vars) now() time.Time {
-	if v.local.IsZero() {
-		v.local = v.env.Time.In(v.sc.loc())
-	}
-	return v.local
-}
-
-// Release hands the evaluator back for reuse; v is not used after.
-func (v *Vars) Release() {
-	if v == nil {
-		return
-	}
-	v.sc, v.env, v.clock, v.nowSet, v.local = nil, Env{}, false, false, time.Time{}
-	varsPool.Put(v)
-}
-
-// now.weekday, now.hour and now.minute are read as variables of their own
-// (condPatch rewrites the member access): no reflection to read them.
-const (
-	nowWeekday = VarNow + ".weekday"
-	nowHour    = VarNow + ".hour"
-	nowMinute  = VarNow + ".minute"
-)
+const nowHint = "now has weekday (mon … sun), hour (0–23) and minute: now.weekday, now.hour, now.minute"
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-var weekdayValues = func() (out [7]any) {
-	for i, d := range weekdays {
-		out[i] = d
-	}
-	return out
-}()
-
-// condTypes is the compile-time environment: every name the patched
-// conditions read, with a value of its type (the same as newVars').
-func condTypes() map[string]any {
-	return map[string]any{
-		funcText:    func(string) string { return "" },
-		funcNum:     func(string) float64 { return 0 },
-		VarClient:   func() string { return "" },
-		VarLine:     func() int { return 0 },
-		VarLanguage: func() string { return "" },
-		VarChannel:  func() string { return "" },
-		FuncSet:     func(string) bool { return false },
-		FuncOpen:    func(string) bool { return false },
-		VarNow:      Now{},
-		nowWeekday:  "",
-		nowHour:     0,
-		nowMinute:   0,
-	}
+// read is what one name of a condition reads from the step's values: a
+// text or a number (line, now.hour and now.minute are whole numbers).
+type read struct {
+	name string
+	text func(v *Vars) string  // a text read; nil for a number
+	num  func(v *Vars) float64 // a number read; nil for a text
+	// whole: the number is an int for expr (line, now.hour, now.minute)
+	whole bool
+	// clock: the bare now, valid only before .weekday, .hour or .minute
+	clock bool
 }
+
+// kind is the read's answer type, text or number.
+func (r *read) kind() string {
+	if r.text != nil {
+		return answers.Text
+	}
+	return answers.Number
+}
+
+// node is the call of the read in a patched condition: a constant
+// function of $env, typed so that expr's checker knows the value's type.
+func (r *read) node(at ast.Node) *ast.CallNode {
+	var fn any
+	switch get, num := r.text, r.num; {
+	case r.clock:
+		fn = func(any) Now { return Now{} } // never run: a bare now does not compile
+	case get != nil:
+		fn = func(e any) string { return get(e.(*Vars)) }
+	case r.whole:
+		fn = func(e any) int { return int(num(e.(*Vars))) }
+	default:
+		fn = func(e any) float64 { return num(e.(*Vars)) }
+	}
+	return callOf(at, fn)
+}
+
+// callOf is a call of the constant function fn with $env, at the place
+// of node at.
+func callOf(at ast.Node, fn any) *ast.CallNode {
+	callee := &ast.ConstantNode{Value: fn}
+	env := &ast.IdentifierNode{Value: "$env"}
+	call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{env}}
+	for _, n := range []ast.Node{callee, env, call} {
+		n.SetLocation(at.Location())
+	}
+	return call
+}
+
+// condTypes is the compile-time environment: empty, since the patched
+// conditions read nothing by name (a name left is unknown).
+func condTypes() map[string]any { return map[string]any{} }
 
 // condError is why a condition does not compile: where in its text, what,
 // and a hint.
@@ -216,19 +200,18 @@ type condError struct {
 	Hint string
 }
 
-// condPatch rewrites a condition for the evaluator — reads of fields and
-// variables into calls Vars answers lazily, now.weekday/hour/minute into
-// variables, set(field) into set("field"), x in [short literal list] into
-// comparisons — and records what a condition may not use: loops, builtins,
-// names of unknown hours and fields in set() and open(), and a list after
-// in of the other type.
+// condPatch rewrites a condition for the evaluator (see Vars): names into
+// reads, now.weekday/hour/minute into reads of the clock, set(field) and
+// open(hours) into calls, a read compared with literals into one Go
+// comparison; and records what a condition may not use: loops, builtins,
+// names of unknown hours and fields in set() and open(), a list after in
+// of the other type, and now alone.
 type condPatch struct {
 	fields map[string]string
 	hours  map[string]bool
-	// reads are the nodes that read a name lazily (field total →
-	// $num("total"), client → client()), with the name: set(total) takes
-	// the name back.
-	reads map[ast.Node]string
+	// reads are the nodes that read a name, with what they read: set(total)
+	// takes the name back, a comparison the function.
+	reads map[ast.Node]*read
 	err   *condError
 }
 
@@ -251,152 +234,186 @@ func (p *condPatch) Visit(node *ast.Node) {
 		if n.Operator == ".." || n.Operator == "|" {
 			p.fail(n, fmt.Sprintf("operator %s is not available in conditions", n.Operator), "compare fields with == != < <= > >=, combine with and, or, not")
 		}
-		if n.Operator == "in" {
-			p.inList(node, n)
-		}
+		p.compare(node, n)
 	case *ast.CallNode:
 		p.call(node, n)
 	}
 }
 
-// member rewrites now.weekday, now.hour and now.minute into the
-// variables of those names (see nowWeekday).
-func (p *condPatch) member(node *ast.Node, n *ast.MemberNode) {
-	id, ok := n.Node.(*ast.IdentifierNode)
-	prop, ok2 := n.Property.(*ast.StringNode)
-	if !ok || !ok2 || id.Value != VarNow || n.Method {
-		return
+func (p *condPatch) patchRead(node *ast.Node, at ast.Node, r *read) {
+	call := r.node(at)
+	if p.reads == nil {
+		p.reads = map[ast.Node]*read{}
 	}
-	switch name := VarNow + "." + prop.Value; name {
-	case nowWeekday, nowHour, nowMinute:
-		v := &ast.IdentifierNode{Value: name}
-		v.SetLocation(n.Location())
-		ast.Patch(node, v)
-	}
+	p.reads[call] = r
+	ast.Patch(node, call)
 }
 
-// ident rewrites a read of a field into $text("f") or $num("f"), and of
-// client, line, language and channel into a call: Vars reads them when
-// the condition gets there. The variables win over fields of their names.
+// ident rewrites a read of a field, client, line, language or channel
+// (the variables win over fields of their names), and marks now for
+// member.
 func (p *condPatch) ident(node *ast.Node, n *ast.IdentifierNode) {
-	var call *ast.CallNode
+	r := &read{name: n.Value}
 	switch name := n.Value; {
 	case strings.HasPrefix(name, "$"):
 		p.fail(n, fmt.Sprintf("unknown name %q: not a collected field, variable or function", name), "names are collected fields, "+listOf([]string{VarClient, VarLine, VarLanguage, VarChannel, VarNow})+" and the functions set() and open()")
 		return
-	case name == VarClient || name == VarLine || name == VarLanguage || name == VarChannel:
-		call = &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}}
-	case name == VarNow || name == FuncSet || name == FuncOpen:
-		return
+	case name == VarClient:
+		r.text = func(v *Vars) string { return v.env.Client }
+	case name == VarLanguage:
+		r.text = func(v *Vars) string { return v.env.Language }
+	case name == VarChannel:
+		r.text = func(v *Vars) string { return v.env.Channel }
+	case name == VarLine:
+		r.num, r.whole = func(v *Vars) float64 { return float64(v.env.Line) }, true
+	case name == VarNow:
+		r.clock = true
+	case name == FuncSet || name == FuncOpen:
+		return // call rewrites the call; alone they are unknown
 	default:
 		kind, ok := p.fields[name]
-		if !ok {
+		switch {
+		case !ok:
 			return // unknown: the checker says so, explainCond suggests
+		case kind == answers.Number:
+			r.num = func(v *Vars) float64 { return number(v.env.Fields[name]) }
+		default:
+			r.text = func(v *Vars) string { return v.env.Fields[name] }
 		}
-		fn := funcText
-		if kind == answers.Number {
-			fn = funcNum
-		}
-		arg := &ast.StringNode{Value: name}
-		arg.SetLocation(n.Location())
-		call = &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{arg}}
 	}
-	call.Callee.SetLocation(n.Location())
-	call.SetLocation(n.Location())
-	if p.reads == nil {
-		p.reads = map[ast.Node]string{}
-	}
-	p.reads[call] = n.Value
-	ast.Patch(node, call)
+	p.patchRead(node, n, r)
 }
 
-// maxInList is the longest list inList unrolls.
-const maxInList = 16
+// member rewrites now.weekday, now.hour and now.minute into reads of the
+// clock; another member of now is left to the checker (no such field).
+func (p *condPatch) member(node *ast.Node, n *ast.MemberNode) {
+	r := p.reads[n.Node]
+	prop, ok := n.Property.(*ast.StringNode)
+	if r == nil || !r.clock || !ok || n.Method {
+		return
+	}
+	c := &read{name: VarNow + "." + prop.Value}
+	switch prop.Value {
+	case "weekday":
+		c.text = func(v *Vars) string { return weekdays[v.now().Weekday()] }
+	case "hour":
+		c.num, c.whole = func(v *Vars) float64 { return float64(v.now().Hour()) }, true
+	case "minute":
+		c.num, c.whole = func(v *Vars) float64 { return float64(v.now().Minute()) }, true
+	default:
+		return
+	}
+	p.patchRead(node, n, c)
+}
 
-// inList checks a list after in against the type of what is looked for
-// (a number in a list of texts is an error at load, as it is with ==), and
-// rewrites now.weekday in ["sat", "sun"] into now.weekday == "sat" or
-// now.weekday == "sun": the same test, without the reflection expr's in
-// uses. Only a variable read without a call (now.weekday, now.hour,
-// now.minute) in a short list of literals of its type is rewritten.
-func (p *condPatch) inList(node *ast.Node, n *ast.BinaryNode) {
+// compare rewrites a read compared with a literal (total >= 5000, city ==
+// "Москва") or looked for in a list of literals (now.weekday in ["sat",
+// "sun"]) into one function that reads and compares in Go, and reports a
+// list of the other type (a number among texts is an error at load, as it
+// is with ==). Anything else is left to expr.
+func (p *condPatch) compare(node *ast.Node, n *ast.BinaryNode) {
+	r := p.reads[n.Left]
+	if r == nil || r.clock {
+		return
+	}
+	if n.Operator == "in" {
+		p.inList(node, n, r)
+		return
+	}
+	switch lit := n.Right.(type) {
+	case *ast.StringNode:
+		if r.text == nil {
+			return // the checker reports the mismatch
+		}
+		var fn func(string, string) bool
+		switch n.Operator {
+		case "==":
+			fn = func(a, b string) bool { return a == b }
+		case "!=":
+			fn = func(a, b string) bool { return a != b }
+		default:
+			return
+		}
+		get, want := r.text, lit.Value
+		ast.Patch(node, callOf(n, func(e any) bool { return fn(get(e.(*Vars)), want) }))
+	case *ast.IntegerNode, *ast.FloatNode:
+		want, ok := numberOf(lit)
+		if !ok || r.num == nil {
+			return
+		}
+		var fn func(float64, float64) bool
+		switch n.Operator {
+		case "==":
+			fn = func(a, b float64) bool { return a == b }
+		case "!=":
+			fn = func(a, b float64) bool { return a != b }
+		case "<":
+			fn = func(a, b float64) bool { return a < b }
+		case "<=":
+			fn = func(a, b float64) bool { return a <= b }
+		case ">":
+			fn = func(a, b float64) bool { return a > b }
+		case ">=":
+			fn = func(a, b float64) bool { return a >= b }
+		default:
+			return
+		}
+		get := r.num
+		ast.Patch(node, callOf(n, func(e any) bool { return fn(get(e.(*Vars)), want) }))
+	}
+}
+
+// numberOf is the value of a number literal.
+func numberOf(n ast.Node) (float64, bool) {
+	switch l := n.(type) {
+	case *ast.IntegerNode:
+		return float64(l.Value), true
+	case *ast.FloatNode:
+		return l.Value, true
+	}
+	return 0, false
+}
+
+// inList is compare for in: a list of literals of the read's type.
+func (p *condPatch) inList(node *ast.Node, n *ast.BinaryNode, r *read) {
 	list, ok := n.Right.(*ast.ArrayNode)
 	if !ok || len(list.Nodes) == 0 {
 		return
 	}
-	kind := p.kindOf(n.Left)
-	if kind == "" {
-		return
-	}
+	texts := map[string]bool{}
+	var nums []float64
 	for _, e := range list.Nodes {
-		var lit string
-		switch e.(type) {
+		lit := answers.Number
+		switch l := e.(type) {
 		case *ast.StringNode:
 			lit = answers.Text
+			texts[l.Value] = true
 		case *ast.IntegerNode, *ast.FloatNode:
-			lit = answers.Number
+			x, _ := numberOf(l)
+			nums = append(nums, x)
 		default:
 			return
 		}
-		if lit != kind {
-			p.fail(e, fmt.Sprintf("%s is a %s, the list has a %s", p.nameOf(n.Left), typeWord(kind), typeWord(lit)),
+		if lit != r.kind() {
+			p.fail(e, fmt.Sprintf("%s is a %s, the list has a %s", r.name, typeWord(r.kind()), typeWord(lit)),
 				`a number is looked for among numbers (now.hour in [9, 10]), a text among texts (now.weekday in ["sat", "sun"])`)
 			return
 		}
 	}
-	id, ok := n.Left.(*ast.IdentifierNode)
-	if !ok || len(list.Nodes) > maxInList {
+	if get := r.text; get != nil {
+		ast.Patch(node, callOf(n, func(e any) bool { return texts[get(e.(*Vars))] }))
 		return
 	}
-	var out ast.Node
-	for _, e := range list.Nodes {
-		left := &ast.IdentifierNode{Value: id.Value}
-		left.SetLocation(id.Location())
-		eq := &ast.BinaryNode{Operator: "==", Left: left, Right: e}
-		eq.SetLocation(n.Location())
-		if out == nil {
-			out = eq
-			continue
+	get := r.num
+	ast.Patch(node, callOf(n, func(e any) bool {
+		x := get(e.(*Vars))
+		for _, want := range nums {
+			if x == want {
+				return true
+			}
 		}
-		or := &ast.BinaryNode{Operator: "or", Left: out, Right: eq}
-		or.SetLocation(n.Location())
-		out = or
-	}
-	ast.Patch(node, out)
-}
-
-// kindOf is the answer type (text or number) of a read of a name, "" for
-// anything else.
-func (p *condPatch) kindOf(n ast.Node) string {
-	if id, ok := n.(*ast.IdentifierNode); ok {
-		switch id.Value {
-		case nowWeekday:
-			return answers.Text
-		case nowHour, nowMinute:
-			return answers.Number
-		}
-		return ""
-	}
-	name, ok := p.reads[n]
-	switch {
-	case !ok:
-		return ""
-	case name == VarLine:
-		return answers.Number
-	case name == VarClient || name == VarLanguage || name == VarChannel:
-		return answers.Text
-	case p.fields[name] == answers.Number:
-		return answers.Number
-	}
-	return answers.Text
-}
-
-// nameOf is the name a read reads, as the author wrote it.
-func (p *condPatch) nameOf(n ast.Node) string {
-	if id, ok := n.(*ast.IdentifierNode); ok {
-		return id.Value
-	}
-	return p.reads[n]
+		return false
+	}))
 }
 
 func typeWord(kind string) string {
@@ -406,21 +423,7 @@ func typeWord(kind string) string {
 	return "text"
 }
 
-// clockUse is what of the clock a compiled condition reads.
-type clockUse struct{ fields, now bool }
-
-// Visit implements ast.Visitor.
-func (u *clockUse) Visit(node *ast.Node) {
-	if n, ok := (*node).(*ast.IdentifierNode); ok {
-		switch n.Value {
-		case nowWeekday, nowHour, nowMinute:
-			u.fields = true
-		case VarNow:
-			u.now = true
-		}
-	}
-}
-
+// call rewrites set(field) and open(hours) into calls that answer them.
 func (p *condPatch) call(node *ast.Node, n *ast.CallNode) {
 	id, ok := n.Callee.(*ast.IdentifierNode)
 	if !ok || (id.Value != FuncSet && id.Value != FuncOpen) {
@@ -437,28 +440,46 @@ func (p *condPatch) call(node *ast.Node, n *ast.CallNode) {
 	case *ast.StringNode:
 		name = a.Value
 	default:
-		read, ok := p.reads[a]
+		r, ok := p.reads[a]
 		if !ok {
 			p.fail(n.Arguments[0], fmt.Sprintf("%s() takes a name", id.Value), fmt.Sprintf("write %s(NAME)", id.Value))
 			return
 		}
-		name = read
-	}
-	if _, ok := n.Arguments[0].(*ast.StringNode); !ok {
-		s := &ast.StringNode{Value: name}
-		s.SetLocation(n.Arguments[0].Location())
-		ast.Patch(&n.Arguments[0], s)
+		name = r.name
 	}
 	if id.Value == FuncSet {
 		if _, ok := p.fields[name]; !ok && name != ClientField {
 			p.fail(n.Arguments[0], fmt.Sprintf("set(%s): no state collects %s", name, name), nameHint(name, keysOf(p.fields), "collect it with save: or set: first"))
+			return
 		}
+		if name == ClientField {
+			ast.Patch(node, callOf(n, func(e any) bool { return e.(*Vars).env.Client != "" }))
+			return
+		}
+		ast.Patch(node, callOf(n, func(e any) bool { return e.(*Vars).env.Fields[name] != "" }))
 		return
 	}
 	if !p.hours[name] {
 		p.fail(n.Arguments[0], fmt.Sprintf("open(%q): no such hours", name), nameHint(name, keysOf(p.hours), "define it under hours:"))
+		return
 	}
-	_ = node
+	ast.Patch(node, callOf(n, func(e any) bool {
+		v := e.(*Vars)
+		return v.sc.openAt(name, v.now(), v.env.LineHours)
+	}))
+}
+
+// bareNow finds a now left alone in a compiled condition.
+type bareNow struct {
+	reads map[ast.Node]*read
+	at    ast.Node
+}
+
+// Visit implements ast.Visitor.
+func (b *bareNow) Visit(node *ast.Node) {
+	if r := b.reads[*node]; r != nil && r.clock && b.at == nil {
+		b.at = *node
+	}
 }
 
 func keysOf[V any](m map[string]V) []string {
@@ -492,10 +513,14 @@ func compileCond(text string, fields map[string]string, hours map[string]bool) (
 	if err != nil {
 		return nil, explainCond(text, err, fields)
 	}
-	var u clockUse
+	b := bareNow{reads: p.reads}
 	root := prog.Node()
-	ast.Walk(&root, &u)
-	return &Cond{Text: text, prog: prog, clock: u.fields, now: u.now}, nil
+	ast.Walk(&root, &b)
+	if b.at != nil {
+		return nil, &condError{Off: b.at.Location().From, Msg: "now alone is not a value",
+			Hint: nowHint}
+	}
+	return &Cond{Text: text, prog: prog}, nil
 }
 
 // explainCond turns an expr error into a message and a hint in the
@@ -513,6 +538,9 @@ func explainCond(text string, err error, fields map[string]string) *condError {
 		name := strings.TrimPrefix(msg, "unknown name ")
 		ce.Msg = fmt.Sprintf("unknown name %q: not a collected field, variable or function", name)
 		ce.Hint = nameHint(name, known, "names are collected fields, "+listOf([]string{VarClient, VarLine, VarLanguage, VarChannel, VarNow})+" and the functions set() and open()")
+	case strings.Contains(msg, "scenarios.Now") && !strings.Contains(msg, "has no field "):
+		ce.Msg = "now alone is not a value"
+		ce.Hint = nowHint
 	case strings.Contains(msg, "mismatched types"):
 		ce.Msg = strings.NewReplacer("float64", "number", "string", "text", "int", "number", "bool", "yes/no").Replace(msg)
 		ce.Hint = `a number field compares with numbers (total >= 5000), a text with texts (city == "Москва")`
@@ -527,7 +555,7 @@ func explainCond(text string, err error, fields map[string]string) *condError {
 		ce.Msg = "the condition is not a yes/no question: " + strings.NewReplacer("float64", "a number", "string", "a text").Replace(msg)
 		ce.Hint = `compare it, e.g. total > 0 or city != ""`
 	case strings.Contains(msg, "has no field "):
-		ce.Hint = "now has weekday (mon … sun), hour (0–23) and minute"
+		ce.Hint = nowHint
 	}
 	return ce
 }

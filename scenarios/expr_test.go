@@ -73,7 +73,14 @@ func TestConditionValues(t *testing.T) {
 		{`now.weekday not in ["mon", "tue"]`, empty, false},
 		{`now.hour in [12, 13]`, full, true},
 		{`now["weekday"] == "tue"`, empty, true},
-		{`now == now`, full, true},
+		{`5000 < total and total != 5000`, full, true}, // left to expr: the literal first
+		{`total in [1, 5000.5]`, full, true},
+		{`line in [2, 3] and line != 4 and line >= 3`, full, true},
+		{`client != "Anna"`, full, false},
+		{`set(client) and not set(client)`, full, false},
+		{`now.hour >= 13 and now.hour < 14 and now.minute in [30]`, full, true},
+		{`city in ["Москва", "Казань"] and language in ["ru"]`, full, true},
+		{`channel contains "bot" and city endsWith "ва"`, full, true},
 		{`open("shop")`, full, false},                                               // Saturday
 		{`open("shop")`, empty, true},                                               // Tuesday 13:30
 		{`open("shop")`, Env{Time: closed}, false},                                  // a closed date
