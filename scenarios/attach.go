@@ -144,3 +144,13 @@ func (a Attachment) notes(out []string) []string {
 	}
 	return out
 }
+
+// notRich reports {text, image, file} where only a text (or a map of
+// languages) goes: retry:, remind.say, greet:, a note, a button's text.
+func (d *decoder) notRich(v *yaml.Node, p string) val[*Template] {
+	n := len(d.problems)
+	key := p[strings.LastIndexAny(p, ".]")+1:]
+	d.errorf(v, p, ErrValue, "write the text itself here and put the image or file on the state's say: or ask:",
+		"%s takes a text (or a map of languages), not {text, image, file}: only say: and ask: carry images and files", key)
+	return mark[*Template](d, v, n, nil)
+}

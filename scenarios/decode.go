@@ -238,6 +238,9 @@ func (d *decoder) states(v *yaml.Node, p string, def *scenarioDef) val[[]*stateD
 // template decodes a text with {{field}} placeholders, or a map of
 // languages to such texts.
 func (d *decoder) template(v *yaml.Node, p string) val[*Template] {
+	if richMessage(d.resolve(v)) {
+		return d.notRich(v, p) // attach.go: only say: and ask: carry images and files
+	}
 	if d.textMap(v) {
 		return d.translatedTemplate(v, p)
 	}
@@ -303,6 +306,10 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 			st.Validate = d.textVal(v, p)
 		case "options":
 			st.Options, st.OptionsTr = d.options(v, p)
+		case "accept":
+			st.Accept = d.accept(v, p)
+		case "max_size":
+			st.MaxSize = d.maxSize(v, p)
 		case "retries":
 			st.Retries = d.intVal(v, p, 0)
 		case "on_fail":

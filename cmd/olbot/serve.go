@@ -109,9 +109,13 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		}
 	} else if cfg.AppClientID != "" {
 		// a local application's imbot.v2 bots registered in fetch mode
-		// (--events fetch, now or at an earlier start) are polled
+		// (--events fetch, now or at an earlier start) are polled, and
+		// their rejected events listed
+		apps := newAppPollers(cfg, store, log)
+		rejected = apps
 		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
-			return server.WorkerFunc(newAppPollers(cfg, store, proc, ob, reg, log).Run), nil
+			apps.bind(proc, ob, reg)
+			return server.WorkerFunc(apps.Run), nil
 		}
 	}
 	srv, ob, err := wire(server.Config{
@@ -242,6 +246,7 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: log}))
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
+	reg.MustRegister(book.Collector())
 	sweep := retention.New(store, rcfg, ob.Portals(), log, nil)
 	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }), server.WorkerFunc(sweep.Run),
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs
