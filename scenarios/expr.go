@@ -554,8 +554,11 @@ func explainCond(text string, err error, fields map[string]string) *condError {
 	case strings.HasPrefix(msg, "expected bool"):
 		ce.Msg = "the condition is not a yes/no question: " + strings.NewReplacer("float64", "a number", "string", "a text").Replace(msg)
 		ce.Hint = `compare it, e.g. total > 0 or city != ""`
-	case strings.Contains(msg, "has no field "):
+	case strings.Contains(msg, "has no field ") && strings.Contains(msg, "scenarios.Now"):
+		ce.Msg = strings.Replace(msg, "type scenarios.Now", "now", 1)
 		ce.Hint = nowHint
+	case strings.Contains(msg, "has no field "):
+		ce.Hint = "a field is a text or a number: it has no parts; compare it as a whole, e.g. city == \"Москва\""
 	}
 	return ce
 }
