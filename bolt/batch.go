@@ -23,6 +23,8 @@ type batcher struct {
 	db    *bbolt.DB
 	delay time.Duration
 	size  int
+	// runner, when set, runs each batch instead of run (the commit log)
+	runner func(b *batcher, batch []*request)
 
 	mu    sync.Mutex
 	queue []*request
@@ -34,6 +36,7 @@ type batcher struct {
 
 type request struct {
 	fn   func(*bbolt.Tx) error
+	lc   *logCommit // a Commit that may go to the commit log instead of fn
 	done chan error // capacity 1
 }
 
@@ -55,7 +58,13 @@ func newBatcher(db *bbolt.DB, delay time.Duration, size int) *batcher {
 // a fresh transaction: when a function in the batch fails, the transaction
 // is rolled back and the others run again without it.
 func (b *batcher) do(fn func(*bbolt.Tx) error) error {
-	r := &request{fn: fn, done: make(chan error, 1)}
+	return b.doLogged(fn, nil)
+}
+
+// doLogged is do for a Commit, which the runner may append to the log
+// instead of running fn.
+func (b *batcher) doLogged(fn func(*bbolt.Tx) error, lc *logCommit) error {
+	r := &request{fn: fn, lc: lc, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	b.mu.Unlock()
@@ -104,7 +113,11 @@ func (b *batcher) loop() {
 			idle = true
 			continue
 		}
-		b.run(batch)
+		if b.runner != nil {
+			b.runner(b, batch)
+		} else {
+			b.run(batch)
+		}
 		idle = b.queued() == 0
 	}
 }
