@@ -138,8 +138,9 @@ func decodeLogPayload(p []byte) (logEntry, error) {
 }
 
 type logDecoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	scratch [binary.MaxVarintLen64]byte
 }
 
 func (d *logDecoder) fail() {
@@ -149,9 +150,11 @@ func (d *logDecoder) fail() {
 	d.b = nil
 }
 
+// uvarint and varint take only the shortest encoding of a number, so that
+// a record has one encoding.
 func (d *logDecoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != len(binary.AppendUvarint(d.scratch[:0], v)) {
 		d.fail()
 		return 0
 	}
@@ -161,7 +164,7 @@ func (d *logDecoder) uvarint() uint64 {
 
 func (d *logDecoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != len(binary.AppendVarint(d.scratch[:0], v)) {
 		d.fail()
 		return 0
 	}
