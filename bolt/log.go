@@ -16,7 +16,7 @@ import (
 	"github.com/olbot/olbot/engine"
 )
 
-// The commit log (Options.Log). A group of commits is one append to the
+// The commit log (on unless Options.NoLog). A group of commits is one append to the
 // log file and one fdatasync, and each commit is answered after that: it
 // is durable then. The B-tree gets the commits later, many groups in one
 // bbolt transaction, from a goroutine of its own (apply): until then the
@@ -340,6 +340,7 @@ func (s *Store) appendCommits(batch []*request) {
 		return
 	}
 	l.off += int64(len(buf))
+	s.appends++
 	s.ovMu.Lock()
 	for _, e := range accepted {
 		s.ov[e.key] = &ovEntry{seq: e.seq, meta: e.nw, rec: e.rec}

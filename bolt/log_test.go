@@ -18,7 +18,7 @@ import (
 
 // unapplied keeps commits in the log: the background apply waits an hour,
 // so only a read that needs bbolt (or Close) applies them.
-var unapplied = Options{Log: true, ApplyDelay: time.Hour}
+var unapplied = Options{ApplyDelay: time.Hour}
 
 // crashImage copies the store's files as a process killed at this moment
 // leaves them (everything written is in the page cache) into a new folder
@@ -145,7 +145,7 @@ func TestLogCrashBeforeApply(t *testing.T) {
 	s.Close()
 
 	for round := range 2 { // and again: a second open applies nothing twice
-		r := mustOpen(t, img, Options{Log: true})
+		r := mustOpen(t, img, Options{})
 		want(t, r, "api:a", 2, "ask_email", "a1", "a2")
 		want(t, r, "b24:p:1", 1, "done", "b1")
 		if n, err := r.Cursor(ctx, cur.Key); err != nil || n != 7 {
@@ -209,7 +209,7 @@ func TestLogTornRecord(t *testing.T) {
 			if err := os.WriteFile(logPath(db), tc.log(), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r := mustOpen(t, db, Options{Log: true})
+			r := mustOpen(t, db, Options{})
 			want(t, r, "api:a", 1, "one")
 			want(t, r, "api:b", 1, "one")
 			if _, err := r.Dialog(t.Context(), "api:c"); !errors.Is(err, engine.ErrNotFound) {
@@ -219,7 +219,7 @@ func TestLogTornRecord(t *testing.T) {
 			step(t, r, "api:a", 2, "two")
 			img2 := crashImage(t, r)
 			r.Close()
-			r = mustOpen(t, img2, Options{Log: true})
+			r = mustOpen(t, img2, Options{})
 			defer r.Close()
 			want(t, r, "api:c", 1, "again")
 			want(t, r, "api:a", 2, "two")
@@ -244,7 +244,7 @@ func copyFile(t *testing.T, from, to string) {
 // checkpoint's apply (before the log started over) applies nothing twice.
 func TestLogCheckpoint(t *testing.T) {
 	const dialogs, rounds = 8, 40
-	s := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{Log: true, LogSize: 4096, ApplyDelay: time.Hour})
+	s := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{LogSize: 4096, ApplyDelay: time.Hour})
 	restarts := 0
 	prev := s.log.off
 	for r := 1; r <= rounds; r++ {
@@ -285,7 +285,7 @@ func TestLogCheckpoint(t *testing.T) {
 	imgApplied := crashImage(t, s)
 	s.Close()
 	for _, p := range []string{img, imgApplied} {
-		r := mustOpen(t, p, Options{Log: true})
+		r := mustOpen(t, p, Options{})
 		for d := range dialogs {
 			want(t, r, fmt.Sprintf("api:%d", d), rounds, fmt.Sprint("s", rounds), calls(rounds)...)
 		}
@@ -309,7 +309,7 @@ func TestLogEraseStaysErased(t *testing.T) {
 	step(t, s, "api:keep", 2, "two") // logged after the erase
 	img := crashImage(t, s)
 	s.Close()
-	r := mustOpen(t, img, Options{Log: true})
+	r := mustOpen(t, img, Options{})
 	defer r.Close()
 	if d, err := r.Dialog(ctx, "b24:p:1"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("erased dialog is back after a crash: %+v, %v", d, err)
@@ -333,19 +333,19 @@ func TestLogOfAnotherCopy(t *testing.T) {
 	step(t, a, "api:a", 2, "two") // seq 2: past what b's file applied
 	img := crashImage(t, a)
 	a.Close()
-	b := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{Log: true})
+	b := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{})
 	step(t, b, "api:b", 1, "one")
 	b.Close()
 	copyFile(t, b.path, img) // "restore" b's file beside a's log
 
-	_, err := Open(img, Options{Log: true})
+	_, err := Open(img, Options{})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "remove "+logPath(img)) {
 		t.Fatalf("Open = %v, want ErrCorrupt naming the log to remove", err)
 	}
 	if err := os.Remove(logPath(img)); err != nil {
 		t.Fatal(err)
 	}
-	r := mustOpen(t, img, Options{Log: true})
+	r := mustOpen(t, img, Options{})
 	defer r.Close()
 	want(t, r, "api:b", 1, "one")
 	if _, err := r.Dialog(t.Context(), "api:a"); !errors.Is(err, engine.ErrNotFound) {
@@ -375,7 +375,7 @@ func TestLogFailedAppend(t *testing.T) {
 	step(t, s, "api:a", 2, "two")
 	img := crashImage(t, s)
 	s.Close()
-	r := mustOpen(t, img, Options{Log: true})
+	r := mustOpen(t, img, Options{})
 	defer r.Close()
 	want(t, r, "api:a", 2, "two")
 }
@@ -482,7 +482,7 @@ func TestLogBackup(t *testing.T) {
 	if err := Verify(restored); err != nil {
 		t.Fatal(err)
 	}
-	for _, opts := range []Options{{Log: true}, {}} {
+	for _, opts := range []Options{{}, {NoLog: true}} {
 		r := mustOpen(t, restored, opts)
 		want(t, r, "api:a", 2, "two", "m1")
 		r.Close()
@@ -495,8 +495,8 @@ func TestLogBackup(t *testing.T) {
 // cursor; a portal install) opens with the log and without it, reads as
 // it was written, and takes commits.
 func TestOldFile(t *testing.T) {
-	for _, opts := range []Options{{Log: true}, {}} {
-		t.Run(fmt.Sprint("log=", opts.Log), func(t *testing.T) {
+	for _, opts := range []Options{{}, {NoLog: true}} {
+		t.Run(fmt.Sprint("log=", !opts.NoLog), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "olbot.db")
 			copyFile(t, "testdata/main-2026-12-02.db", path)
 			s := mustOpen(t, path, opts)

@@ -54,10 +54,11 @@ type Options struct {
 	BatchDelay time.Duration
 	// BatchSize is the most writes one transaction takes. Default 1000.
 	BatchSize int
-	// Log turns the commit log on (see log.go): a group of commits is one
-	// append and one fdatasync of the file beside the store (PATH-log),
-	// applied to the B-tree in the background.
-	Log bool
+	// NoLog turns the commit log off (see log.go): every write is a bbolt
+	// transaction of its own group. With the log (the default) a group of
+	// commits is one append and one fdatasync of the file beside the store
+	// (PATH-log), applied to the B-tree in the background.
+	NoLog bool
 	// LogSize is how long the commit log grows before a checkpoint starts
 	// it over. Default DefaultLogSize.
 	LogSize int64
@@ -119,7 +120,7 @@ type Store struct {
 
 	pending, parked atomic.Int64 // outbox depth
 
-	// The commit log (nil when Options.Log is off). seq is the last seq
+	// The commit log (nil with Options.NoLog). seq is the last seq
 	// given to a record (the writer goroutine's). ov holds the newest
 	// record of each dialog committed but not yet applied to bbolt, pend
 	// the commits to apply, in log order; both under ovMu. applyMu is held
@@ -134,6 +135,7 @@ type Store struct {
 	applyWake chan struct{}
 	applyStop chan struct{}
 	applyDone chan struct{}
+	appends   int // appends to the log so far (tests)
 }
 
 type lease struct {
@@ -174,7 +176,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	if opts.Log {
+	if !opts.NoLog {
 		l, last, err := s.openLog(opts.LogSize)
 		if err != nil {
 			db.Close()
