@@ -142,10 +142,21 @@ func (b *batcher) gather() {
 
 // run commits the batch in one transaction. A function that fails gets its
 // error, and the transaction runs again without it.
-func (b *batcher) run(batch []*request) {
+func (b *batcher) run(batch []*request) { b.runAfter(batch, nil) }
+
+// runAfter is run with first, when not nil, run at the start of every
+// attempt's transaction (the commit log's pending commits); an error of
+// first fails the whole batch. It reports whether a transaction with
+// first committed.
+func (b *batcher) runAfter(batch []*request, first func(*bbolt.Tx) error) (committed bool) {
 	for len(batch) > 0 {
 		failed, ferr := -1, error(nil)
 		err := b.db.Update(func(tx *bbolt.Tx) error {
+			if first != nil {
+				if err := first(tx); err != nil {
+					return err
+				}
+			}
 			for i, r := range batch {
 				if err := safely(r.fn, tx); err != nil {
 					failed, ferr = i, err
@@ -162,8 +173,9 @@ func (b *batcher) run(batch []*request) {
 		for _, r := range batch {
 			r.done <- err
 		}
-		return
+		return err == nil
 	}
+	return false
 }
 
 func safely(fn func(*bbolt.Tx) error, tx *bbolt.Tx) (err error) {

@@ -215,13 +215,14 @@ func (s *Store) runBatch(b *batcher, batch []*request) {
 	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	if err := s.applyLocked(); err != nil {
-		for _, r := range batch {
-			r.done <- err
-		}
+	pend := s.waiting()
+	if len(pend) == 0 {
+		b.run(batch)
 		return
 	}
-	b.run(batch)
+	if b.runAfter(batch, func(tx *bbolt.Tx) error { return applyTx(tx, pend) }) {
+		s.applied(pend)
+	}
 }
 
 // appendCommits checks each commit's PrevRev against the newest record
@@ -409,46 +410,59 @@ func (s *Store) catchUp() error {
 	return s.applyLocked()
 }
 
+// waiting returns the commits waiting to be applied, in log order.
+func (s *Store) waiting() []*pendEntry {
+	s.ovMu.RLock()
+	defer s.ovMu.RUnlock()
+	return s.pend
+}
+
 // applyLocked writes the pending commits into bbolt in one transaction.
 // The caller holds applyMu.
 func (s *Store) applyLocked() error {
-	s.ovMu.RLock()
-	batch := s.pend
-	s.ovMu.RUnlock()
+	batch := s.waiting()
 	if len(batch) == 0 {
 		return nil
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := txBuckets(tx)
-		kv := tx.Bucket(bucketKV)
-		for _, e := range batch {
-			var res commitResult
-			if err := writeCommit(b, e.key, e.old, e.nw, e.rec, e.calls, &res); err != nil {
-				return fmt.Errorf("apply commit of %q: %w", e.key, err)
-			}
-			if e.cursor != nil {
-				if err := raiseCursor(kv, e.cursor.Key, e.cursor.Value); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keyLogApplied, u64(batch[len(batch)-1].seq))
-	})
-	if err != nil {
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return applyTx(tx, batch) }); err != nil {
 		err = fmt.Errorf("store %s: apply the commit log: %w", s.path, err)
 		s.applyErr.Store(&err)
 		return err
 	}
+	s.applied(batch)
+	return nil
+}
+
+// applyTx writes logged commits into bbolt.
+func applyTx(tx *bbolt.Tx, batch []*pendEntry) error {
+	b := txBuckets(tx)
+	kv := tx.Bucket(bucketKV)
+	for _, e := range batch {
+		var res commitResult
+		if err := writeCommit(b, e.key, e.old, e.nw, e.rec, e.calls, &res); err != nil {
+			return fmt.Errorf("apply commit of %q: %w", e.key, err)
+		}
+		if e.cursor != nil {
+			if err := raiseCursor(kv, e.cursor.Key, e.cursor.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keyLogApplied, u64(batch[len(batch)-1].seq))
+}
+
+// applied drops the commits that bbolt now holds from the pending list and
+// the index of the log's tail. The caller holds applyMu.
+func (s *Store) applied(batch []*pendEntry) {
 	s.applyErr.Store(nil)
 	s.ovMu.Lock()
+	defer s.ovMu.Unlock()
 	s.pend = slices.Clone(s.pend[len(batch):])
 	for _, e := range batch {
 		if o := s.ov[e.key]; o != nil && o.seq == e.seq {
 			delete(s.ov, e.key)
 		}
 	}
-	s.ovMu.Unlock()
-	return nil
 }
 
 // applyFailure is the error of the last apply when it failed.
