@@ -39,6 +39,10 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, size func(int64)) (int6
 		n, err = tx.WriteTo(ctxWriter{ctx, w})
 		return err
 	})
+	if err == nil && s.log != nil {
+		// the copy keeps the log's id: the live log goes on under a new one
+		err = s.renewLogID()
+	}
 	if err != nil {
 		return n, fmt.Errorf("back up store %s: %w", s.path, err)
 	}

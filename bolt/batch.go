@@ -35,9 +35,12 @@ type batcher struct {
 }
 
 type request struct {
-	fn   func(*bbolt.Tx) error
-	lc   *logCommit // a Commit that may go to the commit log instead of fn
-	done chan error // capacity 1
+	fn func(*bbolt.Tx) error
+	lc *logCommit // a Commit that may go to the commit log instead of fn
+	// newLogID: fn writes it into bbolt; once that committed, the commit
+	// log starts over under it
+	newLogID []byte
+	done     chan error // capacity 1
 }
 
 func newBatcher(db *bbolt.DB, delay time.Duration, size int) *batcher {
@@ -64,7 +67,11 @@ func (b *batcher) do(fn func(*bbolt.Tx) error) error {
 // doLogged is do for a Commit, which the runner may append to the log
 // instead of running fn.
 func (b *batcher) doLogged(fn func(*bbolt.Tx) error, lc *logCommit) error {
-	r := &request{fn: fn, lc: lc, done: make(chan error, 1)}
+	return b.send(&request{fn: fn, lc: lc, done: make(chan error, 1)})
+}
+
+// send queues r and waits for its outcome.
+func (b *batcher) send(r *request) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	b.mu.Unlock()

@@ -216,13 +216,56 @@ func (s *Store) runBatch(b *batcher, batch []*request) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	pend := s.waiting()
-	if len(pend) == 0 {
-		b.run(batch)
-		return
+	var first func(*bbolt.Tx) error
+	if len(pend) > 0 {
+		first = func(tx *bbolt.Tx) error { return applyTx(tx, pend) }
 	}
-	if b.runAfter(batch, func(tx *bbolt.Tx) error { return applyTx(tx, pend) }) {
+	var newID []byte
+	for _, r := range batch {
+		if r.newLogID != nil {
+			newID = r.newLogID
+		}
+	}
+	committed := b.runAfter(batch, first) // (it reuses batch's array)
+	if committed && len(pend) > 0 {
 		s.applied(pend)
 	}
+	if committed && newID != nil {
+		// bbolt names the new id and holds every logged step: start the
+		// log over under it before anything more is appended
+		if err := s.log.restart(newID); err != nil {
+			err = fmt.Errorf("store %s: %w", s.path, err)
+			s.logErr.Store(&err)
+		}
+	}
+}
+
+// restart starts the log over, empty, under a new id.
+func (l *commitLog) restart(id []byte) error {
+	if _, err := l.f.WriteAt(append([]byte(logMagic), id...), 0); err != nil {
+		return fmt.Errorf("write commit log %s: %w", l.path, err)
+	}
+	if err := fdatasync(l.f); err != nil {
+		return fmt.Errorf("sync commit log %s: %w", l.path, err)
+	}
+	l.off = logHeaderSize
+	return nil
+}
+
+// renewLogID gives the log a new id, in bbolt and in the log's header,
+// with every logged step applied. Backup calls it (holding closing) once
+// its copy is written: the copy then names an id that the live log no
+// longer has, so that the live log of a killed server is not applied to
+// the copy restored over its file.
+func (s *Store) renewLogID() error {
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	r := &request{
+		fn:       func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyLogID, id) },
+		newLogID: id,
+		done:     make(chan error, 1),
+	}
+	return s.batch.send(r)
 }
 
 // appendCommits checks each commit's PrevRev against the newest record
@@ -243,6 +286,10 @@ func (s *Store) appendCommits(batch []*request) {
 	}
 	if err := s.applyFailure(); err != nil {
 		fail(err) // the B-tree refuses writes: so does the store, until an apply succeeds
+		return
+	}
+	if p := s.logErr.Load(); p != nil {
+		fail(*p) // the log could not start over: nothing more goes into it
 		return
 	}
 
@@ -506,6 +553,14 @@ func (s *Store) closeLog() error {
 	close(s.applyStop)
 	<-s.applyDone
 	err := s.catchUp()
+	if err == nil { // every step is in bbolt: the log is empty, and a backup may be copied over the file
+		if err = s.log.f.Truncate(logHeaderSize); err == nil {
+			err = fdatasync(s.log.f)
+		}
+		if err != nil {
+			err = fmt.Errorf("empty commit log %s: %w", s.log.path, err)
+		}
+	}
 	if cerr := s.log.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close commit log %s: %w", s.log.path, cerr)
 	}

@@ -543,3 +543,50 @@ func TestOldFile(t *testing.T) {
 		})
 	}
 }
+
+// TestLogRestore: a backup copied over the file of a server that stopped
+// cleanly opens as it is (Close leaves the log empty); over the file of a
+// killed server, whose log holds steps made after the backup, Open refuses
+// until the log is removed, and never applies those steps to the copy.
+func TestLogRestore(t *testing.T) {
+	for _, killed := range []bool{false, true} {
+		t.Run(fmt.Sprint("killed=", killed), func(t *testing.T) {
+			s := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), unapplied)
+			step(t, s, "api:a", 1, "one")
+			var buf bytes.Buffer
+			if _, err := s.Backup(t.Context(), &buf, nil); err != nil {
+				t.Fatal(err)
+			}
+			step(t, s, "api:a", 2, "after the backup")
+			step(t, s, "api:b", 1, "after the backup")
+			path := s.path
+			if killed {
+				path = crashImage(t, s)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := os.Stat(logPath(s.path)); err != nil || st.Size() != logHeaderSize {
+				t.Fatalf("log after Close: %v, %v; want its header only", st, err)
+			}
+			if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil { // the restore
+				t.Fatal(err)
+			}
+			if killed {
+				_, err := Open(path, Options{})
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "remove "+logPath(path)) {
+					t.Fatalf("Open over a killed server's log = %v, want ErrCorrupt naming the log", err)
+				}
+				if err := os.Remove(logPath(path)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := mustOpen(t, path, Options{})
+			defer r.Close()
+			want(t, r, "api:a", 1, "one")
+			if _, err := r.Dialog(t.Context(), "api:b"); !errors.Is(err, engine.ErrNotFound) {
+				t.Fatalf("a step after the backup reached the restored copy: %v", err)
+			}
+		})
+	}
+}

@@ -132,6 +132,7 @@ type Store struct {
 	pend      []*pendEntry
 	applyMu   sync.Mutex
 	applyErr  atomic.Pointer[error]
+	logErr    atomic.Pointer[error] // the log could not start over (renewLogID)
 	applyWake chan struct{}
 	applyStop chan struct{}
 	applyDone chan struct{}
