@@ -96,6 +96,8 @@ type Message struct {
 	// SkipConnector: the message stays in Bitrix24 — the operator sees it,
 	// the client's channel does not get it (SKIP_CONNECTOR=Y).
 	SkipConnector bool
+	// Attach is the message's image and file, sent as ATTACH blocks.
+	Attach Attachment
 }
 
 // MessageAddRequest builds imbot.message.add. Buttons become a KEYBOARD of
@@ -128,6 +130,9 @@ func MessageRequest(dialogID string, botID int, m Message) Request {
 			kb["BOT_ID"] = botID
 		}
 		p["KEYBOARD"] = kb
+	}
+	if !m.Attach.Empty() {
+		p["ATTACH"] = m.Attach.Blocks()
 	}
 	if m.SkipConnector {
 		p["SKIP_CONNECTOR"] = "Y"

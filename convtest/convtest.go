@@ -113,6 +113,7 @@ type run struct {
 	actions []engine.Action // since the last input
 	msgs    []string        // bot message texts since the last input, not yet checked
 	buttons [][]string
+	attach  []attachment // each message's image and file, beside msgs
 	client  string
 	line    int
 	lang    string // the line's language, from start: {language: …}
@@ -286,7 +287,7 @@ func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
 	cov.add(r.sc, res.Moves)
 	r.d = res.Dialog
 	if fresh {
-		r.actions, r.msgs, r.buttons = nil, nil, nil
+		r.actions, r.msgs, r.buttons, r.attach = nil, nil, nil, nil
 	}
 	r.actions = append(r.actions, res.Actions...)
 	for _, a := range res.Actions {
@@ -296,7 +297,7 @@ func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
 			if a.Welcome {
 				text = "(the line's welcome message)"
 			}
-			r.msgs, r.buttons = append(r.msgs, text), append(r.buttons, nil)
+			r.msgs, r.buttons, r.attach = append(r.msgs, text), append(r.buttons, nil), append(r.attach, attachment{})
 		case engine.Say:
 			// a menu of its own is a message too: its text is empty
 			// because the numbered fallback is not part of the text
@@ -305,7 +306,7 @@ func (r *run) step(ev engine.Event, cov *Coverage, fresh bool) error {
 			for _, l := range a.Links {
 				btns = append(btns[:len(btns):len(btns)], l.Text)
 			}
-			r.msgs, r.buttons = append(r.msgs, a.Text), append(r.buttons, btns)
+			r.msgs, r.buttons, r.attach = append(r.msgs, a.Text), append(r.buttons, btns), append(r.attach, attachment{a.Image, a.File})
 		}
 	}
 	return r.answer(res.Actions, cov)
@@ -315,15 +316,15 @@ func (r *run) checkBot(st scenarios.TestStep) string {
 	if len(r.msgs) == 0 {
 		return fmt.Sprintf("want a bot message %q, but the bot said nothing more%s", st.Text, r.since())
 	}
-	got, btns := r.msgs[0], r.buttons[0]
-	r.msgs, r.buttons = r.msgs[1:], r.buttons[1:]
+	got, btns, att := r.msgs[0], r.buttons[0], r.attach[0]
+	r.msgs, r.buttons, r.attach = r.msgs[1:], r.buttons[1:], r.attach[1:]
 	if !Glob(st.Text, got) {
 		return fmt.Sprintf("bot said %q, want %q", got, st.Text)
 	}
 	if st.Buttons != nil && strings.Join(btns, "\x00") != strings.Join(st.Buttons, "\x00") {
 		return fmt.Sprintf("buttons %q, want %q", btns, st.Buttons)
 	}
-	return ""
+	return att.check(st)
 }
 
 func (r *run) since() string {

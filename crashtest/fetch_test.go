@@ -127,9 +127,11 @@ func (c *fetchCluster) drive(ctx context.Context, n int) (wait func()) {
 
 // client is how a driven client behaves besides the transcript.
 type client struct {
-	think  func() time.Duration            // before each message after the first; nil: none
-	record func(step int, d time.Duration) // each step's latency to its first reply; nil: not kept
-	once   bool                            // one chat per client, then stop
+	think func() time.Duration // before each message after the first; nil: none
+	// record gets each step's latency to its first reply, with the
+	// number of the client's chat (0: its first); nil: not kept.
+	record func(chat, step int, d time.Duration)
+	once   bool // one chat per client, then stop
 }
 
 func (c *fetchCluster) driveWith(ctx context.Context, n int, cl client) (wait func()) {
@@ -138,8 +140,8 @@ func (c *fetchCluster) driveWith(ctx context.Context, n int, cl client) (wait fu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				if !c.converse(clientNames[i%len(clientNames)], cl) || cl.once {
+			for n := 0; ctx.Err() == nil; n++ {
+				if !c.converse(clientNames[i%len(clientNames)], n, cl) || cl.once {
 					return
 				}
 			}
@@ -148,9 +150,9 @@ func (c *fetchCluster) driveWith(ctx context.Context, n int, cl client) (wait fu
 	return wg.Wait
 }
 
-// converse runs one chat through the transcript; false when a reply did
-// not come (the test has failed then).
-func (c *fetchCluster) converse(name string, cl client) bool {
+// converse runs one chat (the client's nth) through the transcript;
+// false when a reply did not come (the test has failed then).
+func (c *fetchCluster) converse(name string, n int, cl client) bool {
 	c.mu.Lock()
 	c.next++
 	fc := &fetchChat{chat: c.portal.V2Chat(c.bot, 1, c.next, bitrix24.User{FirstName: name}), name: name}
@@ -174,7 +176,7 @@ func (c *fetchCluster) converse(name string, cl client) bool {
 			ms := collapse(c.portal.Messages(fc.chat.DialogID()))
 			if len(ms) >= want {
 				if cl.record != nil {
-					cl.record(i, ms[first].Time.Sub(sent))
+					cl.record(n, i, ms[first].Time.Sub(sent))
 				}
 				break
 			}

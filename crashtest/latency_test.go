@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ import (
 // clock, this process's). It prints one FETCHLATENCY line a phase; the
 // figures are in BENCHMARKS.md. Every chat must still get its whole
 // transcript, once. Skipped unless OLBOT_FETCH_LATENCY is set: it takes
-// minutes and measures, it does not test timing.
+// minutes and measures, it does not test timing. OLBOT_FETCH_LATENCY_ARGS
+// adds olbot flags.
 func TestFetchLatency(t *testing.T) {
 	env := os.Getenv("OLBOT_FETCH_LATENCY")
 	if env == "" {
@@ -38,16 +40,28 @@ func TestFetchLatency(t *testing.T) {
 	}
 	const clients = 20
 	db := filepath.Join(t.TempDir(), "olbot.db")
-	c := newFetchClusterWith(t, 1, fakeportal.Config{}, []string{"--store", db})
+	// OLBOT_FETCH_LATENCY_ARGS adds flags (e.g. "--rate 2,50"), to compare
+	// settings in one run
+	flags := append([]string{"--store", db}, strings.Fields(os.Getenv("OLBOT_FETCH_LATENCY_ARGS"))...)
+	c := newFetchClusterWith(t, 1, fakeportal.Config{}, flags)
 	var mu sync.Mutex
 	lat := map[string][]time.Duration{}
-	rec := func(phase string) func(int, time.Duration) {
-		return func(step int, d time.Duration) {
-			if phase == "quiet" && step > 0 {
-				phase = "busy-after-quiet"
+	// The first message of a phase is a first message after a quiet
+	// spell (service-2.md's second target): the 20 joins that open the
+	// busy phase reach a poller that has seen no event yet and polls every
+	// --poll-idle, as do the joins after the quiet spell. Every later
+	// step of a chat is a message in an active chat (the first target).
+	rec := func(phase string) func(int, int, time.Duration) {
+		return func(chat, step int, d time.Duration) {
+			p := phase
+			switch {
+			case phase == "busy" && chat == 0 && step == 0:
+				p = "start"
+			case phase == "quiet" && step > 0:
+				p = "busy-after-quiet"
 			}
 			mu.Lock()
-			lat[phase] = append(lat[phase], d)
+			lat[p] = append(lat[p], d)
 			mu.Unlock()
 		}
 	}
@@ -63,7 +77,7 @@ func TestFetchLatency(t *testing.T) {
 	rep := c.verify()
 	loadAfter := load()
 
-	for _, phase := range []string{"busy", "quiet", "busy-after-quiet"} {
+	for _, phase := range []string{"start", "busy", "quiet", "busy-after-quiet"} {
 		ds := lat[phase]
 		if len(ds) == 0 {
 			t.Fatalf("no %s latencies", phase)
@@ -76,8 +90,9 @@ func TestFetchLatency(t *testing.T) {
 		fmt.Println(line)
 	}
 	polls := len(c.portal.CallsOf(bitrix24.MethodV2EventGet))
-	fmt.Printf("FETCHLATENCY chats=%d messages=%d duplicates=%d polls=%d requests=%d refused=%v load_before=%q load_after=%q\n",
-		rep.Chats, rep.Replies, rep.Duplicates, polls, requests(c.portal), refused(c.portal), loadBefore, loadAfter)
+	fmt.Printf("FETCHLATENCY chats=%d messages=%d duplicates=%d polls=%d requests=%d peak_bucket=%.1f refused=%v load_before=%q load_after=%q\n",
+		rep.Chats, rep.Replies, rep.Duplicates, polls, requests(c.portal), peakBucket(c.portal), refused(c.portal), loadBefore, loadAfter)
+	fmt.Printf("FETCHLATENCY calls=%v\n", methods(c.portal))
 	if rep.Duplicates != 0 {
 		t.Fatalf("%d duplicate replies without a kill", rep.Duplicates)
 	}
@@ -103,6 +118,36 @@ func refused(p *fakeportal.Portal) map[string]int {
 		if c.Error != "" {
 			out[c.Error]++
 		}
+	}
+	return out
+}
+
+// peakBucket is the highest level the portal's leaky bucket (draining
+// bitrix24.DefaultRate a second) reached: how close olbot came to the
+// limit of bitrix24.DefaultBurst.
+func peakBucket(p *fakeportal.Portal) float64 {
+	var level, peak float64
+	var last time.Time
+	for _, c := range p.Calls() {
+		if c.Batch != "" {
+			continue
+		}
+		if !last.IsZero() {
+			level = max(0, level-c.Time.Sub(last).Seconds()*bitrix24.DefaultRate)
+		}
+		last = c.Time
+		level++
+		peak = max(peak, level)
+	}
+	return peak
+}
+
+// methods counts the calls by method, a batch's sub-calls each on their
+// own and the batches as "batch".
+func methods(p *fakeportal.Portal) map[string]int {
+	out := map[string]int{}
+	for _, c := range p.Calls() {
+		out[c.Method]++
 	}
 	return out
 }

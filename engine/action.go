@@ -29,6 +29,10 @@ type Say struct {
 	Buttons  []string `json:"buttons,omitempty"`
 	Links    []Link   `json:"links,omitempty"`    // link and call buttons, after the choices
 	Numbered bool     `json:"numbered,omitempty"` // add the numbered [SEND=n] text fallback
+	// Image and File are the addresses of the message's attachment (say:
+	// or ask: {text, image, file}), sent as ATTACH blocks; "" when none.
+	Image string `json:"image,omitempty"`
+	File  string `json:"file,omitempty"`
 }
 
 // Link is a keyboard button that opens an address (URL) or calls a number
@@ -94,6 +98,9 @@ func (a Greet) String() string {
 }
 
 func (a Say) String() string {
+	if a.Image != "" || a.File != "" {
+		return a.withoutAttach().String() + a.attachString()
+	}
 	if len(a.Buttons) == 0 && len(a.Links) == 0 {
 		return a.Text
 	}
@@ -181,4 +188,23 @@ func MarshalActions(actions []Action) ([]byte, error) {
 		out = append(out, '}')
 	}
 	return append(out, ']'), nil
+}
+
+// withoutAttach is the message without its image and file.
+func (a Say) withoutAttach() Say {
+	a.Image, a.File = "", ""
+	return a
+}
+
+// attachString shows the message's image and file after its text and
+// buttons: "\n[image: URL]", "\n[file: URL]".
+func (a Say) attachString() string {
+	var b strings.Builder
+	if a.Image != "" {
+		b.WriteString("\n[image: " + a.Image + "]")
+	}
+	if a.File != "" {
+		b.WriteString("\n[file: " + a.File + "]")
+	}
+	return b.String()
 }

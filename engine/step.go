@@ -481,7 +481,7 @@ func (s *stepper) enter(name string) error {
 		}
 	}
 	if st.Say != nil {
-		say := Say{Text: s.render(st.Say)}
+		say := Say{Text: s.render(st.Say), Image: st.SayAttach.Image, File: st.SayAttach.File}
 		if st.Ask == nil {
 			say.Buttons, say.Links, say.Numbered = btns, links, num
 		}
@@ -491,7 +491,7 @@ func (s *stepper) enter(name string) error {
 		s.emit(s.crm(st))
 	}
 	if st.Ask != nil {
-		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Links: links, Numbered: num})
+		s.emit(Say{Text: s.render(st.Ask), Buttons: btns, Links: links, Numbered: num, Image: st.AskAttach.Image, File: st.AskAttach.File})
 	} else if st.Say == nil && len(btns)+len(links) > 0 {
 		s.emit(Say{Buttons: btns, Links: links, Numbered: num})
 	}

@@ -48,6 +48,8 @@ func TestFixturesDecode(t *testing.T) {
 				checkBatch(t, f)
 			case f.Kind == "answer" || f.Kind == "error":
 				checkAnswer(t, f)
+			case f.Kind == "request" || f.Kind == "block":
+				checkAttachFixture(t, f) // attach_test.go
 			default:
 				t.Fatalf("no decoder for fixture kind %q", f.Kind)
 			}

@@ -310,8 +310,15 @@ func (p *Portal) messageAdd(who caller, prm params) (any, *apiErr) {
 	} else {
 		kb = nil
 	}
+	att, _ := prm.get("ATTACH")
+	if att != nil {
+		var e *apiErr
+		if att, e = checkAttach(att, v1AttachLimit); e != nil {
+			return nil, e
+		}
+	}
 	p.nextMessage++
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now(),
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: bot.ID, Text: text, Keyboard: kb, Attach: att, Kind: "bot", Time: p.cfg.Now(),
 		SkipConnector: strings.EqualFold(prm.str("SKIP_CONNECTOR"), "Y")})
 	return p.id(p.nextMessage), nil
 }

@@ -7,7 +7,7 @@
 // ONIMBOTMESSAGEADD, …) in the real form encoding.
 //
 // What it does not model: the queue of operators, chat membership, files,
-// ATTACH/MENU contents, and anything a method does beyond what the
+// MENU contents (ATTACH is checked against its documented shapes, attach.go), and anything a method does beyond what the
 // engine can observe through the API.
 package fakeportal
 
@@ -113,6 +113,7 @@ type Message struct {
 	BotID    int    // 0 for session messages
 	Text     string
 	Keyboard any       // KEYBOARD as sent, nil when none
+	Attach   any       // ATTACH (v2: fields.attach) as sent and decoded, nil when none
 	Kind     string    // "bot" (imbot.message.add), "greeting" (session.message.send)
 	Time     time.Time // when the portal posted it, by its clock
 	// SkipConnector: SKIP_CONNECTOR=Y (imbot-message-add.md), the message

@@ -63,6 +63,10 @@ var v2Errors = map[string]string{
 	"PARAMS_REQUIRED":          "Bot ID or code is required",
 	"EMPTY_MESSAGE":            "Message is empty",
 	"DIALOG_ID_REQUIRED":       "Dialog ID is required",
+	// attachments/index.md lists these codes with when each is returned,
+	// not their descriptions: those sentences stand in for them
+	"ATTACH_ERROR":    "The attachment structure is incorrect",
+	"ATTACH_OVERSIZE": "The limit of 60,000 characters is exceeded",
 }
 
 // v2Fail is a documented imbot.v2 error: 400, or 403 for ownership (the
@@ -291,6 +295,12 @@ func (p *Portal) v2Send(who caller, prm params) (any, *apiErr) {
 	fields, _ := v2Fields(prm)
 	text := fields.str("message")
 	attach, _ := fields.get("attach")
+	if attach != nil {
+		var e *apiErr
+		if attach, e = checkAttach(attach, v2AttachLimit); e != nil {
+			return nil, e
+		}
+	}
 	if strings.TrimSpace(text) == "" && attach == nil {
 		return nil, v2Fail("EMPTY_MESSAGE")
 	}
@@ -303,7 +313,7 @@ func (p *Portal) v2Send(who caller, prm params) (any, *apiErr) {
 	}
 	p.nextMessage++
 	skip, _ := fields.get("skipConnector") // change-log.md, revision 33: true/false or Y/N
-	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: b.ID, Text: text, Keyboard: kb, Kind: "bot", Time: p.cfg.Now(),
+	p.messages = append(p.messages, Message{ID: p.nextMessage, DialogID: dialog, BotID: b.ID, Text: text, Keyboard: kb, Attach: attach, Kind: "bot", Time: p.cfg.Now(),
 		SkipConnector: skip == true || skip == "Y" || skip == "true"})
 	res := group(mustTree("v2.answer.imbot.v2.Chat.Message.send"), "result")
 	res["id"] = p.nextMessage

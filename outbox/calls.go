@@ -53,7 +53,7 @@ func request(ch engine.Channel, a engine.Action, v2 bool) (bitrix24.Request, err
 		if v2 {
 			return v2Say(ch, a), nil
 		}
-		return bitrix24.MessageRequest(ch.Dialog, ch.Bot, bitrix24.Message{Text: a.Text, Buttons: a.Buttons, Links: links(a.Links), Numbered: a.Numbered}), nil
+		return bitrix24.MessageRequest(ch.Dialog, ch.Bot, bitrix24.Message{Text: a.Text, Buttons: a.Buttons, Links: links(a.Links), Numbered: a.Numbered, Attach: attach(a)}), nil
 	case engine.Note:
 		// in the chat, kept from the client's channel: the operator reads it
 		if v2 {
@@ -103,6 +103,11 @@ func links(ls []engine.Link) []bitrix24.Link {
 		out[i] = bitrix24.Link{Text: l.Text, URL: l.URL, Phone: l.Phone}
 	}
 	return out
+}
+
+// attach is a Say's image and file, for ATTACH.
+func attach(a engine.Say) bitrix24.Attachment {
+	return bitrix24.Attachment{Image: a.Image, File: a.File}
 }
 
 // RedactParams hides tokens in call params shown by the API and logs.

@@ -10,11 +10,22 @@ import (
 // Defaults of Config: cmd/olbot's configuration table shows these, and a
 // zero value in Config means them.
 const (
-	DefaultRate        = bitrix24.DefaultRate  // requests per second per portal
-	DefaultBurst       = bitrix24.DefaultBurst // requests a portal takes at once
+	DefaultRate = bitrix24.DefaultRate // requests per second per portal
+	// DefaultBurst is the requests a portal takes at once: its bucket of
+	// bitrix24.DefaultBurst less BurstReserve.
+	DefaultBurst       = bitrix24.DefaultBurst - BurstReserve
 	DefaultLease       = 2 * time.Minute
 	DefaultCallTimeout = 15 * time.Second
 )
+
+// BurstReserve is the part of the portal's bucket olbot's default pace
+// leaves unused, so that a request the pace allows is not refused with
+// QUERY_LIMIT_EXCEEDED: the portal lowers its counter by the rate once a
+// second rather than continuously (limits.md), so it may count up to a
+// second's worth (2) more than olbot's continuous model; requests reach
+// it with uneven delays; and other applications calling the portal from
+// the same address share its counter.
+const BurstReserve = 5
 
 // Config says how the outbox reaches portals and paces its calls.
 type Config struct {
@@ -33,7 +44,8 @@ type Config struct {
 	OAuthURL        string
 
 	// Rate and Burst are the per-portal rate limit in requests: a single
-	// call or a batch of up to 50 calls each take one. Default 2/s, 50.
+	// call or a batch of up to 50 calls each take one. Default 2/s, 45
+	// (DefaultRate, DefaultBurst).
 	Rate  float64
 	Burst int
 	// Lease is how long a claimed call stays reserved for this replica:

@@ -98,6 +98,9 @@ type Outbox struct {
 	// again from here, and recordUndone writes their done when the store
 	// takes writes again.
 	undone map[uint64]engine.Call
+	// offers are the rounds waiting for a slot of the rate limit, which a
+	// poll may carry (offerRide).
+	offers map[*offer]struct{}
 }
 
 const (
@@ -141,7 +144,7 @@ func New(cfg Config, opts Options) (*Outbox, error) {
 		metrics: newMetrics(opts.Metrics), sender: opts.Sender, backoff: opts.Backoff,
 		limiter: bitrix24.NewLimiter(bitrix24.LimiterConfig{Burst: cfg.Burst, Rate: cfg.Rate}),
 		every:   time.Duration(float64(time.Second) / cfg.Rate), wakeCh: make(chan struct{}, 1),
-		inFlight: map[uint64]bool{}, ended: map[uint64]bool{}, undone: map[uint64]engine.Call{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
+		inFlight: map[uint64]bool{}, ended: map[uint64]bool{}, undone: map[uint64]engine.Call{}, offers: map[*offer]struct{}{}, lanes: map[string]chan struct{}{}, busy: map[string]int{}}
 	o.shared, _ = opts.Store.(engine.SharedRateLimiter) // PostgreSQL: one limit for every replica
 	host, _ := os.Hostname()
 	var rnd [4]byte
@@ -310,7 +313,12 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer o.done(group)
+			carried := false // by a poll, whose ride ends the calls' flight
+			defer func() {
+				if !carried {
+					o.done(group)
+				}
+			}()
 			lane := o.lane(group[0].Portal)
 			select {
 			case lane <- struct{}{}:
@@ -319,12 +327,15 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup, sent *countSe
 			}
 			defer func() { <-lane }()
 			if len(group) == 1 {
-				if o.deliverCall(ctx, group[0], claimed) {
+				var ok bool
+				if ok, carried = o.deliverCall(ctx, group[0], claimed, true); ok {
 					sent.add(1)
 				}
 				return
 			}
-			sent.add(o.deliverBatch(ctx, group, claimed))
+			var n int
+			n, carried = o.deliverBatch(ctx, group, claimed)
+			sent.add(n)
 		}()
 	}
 	return started
@@ -340,10 +351,15 @@ func (o *Outbox) take(calls []engine.Call) []engine.Call { return o.takeAtMost(c
 
 // takeAtMost is take with most calls per portal.
 func (o *Outbox) takeAtMost(calls []engine.Call, most int) []engine.Call {
+	return o.takeInto(calls, most, map[string]int{})
+}
+
+// takeInto is takeAtMost into a round that holds round[portal] calls
+// already (in flight: a portal in it is taking, not busy).
+func (o *Outbox) takeInto(calls []engine.Call, most int, round map[string]int) []engine.Call {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	defer func() { o.claiming, o.ended = false, map[uint64]bool{} }()
-	round := map[string]int{} // calls taken per portal in this round
 	out := calls[:0:0]
 	for _, c := range calls {
 		n, taking := round[c.Portal]

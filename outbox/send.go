@@ -44,14 +44,24 @@ func (o *Outbox) sendContext(ctx context.Context, cutAt time.Time) (context.Cont
 
 // deliverCall sends one call claimed at claimed and records done, retry or
 // park. It reports false when it left the call unsent for a later round
-// (see leaseWindow).
-func (o *Outbox) deliverCall(ctx context.Context, c engine.Call, claimed time.Time) bool {
+// (see leaseWindow). With offer, a poll may carry the call while it waits
+// for a slot (offerRide): then it reports carried, and the ride records
+// the outcome.
+func (o *Outbox) deliverCall(ctx context.Context, c engine.Call, claimed time.Time, offer bool) (sent, carried bool) {
 	startBy, cutAt := o.leaseWindow(claimed)
 	wctx, cancel := context.WithDeadline(ctx, startBy)
+	withdraw := func() bool { return false }
+	if offer {
+		withdraw = o.offerRide(c.Portal, []engine.Call{c}, cancel)
+	}
 	err := o.waitSlot(wctx, c.Portal)
+	carried = withdraw()
 	cancel()
+	if carried {
+		return false, true
+	}
 	if err != nil {
-		return false // shutting down, or no slot early enough in the lease: the call is claimed again
+		return false, false // shutting down, or no slot early enough in the lease: the call is claimed again
 	}
 	sctx, cancel := o.sendContext(ctx, cutAt)
 	defer cancel()
@@ -60,12 +70,13 @@ func (o *Outbox) deliverCall(ctx context.Context, c engine.Call, claimed time.Ti
 	}
 	res, err := o.send(sctx, c)
 	o.record(ctx, c, res, err)
-	return true
+	return true, false
 }
 
 // deliverBatch sends calls of one portal, claimed at claimed, in one batch
 // request and records each call's own outcome. It returns how many calls
-// it sent, 0 when it left them all for a later round (see leaseWindow).
+// it sent, 0 when it left them all for a later round (see leaseWindow),
+// and whether a poll carried them instead, as deliverCall does.
 //
 // When the batch request as a whole fails, no sub-call is known to have
 // run: a transient error (network, 5xx, QUERY_LIMIT_EXCEEDED, expired_token
@@ -74,14 +85,19 @@ func (o *Outbox) deliverCall(ctx context.Context, c engine.Call, claimed time.Ti
 // each would on its own. A 400/405 answer to the batch itself (a batch
 // error, not any one call's) sends the calls one by one instead, so that
 // one bad call cannot hold up the others.
-func (o *Outbox) deliverBatch(ctx context.Context, calls []engine.Call, claimed time.Time) int {
+func (o *Outbox) deliverBatch(ctx context.Context, calls []engine.Call, claimed time.Time) (sent int, carried bool) {
 	portal := calls[0].Portal
 	startBy, cutAt := o.leaseWindow(claimed)
 	wctx, cancel := context.WithDeadline(ctx, startBy)
+	withdraw := o.offerRide(portal, calls, cancel)
 	err := o.waitSlot(wctx, portal) // one slot: the portal counts a batch as one request
+	carried = withdraw()
 	cancel()
+	if carried {
+		return 0, true
+	}
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	sctx, cancel := o.sendContext(ctx, cutAt)
 	defer cancel()
@@ -96,7 +112,7 @@ func (o *Outbox) deliverBatch(ctx context.Context, calls []engine.Call, claimed 
 			}
 			o.record(ctx, c, nil, err)
 		}
-		return len(calls)
+		return len(calls), false
 	}
 	reqs := make([]bitrix24.BatchCall, len(calls))
 	for i, c := range calls {
@@ -112,11 +128,11 @@ func (o *Outbox) deliverBatch(ctx context.Context, calls []engine.Call, claimed 
 		o.log.Warn("portal refused a batch as a whole; sending its calls one by one", "portal", portal, "calls", len(calls), "err", err)
 		sent := 0
 		for _, c := range calls {
-			if o.deliverCall(ctx, c, claimed) {
+			if ok, _ := o.deliverCall(ctx, c, claimed, false); ok {
 				sent++
 			}
 		}
-		return sent
+		return sent, false
 	}
 	// The outcomes are recorded at once rather than one after another: the
 	// calls belong to different dialogs, and concurrent writes share the
@@ -133,7 +149,7 @@ func (o *Outbox) deliverBatch(ctx context.Context, calls []engine.Call, claimed 
 		})
 	}
 	wg.Wait()
-	return len(calls)
+	return len(calls), false
 }
 
 func (o *Outbox) writeFailed(err error) {

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/olbot/olbot/bitrix24"
@@ -21,7 +22,11 @@ func v2Say(ch engine.Channel, a engine.Say) bitrix24.Request {
 	if a.Numbered {
 		text = bitrix24.MenuText(a.Text, a.Buttons, links(a.Links))
 	}
-	return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, bitrix24.V2Message{Text: text, Buttons: a.Buttons, Links: links(a.Links)})
+	m := bitrix24.V2Message{Text: text, Buttons: a.Buttons, Links: links(a.Links)}
+	if att := attach(a); !att.Empty() {
+		m.Attach = att.Blocks() // fields.attach: the same short form as v1's ATTACH
+	}
+	return bitrix24.V2MessageSendRequest(ch.Bot, ch.Dialog, m)
 }
 
 // prepare adds what the v2 bot's calls carry at send time; other modes
@@ -43,7 +48,31 @@ func (o *Outbox) Wait(ctx context.Context, portal string) error { return o.waitS
 // poll's batch. Each ride's Done records the call's outcome as a batch of
 // the outbox's own would; until then the delivery loop leaves that
 // portal alone, so no call is sent twice. The poll Prepares the calls.
-func (o *Outbox) Rides(most int) []pull.Ride {
+// It carries the calls of any portal: the carrier of the one bot of the
+// webhook route, whose calls all go to one portal (RidesOf otherwise).
+func (o *Outbox) Rides(most int) []pull.Ride { return o.rides(most, "") }
+
+// RidesOf is the pull.Carrier of one portal's calls (engine.Call.Portal:
+// a local application's install record, by member_id): the poll of that
+// portal's bot carries no other portal's call, which its request could
+// not send. The other portals' calls it claims stay this replica's for
+// the delivery loop's next round.
+func (o *Outbox) RidesOf(portal string) pull.Carrier { return portalRides{o, portal} }
+
+type portalRides struct {
+	o      *Outbox
+	portal string
+}
+
+// Rides implements pull.Carrier.
+func (r portalRides) Rides(most int) []pull.Ride { return r.o.rides(most, r.portal) }
+
+// rides is Rides of portal's calls only; "" takes every portal's. It
+// first takes the rounds of the outbox's own that are waiting for a slot
+// of the rate limit (offerRide): the poll has its slot already, so they
+// go now, in its request, instead of each taking a slot of their own —
+// replies before polls, and one request where there would be two.
+func (o *Outbox) rides(most int, portal string) []pull.Ride {
 	ctx := context.Background() // Done has no context: the outcome is recorded whatever happens to the poll's
 	if o.health != nil && o.health.Writable(ctx) != nil {
 		return nil // an outcome that cannot be recorded would be sent again
@@ -51,19 +80,30 @@ func (o *Outbox) Rides(most int) []pull.Ride {
 	o.claimMu.Lock()
 	o.mu.Lock()
 	o.claiming = true
-	limit := most + len(o.inFlight) + len(o.undone)
+	carried := o.takeOffersLocked(portal, most)
+	limit := most - len(carried) + len(o.inFlight) + len(o.undone)
 	o.mu.Unlock()
 	calls, err := o.store.Claim(ctx, o.owner, limit, o.now(), o.cfg.Lease)
-	calls = o.takeAtMost(calls, most)
+	if err != nil {
+		calls = nil
+	}
+	if portal != "" {
+		calls = slices.DeleteFunc(calls, func(c engine.Call) bool { return c.Portal != portal })
+	}
+	round := map[string]int{} // the carried rounds' portals take more calls in this ride
+	for _, c := range carried {
+		round[c.Portal]++
+	}
+	calls = o.takeInto(calls, most, round)
 	o.claimMu.Unlock()
 	if err != nil {
 		o.log.Warn("outbox claim for the poll failed; the calls go out on their own", "err", err)
-		return nil
 	}
-	if len(calls) > most {
-		o.done(calls[most:]) // another portal's: its own round sends them
-		calls = calls[:most]
+	if room := most - len(carried); len(calls) > room {
+		o.done(calls[room:]) // another portal's: its own round sends them
+		calls = calls[:room]
 	}
+	calls = append(carried, calls...)
 	rides := make([]pull.Ride, len(calls))
 	for i, c := range calls {
 		if c.Method == bitrix24.MethodLeadAdd {
@@ -83,4 +123,46 @@ func (o *Outbox) Rides(most int) []pull.Ride {
 		o.metrics.portalReqs.WithLabelValues("poll").Inc()
 	}
 	return rides
+}
+
+// offer is a round of one portal's calls waiting for a slot of the rate
+// limit: a poll that has its slot carries the calls instead (rides).
+type offer struct {
+	portal string
+	calls  []engine.Call
+	cancel context.CancelFunc // ends the round's wait
+	taken  bool
+}
+
+// offerRide offers calls, a round of portal waiting for a slot, to the
+// next poll; cancel ends the round's wait. withdraw ends the offer and
+// reports whether a poll took the calls: then the ride's Done records
+// their outcome and ends their flight, and the round sends nothing.
+func (o *Outbox) offerRide(portal string, calls []engine.Call, cancel context.CancelFunc) (withdraw func() (taken bool)) {
+	of := &offer{portal: portal, calls: calls, cancel: cancel}
+	o.mu.Lock()
+	o.offers[of] = struct{}{}
+	o.mu.Unlock()
+	return func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		delete(o.offers, of)
+		return of.taken
+	}
+}
+
+// takeOffersLocked takes the offered rounds of portal ("" any), whole,
+// at most most calls in all. Callers hold mu.
+func (o *Outbox) takeOffersLocked(portal string, most int) []engine.Call {
+	var out []engine.Call
+	for of := range o.offers {
+		if (portal != "" && of.portal != portal) || len(out)+len(of.calls) > most {
+			continue
+		}
+		of.taken = true
+		of.cancel()
+		delete(o.offers, of)
+		out = append(out, of.calls...)
+	}
+	return out
 }

@@ -22,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,13 +127,17 @@ type Config struct {
 	Budget Budget  // nil: no spacing beyond the intervals
 	Rides  Carrier // nil: polls travel alone
 
-	Interval  time.Duration // between polls while chats are active or more events wait; 2 s (the docs' minimum)
-	Idle      time.Duration // between polls otherwise; 5 s
+	// Interval and Idle are the pauses from the portal's answer to the
+	// next poll: Interval while chats are active or more events wait, 2 s
+	// (the docs' minimum); Idle otherwise, 5 s.
+	Interval  time.Duration
+	Idle      time.Duration
 	ActiveFor time.Duration // how long after an event chats count as active; 1 min
 	LeaseTTL  time.Duration // 15 s; renewed every third of it
 	Limit     int           // events per poll; 100
 	// Backoff spaces retries after errors and 429/503: 1 s doubling to 1 min
-	// with full jitter (a Retry-After hint of the portal is waited at least).
+	// with full jitter, RateLimitPause more after a rate-limit refusal (a
+	// Retry-After hint of the portal is waited at least).
 	Backoff bitrix24.BackoffPolicy
 
 	Now   func() time.Time                                 // time.Now
@@ -287,6 +293,7 @@ func (p *Poller) step(ctx context.Context, r *run) (time.Duration, error) {
 		calls[i] = rd.Call
 	}
 	page, results, err := p.cfg.Source.Poll(ctx, r.offset, p.cfg.Limit, calls)
+	answered := p.cfg.Now()
 	settle(rides, results, err)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -320,10 +327,14 @@ func (p *Poller) step(ctx context.Context, r *run) (time.Duration, error) {
 		r.lastActive = now
 	}
 	p.count(func(s *Stats) { s.Polls++; s.Events += int64(len(events)); s.Offset = r.offset })
+	pause := p.cfg.Idle
 	if page.HasMore || (!r.lastActive.IsZero() && now.Sub(r.lastActive) < p.cfg.ActiveFor) {
-		return p.cfg.Interval, nil
+		pause = p.cfg.Interval
 	}
-	return p.cfg.Idle, nil
+	// The docs' pause is between requests: it counts from the portal's
+	// answer, so the time the page's steps took to commit is part of it
+	// rather than added to every client's wait for the next poll.
+	return max(0, pause-now.Sub(answered)), nil
 }
 
 // hold takes or renews the lease. It reports false (with how long to wait)
@@ -367,9 +378,21 @@ func (p *Poller) hold(ctx context.Context, r *run) (bool, time.Duration) {
 	return true, 0
 }
 
-// retry counts an error and returns the backoff before the next attempt.
+// RateLimitPause is the least wait after the portal refused a request for
+// its rate limit (QUERY_LIMIT_EXCEEDED, HTTP 429/503): the portal lowers
+// its request counter once a second (limits.md), so a retry sooner than
+// that meets a counter no lower and is refused again.
+const RateLimitPause = time.Second
+
+// retry counts an error and returns the backoff before the next attempt:
+// exponential with full jitter, as the docs ask for errors and HTTP 429
+// (chat-bots-v2/index.md, "Limits"); after a rate-limit refusal at least
+// RateLimitPause more, and never less than the portal's Retry-After.
 func (p *Poller) retry(ctx context.Context, r *run, what string, err error) time.Duration {
 	d := p.cfg.Backoff.Delay(r.attempt, p.cfg.Rand)
+	if RateLimited(err) {
+		d += RateLimitPause
+	}
 	var ae *bitrix24.APIError
 	if errors.As(err, &ae) && ae.RetryAfter > d {
 		d = ae.RetryAfter
@@ -378,6 +401,17 @@ func (p *Poller) retry(ctx context.Context, r *run, what string, err error) time
 	p.count(func(s *Stats) { s.Errors++ })
 	p.cfg.Log.WarnContext(ctx, "pull: "+what, "key", p.cfg.Key, "error", err, "attempt", r.attempt, "retry_in", d)
 	return d
+}
+
+// RateLimited reports whether err is the portal refusing a request for
+// its rate limit: QUERY_LIMIT_EXCEEDED (limits.md: status 503), or an
+// HTTP 429 (the bot platform's page names 429 for the same limit).
+func RateLimited(err error) bool {
+	var ae *bitrix24.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return strings.EqualFold(ae.Code, "QUERY_LIMIT_EXCEEDED") || ae.Status == http.StatusTooManyRequests
 }
 
 // settle tells each ride its outcome.

@@ -3,6 +3,7 @@ package pull_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -394,6 +395,64 @@ func TestPollerIntervals(t *testing.T) {
 		}
 		if d != want {
 			t.Fatalf("sleep %d = %v, want %v (all: %v)", i, d, want, sleeps)
+		}
+	}
+}
+
+// TestPollerPauses: the pause before the next poll counts from the
+// portal's answer (the time the page took to commit is part of it), and a
+// refused poll waits the backoff — after a rate-limit refusal at least a
+// second more, the portal's counter dropping once a second.
+func TestPollerPauses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fail   string        // the portal's answer to the first poll, if injected
+		commit time.Duration // how long the first page takes to commit
+		want   time.Duration // the first sleep
+	}{
+		{name: "no wait to commit", want: 5 * time.Second},
+		{name: "a slow commit", commit: 1200 * time.Millisecond, want: 3800 * time.Millisecond},
+		{name: "a commit longer than the pause", commit: 6 * time.Second, want: 0},
+		// Rand gives 0.5: half the first backoff ceiling of 1 s
+		{name: "a transient error", fail: "INTERNAL_SERVER_ERROR", want: 500 * time.Millisecond},
+		{name: "the rate limit", fail: "QUERY_LIMIT_EXCEEDED", want: 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.fail != "" {
+				e.portal.FailNext(1, tc.fail)
+			}
+			e.sink.before = func(n int, _ pull.Fence) {
+				if n == 1 {
+					e.clk.mu.Lock()
+					e.clk.t = e.clk.t.Add(tc.commit)
+					e.clk.mu.Unlock()
+				}
+			}
+			_, stop, _ := start(t, e.config("a"))
+			waitFor(t, "the first sleep", func() bool { return len(e.clk.Sleeps()) >= 1 })
+			stop()
+			if got := e.clk.Sleeps()[0]; got != tc.want {
+				t.Fatalf("first sleep %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&bitrix24.APIError{Status: 503, Code: "QUERY_LIMIT_EXCEEDED"}, true},
+		{fmt.Errorf("poll: %w", &bitrix24.APIError{Code: "query_limit_exceeded"}), true},
+		{&bitrix24.APIError{Status: 429}, true},
+		{&bitrix24.APIError{Status: 503, Code: "OVERLOAD_LIMIT"}, false},
+		{&bitrix24.APIError{Status: 500, Code: "INTERNAL_SERVER_ERROR"}, false},
+		{errors.New("connection refused"), false},
+	} {
+		if got := pull.RateLimited(tc.err); got != tc.want {
+			t.Errorf("RateLimited(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

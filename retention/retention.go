@@ -318,20 +318,49 @@ type PortalErased struct {
 }
 
 // PortalKeyPrefix is the start of every dialog key of portal member.
+// Keys of another portal may start with it too (a portal keyed by its
+// host, 127.0.0.1, and one with a port, 127.0.0.1:8080): OfPortal tells
+// them apart.
 func PortalKeyPrefix(member string) string { return engine.KeyPortal + member + ":" }
 
+// OfPortal reports whether dialog key belongs to portal member: it is
+// b24:<member>:<DIALOG_ID>, the DIALOG_ID a chat's (chat<N>) or a user's
+// id, which have no ':'. So a portal id may hold ':' itself (a host with
+// its port, as the fake portal's and local setups' webhook portals are
+// keyed) without its erasure taking the dialogs of another portal whose
+// id starts the same.
+func OfPortal(key, member string) bool {
+	rest, ok := strings.CutPrefix(key, PortalKeyPrefix(member))
+	return ok && rest != "" && !strings.Contains(rest, ":")
+}
+
+// CheckPortalID checks the id of a portal to erase: its id in the dialog
+// keys, a member_id or (webhook modes without one) the portal's host,
+// which may carry a port.
+func CheckPortalID(member string) error {
+	switch {
+	case member == "":
+		return fmt.Errorf("%w: the portal id is empty", engine.ErrInvalid)
+	case strings.HasPrefix(member, ":") || strings.HasSuffix(member, ":") || strings.Contains(member, "::"):
+		return fmt.Errorf("%w: portal id %q has an empty part around ':' (a portal id is a member_id, or a host such as portal.example:8443)", engine.ErrInvalid, member)
+	case strings.ContainsAny(member, "/ \t\r\n"):
+		return fmt.Errorf("%w: portal id %q may not contain '/' or spaces", engine.ErrInvalid, member)
+	}
+	return nil
+}
+
 // ErasePortal deletes every dialog of portal member (records and calls)
-// and its install record at once.
+// and its install record at once. member is the portal's id in its
+// dialog keys (CheckPortalID).
 func (s *Sweeper) ErasePortal(ctx context.Context, member string) (PortalErased, error) {
 	out := PortalErased{Member: member}
-	if member == "" || strings.Contains(member, ":") {
-		return out, fmt.Errorf("%w: member_id %q", engine.ErrInvalid, member)
+	if err := CheckPortalID(member); err != nil {
+		return out, err
 	}
-	prefix := PortalKeyPrefix(member)
 	var keys []string
 	// ScanDialogs' fn must not call the store: collect, then erase.
 	err := s.store.ScanDialogs(ctx, func(d engine.Dialog) error {
-		if strings.HasPrefix(d.Key, prefix) {
+		if OfPortal(d.Key, member) {
 			keys = append(keys, d.Key)
 		}
 		return nil

@@ -222,10 +222,66 @@ func TestPortalErasure(t *testing.T) {
 			if left := keys(t, s); !slices.Equal(left, want[:2]) {
 				t.Fatalf("left %q, want %q", left, want[:2])
 			}
-			if _, err := sw.ErasePortal(ctx, "a:b"); !errors.Is(err, engine.ErrInvalid) {
-				t.Fatalf("ErasePortal(a:b) err=%v, want ErrInvalid", err)
+			if _, err := sw.ErasePortal(ctx, "a::b"); !errors.Is(err, engine.ErrInvalid) {
+				t.Fatalf("ErasePortal(a::b) err=%v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestErasePortalHostPort: a portal known by its host and port (a
+// webhook portal without a member_id, as the fake portal and local setups
+// give) is erased by that id, and neither the same host without the port
+// nor another port loses a dialog; ids with an empty part around ':' are
+// refused, nothing erased.
+func TestErasePortalHostPort(t *testing.T) {
+	all := []string{
+		"b24:127.0.0.1:8080:chat1", "b24:127.0.0.1:8080:chat2", "b24:127.0.0.1:8080:~app",
+		"b24:127.0.0.1:chat3", "b24:127.0.0.1:9090:chat4", "b24:127.0.0.1:80801:chat5",
+		"b24:portal.example:8443:17", "api:127.0.0.1:8080:chat1",
+	}
+	tests := []struct {
+		member    string
+		erased    []string
+		wantError bool
+	}{
+		{member: "127.0.0.1:8080", erased: all[:3]},
+		{member: "127.0.0.1", erased: all[3:4]},
+		{member: "127.0.0.1:80801", erased: all[5:6]},
+		{member: "portal.example:8443", erased: all[6:7]},
+		{member: "portal.example"},
+		{member: "", wantError: true},
+		{member: ":8080", wantError: true},
+		{member: "127.0.0.1:", wantError: true},
+		{member: "127.0.0.1::8080", wantError: true},
+		{member: "127.0.0.1:8080/chat1", wantError: true},
+		{member: "127.0.0.1 8080", wantError: true},
+	}
+	for name, s := range stores(t) {
+		for _, k := range all {
+			commit(t, s, engine.Dialog{Key: k, Status: engine.Active}, call("imbot.v2.Chat.Message.send"))
+		}
+		sw := New(s, Config{}, nil, slog.New(slog.DiscardHandler), func() time.Time { return t0 })
+		left := slices.Clone(all)
+		for _, tc := range tests {
+			t.Run(name+"/"+tc.member, func(t *testing.T) {
+				got, err := sw.ErasePortal(t.Context(), tc.member)
+				left = slices.DeleteFunc(left, func(k string) bool { return slices.Contains(tc.erased, k) })
+				if tc.wantError {
+					if !errors.Is(err, engine.ErrInvalid) {
+						t.Fatalf("ErasePortal(%q) err = %v, want ErrInvalid", tc.member, err)
+					}
+				} else if err != nil || got.Dialogs != len(tc.erased) || got.Calls != len(tc.erased) {
+					t.Fatalf("ErasePortal(%q) = %+v, %v; want %d dialogs with a call each", tc.member, got, err, len(tc.erased))
+				}
+				got2 := keys(t, s)
+				slices.Sort(got2)
+				want := slices.Sorted(slices.Values(left))
+				if !slices.Equal(got2, want) {
+					t.Fatalf("after ErasePortal(%q) left %q, want %q", tc.member, got2, want)
+				}
+			})
+		}
 	}
 }
 

@@ -126,6 +126,11 @@ func (d *scenarioDef) scopes(fn func(*scope)) {
 		if st.operatorScope.Path != "" {
 			fn(&st.operatorScope)
 		}
+		for _, a := range []*val[attachDef]{&st.SayAttach, &st.AskAttach} {
+			if a.Set {
+				fn(&a.V.scope)
+			}
+		}
 		if st.CRMLead.Set {
 			fn(&st.CRMLead.V.outer)
 			fn(&st.CRMLead.V.scope)

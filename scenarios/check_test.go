@@ -48,6 +48,7 @@ var checkCases = []struct {
 	{"remind", []error{ErrRemind, ErrMissing, ErrUnknownKey, ErrDuration, ErrValue, ErrTemplate}, false},
 	{"remind_idle", []error{ErrRemind}, true},
 	{"rich_messages", []error{ErrValue, ErrTemplate, ErrUnknownKey}, false},
+	{"attachments", []error{ErrValue, ErrMissing, ErrUnknownKey, ErrAttachSize}, false},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},
 	{"languages_unlisted", []error{ErrLanguage}, false},
 	{"missing_start", []error{ErrMissing}, false},

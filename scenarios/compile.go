@@ -231,8 +231,9 @@ func compileState(st *stateDef) *State {
 		Name: st.Name, Line: st.At.Line, Greet: st.Greet.V, Say: st.Say.V, Ask: st.Ask.V, Retry: st.Retry.V,
 		Save: st.Save.V, Type: st.answerType(), Validate: st.Validate.V, OnFail: st.OnFail.V, Next: st.Next.V,
 		CRM: st.CRM.V, Operator: st.Operator.V, Note: st.OperatorNote.V, Finish: st.Finish.V, Commands: st.commandsApply(),
-		Call:   compileCall(&st.Call),
-		Remind: compileRemind(st),
+		Call:      compileCall(&st.Call),
+		Remind:    compileRemind(st),
+		SayAttach: compileAttach(st.SayAttach), AskAttach: compileAttach(st.AskAttach),
 	}
 	if st.Retries.Set {
 		n := st.Retries.V

@@ -238,6 +238,9 @@ func (d *decoder) states(v *yaml.Node, p string, def *scenarioDef) val[[]*stateD
 // template decodes a text with {{field}} placeholders, or a map of
 // languages to such texts.
 func (d *decoder) template(v *yaml.Node, p string) val[*Template] {
+	if richMessage(d.resolve(v)) {
+		return d.notRich(v, p) // attach.go: only say: and ask: carry images and files
+	}
 	if d.textMap(v) {
 		return d.translatedTemplate(v, p)
 	}
@@ -274,9 +277,9 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 		case "greet":
 			st.Greet = d.greet(v, p)
 		case "say":
-			st.Say = d.template(v, p)
+			st.Say, st.SayAttach = d.message(v, p)
 		case "ask":
-			st.Ask = d.template(v, p)
+			st.Ask, st.AskAttach = d.message(v, p)
 		case "retry":
 			st.Retry = d.template(v, p)
 		case "save":

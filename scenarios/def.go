@@ -124,29 +124,32 @@ type stateDef struct {
 	Name   string
 	Broken bool // the decoder rejected something in it
 
-	Greet            val[*Greeting]
-	Say, Ask, Retry  val[*Template]
-	Save             val[string]
-	Type             val[string]
-	Validate         val[string]
-	Options          val[[]val[string]] // the default language's texts
-	OptionsTr        [][]labelText      // every language's text of each option, for text maps
-	Retries          val[int]
-	OnFail           val[string]
-	Next             val[string]        // plain next
-	Branch           val[[]branchDef]   // next: {yes: a, no: b}; Set with Next when next: is a map
-	Branches         val[[]ifBranchDef] // next: [{if: …, goto: …}, …, {goto: …}]; Set with Next when next: is a list
-	Set              val[[]setDef]
-	Menu             val[[]menuDef]
-	On               val[[]routeDef]
-	CRM, Operator    val[string]
-	OperatorNote     val[*Template]  // operator: {note: …}
-	operatorScope    scope           // the map of operator: {note: …}
-	CRMLead          val[crmLeadDef] // the map form of crm:
-	Transfer         val[transferDef]
-	Finish, Commands val[bool]
-	Call             callDef // call: and its companions
-	Remind           val[remindDef]
+	Greet           val[*Greeting]
+	Say, Ask, Retry val[*Template]
+	// SayAttach, AskAttach: the image and file of say: and ask: written
+	// as {text, image, file} (attach.go); unset otherwise
+	SayAttach, AskAttach val[attachDef]
+	Save                 val[string]
+	Type                 val[string]
+	Validate             val[string]
+	Options              val[[]val[string]] // the default language's texts
+	OptionsTr            [][]labelText      // every language's text of each option, for text maps
+	Retries              val[int]
+	OnFail               val[string]
+	Next                 val[string]        // plain next
+	Branch               val[[]branchDef]   // next: {yes: a, no: b}; Set with Next when next: is a map
+	Branches             val[[]ifBranchDef] // next: [{if: …, goto: …}, …, {goto: …}]; Set with Next when next: is a list
+	Set                  val[[]setDef]
+	Menu                 val[[]menuDef]
+	On                   val[[]routeDef]
+	CRM, Operator        val[string]
+	OperatorNote         val[*Template]  // operator: {note: …}
+	operatorScope        scope           // the map of operator: {note: …}
+	CRMLead              val[crmLeadDef] // the map form of crm:
+	Transfer             val[transferDef]
+	Finish, Commands     val[bool]
+	Call                 callDef // call: and its companions
+	Remind               val[remindDef]
 
 	// loose are the texts in this state's rejected values and under its
 	// unknown keys: names it may mean to refer to or to save.

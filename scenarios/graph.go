@@ -90,10 +90,12 @@ func (s *Scenario) Edges() []Edge {
 	return out
 }
 
-// Notes are what a state shows besides its edges: its link and call
-// buttons (they lead nowhere in the dialog) and its note for the operator.
+// Notes are what a state shows besides its edges: the images and files
+// its messages carry, its link and call buttons (they lead nowhere in the
+// dialog) and its note for the operator.
 func (st *State) Notes() []string {
-	var out []string
+	out := st.SayAttach.notes(nil)
+	out = st.AskAttach.notes(out)
 	for i := range st.Menu {
 		mi := &st.Menu[i]
 		switch {

@@ -27,6 +27,6 @@ var (
 	testKeys     = []string{"name", "steps", "line_hours", "calls"}
 	stepKeys     = []string{"start", "user", "button", "idle", "wait", "close", "bot", "expect"}
 	startKeys    = []string{"client", "line", "language", "at"}
-	botKeys      = []string{"text", "buttons"}
+	botKeys      = []string{"text", "buttons", "image", "file"}
 	expectKeys   = []string{"state", "finished", "handed_off", "fields", "operator", "transfer", "greet", "crm", "language", "note"}
 )

@@ -185,23 +185,26 @@ type State struct {
 	Name string
 	Line int // the line of the state's name in the file (the editor jumps there)
 
-	Greet    *Greeting
-	Say      *Template
-	Ask      *Template
-	Save     string   // field the answer is saved into
-	Type     string   // answer type; "" means text when Ask is set
-	Validate string   // go-playground/validator tag applied to the cleaned answer
-	Options  []string // choices of type choice
-	Retry    *Template
-	Retries  *int // per-state override of settings.retries
-	OnFail   string
-	Next     string            // plain next
-	Branch   map[string]string // next: {yes: a, no: b} or {Option: state}
-	Menu     []MenuItem
-	On       []Route
-	CRM      string // "lead" or ""
-	Operator string // "any" or ""
-	Transfer *Transfer
+	Greet *Greeting
+	Say   *Template
+	Ask   *Template
+	// SayAttach and AskAttach are the image and file sent with Say and
+	// Ask (as ATTACH blocks); empty when none.
+	SayAttach, AskAttach Attachment
+	Save                 string   // field the answer is saved into
+	Type                 string   // answer type; "" means text when Ask is set
+	Validate             string   // go-playground/validator tag applied to the cleaned answer
+	Options              []string // choices of type choice
+	Retry                *Template
+	Retries              *int // per-state override of settings.retries
+	OnFail               string
+	Next                 string            // plain next
+	Branch               map[string]string // next: {yes: a, no: b} or {Option: state}
+	Menu                 []MenuItem
+	On                   []Route
+	CRM                  string // "lead" or ""
+	Operator             string // "any" or ""
+	Transfer             *Transfer
 	// Note is posted for the operator before the handoff (operator or
 	// transfer note:): in the chat, where the operator sees it and the
 	// client does not.

@@ -33,6 +33,8 @@ func TestSchemaKeys(t *testing.T) {
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "on", items}, "routeKeys", routeKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "transfer"}, "stateTransferKeys", stateTransferKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "remind"}, "remindKeys", remindKeys},
+		{"scenario.schema.json", schema.Scenario, []string{"states", values, "say"}, "messageKeys", messageKeys},
+		{"scenario.schema.json", schema.Scenario, []string{"states", values, "ask"}, "messageKeys", messageKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "crm"}, "crmKeys", crmKeys},
 		{"scenario.schema.json", schema.Scenario, []string{"states", values, "crm", "lead"}, "crmLeadKeys", crmLeadKeys},
 

@@ -53,7 +53,10 @@ type TestStep struct {
 	Language string
 	// Buttons are the expected button texts of a bot step; nil means unchecked.
 	Buttons []string
-	Expect  *Expect
+	// Image and File are the expected attachment addresses of a bot step
+	// (* patterns); nil means unchecked, "" that there is none.
+	Image, File *string
+	Expect      *Expect
 }
 
 // Expect is the state and the actions a test expects since the last input.
@@ -235,6 +238,13 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 				case "buttons":
 					b, _, _ := d.texts(v, p)
 					s.Buttons = append([]string{}, b...)
+				case "image", "file":
+					want := d.attachWant(v, p)
+					if key == "image" {
+						s.Image = want
+					} else {
+						s.File = want
+					}
 				}
 			})
 		case StepExpect:

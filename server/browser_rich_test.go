@@ -28,3 +28,28 @@ func TestPlaygroundRichMessagesInBrowser(t *testing.T) {
 	p.waitJS("the note for the operator", `(function(){var n=document.querySelector('#log .action.opnote');return !!n&&n.textContent.indexOf('the client does not see it')>0&&n.textContent.indexOf('просит оператора.')>0})()`)
 	p.shot("rich-messages")
 }
+
+// TestPlaygroundAttachmentsInBrowser: a message's file and image
+// (say: {text, file} / {text, image}) show below its text as links to
+// their addresses, named by the address's last part.
+func TestPlaygroundAttachmentsInBrowser(t *testing.T) {
+	chrome := chromiumOrSkip(t)
+	dir := t.TempDir()
+	copyDir(t, "../examples", dir)
+	base, _ := serve(t, dir, "")
+	bctx := startChromium(t, chrome)
+	setLanguage(t, bctx, "en-US,en")
+	p := &browserPage{t: t, ctx: bctx, shots: screenshotDir(t)}
+	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/#faq"))
+	p.waitLog("What would you like to know?")
+	p.do("ask about delivery", chromedp.SendKeys(chromedp.ID("chat-input"), "Delivery"+kb.Enter))
+	p.waitLog("The terms are attached.")
+	p.waitJS("the file", `(function(){var a=document.querySelector('#log .attachments a[data-attach="file"]');return !!a&&a.href==='https://example.com/files/delivery-terms.pdf'&&a.textContent.indexOf('File: delivery-terms.pdf')>=0})()`)
+	p.waitJS("no image with it", `!document.querySelector('#log .attachments a[data-attach="image"]')`)
+	p.do("ask for the hours", chromedp.SendKeys(chromedp.ID("chat-input"), "Opening hours"+kb.Enter))
+	p.waitLog("Which store?")
+	p.do("pick Moscow", chromedp.SendKeys(chromedp.ID("chat-input"), "Moscow"+kb.Enter))
+	p.waitLog("Moscow, Tverskaya 1")
+	p.waitJS("the image", `(function(){var a=document.querySelector('#log .attachments a[data-attach="image"]');return !!a&&a.href==='https://example.com/maps/moscow-tverskaya.png'&&a.textContent.indexOf('Image: moscow-tverskaya.png')>=0})()`)
+	p.shot("attachments")
+}

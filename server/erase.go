@@ -79,8 +79,10 @@ func (s *Server) handleErasePortal(c echo.Context) error {
 	if err := checkID("member", member, engine.MaxKeyLen-len(engine.KeyPortal)-2); err != nil {
 		return err
 	}
-	if strings.Contains(member, ":") {
-		return &Error{Code: EInvalid, Field: "member", Message: "member is a portal's member_id, which has no ':'"}
+	if err := retention.CheckPortalID(member); err != nil {
+		// the portal's id in its dialog keys: a member_id, or the host
+		// (with its port, if any) where the portal is known by no member_id
+		return &Error{Code: EInvalid, Field: "member", Message: strings.TrimPrefix(err.Error(), engine.ErrInvalid.Error()+": ")}
 	}
 	e, err := s.eraser.ErasePortal(c.Request().Context(), member)
 	if err != nil {

@@ -100,14 +100,66 @@ func TestErase(t *testing.T) {
 	if ok, err := e.srv.Outbox.Portals().Installed(context.Background(), e.member()); ok || err != nil {
 		t.Fatalf("install after the erasure: %v, %v", ok, err)
 	}
-	if status, body := e.api(http.MethodDelete, "/v1/portals/a:b", nil); status != http.StatusBadRequest {
-		t.Fatalf("DELETE /v1/portals/a:b: %d %s, want 400", status, body)
-	}
 	log := e.infoLog()
 	for _, s := range clientText[1:] {
 		if strings.Contains(log, s) {
 			t.Fatalf("the info log holds the client's %q:\n%s", s, log)
 		}
+	}
+}
+
+// TestErasePortalHostPort: DELETE /v1/portals/{id} takes a portal keyed
+// by its host and port (a webhook portal without a member_id: the fake
+// portal's, a local setup's), written plainly or with ':' escaped, and
+// leaves the same host's other ports alone; an id with an empty part
+// around ':' is a 400 that says so, and erases nothing.
+func TestErasePortalHostPort(t *testing.T) {
+	p := newPortal(t, fakeportal.Config{})
+	e := startEnv(t, p, func(e *env) { e.cfg.AdminToken = "adm" })
+	ctx := context.Background()
+	keys := []string{"b24:127.0.0.1:8080:chat1", "b24:127.0.0.1:8080:chat2", "b24:127.0.0.1:chat3", "b24:127.0.0.1:9090:chat4"}
+	for _, k := range keys {
+		if err := e.store.Commit(ctx, engine.Commit{Dialog: engine.Dialog{Key: k, Status: engine.Active, Rev: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		path    string
+		status  int
+		dialogs int
+		gone    []string
+		problem string // in a 400's message
+	}{
+		{path: "/v1/portals/127.0.0.1:8080", status: http.StatusOK, dialogs: 2, gone: keys[:2]},
+		{path: "/v1/portals/127.0.0.1%3A9090", status: http.StatusOK, dialogs: 1, gone: keys[3:]},
+		{path: "/v1/portals/127.0.0.1:8080", status: http.StatusOK},
+		{path: "/v1/portals/:9090", status: http.StatusBadRequest, problem: "empty part around ':'"},
+		{path: "/v1/portals/127.0.0.1:", status: http.StatusBadRequest, problem: "empty part around ':'"},
+		{path: "/v1/portals/127.0.0.1::8080", status: http.StatusBadRequest, problem: "empty part around ':'"},
+		{path: "/v1/portals/127.0.0.1%2F8080", status: http.StatusBadRequest, problem: "may not contain '/'"},
+	}
+	for _, tc := range tests {
+		status, body := e.api(http.MethodDelete, tc.path, nil)
+		if status != tc.status {
+			t.Fatalf("DELETE %s: %d %s, want %d", tc.path, status, body, tc.status)
+		}
+		if tc.status != http.StatusOK {
+			if !strings.Contains(string(body), tc.problem) || !strings.Contains(string(body), `"member"`) {
+				t.Fatalf("DELETE %s: %s; want the member field and %q", tc.path, body, tc.problem)
+			}
+			continue
+		}
+		var pe ErasePortalResponse
+		mustJSON(t, body, &pe)
+		if pe.Dialogs != tc.dialogs {
+			t.Fatalf("DELETE %s: %s; want %d dialogs", tc.path, body, tc.dialogs)
+		}
+		for _, k := range tc.gone {
+			e.gone(k)
+		}
+	}
+	if _, err := e.store.Dialog(ctx, keys[2]); err != nil {
+		t.Fatalf("the host's own dialog %s after erasing its ports: %v", keys[2], err)
 	}
 }
 

@@ -81,11 +81,12 @@ func TestErase(t *testing.T) {
 		{"dialog", []string{"--server", base, "--admin-token", "tok", "--dialog", "t1"}, 0, "dialog api:t1: erased the record and 0 pending or parked calls\n", ""},
 		{"dialog again", []string{"--server", base, "--admin-token", "tok", "--dialog", "t1"}, 0, "dialog api:t1: nothing to erase (no record, no calls)\n", ""},
 		{"portal", []string{"--server", base, "--admin-token", "tok", "--portal", "m42"}, 0, "portal m42: erased 0 dialogs, 0 pending or parked calls and no install record\n", ""},
+		{"portal by host and port", []string{"--server", base, "--admin-token", "tok", "--portal", "127.0.0.1:8080"}, 0, "portal 127.0.0.1:8080: erased 0 dialogs, 0 pending or parked calls and no install record\n", ""},
 		{"no token", []string{"--server", base, "--dialog", "t1"}, 1, "", "401 Unauthorized"},
 		{"both", []string{"--server", base, "--dialog", "t1", "--portal", "m"}, 2, "", "exactly one of --dialog"},
 		{"neither", []string{"--server", base}, 2, "", "exactly one of --dialog"},
 		{"no server", []string{"--dialog", "t1"}, 1, "", "--server is required"},
-		{"bad portal", []string{"--server", base, "--admin-token", "tok", "--portal", "a:b"}, 1, "", "no ':'"},
+		{"bad portal", []string{"--server", base, "--admin-token", "tok", "--portal", "a::b"}, 1, "", "empty part around ':'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

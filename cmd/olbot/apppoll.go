@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,19 +34,21 @@ const appPollScan = 5 * time.Second
 type appPollers struct {
 	cfg   *serveConfig
 	store engine.Store
-	proc  *dialogs.Processor
-	ob    *outbox.Outbox
-	reg   prometheus.Registerer
 	log   *slog.Logger
 	lease pull.Lease
 	curs  pull.Cursors
 
 	mu      sync.Mutex
+	proc    *dialogs.Processor // set by bind
+	ob      *outbox.Outbox
+	reg     prometheus.Registerer
 	running map[string]bool // by lease key
 }
 
-func newAppPollers(cfg *serveConfig, store engine.Store, proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer, log *slog.Logger) *appPollers {
-	a := &appPollers{cfg: cfg, store: store, proc: proc, ob: ob, reg: reg, log: log, running: map[string]bool{}}
+// newAppPollers returns the pollers of the store's fetch-mode bots; bind
+// gives them the dialogs and the outbox before Run.
+func newAppPollers(cfg *serveConfig, store engine.Store, log *slog.Logger) *appPollers {
+	a := &appPollers{cfg: cfg, store: store, log: log, running: map[string]bool{}}
 	if pg, ok := store.(*postgres.Store); ok {
 		p := pg.Pull() // every replica sees the lease: one of them polls each bot
 		a.lease, a.curs = p, p
@@ -55,15 +59,80 @@ func newAppPollers(cfg *serveConfig, store engine.Store, proc *dialogs.Processor
 	return a
 }
 
+// bind gives the pollers what they apply events with and send through.
+func (a *appPollers) bind(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) {
+	a.mu.Lock()
+	a.proc, a.ob, a.reg = proc, ob, reg
+	a.mu.Unlock()
+}
+
+func (a *appPollers) outbox() *outbox.Outbox {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ob
+}
+
+// List implements server.Rejected: the rejected events kept for every
+// fetch-mode bot of the install records (every replica on the store sees
+// them, whichever replica polled), and of the bots this process polls.
+func (a *appPollers) List(ctx context.Context) ([]pull.RejectedEvent, error) {
+	ob := a.outbox()
+	if ob == nil {
+		return []pull.RejectedEvent{}, nil
+	}
+	list, err := ob.Portals().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the install records of the fetch-mode bots: %w", err)
+	}
+	seen := map[string]bool{}
+	var keys []string
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, in := range list {
+		if in.V2BotID > 0 && in.V2Events == "fetch" {
+			key, _, err := a.key(ctx, in)
+			if err != nil {
+				return nil, err
+			}
+			add(key)
+		}
+	}
+	a.mu.Lock()
+	running := slices.Sorted(maps.Keys(a.running))
+	a.mu.Unlock()
+	for _, k := range running {
+		add(k)
+	}
+	return pull.Rejects{KV: a.store, Keys: keys}.List(ctx)
+}
+
+// key is the poller key of in's bot (its lease, offset and rejected
+// events) and the portal's id in the dialog keys.
+func (a *appPollers) key(ctx context.Context, in outbox.Install) (key, portal string, err error) {
+	portal, err = a.outbox().Portals().PortalID(ctx, in.Domain, in.MemberID)
+	if err != nil {
+		return "", "", fmt.Errorf("the dialog-key id of portal %s: %w", in.MemberID, err)
+	}
+	return engine.KeyPortal + portal + ":v2bot:" + strconv.Itoa(in.V2BotID), portal, nil
+}
+
 // Run starts a poller for every fetch-mode bot of the install records, now
 // and whenever one appears, until ctx ends; it returns after they stopped.
 func (a *appPollers) Run(ctx context.Context) {
+	if a.outbox() == nil {
+		a.log.Error("local application: the fetch-mode pollers were not bound to the outbox; nothing is polled")
+		return
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	tick := time.NewTicker(appPollScan)
 	defer tick.Stop()
 	for {
-		list, err := a.ob.Portals().List(ctx)
+		list, err := a.outbox().Portals().List(ctx)
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("local application: could not read the install records for fetch-mode bots", "err", err)
 		}
@@ -82,12 +151,11 @@ func (a *appPollers) Run(ctx context.Context) {
 
 // start runs the poller of in's bot unless it runs already.
 func (a *appPollers) start(ctx context.Context, wg *sync.WaitGroup, in outbox.Install) {
-	portal, err := a.ob.Portals().PortalID(ctx, in.Domain, in.MemberID)
+	key, portal, err := a.key(ctx, in)
 	if err != nil {
-		a.log.Warn("local application: the portal's dialog-key id", "member", in.MemberID, "err", err)
+		a.log.Warn("local application: cannot poll the imbot.v2 bot", "member", in.MemberID, "err", err)
 		return
 	}
-	key := engine.KeyPortal + portal + ":v2bot:" + strconv.Itoa(in.V2BotID)
 	a.mu.Lock()
 	if a.running[key] {
 		a.mu.Unlock()
@@ -104,8 +172,11 @@ func (a *appPollers) start(ctx context.Context, wg *sync.WaitGroup, in outbox.In
 			OnDelete: func(ctx context.Context, ev bitrix24.V2Event) error {
 				return a.ob.Portals().BotDeleted(ctx, in.MemberID, ev.Bot.ID)
 			}},
-		Lease:    a.lease,
-		Budget:   a.ob,
+		Lease:   a.lease,
+		Rejects: pull.Rejects{KV: a.store}, // GET /v1/rejected lists them (List)
+		Budget:  a.ob,
+		// the portal's waiting calls travel in the poll's batch
+		Rides:    a.ob.RidesOf(in.MemberID),
 		Interval: a.cfg.PollInterval,
 		Idle:     a.cfg.PollIdle,
 		Log:      a.log.With("member", in.MemberID),

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/lookup"
 	"github.com/olbot/olbot/scenarios"
@@ -209,6 +210,13 @@ func (c *chat) send(ev engine.Event) {
 					kind = "call"
 				}
 				fmt.Fprintf(c.out, "     [%s] %s → %s\n", kind, l.Text, l.Target())
+			}
+			// the attachment (ATTACH blocks): shown by its address
+			if a.Image != "" {
+				fmt.Fprintf(c.out, "     [image] %s\n", a.Image)
+			}
+			if a.File != "" {
+				fmt.Fprintf(c.out, "     [file] %s %s\n", bitrix24.LinkName(a.File), a.File)
 			}
 		default:
 			fmt.Fprintln(c.out, a.String())

@@ -236,7 +236,7 @@ func (c *serveConfig) options() []option {
 		{name: "events", env: "OLBOT_EVENTS", def: "webhook", help: "local application's imbot.v2 bot: webhook (events posted to /bitrix24/events at once) or fetch (olbot polls imbot.v2.Event.get; no inbound event traffic)", set: c.setEvents},
 		{name: "oauth-url", env: "OLBOT_OAUTH_URL", def: bitrix24.DefaultTokenURL, help: "OAuth server that proves installs and refreshes tokens", set: text(&c.OAuthURL)},
 		{name: "portals", env: "OLBOT_PORTALS", help: "comma-separated portal domains allowed to install the application (empty: any)", set: list(&c.Portals)},
-		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request), e.g. 2,50", set: c.setRate},
+		{name: "rate", env: "OLBOT_RATE", def: rate{outbox.DefaultRate, outbox.DefaultBurst}.String(), help: "portal requests per second and burst, per portal (a batch of up to 50 calls is one request); the default leaves 5 of the portal's bucket of 50 unused, e.g. 5,240 on Enterprise", set: c.setRate},
 		{name: "allow-reinstall", env: "OLBOT_ALLOW_REINSTALL", def: "false", help: "let a proven install or update move a known portal to another address (client_endpoint)", boolean: true, set: boolean(&c.AllowReinstall)},
 		{name: "pprof", env: "OLBOT_PPROF", def: "false", help: "serve Go's profiler at /debug/pprof/ (behind the admin token) for performance investigations", boolean: true, set: boolean(&c.Pprof)},
 		{name: "edit", env: "OLBOT_EDIT", def: "false", help: "let the playground's editor save scenario files while listening beyond loopback (always allowed on loopback; needs the admin token)", boolean: true, set: boolean(&c.Edit)},

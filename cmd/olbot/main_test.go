@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olbot/olbot/outbox"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -57,6 +59,7 @@ func TestCommands(t *testing.T) {
 		{name: "test with a broken scenario", args: []string{"test", "testdata/broken.yaml"}, code: 1, contains: "unknown key \"nxet\""},
 		{name: "test coverage", args: []string{"test", "--coverage", "../../examples"}, contains: "coverage:"},
 		{name: "chat transcript", args: []string{"chat", "--client", "Anna", "../../examples/support.yaml"}, stdin: readFile(t, "testdata/chat.input"), golden: "testdata/chat.golden"},
+		{name: "chat attachments", args: []string{"chat", "../../examples/faq.yaml"}, stdin: readFile(t, "testdata/chat-attach.input"), golden: "testdata/chat-attach.golden"},
 		{name: "chat with the clock set", args: []string{"chat", "--at", "2027-01-04T12:00", "../../examples/shop.yaml"}, stdin: readFile(t, "testdata/chat-at.input"), golden: "testdata/chat-at.golden"},
 		{name: "chat broken file", args: []string{"chat", "testdata/broken.yaml"}, code: 1, contains: "unknown answer type"},
 		{name: "graph mermaid", args: []string{"graph", "../../examples/support.yaml"}, contains: "stateDiagram-v2"},
@@ -139,7 +142,7 @@ func TestParseRate(t *testing.T) {
 		bad   bool
 	}{
 		{"2,50", 2, 50, false},
-		{"0.5", 0.5, 50, false},
+		{"0.5", 0.5, outbox.DefaultBurst, false}, // the default burst: 45
 		{" 10 , 5 ", 10, 5, false},
 		{"0,1", 0, 0, true},
 		{"x", 0, 0, true},
@@ -242,14 +245,14 @@ func TestServeConfigTyped(t *testing.T) {
 	if cfg.PortalTimeout != 3*time.Second || cfg.OutboxLease != 90*time.Second || !cfg.Pprof || !cfg.AllowReinstall {
 		t.Errorf("timeout %v lease %v pprof %v reinstall %v, want 3s, 90s, true, true", cfg.PortalTimeout, cfg.OutboxLease, cfg.Pprof, cfg.AllowReinstall)
 	}
-	if cfg.Rate != (rate{4, 50}) || cfg.LogLevel != slog.LevelDebug || cfg.LogFormat != "text" {
-		t.Errorf("rate %v level %v format %q, want 4,50 (default burst), debug, text", cfg.Rate, cfg.LogLevel, cfg.LogFormat)
+	if cfg.Rate != (rate{4, 45}) || cfg.LogLevel != slog.LevelDebug || cfg.LogFormat != "text" {
+		t.Errorf("rate %v level %v format %q, want 4,45 (default burst), debug, text", cfg.Rate, cfg.LogLevel, cfg.LogFormat)
 	}
 	defaults, err := loadServeConfig(nil, func(string) string { return "" }, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if defaults.PortalTimeout != 15*time.Second || defaults.OutboxLease != 2*time.Minute || defaults.Rate != (rate{2, 50}) || defaults.Portals != nil {
+	if defaults.PortalTimeout != 15*time.Second || defaults.OutboxLease != 2*time.Minute || defaults.Rate != (rate{2, 45}) || defaults.Portals != nil {
 		t.Errorf("defaults: timeout %v lease %v rate %v portals %v", defaults.PortalTimeout, defaults.OutboxLease, defaults.Rate, defaults.Portals)
 	}
 	bad := []struct {

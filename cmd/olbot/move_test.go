@@ -131,7 +131,9 @@ func TestMoveV1BotToV2(t *testing.T) {
 // portal with the defaults (--bot-api auto: v2 for a first install) in
 // both event modes — webhook (the portal posts ONIMBOTV2* form-encoded to
 // /bitrix24/events) and fetch (--events fetch: olbot polls Event.get with
-// the application's token) — and runs a whole conversation through it.
+// the application's token; an event without the documented shape is
+// listed at GET /v1/rejected and skipped) — and runs a whole
+// conversation through it.
 func TestServeLocalAppV2(t *testing.T) {
 	for _, mode := range []string{"webhook", "fetch"} {
 		t.Run(mode, func(t *testing.T) {
@@ -152,6 +154,13 @@ func TestServeLocalAppV2(t *testing.T) {
 				t.Fatalf("bot %+v, want an OAuth bot (no botToken) in %s mode and no v1 bot", bot, mode)
 			}
 			chat := p.V2Chat(bot.ID, 1, 901, bitrix24.User{FirstName: "Anna"})
+			var badID int64
+			if mode == "fetch" {
+				// an event without the documented shape is kept as
+				// rejected (GET /v1/rejected) and skipped: the events
+				// behind it are answered
+				badID = p.V2Push(bot.ID, bitrix24.EventV2MessageAdd, map[string]any{"bot": map[string]any{"id": bot.ID}, "message": map[string]any{"id": "abc"}})
+			}
 			say := func(k int, last string, queue func() int64) {
 				t.Helper()
 				queue()
@@ -174,6 +183,7 @@ func TestServeLocalAppV2(t *testing.T) {
 			waitFor(t, "the session finished", func() (bool, string) { return p.ChatState(901) == fakeportal.StateFinished, fmt.Sprint(p.Calls()) })
 			if mode == "fetch" {
 				waitFor(t, "every event confirmed", func() (bool, string) { return p.V2Pending(bot.ID) == 0, "" })
+				wantRejected(t, s.addr, badID)
 			}
 			for _, c := range p.CallsOf(bitrix24.MethodV2MessageSend) {
 				if c.Auth != "oauth" || c.Params["botToken"] != nil || !c.OK() {

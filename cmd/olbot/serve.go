@@ -109,9 +109,13 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		}
 	} else if cfg.AppClientID != "" {
 		// a local application's imbot.v2 bots registered in fetch mode
-		// (--events fetch, now or at an earlier start) are polled
+		// (--events fetch, now or at an earlier start) are polled, and
+		// their rejected events listed
+		apps := newAppPollers(cfg, store, log)
+		rejected = apps
 		poll = func(proc *dialogs.Processor, ob *outbox.Outbox, reg prometheus.Registerer) (server.Worker, error) {
-			return server.WorkerFunc(newAppPollers(cfg, store, proc, ob, reg, log).Run), nil
+			apps.bind(proc, ob, reg)
+			return server.WorkerFunc(apps.Run), nil
 		}
 	}
 	srv, ob, err := wire(server.Config{

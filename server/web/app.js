@@ -122,6 +122,8 @@
       finish: 'Session finished',
       call: 'Call {e}: {m} {p}',
       opNote: 'Note for the operator (the client does not see it): {text}',
+      attachImage: 'Image: {name}',
+      attachFile: 'File: {name}',
       crm: 'CRM: {target} ← {fields}',
       crmNew: 'new lead',
       crmLead: 'lead {n}',
@@ -293,6 +295,8 @@
       finish: 'Сессия завершена',
       call: 'Запрос {e}: {m} {p}',
       opNote: 'Заметка для оператора (клиент её не видит): {text}',
+      attachImage: 'Изображение: {name}',
+      attachFile: 'Файл: {name}',
       crm: 'CRM: {target} ← {fields}',
       crmNew: 'новый лид',
       crmLead: 'лид {n}',
@@ -698,6 +702,7 @@
         break;
       case 'say':
         if (a.text || !(a.buttons && a.buttons.length) && !(a.links && a.links.length)) say(t('bot'), a.text || '', 'bot');
+        if (a.image || a.file) showAttach(a);
         if (a.links && a.links.length) showLinks(a.links);
         break;
       case 'note':
@@ -726,6 +731,22 @@
       default:
         note(JSON.stringify(a));
     }
+  }
+
+  // showAttach shows a message's image and file (ATTACH blocks) as links
+  // to their addresses: the page's content policy loads nothing from
+  // outside, so the image itself is not fetched.
+  function showAttach(a) {
+    var row = h('li', { class: 'attachments' });
+    [['image', a.image, 'attachImage'], ['file', a.file, 'attachFile']].forEach(function (x) {
+      var url = x[1];
+      if (!url || !/^https?:\/\//.test(url)) return;
+      var name = url.split(/[?#]/)[0].replace(/\/+$/, '').split('/').pop() || url;
+      try { name = decodeURIComponent(name); } catch (e) { /* shown as written */ }
+      row.appendChild(h('a', { class: 'attach attach-' + x[0], href: url, target: '_blank', rel: 'noopener noreferrer',
+        'data-attach': x[0], title: url, text: t(x[2], { name: name }) + ' ↗' }));
+    });
+    logItem(row);
   }
 
   // showLinks shows a message's link and call buttons: they open the
