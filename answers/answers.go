@@ -27,15 +27,17 @@ const (
 	Number = "number" // a number, saved in Go's shortest form ("3.5", "1000")
 	YesNo  = "yesno"  // yes or no in English or Russian, saved as "yes" or "no"
 	Choice = "choice" // one of the state's options; matched by the engine like a menu
+	File   = "file"   // a message with a file; the engine saves its name, id and link
+	Rating = "rating" // 1–5 as digits, stars, "5/5" or words, saved as the digit
 )
 
 // kinds is in the spec's order, which is also the order shown to authors.
-var kinds = [...]string{Text, Name, Email, Phone, Number, YesNo, Choice}
+var kinds = [...]string{Text, Name, Email, Phone, Number, YesNo, Choice, File, Rating}
 
 // Known reports whether kind is an answer type the engine understands.
 func Known(kind string) bool {
 	switch kind {
-	case Text, Name, Email, Phone, Number, YesNo, Choice:
+	case Text, Name, Email, Phone, Number, YesNo, Choice, File, Rating:
 		return true
 	}
 	return false
@@ -49,7 +51,8 @@ func Kinds() []string {
 
 // Parse checks a client's answer against an answer type and returns the value to
 // save. The answer is trimmed first. For an unknown kind, for "choice" (the engine
-// matches options like menu items, because they are shown as buttons), and for an
+// matches options like menu items, because they are shown as buttons), for "file"
+// (a text is never a file: the engine takes the file of a file message), and for an
 // answer the type rejects, Parse returns "", false.
 func Parse(kind, text string) (value string, ok bool) {
 	s := strings.TrimSpace(text)
@@ -69,6 +72,8 @@ func Parse(kind, text string) (value string, ok bool) {
 		return parseNumber(s)
 	case YesNo:
 		return parseYesNo(s)
+	case Rating:
+		return parseRating(s)
 	}
 	return "", false
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestKinds(t *testing.T) {
-	want := []string{"text", "name", "email", "phone", "number", "yesno", "choice"}
+	want := []string{"text", "name", "email", "phone", "number", "yesno", "choice", "file", "rating"}
 	got := Kinds()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Kinds()=%q, want %q", got, want)

@@ -153,7 +153,7 @@ func runTest(sc *scenarios.Scenario, t scenarios.Test, cov *Coverage) (scenarios
 			}
 			ev = &engine.Event{Type: engine.Start}
 		case scenarios.StepUser:
-			ev = &engine.Event{Type: engine.Message, Text: st.Text}
+			ev = userEvent(st)
 		case scenarios.StepButton:
 			ev = &engine.Event{Type: engine.Button, Button: st.Button, Text: st.Text}
 		case scenarios.StepIdle:
@@ -498,4 +498,17 @@ func RunPaths(cov *Coverage, paths ...string) (*scenarios.Set, []Result, scenari
 		results = append(results, Run(set, tf, cov)...)
 	}
 	return set, results, problems
+}
+
+// userEvent is a user step's event: a message, a file (user: {file: …}),
+// or a file with a caption (user: {text: …, file: …}).
+func userEvent(st scenarios.TestStep) *engine.Event {
+	if st.Upload == nil {
+		return &engine.Event{Type: engine.Message, Text: st.Text}
+	}
+	f := *st.Upload
+	if st.Text == "" {
+		return &engine.Event{Type: engine.File, File: &f}
+	}
+	return &engine.Event{Type: engine.Message, Text: st.Text, File: &f}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/scenarios"
 )
 
@@ -17,9 +18,11 @@ const (
 	Button  EventType = "button"  // the client pressed button N of the last menu
 	Idle    EventType = "idle"    // the client was silent for settings.idle
 	Close   EventType = "close"   // the session was closed from outside
-	// File: the client sent a file (a portal message with FILES and no
-	// text). No scenario answer takes a file, so it counts as input that
-	// matches nothing: a re-ask, then on_fail.
+	// File: the client sent a file and no text (Event.File says which,
+	// when the channel tells). It answers a `type: file` ask; in any
+	// other state it is input that matches nothing: a re-ask, then
+	// on_fail. A Message with Event.File set (a file with a caption)
+	// answers a file ask with the file, any other state with its text.
 	File EventType = "file"
 	// SwitchLanguage: the dialog's language is switched from outside the
 	// scenario (the playground's or olbot chat's language switch) to
@@ -49,6 +52,9 @@ type Event struct {
 	ID       string    // channel's event/message id, for de-duplication
 	Time     time.Time // when it happened; the engine never reads the clock
 	Answer   *Answer   // CallStart, CallAnswer: which call, and its answer
+	// File is the file of a File event, or of a Message that carries one;
+	// nil when there is none or the channel gave no details.
+	File *answers.ClientFile
 	// LineHours is the working time of the dialog's Open Line, for a
 	// scenario's from_line hours, as the server last read it from the
 	// portal; nil when not known (from_line hours then count as open).

@@ -22,7 +22,7 @@ func (s *stepper) buttons(st *scenarios.State) []scenarios.MenuItem {
 
 // numbered reports whether a state's buttons are also chosen by number.
 func numbered(st *scenarios.State) bool {
-	return !(st.Ask != nil && (st.Type == answers.Number || st.Type == answers.Phone))
+	return !(st.Ask != nil && (st.Type == answers.Number || st.Type == answers.Phone || st.Type == answers.Rating))
 }
 
 // pick finds the button a message chooses: equal text or number first, then
@@ -58,7 +58,7 @@ func pick(items []scenarios.MenuItem, in match.Input, byNumber bool) int {
 // strongTypes are answer types whose valid answers win over global commands.
 func strongType(t string) bool {
 	switch t {
-	case answers.Email, answers.Phone, answers.Number, answers.YesNo, answers.Choice:
+	case answers.Email, answers.Phone, answers.Number, answers.YesNo, answers.Choice, answers.Rating:
 		return true
 	}
 	return false

@@ -357,6 +357,9 @@ func (s *stepper) message() error {
 		return nil
 	}
 	if active {
+		if ev.File != nil && s.takesFile() {
+			return s.fileAnswer() // a file with a caption answers a file ask
+		}
 		return s.input(false)
 	}
 	if err := s.startRun(); err != nil {
@@ -375,7 +378,10 @@ func (s *stepper) file(active bool) error {
 		return s.ignore("an operator has the dialog")
 	}
 	d.LastIn, d.IdleDone = s.ev.Time, false
-	s.r.Reason = "a file: no answer of a scenario takes one"
+	if active && s.takesFile() {
+		return s.fileAnswer()
+	}
+	s.r.Reason = "a file where the state does not ask for one"
 	if !active {
 		// the first input of a run: a file picks no route, the start
 		// state's question stands

@@ -323,20 +323,6 @@ func (c *Chat) SystemSay(text string) url.Values {
 	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.system", text, nil))
 }
 
-// SendFile builds ONIMBOTMESSAGEADD of a client message that carries a
-// file and no text (the unverified FILES shape of the fixture).
-func (c *Chat) SendFile(name string) url.Values {
-	c.p.mu.Lock()
-	defer c.p.mu.Unlock()
-	tree := c.messageLocked("v1.event.onimbotmessageadd.files", "", &c.Client)
-	for _, f := range group(tree, "data", "PARAMS", "FILES") {
-		if m, ok := f.(map[string]any); ok {
-			m["name"], m["chatId"] = name, strconv.Itoa(c.ChatID)
-		}
-	}
-	return bitrix24.EncodeForm(tree)
-}
-
 // Command builds ONIMCOMMANDADD: the client typed /command params
 // (COMMAND_CONTEXT=TEXTAREA), with a new MESSAGE_ID. The portal sends it
 // only for a command the bot registered (imbot.command.register).

@@ -1,6 +1,7 @@
 package fakeportal
 
 import (
+	"reflect"
 	"time"
 
 	"context"
@@ -93,6 +94,9 @@ func checkV1Event(t *testing.T, f Fixture) {
 	if ev.Name == bitrix24.EventJoinChat && ev.Params.ChatEntityData2 != "" {
 		t.Fatal("a documented join carries no CHAT_ENTITY_DATA_*")
 	}
+	if got := ev.Files(); !reflect.DeepEqual(got, fixtureFiles[f.Name]) {
+		t.Fatalf("Files() = %+v, want %+v", got, fixtureFiles[f.Name])
+	}
 }
 
 // v2Types maps the data fixtures to their event types.
@@ -100,6 +104,14 @@ var v2Types = map[string]string{
 	"v2.data.onimbotv2messageadd": bitrix24.EventV2MessageAdd, "v2.data.onimbotv2joinchat": bitrix24.EventV2JoinChat,
 	"v2.data.onimbotv2delete": bitrix24.EventV2Delete, "v2.data.onimbotv2contextget": bitrix24.EventV2ContextGet,
 	"v2.data.onimbotv2commandadd": bitrix24.EventV2CommandAdd, "v2.data.onimbotv2reactionchange": bitrix24.EventV2ReactionChange,
+	"v2.data.onimbotv2messageadd.files": bitrix24.EventV2MessageAdd,
+}
+
+// fixtureFiles are the files each fixture with files must decode to.
+var fixtureFiles = map[string][]bitrix24.File{
+	"v1.event.onimbotmessageadd.files": {{ID: "1057", Name: "photo.jpg", Size: 48213, Type: "image", Extension: "jpg",
+		URL: "https://some-domain.bitrix24.com/bitrix/services/main/ajax.php?action=disk.api.file.download&SITE_ID=s1&humanRE=1&fileId=1057&exact=N&fileName=photo.jpg"}},
+	"v2.data.onimbotv2messageadd.files": {{ID: "138", Name: "report.pdf", Size: 35341, Type: "file", Extension: "pdf"}},
 }
 
 // checkV2Event decodes the imbot.v2 bodies with olbot's v2 decoders: a
@@ -124,6 +136,9 @@ func checkV2Event(t *testing.T, f Fixture) {
 		}
 		if ev.Type != typ || ev.Bot.ID == 0 {
 			t.Fatalf("event %+v: want type %s and the bot", ev, typ)
+		}
+		if got := ev.Message.Files(); !reflect.DeepEqual(got, fixtureFiles[f.Name]) {
+			t.Fatalf("Message.Files() = %+v, want %+v", got, fixtureFiles[f.Name])
 		}
 		return
 	}

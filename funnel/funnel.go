@@ -59,6 +59,11 @@ type Funnel struct {
 	// client_zero (the client typed 0), scenario (the scenario's own
 	// operator/transfer state), scenario_removed.
 	Reasons map[string]int64 `json:"handoff_reasons,omitempty"`
+	// Ratings and RatingSum count the answers to the scenario's `type:
+	// rating` questions (1–5) and add them up: their average is
+	// RatingSum/Ratings (FunnelView.RatingAverage).
+	Ratings   int64 `json:"ratings,omitempty"`
+	RatingSum int64 `json:"rating_sum,omitempty"`
 }
 
 func newFunnel(name string) *Funnel { return &Funnel{Scenario: name} }
@@ -85,6 +90,8 @@ func (f *Funnel) add(g *Funnel) {
 		f.Updated = g.Updated
 	}
 	f.Started += g.Started
+	f.Ratings += g.Ratings
+	f.RatingSum += g.RatingSum
 	for _, p := range []struct{ dst, src *map[string]int64 }{
 		{&f.Entered, &g.Entered}, {&f.Edges, &g.Edges}, {&f.Active, &g.Active},
 		{&f.Finished, &g.Finished}, {&f.HandedOff, &g.HandedOff}, {&f.Reasons, &g.Reasons},
@@ -178,6 +185,10 @@ func (b *Book) Committed(s dialogs.Step) {
 		}
 		if to != scenarios.NoState && m.Event != scenarios.EdgeRetry {
 			inc(&f.Entered, to, 1)
+		}
+		if n, ok := rating(sc, m, d.Fields); ok {
+			f.Ratings++
+			f.RatingSum += n
 		}
 	}
 	newRun := d.Started != old.Started || !old.Exists()
@@ -383,6 +394,9 @@ type FunnelView struct {
 	TotalActive    int64 `json:"total_active"`
 	TotalFinished  int64 `json:"total_finished"`
 	TotalHandedOff int64 `json:"total_handed_off"`
+	// RatingAverage is the average answer to the scenario's rating
+	// questions (1–5, two decimals), 0 when there is none yet.
+	RatingAverage float64 `json:"rating_average,omitempty"`
 }
 
 // ViewOf adds the totals to a scenario's funnel.
@@ -397,6 +411,7 @@ func ViewOf(f Funnel, version string) FunnelView {
 	for _, n := range f.HandedOff {
 		v.TotalHandedOff += n
 	}
+	v.RatingAverage = f.RatingAverage()
 	return v
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
@@ -70,6 +71,13 @@ func DialogInput(portal, domain string, ev bitrix24.V2Event, now time.Time) (dia
 	if ev.Type == bitrix24.EventV2MessageAdd {
 		in.Event.Type, in.Event.Text = engine.Message, ev.Message.Text
 		in.Event.ID = "m" + strconv.Itoa(ev.Message.ID)
+		if files := ev.Message.Files(); len(files) > 0 {
+			f := answers.ClientFile(files[0]) // a file ask takes the first file
+			in.Event.File = &f
+			if strings.TrimSpace(in.Event.Text) == "" {
+				in.Event.Type = engine.File
+			}
+		}
 		return in, ""
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(ev.Command.Params))

@@ -23,6 +23,8 @@ func TestDialogInput(t *testing.T) {
 	chat.SystemSay("The dialog was transferred")
 	chat.Command("menu", "2", "keyboard")
 	chat.Command("help", "topic", "textarea")
+	chat.SendFile(bitrix24.File{Name: "receipt.pdf", Size: 35341}, "")
+	chat.SendFile(bitrix24.File{Name: "photo.jpg", Size: 10}, "the box")
 	f, err := fakeportal.LoadFixture("v2.data.onimbotv2messageadd") // a group chat, as documented
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +45,7 @@ func TestDialogInput(t *testing.T) {
 		button int
 		id     string // the id's first letter: m<message id>, c<message id>:<command id>, j<event id>
 		skip   string
+		file   string // the file's name, "" for none
 	}{
 		{typ: engine.Start, id: "j"},
 		{typ: engine.Message, text: "hello", id: "m"},
@@ -50,6 +53,8 @@ func TestDialogInput(t *testing.T) {
 		{skip: "a message of the system, not the client's"},
 		{typ: engine.Button, button: 2, id: "c"},
 		{skip: `command "/help" with params "topic" is not a menu button`},
+		{typ: engine.File, id: "m", file: "receipt.pdf"},
+		{typ: engine.Message, text: "the box", id: "m", file: "photo.jpg"},
 		{skip: "not an Open Lines chat"},
 		{skip: fmt.Sprintf("bot %d was deleted on the portal", e.bot.ID())},
 	} {
@@ -68,6 +73,9 @@ func TestDialogInput(t *testing.T) {
 		if in.Key != key || got.Type != want.typ || got.Text != want.text || got.Button != want.button || got.Line != 1 || got.Client != "Anna" {
 			t.Fatalf("event %d: %s %+v", i, in.Key, got)
 		}
+		if name := fileName(got); name != want.file || got.File != nil && (got.File.ID == "" || got.File.URL != "") {
+			t.Fatalf("event %d: file %+v, want %q with its id and no link", i, got.File, want.file)
+		}
 		if got.ID == "" || got.ID[:1] != want.id {
 			t.Fatalf("event %d: id %q, want prefix %q", i, got.ID, want.id)
 		}
@@ -76,4 +84,11 @@ func TestDialogInput(t *testing.T) {
 			t.Fatalf("event %d: channel %+v", i, ch)
 		}
 	}
+}
+
+func fileName(ev engine.Event) string {
+	if ev.File == nil {
+		return ""
+	}
+	return ev.File.Name
 }

@@ -8,13 +8,13 @@ import (
 
 // fieldTypes are the fields a scenario collects (save: and set:) with
 // their answer type: number when every state that saves the field asks for
-// a number, text otherwise.
+// a number or a rating (1–5), text otherwise.
 func fieldTypes(d *scenarioDef) map[string]string {
 	out := map[string]string{}
 	for _, st := range d.States.V {
 		if f := st.Save.V; f != "" {
 			typ := answers.Text
-			if st.answerType() == answers.Number {
+			if t := st.answerType(); t == answers.Number || t == answers.Rating {
 				typ = answers.Number
 			}
 			if old, ok := out[f]; ok && old != typ {

@@ -287,9 +287,25 @@ func (c *checker) templateFields(st *stateDef, path string, t *Template, fields 
 	name := st.Name
 	for i, f := range t.Fields {
 		pos := fieldPos(t, i)
-		switch i, ok := idx[f]; {
-		case f == ClientField:
-		case !ok && maybe[f]:
+		key := f // the field set with f: a file's FIELD for FIELD.url
+		if base, part, dotted := strings.Cut(f, "."); dotted {
+			switch {
+			case !contains(fileParts, part):
+				c.problems = append(c.problems, &Problem{File: c.def.File, Pos: pos, Path: path, Err: ErrTemplate,
+					Hint: fmt.Sprintf("a file answer has {{%s}} (its name), {{%s.url}} and {{%s.id}}", base, base, base),
+					Msg:  fmt.Sprintf("{{%s}}: a field has no part .%s", f, part)})
+				continue
+			case !c.fileField(base):
+				c.problems = append(c.problems, &Problem{File: c.def.File, Pos: pos, Path: path, Err: ErrTemplate,
+					Hint: fmt.Sprintf("write {{%s}}, or collect %s with an ask of type: file", base, base),
+					Msg:  fmt.Sprintf("{{%s}}: only the answer of a type: file ask has .%s", f, part)})
+				continue
+			}
+			key = base // set exactly when the file's name is
+		}
+		switch i, ok := idx[key]; {
+		case key == ClientField:
+		case !ok && maybe[key]:
 		case !ok:
 			known := append(fields[:len(fields):len(fields)], ClientField)
 			hint := c.didYouMean(f, known)
@@ -298,14 +314,14 @@ func (c *checker) templateFields(st *stateDef, path string, t *Template, fields 
 			}
 			c.problems = append(c.problems, &Problem{File: c.def.File, Pos: pos, Path: path, Err: ErrTemplate, Hint: hint,
 				Msg: fmt.Sprintf("{{%s}} is never collected: no state has save: %s", f, f)})
-		case !in[name].has(i) && saved[f] == name:
+		case !in[name].has(i) && saved[key] == name:
 			c.problems = append(c.problems, &Problem{File: c.def.File, Pos: pos, Path: path, Err: ErrTemplate,
 				Hint: fmt.Sprintf("this text is shown before the answer is saved: remove {{%s}}, or collect %s in an earlier state", f, f),
 				Msg:  fmt.Sprintf("{{%s}} may be unset here: this state is the one that collects it", f)})
 		case !in[name].has(i):
 			c.problems = append(c.problems, &Problem{File: c.def.File, Pos: pos, Path: path, Err: ErrTemplate,
-				Hint: fmt.Sprintf("make every way into %q pass through %q, or remove {{%s}} from this text", name, saved[f], f),
-				Msg:  fmt.Sprintf("{{%s}} may be unset here: some paths into %q skip state %q, which collects it", f, name, saved[f])})
+				Hint: fmt.Sprintf("make every way into %q pass through %q, or remove {{%s}} from this text", name, saved[key], f),
+				Msg:  fmt.Sprintf("{{%s}} may be unset here: some paths into %q skip state %q, which collects it", f, name, saved[key])})
 		}
 	}
 }

@@ -104,6 +104,7 @@ func (s *stateCheck) ask() {
 		s.errorf(st.Ask.At, s.key("ask"), ErrAskNoNext, "add next: STATE — where to go after a valid answer", "ask without next: olbot does not know where to go after a valid answer")
 	}
 	typ := st.answerType()
+	s.fileAsk(typ)
 	if typeOK && typ == answers.Choice && len(st.Options.V) == 0 && !st.Options.Set {
 		s.errorf(st.Type.At, s.key("type"), ErrMissing, "add options: [First, Second]", "type choice needs options:")
 	}
@@ -130,7 +131,8 @@ func (s *stateCheck) noAsk() {
 		key string
 		set bool
 		at  Pos
-	}{{"save", st.Save.Set, st.Save.At}, {"type", st.Type.Set, st.Type.At}, {"validate", st.Validate.Set, st.Validate.At}, {"options", st.Options.Set, st.Options.At}} {
+	}{{"save", st.Save.Set, st.Save.At}, {"type", st.Type.Set, st.Type.At}, {"validate", st.Validate.Set, st.Validate.At}, {"options", st.Options.Set, st.Options.At},
+		{"accept", st.Accept.Set, st.Accept.At}, {"max_size", st.MaxSize.Set, st.MaxSize.At}} {
 		if k.set {
 			s.errorf(k.at, s.key(k.key), ErrValue, "add ask: with the question, or remove "+k.key+":", "%s: only applies to a state with ask:", k.key)
 		}

@@ -31,6 +31,8 @@ var checkCases = []struct {
 	{"call_beside", []error{ErrValue, ErrTerminal}, false},
 	{"conditions", []error{ErrCondition, ErrMissing, ErrValue}, false},
 	{"hours", []error{ErrHours, ErrValue, ErrCondition}, false},
+	{"file_rating", []error{ErrValue}, false},
+	{"file_template", []error{ErrTemplate}, false},
 	{"ask_no_next", []error{ErrAskNoNext}, false},
 	{"ask_no_save", []error{ErrMissing}, false},
 	{"bad_duration", []error{ErrDuration}, false},

@@ -235,6 +235,7 @@ func compileState(st *stateDef) *State {
 		Remind:    compileRemind(st),
 		SayAttach: compileAttach(st.SayAttach), AskAttach: compileAttach(st.AskAttach),
 	}
+	out.Accept, out.MaxSize = st.Accept.V, st.MaxSize.V
 	if st.Retries.Set {
 		n := st.Retries.V
 		out.Retries = &n

@@ -306,6 +306,10 @@ func (d *decoder) state(name string, n *yaml.Node, path string) *stateDef {
 			st.Validate = d.textVal(v, p)
 		case "options":
 			st.Options, st.OptionsTr = d.options(v, p)
+		case "accept":
+			st.Accept = d.accept(v, p)
+		case "max_size":
+			st.MaxSize = d.maxSize(v, p)
 		case "retries":
 			st.Retries = d.intVal(v, p, 0)
 		case "on_fail":

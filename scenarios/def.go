@@ -134,6 +134,8 @@ type stateDef struct {
 	Validate             val[string]
 	Options              val[[]val[string]] // the default language's texts
 	OptionsTr            [][]labelText      // every language's text of each option, for text maps
+	Accept               val[[]string]      // type: file: the kinds and extensions taken
+	MaxSize              val[int64]         // type: file: the largest file taken, in bytes
 	Retries              val[int]
 	OnFail               val[string]
 	Next                 val[string]        // plain next

@@ -34,9 +34,9 @@ func (s *Scenario) Edges() []Edge {
 		case EdgeCommand:
 			e.Label = "command " + t.Label
 		case EdgeAnswer:
-			e.Label = "answer"
+			e.Label = answerLabel(s.States[t.From])
 			if t.Label != "" {
-				e.Label = "answer " + t.Label
+				e.Label += " " + t.Label
 			}
 		case EdgeUnmatched:
 			e.Label = "anything else"

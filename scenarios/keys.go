@@ -17,7 +17,7 @@ var (
 		"greet", "say", "ask", "save", "type", "validate", "options", "retry", "retries",
 		"on_fail", "next", "menu", "on", "crm", "operator", "transfer", "finish", "commands", "set",
 		"call", "path", "method", "body", "timeout", "on_error",
-		"remind",
+		"remind", "accept", "max_size",
 	}
 )
 

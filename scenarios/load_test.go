@@ -14,7 +14,7 @@ import (
 )
 
 // examples are the scenario files of examples/, as the spec shows them.
-var examples = []string{"support", "faq", "russian", "bilingual", "shop"}
+var examples = []string{"support", "faq", "russian", "bilingual", "shop", "claims"}
 
 func examplePath(name string) string { return filepath.Join("..", "examples", name+".yaml") }
 

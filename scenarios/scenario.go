@@ -195,16 +195,21 @@ type State struct {
 	Type                 string   // answer type; "" means text when Ask is set
 	Validate             string   // go-playground/validator tag applied to the cleaned answer
 	Options              []string // choices of type choice
-	Retry                *Template
-	Retries              *int // per-state override of settings.retries
-	OnFail               string
-	Next                 string            // plain next
-	Branch               map[string]string // next: {yes: a, no: b} or {Option: state}
-	Menu                 []MenuItem
-	On                   []Route
-	CRM                  string // "lead" or ""
-	Operator             string // "any" or ""
-	Transfer             *Transfer
+	// Accept and MaxSize are a type: file ask's accept: (kinds and
+	// extensions; nil takes every file) and max_size: (bytes; 0 when not
+	// written: answers.DefaultMaxFileSize applies).
+	Accept   []string
+	MaxSize  int64
+	Retry    *Template
+	Retries  *int // per-state override of settings.retries
+	OnFail   string
+	Next     string            // plain next
+	Branch   map[string]string // next: {yes: a, no: b} or {Option: state}
+	Menu     []MenuItem
+	On       []Route
+	CRM      string // "lead" or ""
+	Operator string // "any" or ""
+	Transfer *Transfer
 	// Note is posted for the operator before the handoff (operator or
 	// transfer note:): in the chat, where the operator sees it and the
 	// client does not.

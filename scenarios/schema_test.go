@@ -43,6 +43,8 @@ func TestSchemaKeys(t *testing.T) {
 		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items}, "stepKeys", stepKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "start"}, "startKeys", startKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "bot"}, "botKeys", botKeys},
+		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "user"}, "userKeys", userKeys},
+		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "user", "file"}, "fileStepKeys", fileStepKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "expect"}, "expectKeys", expectKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "expect", "transfer"}, "transferKeys", transferKeys},
 		{"tests.schema.json", schema.Tests, []string{"tests", items, "steps", items, "idle"}, "(none)", nil},

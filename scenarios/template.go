@@ -45,7 +45,7 @@ func parseTemplate(s string) (*Template, string, int) {
 			return nil, "a {{ without its closing }}", off + i
 		}
 		name := strings.TrimSpace(rest[i+2 : i+2+j])
-		if !fieldName(name) {
+		if !fieldName(name) && !fileFieldName(name) {
 			return nil, "{{" + rest[i+2:i+2+j] + "}} is not a field name (letters, digits and _)", off + i
 		}
 		if i > 0 {

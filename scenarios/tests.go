@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/olbot/olbot/answers"
 )
 
 // TestFile is a parsed conversation test file (*.test.yaml).
@@ -56,7 +58,9 @@ type TestStep struct {
 	// Image and File are the expected attachment addresses of a bot step
 	// (* patterns); nil means unchecked, "" that there is none.
 	Image, File *string
-	Expect      *Expect
+	// Upload is the file a user step sends (user: {file: …}), nil for a text.
+	Upload *answers.ClientFile
+	Expect *Expect
 }
 
 // Expect is the state and the actions a test expects since the last input.
@@ -218,7 +222,7 @@ func (d *decoder) step(n *yaml.Node, p string) (TestStep, bool) {
 			w := d.idle(v, p)
 			s.Wait, ok = w.V, !w.Bad
 		case StepUser:
-			s.Text, ok = d.text(v, p)
+			ok = d.userStep(v, p, &s)
 		case StepButton:
 			if v.Kind == yaml.ScalarNode && v.Tag == "!!int" {
 				s.Button, ok = d.integer(v, p, 1)

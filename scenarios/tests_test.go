@@ -141,6 +141,10 @@ func TestParseTestsProblems(t *testing.T) {
 		{"bad expect", "scenario: s\ntests:\n  - steps:\n      - expect: {finished: maybe, operator: someone, crm: deal}\n", []string{"expected true or false", `unknown operator "someone"`, `unknown crm target "deal"`}, ErrValue},
 		{"unknown expect key", "scenario: s\ntests:\n  - steps:\n      - expect: {handedoff: true}\n", []string{`unknown key "handedoff"`, `did you mean "handed_off"?`}, ErrUnknownKey},
 		{"syntax", "scenario: s\ntests:\n  - steps:\n      - user: \"hi\n", []string{"4:15: error: the file ends inside a quoted text"}, ErrSyntax},
+		{"a user map without a file", "scenario: s\ntests:\n  - steps:\n      - user: {text: hi}\n", []string{"4:15: error: tests[0].steps[0].user: a user step written as a map sends a file: add file:"}, ErrMissing},
+		{"a file without a name", "scenario: s\ntests:\n  - steps:\n      - user: {file: {size: 5MB}}\n", []string{"4:22: error: tests[0].steps[0].user.file: a file needs its name", "hint: add name: photo.jpg"}, ErrMissing},
+		{"a bad file", "scenario: s\ntests:\n  - steps:\n      - user: {file: {name: a.jpg, size: huge, type: picture, url: ftp://x, mime: x}}\n",
+			[]string{`size: "huge" is not a size`, `unknown file type "picture"`, `"ftp://x" is not a link`, `unknown key "mime"`}, ErrValue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,9 @@ type EventRequest struct {
 	// in (as an Open Line's LANGUAGE_ID; used when the scenario lists it);
 	// for type language, the language to switch the dialog to.
 	Language string `json:"language,omitempty"`
+	// File is the client's file: with type file (no text), or with type
+	// message (a file with a caption). See FileRequest.
+	File *FileRequest `json:"file,omitempty"`
 }
 
 // EventResponse is the answer of POST /v1/events.
@@ -110,7 +113,7 @@ func (s *Server) handleEvent(c echo.Context) error {
 		return err
 	}
 	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Line: req.Line, ID: req.ID,
-		Language: req.Language, Time: s.now()}
+		Language: req.Language, Time: s.now(), File: req.File.client()}
 	if err := ev.Validate(); err != nil {
 		field := "type"
 		if ev.Type == engine.Button {
@@ -164,6 +167,9 @@ func checkEventRequest(req EventRequest) error {
 		return err
 	}
 	if err := checkLanguage(req.Language); err != nil {
+		return err
+	}
+	if err := req.File.check(); err != nil {
 		return err
 	}
 	return checkLen("client", req.Client, MaxClientLen)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/dialogs"
 	"github.com/olbot/olbot/engine"
@@ -209,6 +210,10 @@ func (s *Server) chatInput(ctx context.Context, ev *bitrix24.Event, portal strin
 			return in, why
 		}
 		in.Event.Type, in.Event.Text = engine.Message, ev.Text()
+		if files := ev.Files(); len(files) > 0 {
+			f := answers.ClientFile(files[0]) // a file ask takes the first file
+			in.Event.File = &f
+		}
 		if in.Event.Text == "" && ev.HasFiles() {
 			in.Event.Type = engine.File
 		}

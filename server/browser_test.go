@@ -312,7 +312,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	setLanguage(t, bctx, "en-US,en")
 	p := &browserPage{t: t, ctx: bctx, shots: shots}
 	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/"))
-	p.waitJS("the scenario list", `document.querySelectorAll('#scenario option').length === 5`)
+	p.waitJS("the scenario list", `document.querySelectorAll('#scenario option').length === 6`)
 	p.waitJS("the English page", `document.documentElement.lang === 'en' && document.querySelector('h1').textContent === 'olbot playground'`)
 	p.waitJS("the live reload stream", `document.getElementById('conn').getAttribute('data-state') === 'live'`)
 

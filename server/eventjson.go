@@ -8,7 +8,9 @@ package server
 // goes through decodeJSON (encoding/json, strict), which accepts or refuses
 // it with the field-naming error. So the fast path never decides a refusal,
 // and where it accepts, FuzzEventRequestDecode checks that encoding/json
-// accepts the same body with the same values.
+// accepts the same body with the same values. A body with a client's file
+// ("file": {…}, a nested object) always takes the strict path: it is rare,
+// and its checks (FileRequest.check) name the file's own fields.
 
 import (
 	"strconv"

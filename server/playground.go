@@ -390,6 +390,9 @@ type PGEventRequest struct {
 	// RFC 3339, or 2027-01-09T20:00 in the scenario's time zone, as
 	// `olbot chat`'s /at takes it.
 	At string `json:"at,omitempty"`
+	// File is the client's file, as in POST /v1/events (the playground's
+	// "send a file" and olbot chat's /file).
+	File *FileRequest `json:"file,omitempty"`
 }
 
 // PGEventResponse is the answer of POST /playground/api/dialogs/{session}/events:
@@ -445,7 +448,11 @@ func (s *Server) handlePGEvent(c echo.Context) error {
 	if err := checkLanguage(req.Language); err != nil {
 		return err
 	}
-	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Language: req.Language, Time: now}
+	if err := req.File.check(); err != nil {
+		return err
+	}
+	ev := engine.Event{Type: engine.EventType(req.Type), Text: req.Text, Button: req.Button, Client: req.Client, Language: req.Language, Time: now,
+		File: req.File.client()}
 	if err := ev.Validate(); err != nil {
 		return &Error{Code: EInvalid, Field: "type", Message: err.Error()}
 	}

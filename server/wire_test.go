@@ -76,6 +76,7 @@ func assemble(cfg Config, w Wiring) (*Replica, error) {
 	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: w.Logger, Now: w.Now}))
 	book := funnel.New(w.Store, w.Registry, w.Logger, w.Now)
 	proc.Observe(book)
+	reg.MustRegister(book.Collector())
 	idle := w.Idle
 	sweep := retention.New(w.Store, w.Retention, ob.Portals(), w.Logger, w.Now)
 	srv, err := New(cfg, Options{Store: w.Store, Registry: w.Registry, Dialogs: proc, Portals: ob.Portals(), Registrar: ob, Funnel: book,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olbot/olbot/answers"
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
 	"github.com/olbot/olbot/lookup"
@@ -20,7 +21,7 @@ import (
 const chatHelp = `Type as the client. Commands: /button N (press button N), /idle (silent until the next
 reminder or idle), /at 2027-01-09T20:00 (set the clock, in the scenario's time zone),
 /restart (a new session), /state (where the dialog is), /language CODE (switch the
-dialog's language), /quit.`
+dialog's language), /file NAME [SIZE] [CAPTION] (send a file, e.g. /file photo.jpg 2MB), /quit.`
 
 // runChat is an interactive terminal session with one scenario. It also
 // works with piped stdin, echoing each input so the transcript reads well.
@@ -150,6 +151,18 @@ func (c *chat) command(line string) bool {
 		c.send(engine.Event{Type: engine.Idle})
 	case "/at":
 		c.at(strings.TrimSpace(strings.TrimPrefix(line, fields[0])))
+	case "/file", "/f":
+		f, caption, err := parseFileCommand(strings.TrimPrefix(line, fields[0]))
+		if err != nil {
+			fmt.Fprintf(c.out, "  ! %v\n", err)
+			return true
+		}
+		fmt.Fprintf(c.out, "  (file %s, %s)\n", f.Name, answers.FormatSize(f.Size))
+		if caption == "" {
+			c.send(engine.Event{Type: engine.File, File: &f})
+		} else {
+			c.send(engine.Event{Type: engine.Message, Text: caption, File: &f})
+		}
 	case "/restart":
 		c.d = engine.Dialog{Key: c.d.Key}
 		c.send(engine.Event{Type: engine.Start})

@@ -61,6 +61,7 @@ func TestCommands(t *testing.T) {
 		{name: "chat transcript", args: []string{"chat", "--client", "Anna", "../../examples/support.yaml"}, stdin: readFile(t, "testdata/chat.input"), golden: "testdata/chat.golden"},
 		{name: "chat attachments", args: []string{"chat", "../../examples/faq.yaml"}, stdin: readFile(t, "testdata/chat-attach.input"), golden: "testdata/chat-attach.golden"},
 		{name: "chat with the clock set", args: []string{"chat", "--at", "2027-01-04T12:00", "../../examples/shop.yaml"}, stdin: readFile(t, "testdata/chat-at.input"), golden: "testdata/chat-at.golden"},
+		{name: "chat with files and a rating", args: []string{"chat", "--client", "Anna", "../../examples/claims.yaml"}, stdin: readFile(t, "testdata/chat-file.input"), golden: "testdata/chat-file.golden"},
 		{name: "chat broken file", args: []string{"chat", "testdata/broken.yaml"}, code: 1, contains: "unknown answer type"},
 		{name: "graph mermaid", args: []string{"graph", "../../examples/support.yaml"}, contains: "stateDiagram-v2"},
 		{name: "graph dot", args: []string{"graph", "--format", "dot", "../../examples/support.yaml"}, contains: "digraph \"support\""},

@@ -148,7 +148,7 @@ func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return 1
 	}
 	printCalls(time.Second)
-	fmt.Fprintf(stdout, "chat open on line %d as %s: type messages, /quit to stop\n", *line, *client)
+	fmt.Fprintf(stdout, "chat open on line %d as %s: type messages, %s to send a file, /quit to stop\n", *line, *client, fileUsage)
 	in := bufio.NewScanner(stdin)
 	for ctx.Err() == nil {
 		fmt.Fprint(stdout, "client> ")
@@ -159,7 +159,17 @@ func runFakePortal(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		if text == "/quit" {
 			break
 		}
-		if err := post(ctx, p, handler, chat.Say(text)); err != nil {
+		form := chat.Say(text)
+		if args, ok := fileCommand(text); ok {
+			f, caption, err := parseFileCommand(args)
+			if err != nil {
+				fmt.Fprintln(stdout, "  ! ", err)
+				continue
+			}
+			f.ID = "" // the portal gives the id
+			form = chat.SendFileOf(bitrix24.File(f), caption)
+		}
+		if err := post(ctx, p, handler, form); err != nil {
 			fmt.Fprintln(stdout, "  ! ", err)
 		}
 		printCalls(time.Second)

@@ -246,6 +246,7 @@ func wire(cfg server.Config, ocfg outbox.Config, rcfg retention.Config, store en
 	proc.SetLines(lines.New(ob.Portals(), lines.Options{Logger: log}))
 	book := funnel.New(store, registry, log, nil)
 	proc.Observe(book)
+	reg.MustRegister(book.Collector())
 	sweep := retention.New(store, rcfg, ob.Portals(), log, nil)
 	workers := []server.Worker{ob, book, server.WorkerFunc(func(ctx context.Context) { proc.RunIdle(ctx, idleEvery) }), server.WorkerFunc(sweep.Run),
 		// refresh tokens die after 180 days unused: renew quiet portals' pairs

@@ -39,7 +39,7 @@ func fakePortalV2(ctx context.Context, p *fakeportal.Portal, line int, client st
 	}
 	chat.Join()
 	waitPolled()
-	fmt.Fprintf(stdout, "bot %d polls; chat %s open on line %d as %s: type messages, /quit to stop\n", bot.ID, chat.DialogID(), line, client)
+	fmt.Fprintf(stdout, "bot %d polls; chat %s open on line %d as %s: type messages, %s to send a file, /quit to stop\n", bot.ID, chat.DialogID(), line, client, fileUsage)
 	in := bufio.NewScanner(stdin)
 	for ctx.Err() == nil {
 		fmt.Fprint(stdout, "client> ")
@@ -50,7 +50,7 @@ func fakePortalV2(ctx context.Context, p *fakeportal.Portal, line int, client st
 		if text == "/quit" {
 			break
 		}
-		chat.Say(text)
+		v2Say(chat, text, stdout)
 		waitPolled()
 	}
 	return 0
@@ -78,15 +78,31 @@ func fakeAppV2(ctx context.Context, p *fakeportal.Portal, bot fakeportal.V2Bot, 
 	}
 	chat.Join()
 	deliver()
-	fmt.Fprintf(stdout, "imbot.v2 bot %d (%s mode); chat %s open on line %d as %s: type messages, /quit to stop\n", bot.ID, bot.EventMode, chat.DialogID(), line, client)
+	fmt.Fprintf(stdout, "imbot.v2 bot %d (%s mode); chat %s open on line %d as %s: type messages, %s to send a file, /quit to stop\n", bot.ID, bot.EventMode, chat.DialogID(), line, client, fileUsage)
 	in := bufio.NewScanner(stdin)
 	for ctx.Err() == nil {
 		fmt.Fprint(stdout, "client> ")
 		if !in.Scan() || in.Text() == "/quit" {
 			break
 		}
-		chat.Say(in.Text())
+		v2Say(chat, in.Text(), stdout)
 		deliver()
 	}
 	return 0
+}
+
+// v2Say queues the client's line: a message, or a file for /file.
+func v2Say(chat *fakeportal.V2Chat, text string, stdout io.Writer) {
+	args, ok := fileCommand(text)
+	if !ok {
+		chat.Say(text)
+		return
+	}
+	f, caption, err := parseFileCommand(args)
+	if err != nil {
+		fmt.Fprintln(stdout, "  ! ", err)
+		return
+	}
+	f.ID = "" // the portal gives the id
+	chat.SendFile(bitrix24.File(f), caption)
 }

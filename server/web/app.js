@@ -102,6 +102,9 @@
       message: 'Your message',
       messagePlaceholder: 'Type as the client and press Enter',
       send: 'Send',
+      attach: 'Send a file',
+      fileSent: 'File {name}, {size}',
+      fileUsage: 'Type /file NAME [SIZE] [CAPTION], e.g. /file photo.jpg 2MB',
       idle: 'Client goes silent',
       close: 'Close the session',
       diagram: 'Diagram',
@@ -153,6 +156,7 @@
       colHanded: 'Handed off',
       funnelSummary: 'Since {since}: {started} started, {active} waiting now, {finished} finished, {handed} handed off.',
       funnelEmpty: 'No real traffic yet.',
+      ratingSummary: 'Average rating {avg} of 5 ({n} ratings).',
       reasons: 'Handed off because: {list}.',
       reason_asked: 'asked for a person',
       reason_command: 'typed a command',
@@ -275,6 +279,9 @@
       message: 'Ваше сообщение',
       messagePlaceholder: 'Пишите как клиент и нажмите Enter',
       send: 'Отправить',
+      attach: 'Отправить файл',
+      fileSent: 'Файл {name}, {size}',
+      fileUsage: 'Напишите /file ИМЯ [РАЗМЕР] [ПОДПИСЬ], например /file photo.jpg 2MB',
       idle: 'Клиент замолчал',
       close: 'Закрыть сессию',
       diagram: 'Схема',
@@ -326,6 +333,7 @@
       colHanded: 'Переданы',
       funnelSummary: 'С {since}: начато {started}, ждут сейчас {active}, завершено {finished}, передано оператору {handed}.',
       funnelEmpty: 'Реального трафика пока нет.',
+      ratingSummary: 'Средняя оценка {avg} из 5 (оценок: {n}).',
       reasons: 'Переданы оператору, потому что: {list}.',
       reason_asked: 'попросили человека',
       reason_command: 'написали команду',
@@ -844,6 +852,39 @@
     send(start);
   }
 
+  // fileCommand reads "/file NAME [SIZE] [CAPTION]" as olbot chat does: a
+  // size is bytes or a number with KB, MB or GB (1024-based); without one
+  // the file is 48 KB. It returns null for any other text.
+  function fileCommand(text) {
+    var m = /^\/file(?:\s+(.*))?$/.exec(text.trim());
+    if (!m) return null;
+    var parts = (m[1] || '').split(/\s+/).filter(Boolean);
+    if (!parts.length) return { error: true };
+    var file = { name: parts[0], size: 48 * 1024 };
+    var rest = parts.slice(1);
+    var sz = rest.length ? /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)?$/i.exec(rest[0]) : null;
+    if (sz) {
+      var mult = { B: 1, KB: 1024, MB: 1024 * 1024, GB: 1024 * 1024 * 1024 }[(sz[2] || 'B').toUpperCase()];
+      file.size = Math.round(parseFloat(sz[1]) * mult);
+      rest.shift();
+    }
+    return { file: file, caption: rest.join(' ') };
+  }
+
+  function fmtSize(n) {
+    if (n >= 1024 * 1024) return (Math.round(n / 1024 / 1024 * 10) / 10) + ' MB';
+    if (n >= 1024) return (Math.round(n / 1024 * 10) / 10) + ' KB';
+    return n + ' B';
+  }
+
+  // sendFile sends the client's file (a caption makes it a message with
+  // the file), as a Bitrix24 client message with FILES.
+  function sendFile(file, caption) {
+    say(t('you'), t('fileSent', { name: file.name, size: fmtSize(file.size) }) + (caption ? ' — ' + caption : ''), 'me file');
+    if (caption) send({ type: 'message', text: caption, file: file });
+    else send({ type: 'file', file: file });
+  }
+
   function pressButton(i) {
     var text = st.menu[i];
     say(t('you'), text, 'me');
@@ -1285,6 +1326,9 @@
     summary.textContent = f.started || f.total_active || f.total_finished || f.total_handed_off ?
       t('funnelSummary', { since: fmtTime(f.since) || '—', started: f.started || 0, active: f.total_active, finished: f.total_finished, handed: f.total_handed_off }) :
       t('funnelEmpty');
+    if (f.ratings) {
+      summary.textContent += ' ' + t('ratingSummary', { avg: f.rating_average, n: f.ratings });
+    }
     var table = $('funnel-table');
     clear(table);
     table.appendChild(h('thead', null, h('tr', null, ['colState', 'colEntered', 'colActive', 'colFinished', 'colHanded'].map(function (k) {
@@ -1669,8 +1713,24 @@
       var text = input.value;
       if (!text.trim()) return;
       input.value = '';
+      var cmd = fileCommand(text);
+      if (cmd) {
+        if (cmd.error) note(t('fileUsage'), 'error');
+        else sendFile(cmd.file, cmd.caption);
+        return;
+      }
       say(t('you'), text, 'me');
       send({ type: 'message', text: text });
+    });
+    $('attach').addEventListener('click', function () { $('attach-input').click(); });
+    $('attach-input').addEventListener('change', function () {
+      var picked = $('attach-input').files[0];
+      $('attach-input').value = '';
+      if (!picked) return;
+      // only what the portal's event says of a file: its name, size and
+      // kind; the file itself never leaves the browser
+      var kind = (picked.type || '').split('/')[0];
+      sendFile({ name: picked.name, size: picked.size, type: ['image', 'video', 'audio'].indexOf(kind) >= 0 ? kind : 'file' }, '');
     });
     $('idle').addEventListener('click', function () { note(t('silent')); send({ type: 'idle' }); });
     $('close').addEventListener('click', function () { note(t('closed')); send({ type: 'close' }); });
