@@ -408,7 +408,7 @@ func TestParseAllocs(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"41", "3,5", "1 000", "анна-мария", "+7 999 123 45 67", "Да!", "a@b.co", "\xff", ""} {
+	for _, s := range []string{"41", "3,5", "1 000", "анна-мария", "+7 999 123 45 67", "Да!", "a@b.co", "\xff", "", "★★★☆", "4/5", "4 из 5"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -422,6 +422,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if ok && k == Name && utf8.RuneCountInString(v) > maxNameRunes {
 				t.Fatalf("name %q longer than %d runes", v, maxNameRunes)
+			}
+			if ok && k == Rating && (len(v) != 1 || v[0] < '1' || v[0] > '5') {
+				t.Fatalf("rating %q of %q is not a digit from 1 to 5", v, s)
 			}
 			if ok && k == Number {
 				if again, ok2 := Parse(Number, v); !ok2 || again != v {

@@ -55,6 +55,11 @@ func FuzzParseEvent(f *testing.F) {
 		ev.LeadID()
 		ev.ChatID()
 		ev.Bot()
+		for _, f := range ev.Files() {
+			if f.ID == "" || f.Size < -1 {
+				t.Fatalf("file %+v: files without an id are skipped, sizes are -1 or more", f)
+			}
+		}
 
 		wire := ev.Form()
 		if pairs(wire) > MaxFormKeys {

@@ -175,8 +175,8 @@ func (p *Processor) Apply(ctx context.Context, in Input) (Outcome, error) {
 	p.inFlight.Add(1)
 	defer p.inFlight.Done()
 	start := time.Now()
-	unlock := p.locks.lock(in.Key)
-	defer unlock()
+	lk := p.locks.acquire(in.Key)
+	defer lk.release()
 	var out Outcome
 	var err error
 	for attempt := 0; attempt < maxCASRetries; attempt++ {

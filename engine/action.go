@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -167,27 +165,7 @@ func (Finish) String() string { return "[session finished]" }
 // MarshalActions encodes actions as JSON objects tagged with their kind:
 // [{"type":"say","text":"…","buttons":[…]}, {"type":"operator"}].
 func MarshalActions(actions []Action) ([]byte, error) {
-	// Built by hand rather than as a []json.RawMessage, which encoding/json
-	// would scan and compact once more: this runs on every event's response.
-	out := make([]byte, 0, 128*len(actions)+2)
-	out = append(out, '[')
-	for i, a := range actions {
-		b, err := json.Marshal(a)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, `{"type":`...)
-		out = strconv.AppendQuote(out, a.Kind())
-		if string(b) != "{}" {
-			out = append(out, ',')
-			out = append(out, b[1:len(b)-1]...)
-		}
-		out = append(out, '}')
-	}
-	return append(out, ']'), nil
+	return AppendActions(make([]byte, 0, 128*len(actions)+2), actions)
 }
 
 // withoutAttach is the message without its image and file.

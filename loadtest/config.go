@@ -21,6 +21,15 @@
 //     and --app-client-secret (printed; only needed past the 1h token TTL).
 //   - noop: POST /v1/noop, a route of the same Echo server that reads the
 //     body and answers without touching the engine or the store.
+//   - botframework: each event is a Bot Framework activity POSTed to
+//     /api/messages of a bot, not of olbot: the botbuilder-js peer of the
+//     benchmark (bench/botbuilder). Activities ask for deliveryMode
+//     expectReplies, so the bot answers with the turn's replies in the HTTP
+//     response and a latency is the round trip, as in json mode; the tool
+//     checks that every event got a reply and that the last one starts with
+//     the script's EndReply. The bot has no noop route, so there is no
+//     baseline (its ratio to olbot is taken across runs of scripts/bench.sh),
+//     and no outbox.
 //
 // With Baseline set, a noop phase with the same dialogs, events and
 // concurrency runs first, flat out, and every throughput is also given as a
@@ -97,12 +106,16 @@ const (
 	ModeJSON     Mode = "json"
 	ModeBitrix24 Mode = "bitrix24"
 	ModeNoop     Mode = "noop"
+	// ModeBotFramework sends Bot Framework activities to POST /api/messages
+	// of a bot (the botbuilder-js peer under bench/botbuilder), asking for
+	// the replies in the answer (deliveryMode expectReplies).
+	ModeBotFramework Mode = "botframework"
 )
 
 // Config is one load run.
 type Config struct {
 	Target      string  // olbot's base URL, e.g. http://127.0.0.1:8080 (loopback only)
-	Mode        Mode    // json (default), bitrix24 or noop
+	Mode        Mode    // json (default), bitrix24, noop or botframework
 	Dialogs     int     // dialogs to play; default 200
 	Concurrency int     // dialogs in flight; default 32
 	Rate        float64 // events per second across all workers; 0 = flat out
@@ -131,6 +144,10 @@ type Config struct {
 	Portal *fakeportal.Portal
 	// PortalListen is where Run's own fake portal listens; default 127.0.0.1:0.
 	PortalListen string
+
+	// ServerPID, when set, is the server's process id: each phase reports
+	// the CPU it used (/proc/PID/stat, 10ms ticks) per answered event.
+	ServerPID int
 
 	RunID string    // distinguishes this run's dialog keys; default random
 	Log   io.Writer // progress lines; nil = none
@@ -175,9 +192,9 @@ func (c *Config) defaults() {
 
 func (c *Config) validate() error {
 	switch c.Mode {
-	case ModeJSON, ModeBitrix24, ModeNoop:
+	case ModeJSON, ModeBitrix24, ModeNoop, ModeBotFramework:
 	default:
-		return fmt.Errorf("mode %q: want json, bitrix24 or noop", c.Mode)
+		return fmt.Errorf("mode %q: want json, bitrix24, noop or botframework", c.Mode)
 	}
 	if err := checkLoopbackURL(c.Target); err != nil {
 		return fmt.Errorf("target: %w", err)

@@ -43,7 +43,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := d.preflight(ctx); err != nil {
 		return nil, err
 	}
-	baseline := cfg.Baseline && cfg.Mode != ModeNoop
+	baseline := cfg.Baseline && cfg.Mode != ModeNoop && cfg.Mode != ModeBotFramework
+	if cfg.Baseline && cfg.Mode == ModeBotFramework {
+		rep.Warnings = append(rep.Warnings, "no baseline in botframework mode: a Bot Framework bot has no noop route")
+	}
+	if cfg.Mode == ModeBotFramework {
+		d.warmupPath(ctx, http.MethodGet, "/healthz", "", nil)
+	}
 	if cfg.Mode == ModeNoop || cfg.Mode == ModeJSON || baseline {
 		if err := d.checkAdmin(ctx); err != nil {
 			return nil, err
@@ -64,7 +70,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if baseline {
 		ph := d.noopPhase(cfg.Mode, portal)
 		d.logf("baseline: noop route, %d dialogs × %d events, concurrency %d, flat out", cfg.Dialogs, len(cfg.Script.Steps), cfg.Concurrency)
+		m := startCPU(cfg.ServerPID)
 		res, _ := d.run(ctx, ph, 0)
+		m.stop(&res)
 		rep.Baseline = &res
 		if ctx.Err() != nil {
 			return rep, nil
@@ -78,13 +86,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		ph = d.noopPhase(ModeJSON, nil)
 	case ModeJSON:
 		ph = d.jsonPhase()
+	case ModeBotFramework:
+		ph = d.botPhase()
 	case ModeBitrix24:
 		leads = make([]int, cfg.Dialogs)
 		ph = d.bitrixPhase(portal, leads)
 	}
 	var before metricsText
 	var beforeErr error
-	if cfg.Mode != ModeNoop {
+	if cfg.Mode != ModeNoop && cfg.Mode != ModeBotFramework {
 		before, beforeErr = d.scrape(ctx)
 	}
 	callsBefore := 0
@@ -94,16 +104,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	d.logf("run: %s, %d dialogs × %d events, concurrency %d, %s", cfg.Mode, cfg.Dialogs, len(cfg.Script.Steps), cfg.Concurrency, fmtRate(cfg.Rate))
 	var res PhaseResult
 	var pl played
+	m := startCPU(cfg.ServerPID)
 	if cfg.Open {
 		res, pl = d.runOpen(ctx, ph, cfg.Rate)
 	} else {
 		res, pl = d.run(ctx, ph, cfg.Rate)
 	}
+	m.stop(&res)
 	rep.Run = res
 	if rep.Baseline != nil && rep.Baseline.Throughput > 0 {
 		rep.Ratio = res.Throughput / rep.Baseline.Throughput
 	}
-	if cfg.Mode == ModeNoop || ctx.Err() != nil {
+	if cfg.Mode == ModeNoop || cfg.Mode == ModeBotFramework || ctx.Err() != nil {
 		return rep, nil
 	}
 
@@ -162,13 +174,18 @@ func (d *driver) checkAdmin(ctx context.Context) error {
 const warmupRounds = 4
 
 func (d *driver) warmup(ctx context.Context) {
+	d.warmupPath(ctx, http.MethodPost, "/v1/noop", "application/json", []byte("{}"))
+}
+
+// warmupPath is warmup with another request (a target without /v1/noop).
+func (d *driver) warmupPath(ctx context.Context, method, path, ctype string, body []byte) {
 	var wg sync.WaitGroup
 	for range d.cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range warmupRounds {
-				if a := d.do(ctx, http.MethodPost, "/v1/noop", "application/json", []byte("{}")); a.err != nil {
+				if a := d.do(ctx, method, path, ctype, body); a.err != nil {
 					return
 				}
 			}

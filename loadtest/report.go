@@ -34,6 +34,13 @@ type PhaseResult struct {
 	DialogsFailed    int // an event failed or the end was wrong
 	DialogsCut       int // stopped by a cap or an interruption
 	PortalCalls      int // bitrix24: portal calls the server said it queued
+
+	// ToolCPU is the CPU the load tool used during the phase (all of it:
+	// sending, checking answers, the fake portal in bitrix24 mode);
+	// ServerCPU the server's (Config.ServerPID), known when it could be read.
+	ToolCPU        time.Duration
+	ServerCPU      time.Duration
+	ServerCPUKnown bool
 }
 
 // ErrorCount is the number of failed events.
@@ -134,20 +141,27 @@ type jsonPhaseOut struct {
 	DialogsFailed    int               `json:"dialogs_failed"`
 	DialogsCut       int               `json:"dialogs_cut"`
 	PortalCalls      int               `json:"portal_calls_queued,omitempty"`
+	ToolCPUUS        float64           `json:"tool_cpu_us_per_event"`
+	ServerCPUUS      *float64          `json:"server_cpu_us_per_event,omitempty"`
 }
 
 func (p *PhaseResult) wire() *jsonPhaseOut {
 	if p == nil {
 		return nil
 	}
-	return &jsonPhaseOut{
+	out := &jsonPhaseOut{
 		Name: p.Name, Rate: p.Rate, Open: p.Open, Sent: p.Sent, OK: p.OK, Errors: p.Errors, ErrorExamples: p.ErrorExamples,
 		DurationS: round(p.Duration.Seconds(), 4), Throughput: round(p.Throughput, 1),
 		Latency: latencyWire(p.Latency),
 		Late:    p.Late, MaxLateMS: ms(p.MaxLate), Stop: p.Stop,
 		DialogsStarted: p.DialogsStarted, DialogsCompleted: p.DialogsCompleted, DialogsFailed: p.DialogsFailed, DialogsCut: p.DialogsCut,
-		PortalCalls: p.PortalCalls,
+		PortalCalls: p.PortalCalls, ToolCPUUS: round(perEvent(p.ToolCPU, p), 1),
 	}
+	if p.ServerCPUKnown {
+		v := round(perEvent(p.ServerCPU, p), 1)
+		out.ServerCPUUS = &v
+	}
+	return out
 }
 
 // latencyOut is Latency on the wire, in milliseconds.
@@ -296,6 +310,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, " (stop: %s)\n", p.Stop)
 	writeErrors(&b, "errors:  ", p)
+	cpu := func(p *PhaseResult) string {
+		s := fmt.Sprintf("load tool %.1f µs", perEvent(p.ToolCPU, p))
+		if p.ServerCPUKnown {
+			s = fmt.Sprintf("server %.1f µs, %s", perEvent(p.ServerCPU, p), s)
+		}
+		return s
+	}
+	fmt.Fprintf(&b, "cpu:      per event: %s", cpu(p))
+	if r.Baseline != nil {
+		fmt.Fprintf(&b, " (noop: %s)", cpu(r.Baseline))
+	}
+	b.WriteString("\n")
 	if r.Baseline != nil && r.Baseline.ErrorCount() > 0 {
 		writeErrors(&b, "noop errors:", r.Baseline)
 	}

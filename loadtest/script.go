@@ -34,6 +34,9 @@ type Script struct {
 	// session.finish calls the portal received when EndStatus is finished).
 	EndState  string `json:"end_state"`
 	EndStatus string `json:"end_status"`
+	// EndReply is how the last reply of the last step starts (botframework
+	// mode, where the bot's state is not in the answer).
+	EndReply string `json:"end_reply"`
 }
 
 // Support is examples/support.yaml's happy path: open the chat, choose
@@ -52,6 +55,7 @@ func Support() *Script {
 		},
 		EndState:  "thanks",
 		EndStatus: "finished",
+		EndReply:  "Thank you,",
 	}
 }
 

@@ -34,6 +34,9 @@ func (d *decoder) accept(v *yaml.Node, p string) val[[]string] {
 		out = append(out, s)
 	}
 	if v.Kind == yaml.SequenceNode {
+		if len(v.Content) == 0 {
+			d.errorf(v, p, ErrValue, "list kinds or extensions, e.g. accept: [image, pdf], or remove accept: to take every file", "accept: [] takes no file")
+		}
 		d.sequence(v, p, func(_ int, item *yaml.Node, ip string) { one(item, ip) })
 	} else {
 		one(v, p)

@@ -1,30 +1,41 @@
 #!/usr/bin/env bash
-# End-to-end throughput and latency of olbot serve with each store, each as a
-# ratio to the no-op route of the same server in the same run (olbot load's
-# baseline), plus latency at a fixed 1,000 events/s and a hot-reload run.
-# Figures go to BENCHMARKS.md. Loopback only; every run is bounded.
+# End-to-end throughput and latency of olbot serve, each figure beside a
+# same-run reference: the no-op route of the same server (olbot load's
+# baseline), the botbuilder-js peer (bench/botbuilder) driven by the same
+# load tool, the JSON route beside the Bitrix24 form route; then latency at
+# fixed open-loop rates, a rate search for p99 <= 10 ms, a hot-reload run,
+# the memory store and PostgreSQL. Figures go to BENCHMARKS.md.
+# Loopback only; every run is bounded.
 #
 #   scripts/bench.sh                 # all of it
 #   DIALOGS=20000 scripts/bench.sh   # more dialogs per run
+#   PPROF=0 PG=skip scripts/bench.sh # no CPU profile, no PostgreSQL
 #
-# Each run plays DIALOGS support conversations (4 events each) with CONC
-# concurrent clients; the embedded store also runs with CONC_HIGH clients
-# (more writes per fsync). The hot-reload run rewrites support.yaml every
-# RELOAD_EVERY seconds, longer than the watcher's debounce, so each write is
-# one reload.
+# Each closed-loop run plays DIALOGS support conversations (4 events each:
+# start, menu choice, name, email) with the given number of concurrent
+# clients, on a server started on a fresh store. Every olbot run reports the
+# server's and the load tool's CPU per event (olbot load --server-pid).
+# The peer needs node and npm (npm ci installs its locked packages into
+# bench/botbuilder/node_modules); without them its section is skipped.
 # The open-loop runs send each event at its due time on its own goroutine
 # (latency from the due time: no coordinated omission) at 1,000 and 5,000
 # events/s, and search for the highest rate whose p99 stays within 10 ms.
+# PPROF=1 (default) takes a CPU profile of the server during a 256-client
+# run and prints where an event's CPU goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIALOGS=${DIALOGS:-10000}
 CONC=${CONC:-64}
 CONC_HIGH=${CONC_HIGH:-256}
+CONC_LOW=${CONC_LOW:-32}
 RELOAD_EVERY=${RELOAD_EVERY:-0.5}
 OPEN_FOR=${OPEN_FOR:-10s}        # each open-loop run (whole seconds)
 OPEN_INFLIGHT=${OPEN_INFLIGHT:-4096} # open loop: cap on requests in flight
 PROBE=${PROBE:-5s}               # each probe of the rate search
+PPROF=${PPROF:-1}
+PROFILE_SECONDS=${PROFILE_SECONDS:-4}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+TOKEN=bench-admin-token
 work=$(mktemp -d)
 go build -o "$work/olbot" ./cmd/olbot
 cp -r examples "$work/scenarios"
@@ -32,35 +43,125 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+server_pid=0
 start() { # port store [extra flags]
   local port=$1 store=$2; shift 2
   "$work/olbot" serve --listen "127.0.0.1:$port" --scenarios "$work/scenarios" --store "$store" \
-    --rate 1000000,1000000 --log-level error "$@" >>"$work/serve-$port.log" 2>&1 &
-  pids+=($!)
+    --rate 1000000,1000000 --log-level error --admin-token "$TOKEN" "$@" >>"$work/serve-$port.log" 2>&1 &
+  server_pid=$!
+  pids+=($server_pid)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
   echo "server on $port did not start"; cat "$work/serve-$port.log"; exit 1
 }
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
-load() { "$work/olbot" load --dialogs "$DIALOGS" --concurrency "$CONC" --quiet "$@"; }
+load() { "$work/olbot" load --dialogs "$DIALOGS" --concurrency "$CONC" --admin-token "$TOKEN" --quiet "$@"; }
+loadavg() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-echo "### memory store"
-start 18501 memory; load --target http://127.0.0.1:18501; stop_all
-echo; echo "### embedded store (bbolt, durable, group commit)"
-start 18502 "$work/olbot.db"; load --target http://127.0.0.1:18502
-echo; echo "### embedded store, $CONC_HIGH concurrent clients"
-load --target http://127.0.0.1:18502 --concurrency "$CONC_HIGH"
-echo; echo "### embedded store at a fixed 1,000 events/s"
-load --target http://127.0.0.1:18502 --rate 1000 --baseline=false
+# row FILE PHASE: events/s, p50, p99 of a phase row of olbot load's table
+row() { awk -v ph="$2" '$1 == ph && $2 ~ /^[0-9]+$/ { print $6, $7, $9; exit }' "$1"; }
+rate_of() { row "$1" "$2" | cut -d' ' -f1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+declare -A R # same-run figures for the summary
+
+# fresh LABEL CONC [serve flags]: an olbot run on a new embedded store,
+# noop baseline first, CPU per event; keeps the report in $work/LABEL.txt
+fresh_port=18510
+fresh() {
+  local label=$1 conc=$2; shift 2
+  fresh_port=$((fresh_port + 1))
+  start "$fresh_port" "$work/$label.db" "$@"
+  load --target "http://127.0.0.1:$fresh_port" --concurrency "$conc" --server-pid "$server_pid" "${LOAD_EXTRA[@]}" | tee "$work/$label.txt"
+  stop_all
+}
+
+echo "### same-run ratios: embedded store (bbolt, durable, group commit), each on a fresh store"
+loadavg
+LOAD_EXTRA=()
+echo; echo "## $CONC_HIGH clients"; fresh emb-high "$CONC_HIGH"
+echo; echo "## $CONC_LOW clients"; fresh emb-low "$CONC_LOW"
+echo; echo "## $CONC clients"; fresh emb-mid "$CONC"
+R[high]=$(rate_of "$work/emb-high.txt" json); R[high_noop]=$(rate_of "$work/emb-high.txt" noop)
+R[low]=$(rate_of "$work/emb-low.txt" json); R[low_noop]=$(rate_of "$work/emb-low.txt" noop)
+
+echo; echo "### the botbuilder-js peer (bench/botbuilder: MemoryStorage, a waterfall dialog; POST /api/messages, replies in the answer)"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  (cd bench/botbuilder && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "node $(node --version), botbuilder $(node -p 'require("./bench/botbuilder/node_modules/botbuilder/package.json").version')"
+  for c in "$CONC_LOW" "$CONC_HIGH"; do
+    node bench/botbuilder/index.js --listen 127.0.0.1:18520 >>"$work/peer.log" 2>&1 &
+    peer=$!; pids+=($peer)
+    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18520/healthz >/dev/null && break; sleep 0.1; done
+    echo; echo "## peer, $c clients"
+    "$work/olbot" load --mode botframework --target http://127.0.0.1:18520 --dialogs "$DIALOGS" --concurrency "$c" \
+      --baseline=false --server-pid "$peer" --quiet | tee "$work/peer-$c.txt"
+    stop_all
+  done
+  R[peer_low]=$(rate_of "$work/peer-$CONC_LOW.txt" botframework)
+  R[peer_high]=$(rate_of "$work/peer-$CONC_HIGH.txt" botframework)
+else
+  echo "node or npm missing: the peer is skipped"
+fi
+
+echo; echo "### the Bitrix24 form route beside the JSON route ($CONC clients, fresh stores, --bot-api v1)"
+loadavg
+# the load tool's fake portal proves the install (its OAuth server) and takes the REST calls
+portal=(--bot-api v1 --oauth-url http://127.0.0.1:18540/oauth/token/ --app-client-id local.fakeportal.app --app-client-secret fake-client-secret)
+LOAD_EXTRA=(--mode json); echo "## JSON: POST /v1/events"; fresh route-json "$CONC" "${portal[@]}"
+LOAD_EXTRA=(--mode bitrix24 --portal-listen 127.0.0.1:18540)
+echo; echo "## form: POST /bitrix24/events (fake portal installed, olbot delivers every REST call to it)"; fresh route-form "$CONC" "${portal[@]}"
+LOAD_EXTRA=()
+R[json]=$(rate_of "$work/route-json.txt" json); R[form]=$(rate_of "$work/route-form.txt" bitrix24)
+
+if [ "$PPROF" = 1 ]; then
+  echo; echo "### where an event's CPU goes: a ${PROFILE_SECONDS}s CPU profile of the server, embedded store, $CONC_HIGH clients"
+  start 18530 "$work/prof.db" --pprof
+  "$work/olbot" load --target http://127.0.0.1:18530 --dialogs $((DIALOGS * 3)) --concurrency "$CONC_HIGH" --admin-token "$TOKEN" \
+    --baseline=false --server-pid "$server_pid" --quiet >"$work/prof.txt" &
+  lp=$!
+  sleep 1
+  curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18530/debug/pprof/profile?seconds=$PROFILE_SECONDS" >"$work/cpu.prof"
+  wait $lp || true
+  cat "$work/prof.txt"
+  stop_all
+  rate=$(rate_of "$work/prof.txt" json)
+  events=$(awk -v r="$rate" -v s="$PROFILE_SECONDS" 'BEGIN { print r * s }')
+  # µs of CPU per event in the samples that pass through REGEX (and not IGNORE)
+  part() {
+    local args=(-top -nodecount=100000 -focus="$2")
+    [ -n "${3:-}" ] && args+=(-ignore="$3")
+    go tool pprof "${args[@]}" "$work/olbot" "$work/cpu.prof" 2>/dev/null |
+      awk -v n="$events" -v what="$1" '/^Showing nodes accounting for/ { v = $5; sub(/,$/, "", v)
+        u = 1; if (v ~ /ms$/) { u = 1e-3; sub(/ms$/, "", v) } else if (v ~ /us$|µs$/) { u = 1e-6; sub(/(us|µs)$/, "", v) } else { sub(/s$/, "", v) }
+        printf "  %-52s %6.1f µs\n", what, v * u * 1e6 / n; exit }'
+  }
+  echo "per event, at $rate events/s:"
+  part "all of the server's CPU" '.'
+  part "net/http (reading, writing; not the handler)" 'net/http\.\(\*conn\)\.serve' 'echo/v4\.\(\*Echo\)\.ServeHTTP'
+  part "the handler (Echo, middleware, everything below)" 'echo/v4\.\(\*Echo\)\.ServeHTTP'
+  part "  request decode" 'server\.decodeEventRequest'
+  part "  store read" 'olbot/bolt\.\(\*Store\)\.Dialog$'
+  part "  engine step" 'olbot/engine\.Step$'
+  part "  waiting for the commit (handler side)" 'olbot/bolt\.\(\*Store\)\.Commit$'
+  part "  funnel bookkeeping" 'olbot/funnel\.\(\*Book\)\.Committed'
+  part "  the answer (JSON)" 'server\.answerEvent'
+  part "the store's writer (bbolt, group commit)" 'olbot/bolt\.' 'echo/v4\.\(\*Echo\)\.ServeHTTP'
+  part "garbage collector (background and assists)" 'runtime\.gcBgMarkWorker|runtime\.bgsweep|runtime\.bgscavenge|runtime\.gcAssistAlloc'
+  part "scheduler, timers, netpoll" 'runtime\.schedule|runtime\.findRunnable|runtime\.mcall|runtime\.park_m'
+  echo "top functions (flat):"
+  go tool pprof -top -nodecount=25 "$work/olbot" "$work/cpu.prof" 2>/dev/null | sed -n '/flat%/,$p'
+fi
+
 echo; echo "### embedded store, open loop at fixed 1,000 and 5,000 events/s (OPEN_FOR each)"
-echo "load average: $(cat /proc/loadavg)"
+start 18502 "$work/olbot.db"
+loadavg
 for r in 1000 5000; do
   load --target http://127.0.0.1:18502 --open --rate "$r" --concurrency "$OPEN_INFLIGHT" --duration "$OPEN_FOR" \
-    --dialogs $(( r * ${OPEN_FOR%s} / 4 + 1 )) --baseline=false
+    --dialogs $(( r * ${OPEN_FOR%s} / 4 + 1 )) --baseline=false --server-pid "$server_pid" | tee "$work/open-$r.txt"
 done
 echo; echo "### embedded store, highest open-loop rate with p99 <= 10ms"
-echo "load average: $(cat /proc/loadavg)"
-"$work/olbot" load --target http://127.0.0.1:18502 --find-rate 10ms --probe "$PROBE" --concurrency "$OPEN_INFLIGHT" --quiet
-echo "load average: $(cat /proc/loadavg)"
+loadavg
+"$work/olbot" load --target http://127.0.0.1:18502 --admin-token "$TOKEN" --find-rate 10ms --probe "$PROBE" --concurrency "$OPEN_INFLIGHT" --quiet | tee "$work/find.txt"
+loadavg
 echo; echo "### embedded store, flat out, without and with a hot reload every $RELOAD_EVERY s"
 load --target http://127.0.0.1:18502 --baseline=false
 before=$(curl -s http://127.0.0.1:18502/metrics | awk '/^olbot_scenario_reloads_total\{result="success"\}/{print $2}')
@@ -73,16 +174,36 @@ after=$(curl -s http://127.0.0.1:18502/metrics | awk '/^olbot_scenario_reloads_t
 echo "hot reloads applied during the run: $(( ${after%.*} - ${before%.*} ))"
 curl -s http://127.0.0.1:18502/metrics | grep -E '^olbot_scenario_reloads_total'
 stop_all
-schema="bench_$RANDOM$RANDOM"
-echo; echo "### PostgreSQL, one replica (schema $schema)"
-start 18503 "$PG" --store-schema "$schema"; load --target http://127.0.0.1:18503; stop_all
-echo; echo "### PostgreSQL, two replicas, half the dialogs each, at once"
-start 18504 "$PG" --store-schema "$schema"; start 18505 "$PG" --store-schema "$schema"
-load --target http://127.0.0.1:18504 --dialogs $((DIALOGS / 2)) > "$work/r1.txt" &
-l1=$!
-load --target http://127.0.0.1:18505 --dialogs $((DIALOGS / 2)) > "$work/r2.txt" &
-l2=$!
-wait $l1 $l2 || true
-echo "replica 1:"; cat "$work/r1.txt"; echo "replica 2:"; cat "$work/r2.txt"
-stop_all
-psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+
+echo; echo "### memory store"
+start 18501 memory; load --target http://127.0.0.1:18501 --server-pid "$server_pid"; stop_all
+
+if [ "$PG" != skip ]; then
+  schema="bench_$RANDOM$RANDOM"
+  echo; echo "### PostgreSQL, one replica (schema $schema)"
+  start 18503 "$PG" --store-schema "$schema"; load --target http://127.0.0.1:18503 --server-pid "$server_pid"; stop_all
+  echo; echo "### PostgreSQL, two replicas, half the dialogs each, at once"
+  start 18504 "$PG" --store-schema "$schema"; start 18505 "$PG" --store-schema "$schema"
+  load --target http://127.0.0.1:18504 --dialogs $((DIALOGS / 2)) > "$work/r1.txt" &
+  l1=$!
+  load --target http://127.0.0.1:18505 --dialogs $((DIALOGS / 2)) > "$work/r2.txt" &
+  l2=$!
+  wait $l1 $l2 || true
+  echo "replica 1:"; cat "$work/r1.txt"; echo "replica 2:"; cat "$work/r2.txt"
+  stop_all
+  psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+fi
+
+echo; echo "### summary: same-run ratios (targets of issue 20)"
+printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.5)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[high_noop]}")" "${R[high]}" "${R[high_noop]}"
+printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.3)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[low_noop]}")" "${R[low]}" "${R[low_noop]}"
+if [ -n "${R[peer_low]:-}" ]; then
+  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s; target >= 10)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[peer_low]}")" "${R[low]}" "${R[peer_low]}"
+  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[peer_high]}")" "${R[high]}" "${R[peer_high]}"
+fi
+printf "  form route / JSON route, %s clients: %s× (%s / %s events/s; target within 10%%)\n" "$CONC" "$(ratio "${R[form]}" "${R[json]}")" "${R[form]}" "${R[json]}"
+for r in 1000 5000; do
+  printf "  open loop %5s events/s: p50 / p99 %s / %s\n" "$r" "$(row "$work/open-$r.txt" json | cut -d' ' -f2)" "$(row "$work/open-$r.txt" json | cut -d' ' -f3)"
+done
+grep -E '^highest rate' "$work/find.txt" | sed 's/^/  /' || true
+loadavg

@@ -124,24 +124,30 @@ func (s *Server) handleEvent(c echo.Context) error {
 	if req.Line < 0 {
 		return &Error{Code: EInvalid, Field: "line", Message: "line must be a positive Open Line id"}
 	}
-	out, err := s.dialogs.Apply(c.Request().Context(), dialogs.Input{Key: engine.KeyAPI + req.Dialog, Event: ev, Scenario: req.Scenario})
+	key := engine.KeyAPI + req.Dialog
+	out, err := s.dialogs.Apply(c.Request().Context(), dialogs.Input{Key: key, Event: ev, Scenario: req.Scenario})
 	if err == nil {
-		out = s.awaitCalls(c.Request().Context(), engine.KeyAPI+req.Dialog, out)
+		out = s.awaitCalls(c.Request().Context(), key, out)
 	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, responseOf(out))
+	return answerEvent(c, out)
 }
 
 // decodeEventRequest reads the body of POST /v1/events: the fast decoder
 // for the usual bodies, encoding/json (strict) for the rest, so every
 // refusal is decodeJSON's.
 func decodeEventRequest(c echo.Context) (EventRequest, error) {
-	body, err := readBody(c)
+	// the decoded request holds copies of the body's strings, so the body
+	// is read into a pooled buffer
+	bp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bp)
+	body, err := readBodyInto(c, (*bp)[:0])
 	if err != nil {
 		return EventRequest{}, err
 	}
+	*bp = body
 	return decodeEventBody(body)
 }
 

@@ -132,14 +132,11 @@ func (s *Server) handleChatEvent(c echo.Context, ev *bitrix24.Event, host string
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"ok": true, "outcome": string(out.Outcome), "calls": out.Calls}
+	resp := bitrixEventAnswer{OK: true, Outcome: string(out.Outcome), Calls: out.Calls, Reason: out.Reason}
 	if out.Duplicate {
-		resp["outcome"] = "duplicate"
+		resp.Outcome = "duplicate"
 	}
-	if out.Reason != "" {
-		resp["reason"] = out.Reason
-	}
-	return c.JSON(http.StatusOK, resp)
+	return answerBitrixEvent(c, &resp)
 }
 
 // EventRetryFor is how long a portal chat event whose step cannot be

@@ -63,11 +63,11 @@ func (s *Server) handleV2(c echo.Context, form url.Values) error {
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"ok": true, "outcome": string(out.Outcome), "calls": out.Calls}
+	resp := bitrixEventAnswer{OK: true, Outcome: string(out.Outcome), Calls: out.Calls} // no reason: as before
 	if out.Duplicate {
-		resp["outcome"] = "duplicate"
+		resp.Outcome = "duplicate"
 	}
-	return c.JSON(http.StatusOK, resp)
+	return answerBitrixEvent(c, &resp)
 }
 
 // verifyV2 finds the install record of the event's portal — by

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -132,8 +133,15 @@ func (s *Server) httpError(err error, c echo.Context) {
 // or form inside it already looked complete, so it must be read to the end
 // before it is decoded). A body that cannot be read (a client too slow for
 // the read timeout) is the caller's fault, not an internal error.
-func readBody(c echo.Context) ([]byte, error) {
-	b, err := io.ReadAll(c.Request().Body)
+func readBody(c echo.Context) ([]byte, error) { return readBodyInto(c, nil) }
+
+// bodyBufs are request bodies' buffers, for handlers that keep nothing of
+// the body once it is decoded.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// readBodyInto is readBody appending to buf.
+func readBodyInto(c echo.Context, buf []byte) ([]byte, error) {
+	b, err := readAllInto(c.Request().Body, buf)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		var he *echo.HTTPError
@@ -143,4 +151,21 @@ func readBody(c echo.Context) ([]byte, error) {
 		return nil, &Error{Code: EInvalid, Message: "could not read the request body"}
 	}
 	return b, nil
+}
+
+// readAllInto is io.ReadAll appending to buf.
+func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -151,6 +151,11 @@ func accepts(types ...string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			ct := c.Request().Header.Get("Content-Type")
+			for _, t := range types {
+				if ct == t && t != mediaNone {
+					return next(c) // the usual case, without parsing
+				}
+			}
 			mt, _, err := mime.ParseMediaType(ct)
 			if ct == "" {
 				mt, err = mediaNone, nil

@@ -15,7 +15,7 @@ import (
 	"github.com/olbot/olbot/loadtest"
 )
 
-const loadUsage = `load [--target URL] [--mode json|bitrix24|noop] [--dialogs N] [--concurrency C] [--rate R] [flags]
+const loadUsage = `load [--target URL] [--mode json|bitrix24|noop|botframework] [--dialogs N] [--concurrency C] [--rate R] [flags]
 
 Plays --dialogs concurrent dialogs of a scenario against a running olbot on a
 loopback address and prints throughput, latency percentiles (p50/p90/p99/max),
@@ -29,6 +29,11 @@ errors and how long the outbox took to deliver the portal calls.
             is paced at the default 2 calls/s, and with --bot-api v1: the events
             are the v1 bot's (ONIMBOT*).
   noop      POST /v1/noop only: the server's plain-HTTP ceiling
+  botframework
+            POST /api/messages of a Bot Framework bot (not olbot): the
+            botbuilder-js peer of the benchmark (bench/botbuilder), activities
+            with deliveryMode expectReplies so the replies come in the answer;
+            no baseline, no outbox
 
 With --baseline (default), the noop route is played first with the same dialogs,
 events and concurrency, flat out, and the run's throughput is shown as a ratio
@@ -50,7 +55,7 @@ Flags:`
 func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("load", loadUsage, stderr)
 	target := fs.String("target", "http://127.0.0.1:8080", "base URL of the olbot to load (loopback addresses only)")
-	mode := fs.String("mode", "json", "json, bitrix24 or noop")
+	mode := fs.String("mode", "json", "json, bitrix24, noop or botframework")
 	dialogs := fs.Int("dialogs", 200, "dialogs to play")
 	conc := fs.Int("concurrency", 32, "dialogs in flight at once")
 	rate := fs.Float64("rate", 0, "events per second across all dialogs; 0 = flat out")
@@ -70,6 +75,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait for the outbox to drain after the run")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	serverPID := fs.Int("server-pid", 0, "the server's process id (same machine): report its CPU per event (/proc/PID/stat)")
 	runID := fs.String("run-id", "", "dialog keys of this run (default random); reuse it to play the same dialogs again (a soak)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,7 +100,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		Target: *target, Mode: loadtest.Mode(*mode), Dialogs: *dialogs, Concurrency: *conc, Rate: *rate,
 		Duration: *duration, Events: *events, AdminToken: *token, Line: *line, Scenario: *scenario,
 		Script: mk(), Baseline: *baseline, PortalListen: *portalListen, Timeout: *timeout, DrainTimeout: *drain,
-		RunID: *runID, Open: *open,
+		RunID: *runID, Open: *open, ServerPID: *serverPID,
 	}
 	if !*quiet {
 		cfg.Log = stderr

@@ -342,6 +342,14 @@ func TestFakePortalV2Command(t *testing.T) {
 		return strings.Contains(out.String(), `portal ← imbot.v2.chat.message.send {"botId":`) &&
 			strings.Contains(out.String(), `"message":"How may I call you?"`), out.String()
 	})
+	// /file sends the client's file: a name is asked for, so it is
+	// unmatched input and the question's retry comes back
+	if _, err := io.WriteString(typed, "/file passport.jpg 2MB\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retry after a file", func() (bool, string) {
+		return strings.Contains(out.String(), `"message":"Please type your name, e.g. Anna."`), out.String()
+	})
 	typed.Close() // end of input ends the demo
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
@@ -481,6 +489,13 @@ func TestFakePortalAppV2Command(t *testing.T) {
 	}
 	waitFor(t, "the reply's call", func() (bool, string) {
 		return strings.Contains(out.String(), `"message":"How may I call you?"`), out.String()
+	})
+	// a file, posted form-encoded in webhook mode: unmatched where a name is asked for
+	if _, err := io.WriteString(typed, "/file passport.jpg\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retry after a file", func() (bool, string) {
+		return strings.Contains(out.String(), `"message":"Please type your name, e.g. Anna."`), out.String()
 	})
 	typed.Close()
 	if code := <-done; code != 0 {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Two olbot binaries under the same load, alternately (A B B A per round),
+# each run on a fresh embedded store, driven by one load tool (the current
+# tree's olbot load): events/s, ratio to the noop route of the same run,
+# p50/p99, and the server's and the load tool's CPU per event. For before
+# and after figures of a change (BENCHMARKS.md).
+#
+#   scripts/benchab.sh OLD_OLBOT NEW_OLBOT         # ROUNDS=2 CONCS="256 32" DIALOGS=10000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A=$1 B=$2
+ROUNDS=${ROUNDS:-2}
+CONCS=${CONCS:-256 32}
+DIALOGS=${DIALOGS:-10000}
+work=$(mktemp -d)
+go build -o "$work/load" ./cmd/olbot
+cp -r examples "$work/scenarios"
+pid=0
+cleanup() { [ "$pid" != 0 ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port=18600
+one() { # label binary conc
+  port=$((port + 1))
+  "$2" serve --listen "127.0.0.1:$port" --scenarios "$work/scenarios" --store "$work/$port.db" \
+    --rate 1000000,1000000 --log-level error >"$work/$port.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  "$work/load" load --target "http://127.0.0.1:$port" --dialogs "$DIALOGS" --concurrency "$3" --server-pid "$pid" --quiet >"$work/out.txt"
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=0
+  awk -v l="$1" -v c="$3" '
+    $1 == "noop" && $2 ~ /^[0-9]+$/ { noop = $6 }
+    $1 == "json" && $2 ~ /^[0-9]+$/ { rate = $6; p50 = $7; p99 = $9; ratio = $11 }
+    /^cpu:/ { srv = $5; tool = $9; nsrv = $13; ntool = $17 }
+    END { printf "%-4s %4s clients: %6s events/s  noop %6s  %s  p50 %-8s p99 %-8s  cpu/event server %s µs (noop %s), tool %s µs (noop %s)\n", l, c, rate, noop, ratio, p50, p99, srv, nsrv, tool, ntool }' "$work/out.txt"
+}
+echo "A = $A"; echo "B = $B"; echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq 1 "$ROUNDS"); do
+  for c in $CONCS; do
+    one A "$A" "$c"; one B "$B" "$c"; one B "$B" "$c"; one A "$A" "$c"
+  done
+done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
