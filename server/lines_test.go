@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,27 @@ func TestLineBotTimeEveryLine(t *testing.T) {
 	}
 	if w := warnings(); len(w) != 1 {
 		t.Errorf("line warnings %q after more chats, want the same one", w)
+	}
+
+	// a new version of the scenario: its warning is logged again, once, and
+	// GET /v1/scenarios shows the new version's wait
+	src, err := os.ReadFile("../examples/support.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, e.dir, "support.yaml", strings.Replace(string(src), "idle: 15m", "idle: 20m", 1))
+	if status, body := e.api(http.MethodPost, "/v1/scenarios/reload", nil); status != http.StatusOK {
+		t.Fatalf("reload: %d %s", status, body)
+	}
+	if w := warnings(); len(w) != 1 || !strings.Contains(w[0], "settings.idle: 20m0s") {
+		t.Errorf("line warnings %q after the reload, want line 1's against the new idle (20m)", w)
+	}
+	for i := range 2 {
+		chat := e.chat(1, 9220+i, "Dora")
+		e.send(chat, chat.Join())
+	}
+	e.srv.Dialogs.Wait()
+	if n := strings.Count(e.logs.String(), "waits longer than the line's bot timeout"); n != 2 {
+		t.Errorf("the warning is logged %d times after a new version, want twice (once per version)", n)
 	}
 }
