@@ -27,7 +27,7 @@ breakdown() {
   part "  waiting for the commit (handler side)" 'olbot/bolt\.\(\*Store\)\.Commit$'
   part "  funnel bookkeeping" 'olbot/funnel\.\(\*Book\)\.Committed'
   part "  the answer (JSON)" 'server\.answerEvent|server\.answerBitrixEvent|server\.responseOf|echo/v4\.\(\*context\)\.JSON$'
-  part "the store's writer (bbolt, group commit)" 'olbot/bolt\.\(\*batcher\)'
+  part "the store's writer (group commit: the log, the B-tree)" 'olbot/bolt\.\(\*batcher\)|olbot/bolt\.\(\*Store\)\.applyLoop'
   part "the outbox (claims, REST calls to the portal, results)" 'olbot/outbox\.' "$handler"
   part "garbage collector (background and assists)" 'runtime\.gcBgMarkWorker|runtime\.bgsweep|runtime\.bgscavenge|runtime\.gcAssistAlloc'
   part "scheduler, timers, netpoll" 'runtime\.schedule|runtime\.findRunnable|runtime\.mcall|runtime\.park_m'
