@@ -44,7 +44,7 @@ func TestPlaygroundClientFileInBrowser(t *testing.T) {
 	p.do("pick a photo", chromedp.SetUploadFiles(chromedp.ID("attach-input"), []string{photo}))
 	p.waitLog("Thank you, we have broken-vase.jpg.")
 	p.waitJS("the note names the photo", `(function(){var n=document.querySelector('#log .action.opnote');return !!n&&n.textContent.indexOf('Claim for order 123456: broken-vase.jpg')>=0})()`)
-	p.shot("client-file")
+	p.shot("client-file.png")
 	p.do("start again", chromedp.Click(chromedp.ID("restart")))
 	p.waitLog("Sorry to hear something went wrong.")
 	p.do("rate", chromedp.SendKeys(chromedp.ID("chat-input"), "Rate our service"+kb.Enter))
