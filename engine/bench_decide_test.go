@@ -2,8 +2,10 @@ package engine
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/olbot/olbot/scenarios"
 )
@@ -78,6 +80,83 @@ func BenchmarkStepBranches(b *testing.B) {
 	benchStep(b, sc, d, Event{Type: Message, Text: "delivery", Client: "Anna"}, func(r Result) bool {
 		return r.Dialog.State == "ask_email" && len(r.Actions) == 1 && len(r.Moves) == 1 && r.Moves[0].Event == "answer:4"
 	})
+}
+
+// branchesSetup is BenchmarkStepBranches' scenario and dialog.
+func branchesSetup(b *testing.B, src string) (*scenarios.Scenario, Dialog) {
+	b.Helper()
+	sc, ps := scenarios.Parse("branches.yaml", []byte(src))
+	if sc == nil {
+		b.Fatalf("branches.yaml: %v\n%s", ps, src)
+	}
+	d := Dialog{Key: "b24:4f1c2a9e8b7d:chat18342", Channel: Channel{Chat: 18342}}
+	for i := range RecentIDs {
+		d.Remember(string(rune('a' + i)))
+	}
+	return sc, play(b, sc, d, Event{Type: Start, Client: "Anna"}, Event{Type: Message, Text: "Leave a request", Client: "Anna"})
+}
+
+// plainScenario is branchScenario with next: ask_email instead of the
+// branches.
+func plainScenario() string {
+	src := strings.Replace(branchScenario, "    next:\n      - if: total", "    next: ask_email\n    x_next:\n      - if: total", 1)
+	src = strings.Replace(src, "    x_next:", "    #", 1)
+	return regexp.MustCompile(`(?m)^      (- if:.*|  goto: ask_name|- goto: ask_email)\n`).ReplaceAllString(src, "")
+}
+
+// BenchmarkBranchesRatio is the issue's measure taken so that a shared
+// machine does not decide it: BenchmarkStepMessage's step, BenchmarkStepAnswerText's
+// and BenchmarkStepBranches' interleaved step by step in one loop (the
+// order rotated every iteration), so all three see the same load. It
+// reports each one's median time per step (a step the scheduler preempted
+// does not move a median) and the ratios to the message step.
+func BenchmarkBranchesRatio(b *testing.B) {
+	type side struct {
+		sc *scenarios.Scenario
+		d  Dialog
+		ev Event
+	}
+	msgSc, msgD := benchSetup(b, Event{Type: Start, Client: "Anna"})
+	plainSc, plainD := branchesSetup(b, plainScenario())
+	brSc, brD := branchesSetup(b, branchScenario)
+	answer := Event{Type: Message, Text: "delivery", Client: "Anna"}
+	sides := []side{
+		{msgSc, msgD, Event{Type: Message, Text: "Leave a request", Client: "Anna"}},
+		{plainSc, plainD, answer},
+		{brSc, brD, answer},
+	}
+	want := []string{"ask_name", "ask_email", "ask_email"}
+	for i := range sides {
+		sides[i].ev.Time = t0.Add(24 * time.Hour)
+		if res, err := Step(sides[i].sc, sides[i].d, sides[i].ev); err != nil || res.Dialog.State != want[i] {
+			b.Fatalf("side %d: %v, state %q; want %s", i, err, res.Dialog.State, want[i])
+		}
+	}
+	spent := make([][]time.Duration, len(sides))
+	n := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for k := range sides {
+			s := &sides[(n+k)%len(sides)]
+			t := time.Now()
+			if _, err := Step(s.sc, s.d, s.ev); err != nil {
+				b.Fatal(err)
+			}
+			spent[(n+k)%len(sides)] = append(spent[(n+k)%len(sides)], time.Since(t))
+		}
+		n++
+	}
+	median := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Nanoseconds())
+	}
+	m, a, br := median(spent[0]), median(spent[1]), median(spent[2])
+	b.ReportMetric(m, "message-ns/step")
+	b.ReportMetric(a, "answer-ns/step")
+	b.ReportMetric(br, "branches-ns/step")
+	b.ReportMetric(a/m, "answer/message")
+	b.ReportMetric(br/m, "branches/message")
 }
 
 // BenchmarkStepAnswerText is BenchmarkStepBranches' step with next: ask_email

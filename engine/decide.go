@@ -80,6 +80,7 @@ func (s *stepper) menu(st *scenarios.State) []scenarios.MenuItem {
 		return st.Menu
 	}
 	var v *scenarios.Vars
+	defer func() { v.Release() }()
 	out := make([]scenarios.MenuItem, 0, len(st.Menu))
 	for _, mi := range st.Menu {
 		if !mi.Link() && s.test(&v, mi.If) {
@@ -96,6 +97,7 @@ func (s *stepper) links(st *scenarios.State) []Link {
 		return nil
 	}
 	var v *scenarios.Vars
+	defer func() { v.Release() }()
 	var out []Link
 	lang := s.lang()
 	for i := range st.Menu {

@@ -75,6 +75,7 @@ func (s *stepper) input(routesOnly bool) error {
 	}
 	in := match.NewInput(s.ev.Text)
 	var v *scenarios.Vars
+	defer func() { v.Release() }()
 	menu := s.menu(st)
 	if i := pick(menu, in, numbered(st)); i >= 0 {
 		if err := s.fire(d.State, menu[i].Event); err != nil {

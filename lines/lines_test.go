@@ -145,3 +145,77 @@ func TestCacheConcurrent(t *testing.T) {
 		t.Fatalf("%d imopenlines.config.get calls, want 1", n)
 	}
 }
+
+// TestBotTime: BotTime never asks the portal and says when the line is
+// due to be read; Refresh reads it then, and not while it is fresh or
+// within Retry of a failure.
+func TestBotTime(t *testing.T) {
+	ctx := context.Background()
+	p, cache, clk := setup(t, fakeportal.Config{Lines: []int{4}})
+	p.SetLineSettings(4, map[string]any{"WELCOME_BOT_TIME": "600"})
+	check := func(step string, wantBot time.Duration, wantDue bool, wantCalls int) {
+		t.Helper()
+		if bot, due := cache.BotTime("member", 4); bot != wantBot || due != wantDue {
+			t.Errorf("%s: BotTime %s, due %v; want %s, %v", step, bot, due, wantBot, wantDue)
+		}
+		if n := configGets(p); n != wantCalls {
+			t.Errorf("%s: %d imopenlines.config.get calls, want %d", step, n, wantCalls)
+		}
+	}
+	check("never read", 0, true, 0)
+	if bot := cache.Refresh(ctx, "member", 4); bot != 10*time.Minute {
+		t.Errorf("Refresh: %s, want 10m", bot)
+	}
+	check("read", 10*time.Minute, false, 1)
+	cache.Refresh(ctx, "member", 4)
+	check("refreshed while fresh", 10*time.Minute, false, 1)
+	clk.Advance(10 * time.Minute)
+	p.SetLineSettings(4, map[string]any{"WELCOME_BOT_TIME": "120"})
+	check("stale", 10*time.Minute, true, 1)
+	p.Down(true)
+	cache.Refresh(ctx, "member", 4)
+	check("the portal down: the last known", 10*time.Minute, false, 2)
+	p.Down(false)
+	clk.Advance(time.Minute)
+	check("the failure's retry passed", 10*time.Minute, true, 2)
+	if bot := cache.Refresh(ctx, "member", 4); bot != 2*time.Minute {
+		t.Errorf("Refresh after the retry: %s, want 2m", bot)
+	}
+	check("read again", 2*time.Minute, false, 3)
+	if bot, due := cache.BotTime("member", 0); bot != 0 || due {
+		t.Errorf("no line: %s, %v", bot, due)
+	}
+}
+
+// TestHoursBackground: a line's working time read before is kept fresh in
+// the background: once old, the last known hours come back at once while
+// the portal is asked, and the new ones after.
+func TestHoursBackground(t *testing.T) {
+	ctx := context.Background()
+	p, cache, clk := setup(t, fakeportal.Config{Lines: []int{4}})
+	hours := func(from string) map[string]any {
+		return map[string]any{"WORKTIME_ENABLE": "Y", "WORKTIME_FROM": from, "WORKTIME_TO": "18:00", "WORKTIME_TIMEZONE": "UTC"}
+	}
+	p.SetLineSettings(4, hours("09:00"))
+	if h := cache.Hours(ctx, "member", 4); h == nil || !h.Open(clk.Now()) {
+		t.Fatalf("Monday 12:00 in 09:00–18:00: %v, want open", h)
+	}
+	p.SetLineSettings(4, hours("13:00"))
+	clk.Advance(11 * time.Minute)
+	if h := cache.Hours(ctx, "member", 4); h == nil || !h.Open(clk.Now()) {
+		t.Fatal("old hours: want the last known ones (open) while the portal is asked")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if h := cache.Hours(ctx, "member", 4); h != nil && !h.Open(clk.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new hours (13:00–18:00) never arrived; %d imopenlines.config.get calls", configGets(p))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := configGets(p); n != 2 {
+		t.Errorf("%d imopenlines.config.get calls, want 2", n)
+	}
+}

@@ -13,8 +13,24 @@ import (
 
 // Hours is a line's working time for a scenario's from_line hours: nil
 // when it cannot be read (the line then counts as open; the log says why),
-// open at all times when the line does not consider working hours.
+// open at all times when the line does not consider working hours. Hours
+// read before are kept fresh in the background: when they are old, the
+// last known ones are returned at once and the portal is asked meanwhile;
+// only a line never read makes the caller wait for the portal.
 func (c *Cache) Hours(ctx context.Context, portal string, line int) *scenarios.Schedule {
+	if line > 0 {
+		c.mu.Lock()
+		e := c.entries[portal+":"+strconv.Itoa(line)]
+		if e != nil && e.ok && e.reading == nil && !c.opts.Now().Before(e.until) {
+			hours := e.hours
+			e.reading = make(chan struct{})
+			c.mu.Unlock()
+			// bounded by Options.Timeout; the caller's request may end first
+			go c.read(context.WithoutCancel(ctx), e, portal, line)
+			return hours
+		}
+		c.mu.Unlock()
+	}
 	if _, ok := c.Config(ctx, portal, line); !ok {
 		return nil
 	}
@@ -26,20 +42,28 @@ func (c *Cache) Hours(ctx context.Context, portal string, line int) *scenarios.S
 	return nil
 }
 
-// BotTime is the line's WELCOME_BOT_TIME as last read (for the line's
-// language or working time), 0 when not read. It never asks the portal.
-func (c *Cache) BotTime(portal string, line int) time.Duration {
+// BotTime is the line's WELCOME_BOT_TIME as last read, 0 when not read;
+// due is true when the line should be read again (never read, or read
+// longer ago than the cache keeps settings, or its last failure is older
+// than the retry period). It never asks the portal: Refresh does.
+func (c *Cache) BotTime(portal string, line int) (bot time.Duration, due bool) {
 	if line <= 0 {
-		return 0
+		return 0, false
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	e := c.entries[portal+":"+strconv.Itoa(line)]
-	var bot time.Duration
-	if e != nil {
-		bot = e.cfg.WelcomeBotTime
+	if e == nil {
+		return 0, true
 	}
-	c.mu.Unlock()
-	return bot
+	return e.cfg.WelcomeBotTime, e.reading == nil && !c.opts.Now().Before(e.until)
+}
+
+// Refresh reads the line's settings from the portal unless they are fresh
+// (Config), and returns its WELCOME_BOT_TIME, 0 when not known.
+func (c *Cache) Refresh(ctx context.Context, portal string, line int) time.Duration {
+	cfg, _ := c.Config(ctx, portal, line)
+	return cfg.WelcomeBotTime
 }
 
 // weekdays are WORKTIME_DAYOFF's codes (imopenlines-config-add.md).

@@ -47,6 +47,7 @@ func check(def *scenarioDef, t []Transition) Problems {
 		c.wild[NoState] = true
 	}
 	c.topRefs()
+	c.utcHours()
 	c.languages()
 	c.phoneCountry()
 	for _, st := range def.States.V {

@@ -69,9 +69,8 @@ func compileConds(d *scenarioDef) Problems {
 		hours[h.Name] = true
 	}
 	var ps Problems
-	d.condNames = map[string]bool{}
 	d.conds(func(c *condSrc, path string) {
-		cond, err := compileCond(c.Text, fields, hours, d.condNames)
+		cond, err := compileCond(c.Text, fields, hours)
 		if err != nil {
 			ps = append(ps, &Problem{File: d.File, Pos: c.pos(err.Off), Path: path, Err: ErrCondition, Msg: err.Msg, Hint: err.Hint})
 			return
@@ -100,6 +99,22 @@ func (s *stateCheck) ifBranches() {
 		case b.If.Set && last:
 			s.errorf(b.At, path, ErrMissing, "add a last item - goto: STATE for when no condition holds",
 				"the last branch has a condition: when none holds, the dialog would be stuck")
+		}
+	}
+}
+
+// utcHours warns when the scenario's own hours (not from_line) are kept
+// without settings.timezone: they are then UTC, rarely what a team means.
+func (c *checker) utcHours() {
+	d := c.def
+	if d.Settings.Timezone.Set {
+		return
+	}
+	for _, h := range d.Hours.V {
+		if h.Sched != nil && !h.Sched.FromLine {
+			c.warnf(h.At, "hours."+h.Name, ErrHours, "add settings.timezone with the team's IANA time zone, e.g. timezone: Europe/Moscow",
+				"hours %q are in UTC: settings.timezone is not set", h.Name)
+			return
 		}
 	}
 }

@@ -49,6 +49,7 @@ var checkCases = []struct {
 	{"crm", []error{ErrValue, ErrUnknownKey, ErrTemplate}, false},
 	{"remind", []error{ErrRemind, ErrMissing, ErrUnknownKey, ErrDuration, ErrValue, ErrTemplate}, false},
 	{"remind_idle", []error{ErrRemind}, true},
+	{"hours_utc", []error{ErrHours}, true},
 	{"rich_messages", []error{ErrValue, ErrTemplate, ErrUnknownKey}, false},
 	{"attachments", []error{ErrValue, ErrMissing, ErrUnknownKey, ErrAttachSize}, false},
 	{"languages", []error{ErrLanguage, ErrTranslation, ErrValue}, false},

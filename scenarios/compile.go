@@ -216,8 +216,6 @@ func compile(d *scenarioDef, t []Transition, warnings Problems) *Scenario {
 		sc.Order = append(sc.Order, st.Name)
 	}
 	sc.Table = t
-	sc.fieldTypes = fieldTypes(d)
-	sc.condNames = d.condNames
 	sc.Hours = make(map[string]*Schedule, len(d.Hours.V))
 	for _, h := range d.Hours.V {
 		sc.Hours[h.Name] = h.Sched

@@ -186,7 +186,7 @@ func (d *decoder) closedDates(sch *Schedule, v *yaml.Node, p string) {
 	if !ok {
 		return
 	}
-	sch.closed = map[string]bool{}
+	sch.closed = map[date]bool{}
 	for i, s := range dates {
 		date, err := parseDate(s)
 		if err != nil {

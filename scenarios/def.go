@@ -62,8 +62,6 @@ type scenarioDef struct {
 	loose []string
 	// langMaps are the texts written as maps of languages, in file order.
 	langMaps []langMap
-	// condNames are the names the conditions read (compileConds).
-	condNames map[string]bool
 }
 
 type settingsDef struct {

@@ -67,16 +67,33 @@ type Env struct {
 	LineHours *Schedule
 }
 
-// Vars evaluates conditions of one scenario in one Env, building the
-// variables once for all the conditions of a step.
+// Vars evaluates the conditions of one scenario in one Env. A compiled
+// condition does not read a variable map: every read of a field, client,
+// line, language, channel or the clock is a function the patch put into
+// the program as a constant, called with the Vars (expr's $env) when the
+// condition gets there, and a comparison of a read with literals (total
+// >= 5000, city == "Москва", now.weekday in ["sat", "sun"]) is one such
+// function that compares in Go. A step builds nothing up front and boxes
+// only the values a condition hands to expr itself. A Vars comes from a
+// pool with its machine.
 type Vars struct {
 	sc  *Scenario
 	env Env
-	m   map[string]any
+	vm  vm.VM
+	// local is env.Time in the scenario's time zone, once converted.
+	local    time.Time
+	hasLocal bool
 }
 
-// Vars returns the evaluator of the scenario's conditions in env.
-func (s *Scenario) Vars(env Env) *Vars { return &Vars{sc: s, env: env} }
+// Vars returns the evaluator of the scenario's conditions in env; Release
+// hands it back when the step's decision is made.
+func (s *Scenario) Vars(env Env) *Vars {
+	v := varsPool.Get().(*Vars)
+	v.sc, v.env = s, env
+	return v
+}
+
+var varsPool = sync.Pool{New: func() any { return &Vars{} }}
 
 // Test evaluates c; a nil condition is true. A condition that fails at run
 // time (a regular expression on a huge text, say) is false, with the error.
@@ -84,12 +101,7 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
-	if v.m == nil {
-		v.m = v.build()
-	}
-	m := vms.Get().(*vm.VM)
-	out, err := m.Run(c.prog, v.m)
-	vms.Put(m)
+	out, err := v.vm.Run(c.prog, v)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.Text, err)
 	}
@@ -97,87 +109,88 @@ func (v *Vars) Test(c *Cond) (bool, error) {
 	return b, nil
 }
 
-// Release hands the variables back for reuse; v is not used after.
+// now is the event's time in the scenario's time zone, converted once.
+func (v *Vars) now() time.Time {
+	if !v.hasLocal {
+		v.local, v.hasLocal = v.env.Time.In(v.sc.loc()), true
+	}
+	return v.local
+}
+
+// Release hands the evaluator back for reuse; v is not used after.
 func (v *Vars) Release() {
-	if v != nil && v.m != nil {
-		clear(v.m)
-		envs.Put(v.m)
-		v.m = nil
+	if v == nil {
+		return
 	}
+	v.sc, v.env, v.local, v.hasLocal = nil, Env{}, time.Time{}, false
+	varsPool.Put(v)
 }
 
-// envs are reused variable maps: building one is most of a condition's cost.
-var envs = sync.Pool{New: func() any { return make(map[string]any, 16) }}
-
-func (v *Vars) build() map[string]any {
-	m := envs.Get().(map[string]any)
-	used := v.sc.condNames
-	// only the names the scenario's conditions read: boxing every field,
-	// the clock and two closures for each step was most of a condition's
-	// cost
-	for f, kind := range v.sc.fieldTypes {
-		if !used[f] {
-			continue
-		}
-		s := v.env.Fields[f]
-		switch {
-		case kind != answers.Number:
-			m[f] = s
-		case s == "":
-			m[f] = 0.0
-		default:
-			n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
-			m[f] = n
-		}
+// number is a number field's value: 0 when not collected.
+func number(s string) float64 {
+	if s == "" {
+		return 0
 	}
-	if used[VarClient] {
-		m[VarClient] = v.env.Client
-	}
-	if used[VarLine] {
-		m[VarLine] = v.env.Line
-	}
-	if used[VarLanguage] {
-		m[VarLanguage] = v.env.Language
-	}
-	if used[VarChannel] {
-		m[VarChannel] = v.env.Channel
-	}
-	if used[VarNow] {
-		t := v.env.Time.In(v.sc.loc())
-		m[VarNow] = Now{Weekday: weekdays[t.Weekday()], Hour: t.Hour(), Minute: t.Minute()}
-	}
-	if used[FuncSet] {
-		m[FuncSet] = func(f string) bool { return v.env.Fields[f] != "" }
-	}
-	if used[FuncOpen] {
-		m[FuncOpen] = func(name string) bool { return v.sc.OpenWith(name, v.env.Time, v.env.LineHours) }
-	}
-	return m
+	n, _ := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
+	return n
 }
 
-// vms are reused machines: a fresh one per condition would cost more than
-// the condition itself.
-var vms = sync.Pool{New: func() any { return &vm.VM{} }}
+const nowHint = "now has weekday (mon … sun), hour (0–23) and minute: now.weekday, now.hour, now.minute"
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-// condTypes is the compile-time environment: every name with a value of
-// its type.
-func condTypes(fields map[string]string) map[string]any {
-	m := make(map[string]any, len(fields)+7)
-	for f, kind := range fields {
-		if kind == answers.Number {
-			m[f] = 0.0
-		} else {
-			m[f] = ""
-		}
-	}
-	m[VarClient], m[VarLine], m[VarLanguage], m[VarChannel] = "", 0, "", ""
-	m[VarNow] = Now{}
-	m[FuncSet] = func(string) bool { return false }
-	m[FuncOpen] = func(string) bool { return false }
-	return m
+// read is what one name of a condition reads from the step's values: a
+// text or a number (line, now.hour and now.minute are whole numbers).
+type read struct {
+	name string
+	text func(v *Vars) string  // a text read; nil for a number
+	num  func(v *Vars) float64 // a number read; nil for a text
+	// whole: the number is an int for expr (line, now.hour, now.minute)
+	whole bool
+	// clock: the bare now, valid only before .weekday, .hour or .minute
+	clock bool
 }
+
+// kind is the read's answer type, text or number.
+func (r *read) kind() string {
+	if r.text != nil {
+		return answers.Text
+	}
+	return answers.Number
+}
+
+// node is the call of the read in a patched condition: a constant
+// function of $env, typed so that expr's checker knows the value's type.
+func (r *read) node(at ast.Node) *ast.CallNode {
+	var fn any
+	switch get, num := r.text, r.num; {
+	case r.clock:
+		fn = func(any) Now { return Now{} } // never run: a bare now does not compile
+	case get != nil:
+		fn = func(e any) string { return get(e.(*Vars)) }
+	case r.whole:
+		fn = func(e any) int { return int(num(e.(*Vars))) }
+	default:
+		fn = func(e any) float64 { return num(e.(*Vars)) }
+	}
+	return callOf(at, fn)
+}
+
+// callOf is a call of the constant function fn with $env, at the place
+// of node at.
+func callOf(at ast.Node, fn any) *ast.CallNode {
+	callee := &ast.ConstantNode{Value: fn}
+	env := &ast.IdentifierNode{Value: "$env"}
+	call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{env}}
+	for _, n := range []ast.Node{callee, env, call} {
+		n.SetLocation(at.Location())
+	}
+	return call
+}
+
+// condTypes is the compile-time environment: empty, since the patched
+// conditions read nothing by name (a name left is unknown).
+func condTypes() map[string]any { return map[string]any{} }
 
 // condError is why a condition does not compile: where in its text, what,
 // and a hint.
@@ -187,14 +200,19 @@ type condError struct {
 	Hint string
 }
 
-// condPatch rewrites set(field) into set("field") and records what a
-// condition may not use: loops, builtins, and names of unknown hours and
-// fields in set() and open().
+// condPatch rewrites a condition for the evaluator (see Vars): names into
+// reads, now.weekday/hour/minute into reads of the clock, set(field) and
+// open(hours) into calls, a read compared with literals into one Go
+// comparison; and records what a condition may not use: loops, builtins,
+// names of unknown hours and fields in set() and open(), a list after in
+// of the other type, and now alone.
 type condPatch struct {
 	fields map[string]string
 	hours  map[string]bool
-	used   map[string]bool // every name a condition reads, for Vars.build
-	err    *condError
+	// reads are the nodes that read a name, with what they read: set(total)
+	// takes the name back, a comparison the function.
+	reads map[ast.Node]*read
+	err   *condError
 }
 
 func (p *condPatch) fail(n ast.Node, msg, hint string) {
@@ -207,20 +225,205 @@ func (p *condPatch) fail(n ast.Node, msg, hint string) {
 func (p *condPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if p.used != nil {
-			p.used[n.Value] = true
-		}
+		p.ident(node, n)
+	case *ast.MemberNode:
+		p.member(node, n)
 	case *ast.BuiltinNode, *ast.PredicateNode, *ast.SequenceNode, *ast.PointerNode, *ast.VariableDeclaratorNode:
 		p.fail(n, "loops and built-in functions are not available in conditions", "compare fields with == != < <= > >=, combine with and, or, not")
 	case *ast.BinaryNode:
 		if n.Operator == ".." || n.Operator == "|" {
 			p.fail(n, fmt.Sprintf("operator %s is not available in conditions", n.Operator), "compare fields with == != < <= > >=, combine with and, or, not")
 		}
+		p.compare(node, n)
 	case *ast.CallNode:
 		p.call(node, n)
 	}
 }
 
+func (p *condPatch) patchRead(node *ast.Node, at ast.Node, r *read) {
+	call := r.node(at)
+	if p.reads == nil {
+		p.reads = map[ast.Node]*read{}
+	}
+	p.reads[call] = r
+	ast.Patch(node, call)
+}
+
+// ident rewrites a read of a field, client, line, language or channel
+// (the variables win over fields of their names), and marks now for
+// member.
+func (p *condPatch) ident(node *ast.Node, n *ast.IdentifierNode) {
+	r := &read{name: n.Value}
+	switch name := n.Value; {
+	case strings.HasPrefix(name, "$"):
+		p.fail(n, fmt.Sprintf("unknown name %q: not a collected field, variable or function", name), "names are collected fields, "+listOf([]string{VarClient, VarLine, VarLanguage, VarChannel, VarNow})+" and the functions set() and open()")
+		return
+	case name == VarClient:
+		r.text = func(v *Vars) string { return v.env.Client }
+	case name == VarLanguage:
+		r.text = func(v *Vars) string { return v.env.Language }
+	case name == VarChannel:
+		r.text = func(v *Vars) string { return v.env.Channel }
+	case name == VarLine:
+		r.num, r.whole = func(v *Vars) float64 { return float64(v.env.Line) }, true
+	case name == VarNow:
+		r.clock = true
+	case name == FuncSet || name == FuncOpen:
+		return // call rewrites the call; alone they are unknown
+	default:
+		kind, ok := p.fields[name]
+		switch {
+		case !ok:
+			return // unknown: the checker says so, explainCond suggests
+		case kind == answers.Number:
+			r.num = func(v *Vars) float64 { return number(v.env.Fields[name]) }
+		default:
+			r.text = func(v *Vars) string { return v.env.Fields[name] }
+		}
+	}
+	p.patchRead(node, n, r)
+}
+
+// member rewrites now.weekday, now.hour and now.minute into reads of the
+// clock; another member of now is left to the checker (no such field).
+func (p *condPatch) member(node *ast.Node, n *ast.MemberNode) {
+	r := p.reads[n.Node]
+	prop, ok := n.Property.(*ast.StringNode)
+	if r == nil || !r.clock || !ok || n.Method {
+		return
+	}
+	c := &read{name: VarNow + "." + prop.Value}
+	switch prop.Value {
+	case "weekday":
+		c.text = func(v *Vars) string { return weekdays[v.now().Weekday()] }
+	case "hour":
+		c.num, c.whole = func(v *Vars) float64 { return float64(v.now().Hour()) }, true
+	case "minute":
+		c.num, c.whole = func(v *Vars) float64 { return float64(v.now().Minute()) }, true
+	default:
+		return
+	}
+	p.patchRead(node, n, c)
+}
+
+// compare rewrites a read compared with a literal (total >= 5000, city ==
+// "Москва") or looked for in a list of literals (now.weekday in ["sat",
+// "sun"]) into one function that reads and compares in Go, and reports a
+// list of the other type (a number among texts is an error at load, as it
+// is with ==). Anything else is left to expr.
+func (p *condPatch) compare(node *ast.Node, n *ast.BinaryNode) {
+	r := p.reads[n.Left]
+	if r == nil || r.clock {
+		return
+	}
+	if n.Operator == "in" {
+		p.inList(node, n, r)
+		return
+	}
+	switch lit := n.Right.(type) {
+	case *ast.StringNode:
+		if r.text == nil {
+			return // the checker reports the mismatch
+		}
+		var fn func(string, string) bool
+		switch n.Operator {
+		case "==":
+			fn = func(a, b string) bool { return a == b }
+		case "!=":
+			fn = func(a, b string) bool { return a != b }
+		default:
+			return
+		}
+		get, want := r.text, lit.Value
+		ast.Patch(node, callOf(n, func(e any) bool { return fn(get(e.(*Vars)), want) }))
+	case *ast.IntegerNode, *ast.FloatNode:
+		want, ok := numberOf(lit)
+		if !ok || r.num == nil {
+			return
+		}
+		var fn func(float64, float64) bool
+		switch n.Operator {
+		case "==":
+			fn = func(a, b float64) bool { return a == b }
+		case "!=":
+			fn = func(a, b float64) bool { return a != b }
+		case "<":
+			fn = func(a, b float64) bool { return a < b }
+		case "<=":
+			fn = func(a, b float64) bool { return a <= b }
+		case ">":
+			fn = func(a, b float64) bool { return a > b }
+		case ">=":
+			fn = func(a, b float64) bool { return a >= b }
+		default:
+			return
+		}
+		get := r.num
+		ast.Patch(node, callOf(n, func(e any) bool { return fn(get(e.(*Vars)), want) }))
+	}
+}
+
+// numberOf is the value of a number literal.
+func numberOf(n ast.Node) (float64, bool) {
+	switch l := n.(type) {
+	case *ast.IntegerNode:
+		return float64(l.Value), true
+	case *ast.FloatNode:
+		return l.Value, true
+	}
+	return 0, false
+}
+
+// inList is compare for in: a list of literals of the read's type.
+func (p *condPatch) inList(node *ast.Node, n *ast.BinaryNode, r *read) {
+	list, ok := n.Right.(*ast.ArrayNode)
+	if !ok || len(list.Nodes) == 0 {
+		return
+	}
+	texts := map[string]bool{}
+	var nums []float64
+	for _, e := range list.Nodes {
+		lit := answers.Number
+		switch l := e.(type) {
+		case *ast.StringNode:
+			lit = answers.Text
+			texts[l.Value] = true
+		case *ast.IntegerNode, *ast.FloatNode:
+			x, _ := numberOf(l)
+			nums = append(nums, x)
+		default:
+			return
+		}
+		if lit != r.kind() {
+			p.fail(e, fmt.Sprintf("%s is a %s, the list has a %s", r.name, typeWord(r.kind()), typeWord(lit)),
+				`a number is looked for among numbers (now.hour in [9, 10]), a text among texts (now.weekday in ["sat", "sun"])`)
+			return
+		}
+	}
+	if get := r.text; get != nil {
+		ast.Patch(node, callOf(n, func(e any) bool { return texts[get(e.(*Vars))] }))
+		return
+	}
+	get := r.num
+	ast.Patch(node, callOf(n, func(e any) bool {
+		x := get(e.(*Vars))
+		for _, want := range nums {
+			if x == want {
+				return true
+			}
+		}
+		return false
+	}))
+}
+
+func typeWord(kind string) string {
+	if kind == answers.Number {
+		return "number"
+	}
+	return "text"
+}
+
+// call rewrites set(field) and open(hours) into calls that answer them.
 func (p *condPatch) call(node *ast.Node, n *ast.CallNode) {
 	id, ok := n.Callee.(*ast.IdentifierNode)
 	if !ok || (id.Value != FuncSet && id.Value != FuncOpen) {
@@ -234,25 +437,49 @@ func (p *condPatch) call(node *ast.Node, n *ast.CallNode) {
 	switch a := n.Arguments[0].(type) {
 	case *ast.IdentifierNode:
 		name = a.Value
-		s := &ast.StringNode{Value: name}
-		s.SetLocation(a.Location())
-		ast.Patch(&n.Arguments[0], s)
 	case *ast.StringNode:
 		name = a.Value
 	default:
-		p.fail(n.Arguments[0], fmt.Sprintf("%s() takes a name", id.Value), fmt.Sprintf("write %s(NAME)", id.Value))
-		return
+		r, ok := p.reads[a]
+		if !ok {
+			p.fail(n.Arguments[0], fmt.Sprintf("%s() takes a name", id.Value), fmt.Sprintf("write %s(NAME)", id.Value))
+			return
+		}
+		name = r.name
 	}
 	if id.Value == FuncSet {
 		if _, ok := p.fields[name]; !ok && name != ClientField {
 			p.fail(n.Arguments[0], fmt.Sprintf("set(%s): no state collects %s", name, name), nameHint(name, keysOf(p.fields), "collect it with save: or set: first"))
+			return
 		}
+		if name == ClientField {
+			ast.Patch(node, callOf(n, func(e any) bool { return e.(*Vars).env.Client != "" }))
+			return
+		}
+		ast.Patch(node, callOf(n, func(e any) bool { return e.(*Vars).env.Fields[name] != "" }))
 		return
 	}
 	if !p.hours[name] {
 		p.fail(n.Arguments[0], fmt.Sprintf("open(%q): no such hours", name), nameHint(name, keysOf(p.hours), "define it under hours:"))
+		return
 	}
-	_ = node
+	ast.Patch(node, callOf(n, func(e any) bool {
+		v := e.(*Vars)
+		return v.sc.openAt(name, v.now(), v.env.LineHours)
+	}))
+}
+
+// bareNow finds a now left alone in a compiled condition.
+type bareNow struct {
+	reads map[ast.Node]*read
+	at    ast.Node
+}
+
+// Visit implements ast.Visitor.
+func (b *bareNow) Visit(node *ast.Node) {
+	if r := b.reads[*node]; r != nil && r.clock && b.at == nil {
+		b.at = *node
+	}
 }
 
 func keysOf[V any](m map[string]V) []string {
@@ -273,18 +500,25 @@ func nameHint(name string, known []string, fallback string) string {
 
 // compileCond compiles a condition against the fields (name → answer
 // type) and the hours names.
-func compileCond(text string, fields map[string]string, hours map[string]bool, used map[string]bool) (*Cond, *condError) {
+func compileCond(text string, fields map[string]string, hours map[string]bool) (*Cond, *condError) {
 	if strings.TrimSpace(text) == "" {
 		return nil, &condError{Msg: "the condition is empty", Hint: `write a condition, e.g. total >= 5000 and city == "Москва"`}
 	}
-	p := &condPatch{fields: fields, hours: hours, used: used}
-	prog, err := expr.Compile(text, expr.Env(condTypes(fields)), expr.AsBool(), expr.DisableAllBuiltins(),
+	p := &condPatch{fields: fields, hours: hours}
+	prog, err := expr.Compile(text, expr.Env(condTypes()), expr.AsBool(), expr.DisableAllBuiltins(),
 		expr.MaxNodes(maxCondNodes), expr.Patch(p))
 	if p.err != nil {
 		return nil, p.err
 	}
 	if err != nil {
 		return nil, explainCond(text, err, fields)
+	}
+	b := bareNow{reads: p.reads}
+	root := prog.Node()
+	ast.Walk(&root, &b)
+	if b.at != nil {
+		return nil, &condError{Off: b.at.Location().From, Msg: "now alone is not a value",
+			Hint: nowHint}
 	}
 	return &Cond{Text: text, prog: prog}, nil
 }
@@ -304,6 +538,9 @@ func explainCond(text string, err error, fields map[string]string) *condError {
 		name := strings.TrimPrefix(msg, "unknown name ")
 		ce.Msg = fmt.Sprintf("unknown name %q: not a collected field, variable or function", name)
 		ce.Hint = nameHint(name, known, "names are collected fields, "+listOf([]string{VarClient, VarLine, VarLanguage, VarChannel, VarNow})+" and the functions set() and open()")
+	case strings.Contains(msg, "scenarios.Now") && !strings.Contains(msg, "has no field "):
+		ce.Msg = "now alone is not a value"
+		ce.Hint = nowHint
 	case strings.Contains(msg, "mismatched types"):
 		ce.Msg = strings.NewReplacer("float64", "number", "string", "text", "int", "number", "bool", "yes/no").Replace(msg)
 		ce.Hint = `a number field compares with numbers (total >= 5000), a text with texts (city == "Москва")`
@@ -317,8 +554,11 @@ func explainCond(text string, err error, fields map[string]string) *condError {
 	case strings.HasPrefix(msg, "expected bool"):
 		ce.Msg = "the condition is not a yes/no question: " + strings.NewReplacer("float64", "a number", "string", "a text").Replace(msg)
 		ce.Hint = `compare it, e.g. total > 0 or city != ""`
+	case strings.Contains(msg, "has no field ") && strings.Contains(msg, "scenarios.Now"):
+		ce.Msg = strings.Replace(msg, "type scenarios.Now", "now", 1)
+		ce.Hint = nowHint
 	case strings.Contains(msg, "has no field "):
-		ce.Hint = "now has weekday (mon … sun), hour (0–23) and minute"
+		ce.Hint = "a field is a text or a number: it has no parts; compare it as a whole, e.g. city == \"Москва\""
 	}
 	return ce
 }

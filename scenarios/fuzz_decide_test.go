@@ -15,18 +15,18 @@ func FuzzCondition(f *testing.F) {
 		f.Add(s, "Москва", "12")
 	}
 	fields := map[string]string{"total": answers.Number, "city": answers.Text, "phone": answers.Text}
-	used := map[string]bool{} // grows with the names the inputs read
-	sc := &Scenario{fieldTypes: fields, Hours: map[string]*Schedule{"shop": {}}, condNames: used}
 	f.Fuzz(func(t *testing.T, text, city, total string) {
-		c, err := compileCond(text, fields, map[string]bool{"shop": true}, used)
+		c, err := compileCond(text, fields, map[string]bool{"shop": true})
 		if err != nil {
 			if c != nil {
 				t.Fatal("an error and a condition")
 			}
 			return
 		}
+		sc := &Scenario{Hours: map[string]*Schedule{"shop": {}}}
 		v := sc.Vars(Env{Fields: map[string]string{"city": city, "total": total}, Time: time.Unix(1800000000, 0)})
 		_, _ = v.Test(c)
+		v.Release()
 	})
 }
 

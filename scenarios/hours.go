@@ -13,7 +13,7 @@ type Schedule struct {
 	// through the portal; until they are known the line counts as open.
 	FromLine bool
 	days     [7][]span // by time.Weekday
-	closed   map[string]bool
+	closed   map[date]bool
 	yearly   map[[2]int]bool // closed every year: {month, day}
 	loc      *time.Location  // nil: the scenario's time zone
 }
@@ -58,16 +58,20 @@ func (s *Schedule) Open(t time.Time) bool {
 	if s.loc != nil {
 		t = t.In(s.loc)
 	}
-	if s.closed[t.Format(time.DateOnly)] || s.yearly[[2]int{int(t.Month()), t.Day()}] {
-		return false
+	if len(s.closed) > 0 || len(s.yearly) > 0 {
+		y, mo, d := t.Date()
+		if s.closed[date{y, mo, d}] || s.yearly[[2]int{int(mo), d}] {
+			return false
+		}
 	}
-	m := t.Hour()*60 + t.Minute()
-	for _, sp := range s.days[t.Weekday()] {
+	h, mi, _ := t.Clock()
+	m, wd := h*60+mi, t.Weekday()
+	for _, sp := range s.days[wd] {
 		if m >= sp.From && m < sp.To {
 			return true
 		}
 	}
-	for _, sp := range s.days[(t.Weekday()+6)%7] {
+	for _, sp := range s.days[(wd+6)%7] {
 		if sp.To > day && m+day < sp.To {
 			return true
 		}
@@ -193,13 +197,22 @@ func parseClock(s string) (int, string) {
 	return hh*60 + mm, ""
 }
 
+// date is a calendar day: the key of closed dates (formatting the time of
+// every check into text cost more than the rest of the check).
+type date struct {
+	y int
+	m time.Month
+	d int
+}
+
 // parseDate parses a closed date, YYYY-MM-DD.
-func parseDate(s string) (string, *scheduleError) {
+func parseDate(s string) (date, *scheduleError) {
 	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
 	if err != nil {
-		return "", &scheduleError{Msg: fmt.Sprintf("%q is not a date", s), Hint: `write dates as YYYY-MM-DD, e.g. "2027-01-07"`}
+		return date{}, &scheduleError{Msg: fmt.Sprintf("%q is not a date", s), Hint: `write dates as YYYY-MM-DD, e.g. "2027-01-07"`}
 	}
-	return t.Format(time.DateOnly), nil
+	y, m, d := t.Date()
+	return date{y, m, d}, nil
 }
 
 // Open reports whether the scenario's hours name are open at t; unknown
@@ -217,6 +230,18 @@ func (s *Scenario) OpenWith(name string, t time.Time, line *Schedule) bool {
 		sch = line
 	}
 	return sch.Open(t.In(s.loc()))
+}
+
+// openAt is OpenWith for local, the time already in the scenario's zone.
+func (s *Scenario) openAt(name string, local time.Time, line *Schedule) bool {
+	sch := s.Hours[name]
+	if sch == nil {
+		return true
+	}
+	if sch.FromLine {
+		sch = line
+	}
+	return sch.Open(local)
 }
 
 // UsesLineHours reports whether some hours of the scenario are from_line:

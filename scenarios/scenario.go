@@ -43,12 +43,6 @@ type Scenario struct {
 
 	// Hours are the named working hours of hours:.
 	Hours map[string]*Schedule
-	// fieldTypes are the collected fields and their answer types, for the
-	// conditions.
-	fieldTypes map[string]string
-	// condNames are the names the conditions read: only those are built
-	// into a step's variables.
-	condNames map[string]bool
 
 	// Warnings are the non-blocking problems found while loading.
 	Warnings []*Problem

@@ -386,7 +386,9 @@ func TestMetrics(t *testing.T) {
 	e := startEnv(t, p, nil)
 	e.install()
 	chat := e.chat(1, 9101, "Anna")
-	p.QueryLimitBurst(1)
+	// the chat's first call, not any request: the line's settings are read
+	// in the background meanwhile
+	p.FailChat(9101, 1, "QUERY_LIMIT_EXCEEDED")
 	e.send(chat, chat.Join())
 	e.send(chat, chat.Say("Talk to a person"))
 	e.event(EventRequest{Dialog: "m1", Line: 1, Type: "start"})

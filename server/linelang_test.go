@@ -54,11 +54,19 @@ func TestLineLanguage(t *testing.T) {
 		t.Fatalf("imopenlines.config.get for line 4 called %d times, want once (cached per line)", n)
 	}
 
-	// a scenario in one language never asks for its line's language
+	// a scenario in one language does not wait for its line's settings:
+	// they are read once, in the background, for the line's bot timeout
 	chat3 := e.chat(1, 6103, "Clara")
 	e.send(chat3, chat3.Join())
-	if n := configGets(1); n != 0 {
-		t.Fatalf("imopenlines.config.get for line 1 called %d times, want none (support has no languages)", n)
+	e.srv.Dialogs.Wait()
+	if d := e.record(e.key(chat3)); d.Language != "" {
+		t.Fatalf("support: language %q, want none (support has no languages)", d.Language)
+	}
+	chat4 := e.chat(1, 6104, "Dan")
+	e.send(chat4, chat4.Join())
+	e.srv.Dialogs.Wait()
+	if n := configGets(1); n != 1 {
+		t.Fatalf("imopenlines.config.get for line 1 called %d times, want once (the bot timeout, cached per line)", n)
 	}
 }
 

@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +58,73 @@ func TestLineWorktime(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "waits longer than the line's bot timeout") {
 		t.Error("the warning is not in the log")
+	}
+}
+
+// TestLineBotTimeEveryLine: support.yaml needs nothing of its lines (one
+// language, no from_line hours), yet the first run on each line reads the
+// line's settings in the background and GET /v1/scenarios names the line
+// whose WELCOME_BOT_TIME is shorter than the scenario's idle (15m); the
+// log says it once per line and scenario version, not per chat.
+func TestLineBotTimeEveryLine(t *testing.T) {
+	p := newPortal(t, fakeportal.Config{})
+	p.SetLineSettings(1, map[string]any{"WELCOME_BOT_TIME": "180"}) // the portal's default: 3 minutes
+	p.SetLineSettings(3, map[string]any{"WELCOME_BOT_TIME": "3600"})
+	e := startEnv(t, p, func(e *env) { e.dir = scenarioDir(t, "../examples/support.yaml") })
+	e.install()
+	e.send(e.chat(1, 9201, "Anna"), e.chat(1, 9201, "Anna").Join())
+	e.send(e.chat(3, 9202, "Boris"), e.chat(3, 9202, "Boris").Join())
+	warnings := func() []string {
+		status, body := e.api(http.MethodGet, "/v1/scenarios", nil)
+		var list ScenariosResponse
+		if status != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Scenarios) != 1 {
+			t.Fatalf("GET /v1/scenarios: %d %s", status, body)
+		}
+		return list.Scenarios[0].LineWarnings
+	}
+	waitFor(t, "both lines read", func() (bool, string) {
+		n := len(p.CallsOf(bitrix24.MethodConfigGet))
+		return n == 2 && len(warnings()) == 1, fmt.Sprintf("%d imopenlines.config.get calls, warnings %q", n, warnings())
+	})
+	w := warnings()
+	if !strings.Contains(w[0], "line 1 ") || !strings.Contains(w[0], "settings.idle: 15m0s") || !strings.Contains(w[0], "WELCOME_BOT_TIME 3m0s") {
+		t.Fatalf("line warnings %q, want one naming line 1's bot time (3m) against idle (15m)", w)
+	}
+	// more chats on the same lines: the settings are fresh, nothing is asked or logged again
+	for i := range 3 {
+		chat := e.chat(1, 9210+i, "Carl")
+		e.send(chat, chat.Join())
+	}
+	e.srv.Dialogs.Wait()
+	if n := len(p.CallsOf(bitrix24.MethodConfigGet)); n != 2 {
+		t.Errorf("%d imopenlines.config.get calls after more chats, want 2 (one per line)", n)
+	}
+	if n := strings.Count(e.logs.String(), "waits longer than the line's bot timeout"); n != 1 {
+		t.Errorf("the warning is logged %d times, want once", n)
+	}
+	if w := warnings(); len(w) != 1 {
+		t.Errorf("line warnings %q after more chats, want the same one", w)
+	}
+
+	// a new version of the scenario: its warning is logged again, once, and
+	// GET /v1/scenarios shows the new version's wait
+	src, err := os.ReadFile("../examples/support.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, e.dir, "support.yaml", strings.Replace(string(src), "idle: 15m", "idle: 20m", 1))
+	if status, body := e.api(http.MethodPost, "/v1/scenarios/reload", nil); status != http.StatusOK {
+		t.Fatalf("reload: %d %s", status, body)
+	}
+	if w := warnings(); len(w) != 1 || !strings.Contains(w[0], "settings.idle: 20m0s") {
+		t.Errorf("line warnings %q after the reload, want line 1's against the new idle (20m)", w)
+	}
+	for i := range 2 {
+		chat := e.chat(1, 9220+i, "Dora")
+		e.send(chat, chat.Join())
+	}
+	e.srv.Dialogs.Wait()
+	if n := strings.Count(e.logs.String(), "waits longer than the line's bot timeout"); n != 2 {
+		t.Errorf("the warning is logged %d times after a new version, want twice (once per version)", n)
 	}
 }

@@ -216,7 +216,11 @@ func (f *portalFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &answerRecorder{header: http.Header{}, code: http.StatusOK}
 	f.p.ServeHTTP(rec, r)
 	if fr := f.frozen.Load(); fr != nil && *fr == r.Header.Get(replicaHeader) {
-		f.lost.Add(1)
+		// a read of the line's settings (its bot timeout, in the
+		// background) is no outbox call: it hangs too, uncounted
+		if !strings.Contains(r.URL.Path, bitrix24.MethodConfigGet) {
+			f.lost.Add(1)
+		}
 		<-r.Context().Done()
 		return
 	}
