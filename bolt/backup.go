@@ -27,6 +27,9 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, size func(int64)) (int6
 	if s.closed {
 		return 0, ErrClosed
 	}
+	if err := s.catchUp(); err != nil { // the copy holds every commit that returned before it
+		return 0, fmt.Errorf("back up store %s: %w", s.path, err)
+	}
 	var n int64
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		if size != nil {
@@ -36,6 +39,10 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, size func(int64)) (int6
 		n, err = tx.WriteTo(ctxWriter{ctx, w})
 		return err
 	})
+	if err == nil && s.log != nil {
+		// the copy keeps the log's id: the live log goes on under a new one
+		err = s.renewLogID()
+	}
 	if err != nil {
 		return n, fmt.Errorf("back up store %s: %w", s.path, err)
 	}

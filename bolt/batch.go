@@ -23,6 +23,8 @@ type batcher struct {
 	db    *bbolt.DB
 	delay time.Duration
 	size  int
+	// runner, when set, runs each batch instead of run (the commit log)
+	runner func(b *batcher, batch []*request)
 
 	mu    sync.Mutex
 	queue []*request
@@ -33,8 +35,12 @@ type batcher struct {
 }
 
 type request struct {
-	fn   func(*bbolt.Tx) error
-	done chan error // capacity 1
+	fn func(*bbolt.Tx) error
+	lc *logCommit // a Commit that may go to the commit log instead of fn
+	// newLogID: fn writes it into bbolt; once that committed, the commit
+	// log starts over under it
+	newLogID []byte
+	done     chan error // capacity 1
 }
 
 func newBatcher(db *bbolt.DB, delay time.Duration, size int) *batcher {
@@ -55,7 +61,17 @@ func newBatcher(db *bbolt.DB, delay time.Duration, size int) *batcher {
 // a fresh transaction: when a function in the batch fails, the transaction
 // is rolled back and the others run again without it.
 func (b *batcher) do(fn func(*bbolt.Tx) error) error {
-	r := &request{fn: fn, done: make(chan error, 1)}
+	return b.doLogged(fn, nil)
+}
+
+// doLogged is do for a Commit, which the runner may append to the log
+// instead of running fn.
+func (b *batcher) doLogged(fn func(*bbolt.Tx) error, lc *logCommit) error {
+	return b.send(&request{fn: fn, lc: lc, done: make(chan error, 1)})
+}
+
+// send queues r and waits for its outcome.
+func (b *batcher) send(r *request) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	b.mu.Unlock()
@@ -104,7 +120,11 @@ func (b *batcher) loop() {
 			idle = true
 			continue
 		}
-		b.run(batch)
+		if b.runner != nil {
+			b.runner(b, batch)
+		} else {
+			b.run(batch)
+		}
 		idle = b.queued() == 0
 	}
 }
@@ -129,10 +149,21 @@ func (b *batcher) gather() {
 
 // run commits the batch in one transaction. A function that fails gets its
 // error, and the transaction runs again without it.
-func (b *batcher) run(batch []*request) {
+func (b *batcher) run(batch []*request) { b.runAfter(batch, nil) }
+
+// runAfter is run with first, when not nil, run at the start of every
+// attempt's transaction (the commit log's pending commits); an error of
+// first fails the whole batch. It reports whether a transaction with
+// first committed.
+func (b *batcher) runAfter(batch []*request, first func(*bbolt.Tx) error) (committed bool) {
 	for len(batch) > 0 {
 		failed, ferr := -1, error(nil)
 		err := b.db.Update(func(tx *bbolt.Tx) error {
+			if first != nil {
+				if err := first(tx); err != nil {
+					return err
+				}
+			}
 			for i, r := range batch {
 				if err := safely(r.fn, tx); err != nil {
 					failed, ferr = i, err
@@ -149,8 +180,9 @@ func (b *batcher) run(batch []*request) {
 		for _, r := range batch {
 			r.done <- err
 		}
-		return
+		return err == nil
 	}
+	return false
 }
 
 func safely(fn func(*bbolt.Tx) error, tx *bbolt.Tx) (err error) {

@@ -21,6 +21,11 @@ func (s *Store) Get(ctx context.Context, ns, key string) ([]byte, error) {
 	if engine.CheckKV(ns, key) != nil {
 		return nil, fmt.Errorf("get %s/%s: %w", ns, key, engine.ErrNotFound)
 	}
+	if ns == engine.NSCursor {
+		if err := s.catchUp(); err != nil { // commits move cursors
+			return nil, fmt.Errorf("get %s/%s: %w", ns, key, err)
+		}
+	}
 	var out []byte
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketKV).Get(kvKey(ns, key)); v != nil {
@@ -64,6 +69,9 @@ func (s *Store) Delete(ctx context.Context, ns, key string) error {
 // ScanDialogs calls fn for every dialog record, in key order, until fn
 // returns an error, which ScanDialogs returns.
 func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) error {
+	if err := s.catchUp(); err != nil {
+		return fmt.Errorf("scan dialogs: %w", err)
+	}
 	return s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketDialogs).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -86,6 +94,9 @@ func (s *Store) ScanDialogs(ctx context.Context, fn func(engine.Dialog) error) e
 func (s *Store) Cursor(ctx context.Context, key string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if err := s.catchUp(); err != nil {
+		return 0, fmt.Errorf("cursor: %w", err)
 	}
 	var n int64
 	err := s.db.View(func(tx *bbolt.Tx) error {

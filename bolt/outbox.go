@@ -56,13 +56,19 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 	}
 	rec := c.Dialog.AppendRecord(nil)
 	var res commitResult
-	err := s.write(func(tx *bbolt.Tx) error {
+	fn := func(tx *bbolt.Tx) error {
 		res = commitResult{}
 		if err := commitTx(txBuckets(tx), c, rec, &res); err != nil || res.conflict || c.Cursor == nil {
 			return err
 		}
 		return raiseCursor(tx.Bucket(bucketKV), c.Cursor.Key, c.Cursor.Value)
-	})
+	}
+	var err error
+	if s.log != nil {
+		err = s.logged(fn, &logCommit{c: &c, rec: rec, res: &res})
+	} else {
+		err = s.write(fn)
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("commit %q: %w", c.Dialog.Key, err)
@@ -76,35 +82,52 @@ func (s *Store) Commit(ctx context.Context, c engine.Commit) error {
 
 func commitTx(b buckets, c engine.Commit, rec []byte, res *commitResult) error {
 	key := c.Dialog.Key
-	var prevRev int64
-	var old engine.Dialog
+	var old recMeta
 	if v := b.dialogs.Get([]byte(key)); v != nil {
-		if err := old.DecodeRecord(v); err != nil {
+		var d engine.Dialog
+		if err := d.DecodeRecord(v); err != nil {
 			return err
 		}
-		prevRev = old.Rev
+		old = metaOf(&d)
 	}
-	if prevRev != c.PrevRev {
+	if old.rev != c.PrevRev {
 		res.conflict = true
 		return nil
 	}
-	if prevRev != 0 && idles(&old) {
-		if err := b.idle.Delete(idleKey(old.IdleAt, key)); err != nil {
+	return writeCommit(b, key, old, metaOf(&c.Dialog), rec, c.Calls, res)
+}
+
+// recMeta is what a commit needs of the record it replaces: its Rev and
+// its entries in the idle and ended indexes. The zero value: no record.
+type recMeta struct {
+	rev             int64
+	idleAt, endedAt time.Time
+}
+
+func metaOf(d *engine.Dialog) recMeta {
+	return recMeta{rev: d.Rev, idleAt: d.IdleAt, endedAt: d.EndedAt()}
+}
+
+// writeCommit stores the record rec of dialog key, which replaces one
+// described by old, with the indexes and calls of the new record nw.
+func writeCommit(b buckets, key string, old, nw recMeta, rec []byte, calls []engine.Call, res *commitResult) error {
+	if !old.idleAt.IsZero() {
+		if err := b.idle.Delete(idleKey(old.idleAt, key)); err != nil {
 			return err
 		}
 	}
-	if idles(&c.Dialog) {
-		if err := b.idle.Put(idleKey(c.Dialog.IdleAt, key), nil); err != nil {
+	if !nw.idleAt.IsZero() {
+		if err := b.idle.Put(idleKey(nw.idleAt, key), nil); err != nil {
 			return err
 		}
 	}
-	if err := reindexEnded(b, &old, &c.Dialog); err != nil {
+	if err := reindexEnded(b, key, old.endedAt, nw.endedAt); err != nil {
 		return err
 	}
 	if err := b.dialogs.Put([]byte(key), rec); err != nil {
 		return err
 	}
-	if len(c.Calls) == 0 {
+	if len(calls) == 0 {
 		return nil
 	}
 
@@ -113,7 +136,7 @@ func commitTx(b buckets, c engine.Commit, rec []byte, res *commitResult) error {
 	if v := b.seqs.Get([]byte(key)); v != nil {
 		seq = int64(binary.BigEndian.Uint64(v))
 	}
-	for _, call := range c.Calls {
+	for _, call := range calls {
 		id, err := b.outbox.NextSequence()
 		if err != nil {
 			return err
@@ -314,6 +337,9 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 	if limit <= 0 {
 		return nil, nil
 	}
+	if err := s.catchUp(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	end := string(timeKey(now))
@@ -356,6 +382,9 @@ func (s *Store) Calls(ctx context.Context, dialog string) ([]engine.Call, error)
 	}
 	if engine.CheckKey(dialog) != nil {
 		return nil, nil // no commit could have stored calls for it
+	}
+	if err := s.catchUp(); err != nil {
+		return nil, fmt.Errorf("calls of %q: %w", dialog, err)
 	}
 	prefix := dialogPrefix(dialog)
 	var out []engine.Call

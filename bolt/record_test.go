@@ -45,6 +45,9 @@ func TestJSONRecords(t *testing.T) {
 	if err := s.Commit(ctx, engine.Commit{Dialog: next, PrevRev: 3}); err != nil {
 		t.Fatalf("Commit on a JSON record: %v", err)
 	}
+	if err := s.catchUp(); err != nil { // into bbolt from the commit log
+		t.Fatal(err)
+	}
 	var raw []byte
 	_ = s.db.View(func(tx *bbolt.Tx) error {
 		raw = append(raw, tx.Bucket(bucketDialogs).Get([]byte(old.Key))...)

@@ -12,23 +12,22 @@ import (
 	"github.com/olbot/olbot/engine"
 )
 
-// reindexEnded moves the dialog's entry in the ended index from what old
-// had to what d has. old is the zero Dialog for a new record.
-func reindexEnded(b buckets, old, d *engine.Dialog) error {
-	was, is := old.EndedAt(), d.EndedAt()
+// reindexEnded moves dialog key's entry in the ended index from was to
+// is (zero: no entry).
+func reindexEnded(b buckets, key string, was, is time.Time) error {
 	if was.Equal(is) && !was.IsZero() {
 		return nil
 	}
-	space := engine.KeySpace(d.Key)
+	space := engine.KeySpace(key)
 	if !was.IsZero() {
-		if err := b.ended.Delete(endedKey(space, was, d.Key)); err != nil {
+		if err := b.ended.Delete(endedKey(space, was, key)); err != nil {
 			return err
 		}
 	}
 	if is.IsZero() {
 		return nil
 	}
-	return b.ended.Put(endedKey(space, is, d.Key), nil)
+	return b.ended.Put(endedKey(space, is, key), nil)
 }
 
 // indexEnded builds the ended index of a file written before it existed.
@@ -39,7 +38,7 @@ func indexEnded(tx *bbolt.Tx) error {
 		if err := d.DecodeRecord(v); err != nil {
 			return fmt.Errorf("dialog %q: %w", k, err)
 		}
-		return reindexEnded(b, &engine.Dialog{}, &d)
+		return reindexEnded(b, d.Key, time.Time{}, d.EndedAt())
 	})
 }
 
@@ -51,6 +50,9 @@ func (s *Store) Ended(ctx context.Context, space string, before time.Time, limit
 	}
 	if limit <= 0 {
 		return nil, nil
+	}
+	if err := s.catchUp(); err != nil {
+		return nil, fmt.Errorf("ended dialogs: %w", err)
 	}
 	prefix := dialogPrefix(space)
 	end := timeKey(before)

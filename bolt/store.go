@@ -54,6 +54,18 @@ type Options struct {
 	BatchDelay time.Duration
 	// BatchSize is the most writes one transaction takes. Default 1000.
 	BatchSize int
+	// NoLog turns the commit log off (see log.go): every write is a bbolt
+	// transaction of its own group. With the log (the default) a group of
+	// commits is one append and one fdatasync of the file beside the store
+	// (PATH-log), applied to the B-tree in the background.
+	NoLog bool
+	// LogSize is how long the commit log grows before a checkpoint starts
+	// it over. Default DefaultLogSize.
+	LogSize int64
+	// ApplyDelay is how long the background apply waits after a commit
+	// for more to gather into its bbolt transaction. Default 5ms; negative:
+	// do not wait.
+	ApplyDelay time.Duration
 }
 
 // Defaults of Options.
@@ -61,6 +73,7 @@ const (
 	DefaultLockTimeout = time.Second
 	DefaultBatchDelay  = time.Millisecond
 	DefaultBatchSize   = 1000
+	DefaultApplyDelay  = 5 * time.Millisecond
 )
 
 func (o Options) withDefaults() Options {
@@ -75,6 +88,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
+	}
+	if o.LogSize <= 0 {
+		o.LogSize = DefaultLogSize
+	}
+	switch {
+	case o.ApplyDelay == 0:
+		o.ApplyDelay = DefaultApplyDelay
+	case o.ApplyDelay < 0:
+		o.ApplyDelay = 0
 	}
 	return o
 }
@@ -97,6 +119,24 @@ type Store struct {
 	busy   map[uint64]int
 
 	pending, parked atomic.Int64 // outbox depth
+
+	// The commit log (nil with Options.NoLog). seq is the last seq
+	// given to a record (the writer goroutine's). ov holds the newest
+	// record of each dialog committed but not yet applied to bbolt, pend
+	// the commits to apply, in log order; both under ovMu. applyMu is held
+	// by whoever applies them.
+	log       *commitLog
+	seq       uint64
+	ovMu      sync.RWMutex
+	ov        map[string]*ovEntry
+	pend      []*pendEntry
+	applyMu   sync.Mutex
+	applyErr  atomic.Pointer[error]
+	logErr    atomic.Pointer[error] // the log could not start over (renewLogID)
+	applyWake chan struct{}
+	applyStop chan struct{}
+	applyDone chan struct{}
+	appends   int // appends to the log so far (tests)
 }
 
 type lease struct {
@@ -137,7 +177,24 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
+	if !opts.NoLog {
+		l, last, err := s.openLog(opts.LogSize)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+		s.log, s.seq, s.ov = l, last, map[string]*ovEntry{}
+		s.applyWake, s.applyStop, s.applyDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go s.applyLoop(opts.ApplyDelay)
+	}
+	if err := s.count(); err != nil {
+		s.closeFiles()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
 	s.batch = newBatcher(db, opts.BatchDelay, opts.BatchSize)
+	if s.log != nil {
+		s.batch.runner = s.runBatch
+	}
 	return s, nil
 }
 
@@ -174,13 +231,29 @@ func (s *Store) init() (err error) {
 				return fmt.Errorf("index the ended dialogs: %w", err)
 			}
 		}
-		if err := tx.Bucket(bucketMeta).Put(keySchema, []byte(schemaVersion)); err != nil {
-			return err
-		}
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(schemaVersion))
+	})
+}
+
+// count counts the outbox.
+func (s *Store) count() error {
+	return s.db.View(func(tx *bbolt.Tx) error {
 		s.pending.Store(int64(tx.Bucket(bucketQueue).Stats().KeyN))
 		s.parked.Store(int64(tx.Bucket(bucketParked).Stats().KeyN))
 		return nil
 	})
+}
+
+// closeFiles closes the log (its pending commits applied) and the file.
+func (s *Store) closeFiles() error {
+	var err error
+	if s.log != nil {
+		err = s.closeLog()
+	}
+	if cerr := s.db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close store %s: %w", s.path, cerr)
+	}
+	return err
 }
 
 // Path returns the file the store was opened on.
@@ -196,10 +269,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.batch.close()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store %s: %w", s.path, err)
-	}
-	return nil
+	return s.closeFiles()
 }
 
 // Depth returns how many calls wait for delivery and how many are parked.
@@ -219,6 +289,17 @@ func (s *Store) Dialog(ctx context.Context, key string) (engine.Dialog, error) {
 		return engine.Dialog{}, fmt.Errorf("dialog %q: %w", key, engine.ErrNotFound)
 	}
 	var d engine.Dialog
+	if s.log != nil {
+		s.ovMu.RLock()
+		e := s.ov[key]
+		s.ovMu.RUnlock()
+		if e != nil { // committed, not yet applied
+			if err := d.DecodeRecord(e.rec); err != nil {
+				return engine.Dialog{}, fmt.Errorf("dialog %q: %w", key, err)
+			}
+			return d, nil
+		}
+	}
 	found := false
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketDialogs).Get([]byte(key))
@@ -245,6 +326,9 @@ func (s *Store) Idle(ctx context.Context, before time.Time, limit int) ([]string
 	}
 	if limit <= 0 {
 		return nil, nil
+	}
+	if err := s.catchUp(); err != nil {
+		return nil, fmt.Errorf("idle dialogs: %w", err)
 	}
 	end := string(timeKey(before))
 	var keys []string

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,18 +29,29 @@ func mustOpen(tb testing.TB, path string, opts Options) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, storetest.Opener{
-		Open: func(t *testing.T) engine.Store {
-			return mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{})
-		},
-		Reopen: func(t *testing.T, old engine.Store) engine.Store {
-			s := old.(*Store)
-			if err := s.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			return mustOpen(t, s.Path(), Options{})
-		},
-	})
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"log", Options{}},
+		{"log, apply at once", Options{ApplyDelay: -1}},
+		{"no log", Options{NoLog: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Run(t, storetest.Opener{
+				Open: func(t *testing.T) engine.Store {
+					return mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), tc.opts)
+				},
+				Reopen: func(t *testing.T, old engine.Store) engine.Store {
+					s := old.(*Store)
+					if err := s.Close(); err != nil {
+						t.Fatalf("Close: %v", err)
+					}
+					return mustOpen(t, s.Path(), tc.opts)
+				},
+			})
+		})
+	}
 }
 
 // writeTxID returns the id of the last committed write transaction.
@@ -58,8 +72,10 @@ func TestGroupCommit(t *testing.T) {
 		goroutines int
 		opts       Options
 	}{
-		{"default delay", 200, Options{}},
-		{"small batches", 200, Options{BatchSize: 16}},
+		{"default delay", 200, Options{NoLog: true}},
+		{"small batches", 200, Options{NoLog: true, BatchSize: 16}},
+		{"log", 200, Options{}},
+		{"log, small batches", 200, Options{BatchSize: 16}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +100,9 @@ func TestGroupCommit(t *testing.T) {
 			close(start)
 			wg.Wait()
 			txs := writeTxID(t, s) - before
+			if !tc.opts.NoLog {
+				txs = s.appends // the log's appends; bbolt's transactions come later
+			}
 			t.Logf("%d commits in %d write transactions", tc.goroutines, txs)
 			if txs >= tc.goroutines || txs < 1 {
 				t.Errorf("%d commits took %d write transactions, want between 1 and %d", tc.goroutines, txs, tc.goroutines-1)
@@ -360,4 +379,63 @@ func BenchmarkCommit(b *testing.B) {
 			storetest.BenchCommit(b, s)
 		})
 	}
+}
+
+// BenchmarkCommitLog compares the commit paths in one run: straight into
+// bbolt and through the commit log, at 32 and 256 concurrent writers, with
+// no outbox call per commit (a /v1/events step) and with one (a portal
+// step). Each writer drives a dialog of its own.
+//
+//	go test -run='^$' -bench=CommitLog -benchtime=3s ./bolt/
+func BenchmarkCommitLog(b *testing.B) {
+	for _, writers := range []int{32, 256} {
+		for _, calls := range []int{0, 1} {
+			for _, mode := range []struct {
+				name string
+				opts Options
+			}{{"bbolt", Options{NoLog: true}}, {"log", Options{}}} {
+				b.Run(fmt.Sprintf("writers=%d/calls=%d/%s", writers, calls, mode.name), func(b *testing.B) {
+					s := mustOpen(b, filepath.Join(b.TempDir(), "olbot.db"), mode.opts)
+					b.Cleanup(func() { s.Close() })
+					b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+					benchCommits(b, s, calls)
+				})
+			}
+		}
+	}
+}
+
+func benchCommits(b *testing.B, s *Store, calls int) {
+	ctx := b.Context()
+	var dialogs atomic.Int64
+	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		d := engine.Dialog{Key: fmt.Sprintf("api:bench%d", dialogs.Add(1)), Scenario: "support", Version: "v1", State: "ask_email",
+			Status: engine.Active, Fields: map[string]string{"name": "Anna", "email": "anna@example.com"},
+			Recent: []string{"m1", "m2", "m3"}, Started: time.Now(), Updated: time.Now()}
+		var cs []engine.Call
+		for range calls {
+			cs = append(cs, engine.Call{Method: "imbot.message.add", Params: []byte(`{"DIALOG_ID":"chat1","MESSAGE":"Thank you, Anna."}`)})
+		}
+		for prev := int64(0); pb.Next(); prev++ {
+			d.Rev = prev + 1
+			if err := s.Commit(ctx, engine.Commit{Dialog: d, PrevRev: prev, Calls: cs}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
