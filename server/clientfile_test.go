@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -137,4 +138,49 @@ func TestClientFilesAndRatings(t *testing.T) {
 			t.Fatalf("rejected files changed the dialog: rev %d → %d", before.Rev, after.Rev)
 		}
 	})
+}
+
+// TestClientFileV2Webhook: on the imbot.v2 bot a client's file, posted
+// form-encoded (webhook mode), answers the file question: its name and id
+// are saved and no link (the v2 event carries none); the note shows the
+// name only.
+func TestClientFileV2Webhook(t *testing.T) {
+	p := newPortal(t, fakeportal.Config{})
+	e := startEnv(t, p, func(e *env) {
+		e.cfg.Bitrix24.BotAPI = "auto"
+		e.dir = scenarioDir(t, "../examples/claims.yaml")
+	})
+	in := e.installV2()
+	chat := p.V2Chat(in.V2BotID, 7, 821, bitrix24.User{FirstName: "Anna"})
+	deliver := func(id int64) {
+		t.Helper()
+		for _, status := range p.V2Deliver(context.Background(), in.V2BotID) {
+			if status != http.StatusOK {
+				t.Fatalf("a webhook post of event %d was answered %d:\n%s", id, status, e.logs)
+			}
+		}
+		e.settle()
+	}
+	deliver(chat.Join())
+	deliver(chat.Say("Report a damaged item"))
+	deliver(chat.Say("123456"))
+	deliver(chat.SendFile(bitrix24.File{Name: "logs.zip", Size: 100}, ""))
+	key := engine.KeyPortal + e.member() + ":" + chat.DialogID()
+	if d := e.record(key); d.State != "ask_photo" || d.Retries != 1 {
+		t.Fatalf("state %q retries %d, want the zip refused and the photo asked again", d.State, d.Retries)
+	}
+	deliver(chat.SendFile(bitrix24.File{ID: "138", Name: "vase.jpg", Size: 2 << 20}, ""))
+	d := e.record(key)
+	if d.Status != engine.HandedOff || d.Fields["photo"] != "vase.jpg" || d.Fields["photo.id"] != "138" || d.Fields["photo.url"] != "" {
+		t.Fatalf("dialog %s fields %v, want the photo with its id, no link, handed off", d.Status, d.Fields)
+	}
+	var notes []string
+	for _, c := range p.CallsOf(bitrix24.MethodV2MessageSend) {
+		if strings.Contains(call(c), "Claim for order") {
+			notes = append(notes, call(c))
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], `"message":"Claim for order 123456: vase.jpg "`) || !(strings.Contains(notes[0], `"skipConnector":true`) || strings.Contains(notes[0], `"skipConnector":"1"`)) {
+		t.Fatalf("note calls %v, want one hidden from the client naming the photo", notes)
+	}
 }
