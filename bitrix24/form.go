@@ -132,8 +132,18 @@ func DecodeForm(form url.Values) (map[string]any, error) {
 	for k := range form {
 		keys = append(keys, k)
 	}
-	// Sorted, so that the error reported for a bad form does not depend on map order.
-	sort.Strings(keys)
+	root, err := decodeKeys(form, keys)
+	if err != nil {
+		// again in order, so that the error reported for a bad form does
+		// not depend on map order (a good form needs no sorting)
+		sort.Strings(keys)
+		return decodeKeys(form, keys)
+	}
+	return root, nil
+}
+
+// decodeKeys builds DecodeForm's tree from form's keys, in the given order.
+func decodeKeys(form url.Values, keys []string) (map[string]any, error) {
 	root := map[string]any{}
 	for _, key := range keys {
 		vs := form[key]

@@ -77,7 +77,8 @@ func TestConditionValues(t *testing.T) {
 		{`total in [1, 5000.5]`, full, true},
 		{`line in [2, 3] and line != 4 and line >= 3`, full, true},
 		{`client != "Anna"`, full, false},
-		{`set(client) and not set(client)`, full, false},
+		{`set(client)`, full, true}, // the client's name from the channel, as {{client}}
+		{`set(client)`, empty, false},
 		{`now.hour >= 13 and now.hour < 14 and now.minute in [30]`, full, true},
 		{`city in ["Москва", "Казань"] and language in ["ru"]`, full, true},
 		{`channel contains "bot" and city endsWith "ва"`, full, true},

@@ -24,6 +24,7 @@
 # run and prints where an event's CPU goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/breakdown.sh
 DIALOGS=${DIALOGS:-10000}
 CONC=${CONC:-64}
 CONC_HIGH=${CONC_HIGH:-256}
@@ -112,43 +113,37 @@ echo; echo "## form: POST /bitrix24/events (fake portal installed, olbot deliver
 LOAD_EXTRA=()
 R[json]=$(rate_of "$work/route-json.txt" json); R[form]=$(rate_of "$work/route-form.txt" bitrix24)
 
-if [ "$PPROF" = 1 ]; then
-  echo; echo "### where an event's CPU goes: a ${PROFILE_SECONDS}s CPU profile of the server, embedded store, $CONC_HIGH clients"
-  start 18530 "$work/prof.db" --pprof
-  "$work/olbot" load --target http://127.0.0.1:18530 --dialogs $((DIALOGS * 3)) --concurrency "$CONC_HIGH" --admin-token "$TOKEN" \
-    --baseline=false --server-pid "$server_pid" --quiet >"$work/prof.txt" &
-  lp=$!
+# profile LABEL CONC DIALOGS SERVE_FLAGS… -- LOAD_FLAGS…: a PROFILE_SECONDS CPU profile
+# of a server on a fresh embedded store, one second into a flat-out run,
+# and the CPU per event of the parts of the event path
+profile() {
+  local label=$1 conc=$2 n=$3; shift 3
+  local sflags=() lflags=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sflags+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  lflags=("$@")
+  start 18530 "$work/prof-$label.db" --pprof "${sflags[@]}"
+  "$work/olbot" load --target http://127.0.0.1:18530 --dialogs "$n" --concurrency "$conc" --admin-token "$TOKEN" \
+    --baseline=false --server-pid "$server_pid" --quiet "${lflags[@]}" >"$work/prof-$label.txt" &
+  local lp=$!
   sleep 1
-  curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18530/debug/pprof/profile?seconds=$PROFILE_SECONDS" >"$work/cpu.prof"
+  curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18530/debug/pprof/profile?seconds=$PROFILE_SECONDS" >"$work/$label.prof"
   wait $lp || true
-  cat "$work/prof.txt"
+  cat "$work/prof-$label.txt"
   stop_all
-  rate=$(rate_of "$work/prof.txt" json)
+  local rate events
+  rate=$(awk '$2 ~ /^[0-9]+$/ && $6 ~ /^[0-9]+$/ { print $6; exit }' "$work/prof-$label.txt")
   events=$(awk -v r="$rate" -v s="$PROFILE_SECONDS" 'BEGIN { print r * s }')
-  # µs of CPU per event in the samples that pass through REGEX (and not IGNORE)
-  part() {
-    local args=(-top -nodecount=100000 -focus="$2")
-    [ -n "${3:-}" ] && args+=(-ignore="$3")
-    go tool pprof "${args[@]}" "$work/olbot" "$work/cpu.prof" 2>/dev/null |
-      awk -v n="$events" -v what="$1" '/^Showing nodes accounting for/ { v = $5; sub(/,$/, "", v)
-        u = 1; if (v ~ /ms$/) { u = 1e-3; sub(/ms$/, "", v) } else if (v ~ /us$|µs$/) { u = 1e-6; sub(/(us|µs)$/, "", v) } else { sub(/s$/, "", v) }
-        printf "  %-52s %6.1f µs\n", what, v * u * 1e6 / n; exit }'
-  }
-  echo "per event, at $rate events/s:"
-  part "all of the server's CPU" '.'
-  part "net/http (reading, writing; not the handler)" 'net/http\.\(\*conn\)\.serve' 'echo/v4\.\(\*Echo\)\.ServeHTTP'
-  part "the handler (Echo, middleware, everything below)" 'echo/v4\.\(\*Echo\)\.ServeHTTP'
-  part "  request decode" 'server\.decodeEventRequest'
-  part "  store read" 'olbot/bolt\.\(\*Store\)\.Dialog$'
-  part "  engine step" 'olbot/engine\.Step$'
-  part "  waiting for the commit (handler side)" 'olbot/bolt\.\(\*Store\)\.Commit$'
-  part "  funnel bookkeeping" 'olbot/funnel\.\(\*Book\)\.Committed'
-  part "  the answer (JSON)" 'server\.answerEvent'
-  part "the store's writer (bbolt, group commit)" 'olbot/bolt\.' 'echo/v4\.\(\*Echo\)\.ServeHTTP'
-  part "garbage collector (background and assists)" 'runtime\.gcBgMarkWorker|runtime\.bgsweep|runtime\.bgscavenge|runtime\.gcAssistAlloc'
-  part "scheduler, timers, netpoll" 'runtime\.schedule|runtime\.findRunnable|runtime\.mcall|runtime\.park_m'
-  echo "top functions (flat):"
-  go tool pprof -top -nodecount=25 "$work/olbot" "$work/cpu.prof" 2>/dev/null | sed -n '/flat%/,$p'
+  echo "per event, at $rate events/s (profile: $PROFILE_SECONDS s from 1 s into the run):"
+  breakdown "$work/olbot" "$work/$label.prof" "$events"
+}
+
+if [ "$PPROF" = 1 ]; then
+  echo; echo "### where an event's CPU goes: CPU profiles of the server (fresh embedded stores)"
+  echo "## JSON route, $CONC_HIGH clients"
+  profile json "$CONC_HIGH" $((DIALOGS * 5))
+  echo; echo "## Bitrix24 form route, $CONC clients"
+  profile form "$CONC" $((DIALOGS / 2)) "${portal[@]}" -- --mode bitrix24 --portal-listen 127.0.0.1:18540
 fi
 
 echo; echo "### embedded store, open loop at fixed 1,000 and 5,000 events/s (OPEN_FOR each)"

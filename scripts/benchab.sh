@@ -5,9 +5,12 @@
 # p50/p99, and the server's and the load tool's CPU per event. For before
 # and after figures of a change (BENCHMARKS.md).
 #
-#   scripts/benchab.sh OLD_OLBOT NEW_OLBOT         # ROUNDS=2 CONCS="256 32" DIALOGS=10000
+#   scripts/benchab.sh OLD_OLBOT NEW_OLBOT   # ROUNDS=2 CONCS="256 32" DIALOGS=10000 PPROF=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/breakdown.sh
+PPROF=${PPROF:-1}                # then a CPU profile of each at the first of CONCS
+PROFILE_SECONDS=${PROFILE_SECONDS:-4}
 A=$1 B=$2
 ROUNDS=${ROUNDS:-2}
 CONCS=${CONCS:-256 32}
@@ -40,3 +43,24 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$PPROF" = 1 ]; then
+  conc=${CONCS%% *}
+  for l in A B; do
+    bin=$A; [ "$l" = B ] && bin=$B
+    port=$((port + 1))
+    "$bin" serve --listen "127.0.0.1:$port" --scenarios "$work/scenarios" --store "$work/$port.db" \
+      --rate 1000000,1000000 --log-level error --pprof --admin-token bench >"$work/$port.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+    "$work/load" load --target "http://127.0.0.1:$port" --admin-token bench --dialogs $((DIALOGS * 5)) --concurrency "$conc" \
+      --baseline=false --server-pid "$pid" --quiet >"$work/prof.txt" &
+    lp=$!
+    sleep 1
+    curl -sf -H "Authorization: Bearer bench" "http://127.0.0.1:$port/debug/pprof/profile?seconds=$PROFILE_SECONDS" >"$work/$l.prof"
+    wait "$lp" || true
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=0
+    rate=$(awk '$1 == "json" && $2 ~ /^[0-9]+$/ { print $6; exit }' "$work/prof.txt")
+    echo; echo "$l: CPU profile, $conc clients, $rate events/s ($PROFILE_SECONDS s from 1 s into the run); per event:"
+    breakdown "$bin" "$work/$l.prof" "$(awk -v r="$rate" -v s="$PROFILE_SECONDS" 'BEGIN { print r * s }')"
+  done
+fi

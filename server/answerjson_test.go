@@ -207,3 +207,30 @@ func FuzzEventAnswerEncode(f *testing.F) {
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// BenchmarkEventAnswer is the answer of a support step (the email
+// accepted: thank-you, CRM fields, finish) built by hand and through
+// encoding/json as c.JSON did.
+func BenchmarkEventAnswer(b *testing.B) {
+	t0 := time.Date(2026, 12, 2, 5, 30, 0, 0, time.UTC)
+	out := dialogs.Outcome{Result: engine.Result{Outcome: engine.Applied, Dialog: engine.Dialog{
+		Key: "api:load-1", Scenario: "support", Version: "3f9a1c2b7d", State: "thanks", Status: engine.Finished,
+		Fields: map[string]string{"name": "Anna", "email": "anna@example.com"}, Line: 1, Started: t0, LastIn: t0, Updated: t0, Rev: 4},
+		Actions: []engine.Action{engine.Say{Text: "Thank you, Anna! We will write to anna@example.com."},
+			engine.CRM{Entity: "lead", Fields: map[string]string{"name": "Anna", "email": "anna@example.com"}}, engine.Finish{}}}}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 2048)
+		for range b.N {
+			buf, _ = appendEventAnswer(buf[:0], &out)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		var w bytes.Buffer
+		for range b.N {
+			w.Reset()
+			_ = json.NewEncoder(&w).Encode(responseOf(out))
+		}
+	})
+}
