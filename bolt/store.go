@@ -63,7 +63,7 @@ type Options struct {
 	// it over. Default DefaultLogSize.
 	LogSize int64
 	// ApplyDelay is how long the background apply waits after a commit
-	// for more to gather into its bbolt transaction. Default 5ms; negative:
+	// for more to gather into its bbolt transaction. Default 50ms; negative:
 	// do not wait.
 	ApplyDelay time.Duration
 }
@@ -73,7 +73,7 @@ const (
 	DefaultLockTimeout = time.Second
 	DefaultBatchDelay  = time.Millisecond
 	DefaultBatchSize   = 1000
-	DefaultApplyDelay  = 5 * time.Millisecond
+	DefaultApplyDelay  = 50 * time.Millisecond
 )
 
 func (o Options) withDefaults() Options {
