@@ -28,7 +28,7 @@ one() { # label binary conc
     --rate 1000000,1000000 --log-level error >"$work/$port.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  "$work/load" load --target "http://127.0.0.1:$port" --dialogs "$DIALOGS" --concurrency "$3" --server-pid "$pid" --quiet >"$work/out.txt"
+  "$work/load" load --target "http://127.0.0.1:$port" --dialogs "$DIALOGS" --concurrency "$3" --server-pid "$pid" --quiet >"$work/out.txt" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=0
   awk -v l="$1" -v c="$3" '
     $1 == "noop" && $2 ~ /^[0-9]+$/ { noop = $6 }
