@@ -52,7 +52,10 @@ func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 // ["data", "PARAMS", "DIALOG_ID"]. It rejects everything http_build_query
 // never produces: unbalanced or nested brackets, empty names, "[]", text
 // after a closing bracket.
-func splitKey(key string) ([]string, error) {
+func splitKey(key string) ([]string, error) { return splitKeyInto(nil, key) }
+
+// splitKeyInto is splitKey appending the parts to dst (substrings of key).
+func splitKeyInto(dst []string, key string) ([]string, error) {
 	bad := func(msg string) error {
 		return &FieldError{Field: clip(key), Msg: "bad key syntax: " + msg}
 	}
@@ -64,7 +67,7 @@ func splitKey(key string) ([]string, error) {
 		if key == "" {
 			return nil, bad("empty name")
 		}
-		return []string{key}, nil
+		return append(dst, key), nil
 	}
 	if open == 0 {
 		return nil, bad("empty name before \"[\"")
@@ -73,7 +76,7 @@ func splitKey(key string) ([]string, error) {
 	if strings.IndexByte(name, ']') >= 0 {
 		return nil, bad(`"]" without "["`)
 	}
-	parts := []string{name}
+	parts := append(dst, name)
 	rest := key[open:]
 	for rest != "" {
 		if rest[0] != '[' {
@@ -91,7 +94,7 @@ func splitKey(key string) ([]string, error) {
 			return nil, bad(`empty "[]"`)
 		}
 		parts = append(parts, seg)
-		if len(parts) > MaxFormDepth {
+		if len(parts)-len(dst) > MaxFormDepth {
 			return nil, &FieldError{Field: clip(key), Msg: fmt.Sprintf("nested deeper than %d levels", MaxFormDepth)}
 		}
 		rest = rest[end+1:]
@@ -145,12 +148,13 @@ func DecodeForm(form url.Values) (map[string]any, error) {
 // decodeKeys builds DecodeForm's tree from form's keys, in the given order.
 func decodeKeys(form url.Values, keys []string) (map[string]any, error) {
 	root := map[string]any{}
+	var buf [MaxFormDepth + 1]string // one key's parts
 	for _, key := range keys {
 		vs := form[key]
 		if len(vs) > 1 {
 			return nil, &FieldError{Field: clip(key), Msg: fmt.Sprintf("given %d times", len(vs))}
 		}
-		parts, err := splitKey(key)
+		parts, err := splitKeyInto(buf[:0], key)
 		if err != nil {
 			return nil, err
 		}

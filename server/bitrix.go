@@ -80,7 +80,7 @@ func readForm(c echo.Context) (url.Values, error) {
 	if err != nil {
 		return nil, err
 	}
-	form, err := url.ParseQuery(string(body))
+	form, err := parseForm(string(body))
 	if err != nil {
 		return nil, &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
 	}
