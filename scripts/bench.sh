@@ -157,6 +157,20 @@ echo; echo "### embedded store, highest open-loop rate with p99 <= 10ms"
 loadavg
 "$work/olbot" load --target http://127.0.0.1:18502 --admin-token "$TOKEN" --find-rate 10ms --probe "$PROBE" --concurrency "$OPEN_INFLIGHT" --quiet | tee "$work/find.txt"
 loadavg
+echo; echo "### summary: same-run ratios (targets of issue 20)"
+printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.5)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[high_noop]}")" "${R[high]}" "${R[high_noop]}"
+printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.3)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[low_noop]}")" "${R[low]}" "${R[low_noop]}"
+if [ -n "${R[peer_low]:-}" ]; then
+  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s; target >= 10)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[peer_low]}")" "${R[low]}" "${R[peer_low]}"
+  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[peer_high]}")" "${R[high]}" "${R[peer_high]}"
+fi
+printf "  form route / JSON route, %s clients: %s× (%s / %s events/s; target within 10%%)\n" "$CONC" "$(ratio "${R[form]}" "${R[json]}")" "${R[form]}" "${R[json]}"
+for r in 1000 5000; do
+  printf "  open loop %5s events/s: p50 / p99 %s / %s\n" "$r" "$(row "$work/open-$r.txt" json | cut -d' ' -f2)" "$(row "$work/open-$r.txt" json | cut -d' ' -f3)"
+done
+grep -E '^highest rate' "$work/find.txt" | sed 's/^/  /' || true
+loadavg
+
 echo; echo "### embedded store, flat out, without and with a hot reload every $RELOAD_EVERY s"
 load --target http://127.0.0.1:18502 --baseline=false
 before=$(curl -s http://127.0.0.1:18502/metrics | awk '/^olbot_scenario_reloads_total\{result="success"\}/{print $2}')
@@ -189,16 +203,3 @@ if [ "$PG" != skip ]; then
   psql "$PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
 fi
 
-echo; echo "### summary: same-run ratios (targets of issue 20)"
-printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.5)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[high_noop]}")" "${R[high]}" "${R[high_noop]}"
-printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.3)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[low_noop]}")" "${R[low]}" "${R[low_noop]}"
-if [ -n "${R[peer_low]:-}" ]; then
-  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s; target >= 10)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[peer_low]}")" "${R[low]}" "${R[peer_low]}"
-  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[peer_high]}")" "${R[high]}" "${R[peer_high]}"
-fi
-printf "  form route / JSON route, %s clients: %s× (%s / %s events/s; target within 10%%)\n" "$CONC" "$(ratio "${R[form]}" "${R[json]}")" "${R[form]}" "${R[json]}"
-for r in 1000 5000; do
-  printf "  open loop %5s events/s: p50 / p99 %s / %s\n" "$r" "$(row "$work/open-$r.txt" json | cut -d' ' -f2)" "$(row "$work/open-$r.txt" json | cut -d' ' -f3)"
-done
-grep -E '^highest rate' "$work/find.txt" | sed 's/^/  /' || true
-loadavg
