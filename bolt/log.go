@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -183,6 +184,15 @@ func (s *Store) recover(l *commitLog) (uint64, error) {
 	}
 	if err := l.f.Sync(); err != nil {
 		return 0, fmt.Errorf("sync commit log %s: %w", l.path, err)
+	}
+	// the folder too: a log created by this Open must still be there after
+	// a power loss, with the steps it will hold
+	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return 0, fmt.Errorf("sync the folder of commit log %s: %w", l.path, err)
+		}
 	}
 	return last, nil
 }

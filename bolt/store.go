@@ -3,10 +3,12 @@
 // in package storetest.
 //
 // Writes (Commit, Done, Retry, Park) are durable when they return, and
-// concurrent writes share one bbolt transaction and fsync (group commit):
-// a write to an idle store waits up to Options.BatchDelay for others to join
-// it, and writes that arrive while a transaction is being written go
-// together into the next one. Claim leases live in memory, so a reopened
+// concurrent writes are grouped (group commit): a write to an idle store
+// waits up to Options.BatchDelay for others to join it, and writes that
+// arrive while a group is being written go together into the next one. A
+// group of commits is one append and one fdatasync of the commit log
+// beside the file (PATH-log, see log.go), written into the B-tree in the
+// background; other writes share one bbolt transaction and fsync. Claim leases live in memory, so a reopened
 // store has none: whatever was in flight is claimable again at once, which
 // is what a restarted server wants.
 package bolt
