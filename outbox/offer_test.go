@@ -9,7 +9,6 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
-	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
 )
 
@@ -20,17 +19,7 @@ import (
 // where there would be two, and the reply before the poll's wait.
 func TestPollCarriesWaitingRound(t *testing.T) {
 	ctx := context.Background()
-	p, srv := fakeportal.NewServer(fakeportal.Config{Burst: -1})
-	t.Cleanup(srv.Close)
-	client, err := bitrix24.NewWebhook(p.WebhookURL(), "", bitrix24.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := client.V2Register(ctx, bitrix24.V2RegisterParams{Code: "olbot", Token: "tok", Name: "olbot"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bot := client.V2Bot(info.ID, "tok")
+	p, bot, botID := registeredV2Bot(t)
 	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
 	// one request every 2 s, none at once beyond the first
@@ -43,13 +32,13 @@ func TestPollCarriesWaitingRound(t *testing.T) {
 	go func() { o.Run(runCtx); close(ran) }()
 	t.Cleanup(func() { stop(); <-ran })
 
-	dialog := p.V2Chat(info.ID, 1, 901, bitrix24.User{FirstName: "Anna"}).DialogID()
+	dialog := p.V2Chat(botID, 1, 901, bitrix24.User{FirstName: "Anna"}).DialogID()
 	portal := "fake" // the webhook serves every call: any portal id
 	key := engine.KeyPortal + portal + ":" + dialog
 	if err := o.Wait(ctx, portal); err != nil { // the poll's slot: the round must wait for the next
 		t.Fatal(err)
 	}
-	req := bitrix24.V2MessageSendRequest(info.ID, dialog, bitrix24.V2Message{Text: "Hello"})
+	req := bitrix24.V2MessageSendRequest(botID, dialog, bitrix24.V2Message{Text: "Hello"})
 	params, _ := json.Marshal(req.Params)
 	if err := store.Commit(ctx, engine.Commit{Dialog: engine.Dialog{Key: key, Status: engine.Active, Rev: 1},
 		Calls: []engine.Call{{Portal: portal, Method: req.Method, Params: params, Created: time.Now()}}}); err != nil {

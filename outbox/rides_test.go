@@ -1,4 +1,4 @@
-package outbox_test
+package outbox
 
 import (
 	"context"
@@ -10,9 +10,7 @@ import (
 
 	"github.com/olbot/olbot/bitrix24"
 	"github.com/olbot/olbot/engine"
-	"github.com/olbot/olbot/fakeportal"
 	"github.com/olbot/olbot/memstore"
-	"github.com/olbot/olbot/outbox"
 )
 
 // TestRidesOf: the carrier of one portal's poll (a local application's
@@ -22,28 +20,18 @@ import (
 // waiting for the delivery loop.
 func TestRidesOf(t *testing.T) {
 	ctx := context.Background()
-	p, srv := fakeportal.NewServer(fakeportal.Config{Burst: -1})
-	t.Cleanup(srv.Close)
-	client, err := bitrix24.NewWebhook(p.WebhookURL(), "", bitrix24.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := client.V2Register(ctx, bitrix24.V2RegisterParams{Code: "olbot", Token: "tok", Name: "olbot"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bot := client.V2Bot(info.ID, "tok")
+	p, bot, botID := registeredV2Bot(t)
 
 	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
-	ob, err := outbox.New(outbox.Config{}, outbox.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	ob, err := New(Config{}, Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	say := func(portal string, chat int, text string) string {
-		dialog := p.V2Chat(info.ID, 1, chat, bitrix24.User{FirstName: "Anna"}).DialogID()
+		dialog := p.V2Chat(botID, 1, chat, bitrix24.User{FirstName: "Anna"}).DialogID()
 		key := "b24:" + portal + ":" + dialog
-		req := bitrix24.V2MessageSendRequest(info.ID, dialog, bitrix24.V2Message{Text: text})
+		req := bitrix24.V2MessageSendRequest(botID, dialog, bitrix24.V2Message{Text: text})
 		params, err := json.Marshal(req.Params)
 		if err != nil {
 			t.Fatal(err)
