@@ -9,14 +9,7 @@ import (
 // TestPlaygroundLanguageInBrowser: for a scenario in two languages the page
 // shows the dialog's language, starts in it and switches a running dialog.
 func TestPlaygroundLanguageInBrowser(t *testing.T) {
-	chrome := chromiumOrSkip(t)
-	dir := t.TempDir()
-	copyDir(t, "../examples", dir)
-	base, _ := serve(t, dir, "")
-	bctx := startChromium(t, chrome)
-	setLanguage(t, bctx, "en-US,en")
-	p := &browserPage{t: t, ctx: bctx, shots: screenshotDir(t)}
-	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/#bilingual"))
+	p := examplesPage(t, "bilingual")
 	p.waitLog("Чем помочь?")
 	p.waitJS("the language list", `!document.getElementById('language-control').hidden && document.getElementById('language').value === 'ru'`)
 

@@ -11,14 +11,7 @@ import (
 // call buttons as links (not as choices) and the note for the operator
 // posted before a handoff, marked as hidden from the client.
 func TestPlaygroundRichMessagesInBrowser(t *testing.T) {
-	chrome := chromiumOrSkip(t)
-	dir := t.TempDir()
-	copyDir(t, "../examples", dir)
-	base, _ := serve(t, dir, "")
-	bctx := startChromium(t, chrome)
-	setLanguage(t, bctx, "en-US,en")
-	p := &browserPage{t: t, ctx: bctx, shots: screenshotDir(t)}
-	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/#bilingual"))
+	p := examplesPage(t, "bilingual")
 	p.waitLog("Чем помочь?")
 	p.waitJS("the link button", `(function(){var a=document.querySelector('#log a.link-button[data-link="url"]');return !!a&&a.href==='https://example.com/track'&&a.textContent.indexOf('Отследить посылку')===0})()`)
 	p.waitJS("the call button", `(function(){var a=document.querySelector('#log a.link-button[data-link="phone"]');return !!a&&a.href==='tel:+74951234567'})()`)
@@ -33,14 +26,7 @@ func TestPlaygroundRichMessagesInBrowser(t *testing.T) {
 // (say: {text, file} / {text, image}) show below its text as links to
 // their addresses, named by the address's last part.
 func TestPlaygroundAttachmentsInBrowser(t *testing.T) {
-	chrome := chromiumOrSkip(t)
-	dir := t.TempDir()
-	copyDir(t, "../examples", dir)
-	base, _ := serve(t, dir, "")
-	bctx := startChromium(t, chrome)
-	setLanguage(t, bctx, "en-US,en")
-	p := &browserPage{t: t, ctx: bctx, shots: screenshotDir(t)}
-	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/#faq"))
+	p := examplesPage(t, "faq")
 	p.waitLog("What would you like to know?")
 	p.do("ask about delivery", chromedp.SendKeys(chromedp.ID("chat-input"), "Delivery"+kb.Enter))
 	p.waitLog("The terms are attached.")
@@ -52,4 +38,19 @@ func TestPlaygroundAttachmentsInBrowser(t *testing.T) {
 	p.waitLog("Moscow, Tverskaya 1")
 	p.waitJS("the image", `(function(){var a=document.querySelector('#log .attachments a[data-attach="image"]');return !!a&&a.href==='https://example.com/maps/moscow-tverskaya.png'&&a.textContent.indexOf('Image: moscow-tverskaya.png')>=0})()`)
 	p.shot("attachments")
+}
+
+// examplesPage serves a copy of examples/ and opens the playground on
+// scenario in headless Chromium, in English, at 1280×900.
+func examplesPage(t *testing.T, scenario string) *browserPage {
+	t.Helper()
+	chrome := chromiumOrSkip(t)
+	dir := t.TempDir()
+	copyDir(t, "../examples", dir)
+	base, _ := serve(t, dir, "")
+	bctx := startChromium(t, chrome)
+	setLanguage(t, bctx, "en-US,en")
+	p := &browserPage{t: t, ctx: bctx, shots: screenshotDir(t)}
+	p.do("open the page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/#"+scenario))
+	return p
 }
