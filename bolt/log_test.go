@@ -590,3 +590,69 @@ func TestLogRestore(t *testing.T) {
 		})
 	}
 }
+
+// TestLogFill: the log grows by zero-filled chunks ahead of its end, so
+// that most appends change no file size (their fdatasync needs no journal
+// commit); the zeros past the last record read as the end of the log
+// after a crash, and the file stays about LogSize.
+func TestLogFill(t *testing.T) {
+	for _, tc := range []struct {
+		logSize, chunk int64
+	}{
+		{4096, 4096},
+		{1 << 20, 64 << 10},
+		{DefaultLogSize, 1 << 20},
+	} {
+		t.Run(fmt.Sprint(tc.logSize), func(t *testing.T) {
+			s := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{LogSize: tc.logSize, ApplyDelay: time.Hour})
+			if got := s.log.fillChunk(); got != tc.chunk {
+				t.Fatalf("fillChunk = %d, want %d", got, tc.chunk)
+			}
+			size := func() int64 {
+				st, err := os.Stat(logPath(s.path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st.Size()
+			}
+			grew, steps := 0, 0
+			prev := size()
+			for r := int64(1); r <= 30; r++ {
+				for d := range 10 {
+					step(t, s, fmt.Sprintf("api:%d", d), r, fmt.Sprint("s", r), fmt.Sprint("c", r))
+					steps++
+					if n := size(); n != prev {
+						grew++
+						if n < s.log.off || n%tc.chunk != 0 && n != s.log.off {
+							t.Fatalf("after step %d: log file %d bytes, the log ends at %d (chunk %d)", steps, n, s.log.off, tc.chunk)
+						}
+						prev = n
+					}
+				}
+			}
+			if grew*4 > steps {
+				t.Fatalf("the log file grew on %d of %d steps, want few", grew, steps)
+			}
+			if n := size(); n > tc.logSize+tc.chunk+4096 {
+				t.Fatalf("log file %d bytes, want about LogSize %d", n, tc.logSize)
+			}
+			if size() == s.log.off {
+				t.Fatal("no zero-filled tail behind the last record")
+			}
+			img := crashImage(t, s)
+			s.Close()
+			r := mustOpen(t, img, Options{})
+			for d := range 10 {
+				want(t, r, fmt.Sprintf("api:%d", d), 30, "s30", callsUpTo(30)...)
+			}
+		})
+	}
+}
+
+func callsUpTo(r int) []string {
+	var out []string
+	for i := 1; i <= r; i++ {
+		out = append(out, fmt.Sprint("c", i))
+	}
+	return out
+}
