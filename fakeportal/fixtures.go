@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/olbot/olbot/bitrix24"
 )
@@ -105,7 +106,13 @@ func (f Fixture) Form() (url.Values, error) {
 
 // mustTree is Tree for the fixtures the fake builds its events from: they
 // are embedded and checked by the contract test, so a failure is a bug.
+// Each fixture is decoded once and every caller gets its own copy, which it
+// may change: decoding the documented JSON for every event was half of the
+// load tool's CPU in the Bitrix24 mode (BENCHMARKS.md, "Per-event cost").
 func mustTree(name string) map[string]any {
+	if m, ok := trees.Load(name); ok {
+		return copyTree(m.(map[string]any))
+	}
 	f, err := LoadFixture(name)
 	if err != nil {
 		panic(err)
@@ -114,7 +121,37 @@ func mustTree(name string) map[string]any {
 	if err != nil {
 		panic(err)
 	}
-	return m
+	trees.Store(name, m)
+	return copyTree(m)
+}
+
+// trees holds the decoded fixtures of mustTree by name; they are never
+// changed, only copied.
+var trees sync.Map
+
+// copyTree copies a decoded JSON tree deeply: its maps and slices are
+// new, its strings, json.Numbers, booleans and nils shared (immutable).
+func copyTree(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = copyValue(v)
+	}
+	return out
+}
+
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return copyTree(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyValue(e)
+		}
+		return out
+	default:
+		return v
+	}
 }
 
 // group returns the map under the keys path of m, or panics: the fake only

@@ -278,3 +278,42 @@ func checkV2EventGet(t *testing.T, f Fixture) {
 	}
 	checkAnswer(t, f)
 }
+
+// TestMustTreeCopies: the fake decodes each fixture once and hands out
+// copies, so an event built by changing its tree (every Chat method does)
+// leaves the next event's tree as documented.
+func TestMustTreeCopies(t *testing.T) {
+	for _, name := range []string{"v1.event.onimbotmessageadd.openline", "v1.event.onimbotjoinchat.openline", "v1.event.onimcommandadd.group"} {
+		t.Run(name, func(t *testing.T) {
+			f, err := LoadFixture(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := f.Tree()
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := mustTree(name)
+			if !reflect.DeepEqual(first, want) {
+				t.Fatal("first tree differs from the fixture")
+			}
+			// change every level of the first copy: the top, a group, a list
+			first["event"] = "CHANGED"
+			data := group(first, "data")
+			for k := range data {
+				if g, ok := data[k].(map[string]any); ok {
+					for gk := range g {
+						g[gk] = "CHANGED"
+					}
+				}
+				if l, ok := data[k].([]any); ok && len(l) > 0 {
+					l[0] = "CHANGED"
+				}
+			}
+			data["NEW"] = "x"
+			if second := mustTree(name); !reflect.DeepEqual(second, want) {
+				t.Errorf("a changed copy leaked into the next tree:\n got %v\nwant %v", second, want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -76,6 +77,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	serverPID := fs.Int("server-pid", 0, "the server's process id (same machine): report its CPU per event (/proc/PID/stat)")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file (where the tool's share of the machine goes)")
 	runID := fs.String("run-id", "", "dialog keys of this run (default random); reuse it to play the same dialogs again (a soak)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,6 +106,19 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if !*quiet {
 		cfg.Log = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "olbot load:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "olbot load: --cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *findRate > 0 {
 		startRate := *rate
