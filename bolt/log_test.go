@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -655,4 +656,46 @@ func callsUpTo(r int) []string {
 		out = append(out, fmt.Sprint("c", i))
 	}
 	return out
+}
+
+// BenchmarkLogSync is one group's append and fdatasync, alone: onto a log
+// whose file grows with every append (the log before fill) and onto one
+// that fill keeps ahead of its end (the log now). The second changes no
+// file size, so its fdatasync writes the data blocks only, without a
+// journal commit; both append the same 512-byte group.
+//
+//	go test -run '^$' -bench LogSync -benchtime 2000x -count 3 ./bolt/
+func BenchmarkLogSync(b *testing.B) {
+	for _, mode := range []string{"grow", "filled"} {
+		b.Run(mode, func(b *testing.B) {
+			f, err := os.OpenFile(filepath.Join(b.TempDir(), "olbot.db-log"), os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			l := &commitLog{f: f, path: f.Name(), off: logHeaderSize, max: DefaultLogSize}
+			if mode == "grow" {
+				l.filled = math.MaxInt64 // fill never writes: each append grows the file
+			}
+			group := bytes.Repeat([]byte{'r'}, 512)
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			for range b.N {
+				if l.off+int64(len(group)) > l.max {
+					l.off = logHeaderSize // start over, as a checkpoint does (the file keeps its size)
+				}
+				if err := l.fill(l.off + int64(len(group))); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.WriteAt(group, l.off); err != nil {
+					b.Fatal(err)
+				}
+				if err := fdatasync(f); err != nil {
+					b.Fatal(err)
+				}
+				l.off += int64(len(group))
+			}
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
 }
