@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,10 @@ type Portals struct {
 	tokens  map[string]*bitrix24.OAuthTokens // each cached client's token source
 	ids     map[string]string                // PortalID by host, once read or chosen
 
+	// decoded holds the install record each portal's Get decoded last
+	// (*decodedInstall by member_id)
+	decoded sync.Map
+
 	// recMu serialises the read-modify-write of install records (a refresh
 	// saving rotated tokens, an event's fresher token, the bot id): a lost
 	// update could bring back a refresh token the portal already rotated out.
@@ -109,10 +114,25 @@ func (p *Portals) Get(ctx context.Context, member string) (Install, error) {
 	if err != nil {
 		return in, err
 	}
+	// Every event of a portal reads its record (the application token it
+	// is checked against): the record decoded last is kept with its bytes,
+	// and used again while the store holds the same bytes. The store is
+	// still read each time, so a record changed by another replica, or by
+	// an install here, is seen at once.
+	if d, ok := p.decoded.Load(member); ok && bytes.Equal(d.(*decodedInstall).raw, b) {
+		return d.(*decodedInstall).in, nil
+	}
 	if err := json.Unmarshal(b, &in); err != nil {
 		return in, fmt.Errorf("portal record %s: %w", member, err)
 	}
+	p.decoded.Store(member, &decodedInstall{raw: bytes.Clone(b), in: in})
 	return in, nil
+}
+
+// decodedInstall is an install record with the bytes it was decoded from.
+type decodedInstall struct {
+	raw []byte
+	in  Install
 }
 
 // Installed reports whether portal member has an install record.
@@ -188,6 +208,7 @@ func (p *Portals) Uninstall(ctx context.Context, member string) error {
 	if err := p.kv.Delete(ctx, NSPortals, member); err != nil {
 		return storeErr(err)
 	}
+	p.decoded.Delete(member)
 	p.recMu.Lock()
 	err := p.index(ctx, member, true)
 	p.recMu.Unlock()
