@@ -332,7 +332,7 @@ func TestFindRate(t *testing.T) {
 	t.Run("every probe within a generous bound", func(t *testing.T) {
 		// a p99 bound of a minute holds for any answered event: the search
 		// doubles from 50 to the ceiling of 100 and stops there
-		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fa"}, time.Minute, 50, 100, 200*time.Millisecond)
+		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fa"}, time.Minute, 50, 100, 200*time.Millisecond, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +346,7 @@ func TestFindRate(t *testing.T) {
 		}
 	})
 	t.Run("no rate meets an impossible bound", func(t *testing.T) {
-		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fb"}, time.Nanosecond, 40, 100, 100*time.Millisecond)
+		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fb"}, time.Nanosecond, 40, 100, 100*time.Millisecond, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,8 +355,19 @@ func TestFindRate(t *testing.T) {
 			t.Errorf("best %g, probes %+v", s.Best, s.Probes)
 		}
 	})
+	t.Run("a probe at a low rate runs until it has its events", func(t *testing.T) {
+		// 100 ms at 50 events/s would be 5 events; the minimum of 30 makes
+		// the probe 600 ms long
+		s, err := FindRate(t.Context(), Config{Target: base, Concurrency: 50, RunID: "fc"}, time.Minute, 50, 50, 100*time.Millisecond, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Probes) != 1 || s.Probes[0].Sent < 30 || !s.Probes[0].Pass {
+			t.Errorf("probes %+v, want one passing probe of at least 30 events", s.Probes)
+		}
+	})
 	t.Run("bad bounds", func(t *testing.T) {
-		if _, err := FindRate(t.Context(), Config{Target: base}, time.Millisecond, 100, 50, time.Second); err == nil {
+		if _, err := FindRate(t.Context(), Config{Target: base}, time.Millisecond, 100, 50, time.Second, 0); err == nil {
 			t.Error("a ceiling below the start was accepted")
 		}
 	})

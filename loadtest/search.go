@@ -32,10 +32,13 @@ type RateSearch struct {
 // Each probe is a fresh open-loop run of about probe long, with new dialogs
 // (so it measures the same kind of traffic every time) and no baseline;
 // cfg's Target, Mode, Concurrency (the cap on requests in flight), Script
-// and the rest are used as given.
-func FindRate(ctx context.Context, cfg Config, limit time.Duration, start, ceiling float64, probe time.Duration) (*RateSearch, error) {
-	if limit <= 0 || start <= 0 || ceiling < start || probe <= 0 {
-		return nil, fmt.Errorf("rate search: want a positive p99 limit, 0 < start ≤ ceiling and a positive probe length")
+// and the rest are used as given. A probe at a low rate runs longer, until
+// it has sent at least minEvents (0: no minimum): the p99 of a few hundred
+// events is their third or fourth worst, so one slow fsync on a shared disk
+// would fail a rate that holds.
+func FindRate(ctx context.Context, cfg Config, limit time.Duration, start, ceiling float64, probe time.Duration, minEvents int) (*RateSearch, error) {
+	if limit <= 0 || start <= 0 || ceiling < start || probe <= 0 || minEvents < 0 {
+		return nil, fmt.Errorf("rate search: want a positive p99 limit, 0 < start ≤ ceiling, a positive probe length and a minimum of events not below 0")
 	}
 	cfg.defaults()
 	steps := len(cfg.Script.Steps)
@@ -44,8 +47,12 @@ func FindRate(ctx context.Context, cfg Config, limit time.Duration, start, ceili
 	try := func(rate float64) (bool, error) {
 		c := cfg
 		c.Open, c.Rate, c.Baseline, c.Log = true, rate, false, nil
-		c.Duration = probe
-		c.Dialogs = int(math.Ceil(rate*probe.Seconds()/float64(steps))) + 1
+		length := probe
+		if need := time.Duration(float64(minEvents) / rate * float64(time.Second)); need > length {
+			length = need.Round(time.Millisecond)
+		}
+		c.Duration = length
+		c.Dialogs = int(math.Ceil(rate*length.Seconds()/float64(steps))) + 1
 		c.Events = 0
 		c.RunID = fmt.Sprintf("%s-%d", runID, len(s.Probes))
 		rep, err := Run(ctx, c)
@@ -53,7 +60,7 @@ func FindRate(ctx context.Context, cfg Config, limit time.Duration, start, ceili
 			return false, err
 		}
 		r := rep.Run
-		due := int(rate * probe.Seconds())
+		due := int(rate * length.Seconds())
 		p := Probe{Rate: rate, Sent: r.Sent, Errors: r.ErrorCount(), Late: r.Late, P50: r.Latency.P50, P99: r.Latency.P99}
 		p.Pass = p.Errors == 0 && r.Sent >= due && p.P99 <= limit
 		s.Probes = append(s.Probes, p)

@@ -6,6 +6,9 @@
 # and after figures of a change (BENCHMARKS.md).
 #
 #   scripts/benchab.sh OLD_OLBOT NEW_OLBOT   # ROUNDS=2 CONCS="256 32" DIALOGS=10000 PPROF=1
+#   MODE=bitrix24 CONCS=64 scripts/benchab.sh OLD_OLBOT NEW_OLBOT
+#     the Bitrix24 form route instead of POST /v1/events: each server installed
+#     by the load tool's fake portal, to which it delivers every REST call
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/breakdown.sh
@@ -15,6 +18,18 @@ A=$1 B=$2
 ROUNDS=${ROUNDS:-2}
 CONCS=${CONCS:-256 32}
 DIALOGS=${DIALOGS:-10000}
+MODE=${MODE:-json}
+sflags=() lflags=()
+portal_flags() { # port: the server's and the tool's flags of MODE for a server on port
+  sflags=() lflags=()
+  if [ "$MODE" = bitrix24 ]; then
+    local pp=$(($1 + 1000))
+    sflags=(--bot-api v1 --oauth-url "http://127.0.0.1:$pp/oauth/token/" --app-client-id local.fakeportal.app --app-client-secret fake-client-secret)
+    lflags=(--mode bitrix24 --portal-listen "127.0.0.1:$pp")
+  elif [ "$MODE" != json ]; then
+    echo "MODE must be json or bitrix24"; exit 2
+  fi
+}
 work=$(mktemp -d)
 go build -o "$work/load" ./cmd/olbot
 cp -r examples "$work/scenarios"
@@ -24,15 +39,16 @@ trap cleanup EXIT
 port=18600
 one() { # label binary conc
   port=$((port + 1))
+  portal_flags "$port"
   "$2" serve --listen "127.0.0.1:$port" --scenarios "$work/scenarios" --store "$work/$port.db" \
-    --rate 1000000,1000000 --log-level error >"$work/$port.log" 2>&1 &
+    --rate 1000000,1000000 --log-level error "${sflags[@]}" >"$work/$port.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  "$work/load" load --target "http://127.0.0.1:$port" --dialogs "$DIALOGS" --concurrency "$3" --server-pid "$pid" --quiet >"$work/out.txt" || true
+  "$work/load" load --target "http://127.0.0.1:$port" --dialogs "$DIALOGS" --concurrency "$3" --server-pid "$pid" --quiet "${lflags[@]}" >"$work/out.txt" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=0
-  awk -v l="$1" -v c="$3" '
+  awk -v l="$1" -v c="$3" -v m="$MODE" '
     $1 == "noop" && $2 ~ /^[0-9]+$/ { noop = $6 }
-    $1 == "json" && $2 ~ /^[0-9]+$/ { rate = $6; p50 = $7; p99 = $9; ratio = $11 }
+    $1 == m && $2 ~ /^[0-9]+$/ { rate = $6; p50 = $7; p99 = $9; ratio = $11 }
     /^cpu:/ { srv = $5; tool = $9; nsrv = $13; ntool = $17 }
     END { printf "%-4s %4s clients: %6s events/s  noop %6s  %s  p50 %-8s p99 %-8s  cpu/event server %s µs (noop %s), tool %s µs (noop %s)\n", l, c, rate, noop, ratio, p50, p99, srv, nsrv, tool, ntool }' "$work/out.txt"
 }
@@ -48,18 +64,19 @@ if [ "$PPROF" = 1 ]; then
   for l in A B; do
     bin=$A; [ "$l" = B ] && bin=$B
     port=$((port + 1))
+    portal_flags "$port"
     "$bin" serve --listen "127.0.0.1:$port" --scenarios "$work/scenarios" --store "$work/$port.db" \
-      --rate 1000000,1000000 --log-level error --pprof --admin-token bench >"$work/$port.log" 2>&1 &
+      --rate 1000000,1000000 --log-level error --pprof --admin-token bench "${sflags[@]}" >"$work/$port.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
     "$work/load" load --target "http://127.0.0.1:$port" --admin-token bench --dialogs $((DIALOGS * 5)) --concurrency "$conc" \
-      --baseline=false --server-pid "$pid" --quiet >"$work/prof.txt" &
+      --baseline=false --server-pid "$pid" --quiet "${lflags[@]}" >"$work/prof.txt" &
     lp=$!
     sleep 1
     curl -sf -H "Authorization: Bearer bench" "http://127.0.0.1:$port/debug/pprof/profile?seconds=$PROFILE_SECONDS" >"$work/$l.prof"
     wait "$lp" || true
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=0
-    rate=$(awk '$1 == "json" && $2 ~ /^[0-9]+$/ { print $6; exit }' "$work/prof.txt")
+    rate=$(awk -v m="$MODE" '$1 == m && $2 ~ /^[0-9]+$/ { print $6; exit }' "$work/prof.txt")
     echo; echo "$l: CPU profile, $conc clients, $rate events/s ($PROFILE_SECONDS s from 1 s into the run); per event:"
     breakdown "$bin" "$work/$l.prof" "$(awk -v r="$rate" -v s="$PROFILE_SECONDS" 'BEGIN { print r * s }')"
   done

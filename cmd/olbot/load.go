@@ -63,6 +63,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	open := fs.Bool("open", false, "with --rate: an open-loop schedule (each event on its own goroutine at its due time)")
 	findRate := fs.Duration("find-rate", 0, "search for the highest open-loop rate whose p99 is within this (e.g. 10ms)")
 	probe := fs.Duration("probe", 5*time.Second, "--find-rate: length of each probe")
+	probeEvents := fs.Int("probe-events", 2000, "--find-rate: a probe at a low rate runs until it has sent this many events (a p99 of fewer is one or two slow events)")
 	maxRate := fs.Float64("max-rate", 100000, "--find-rate: the highest rate to try")
 	duration := fs.Duration("duration", 60*time.Second, "cap: no event starts later than this after a phase began")
 	events := fs.Int("events", 0, "cap on events per phase (0: dialogs × steps)")
@@ -126,7 +127,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			startRate = 1000
 		}
 		cfg.Log = stderr // the probes are the progress
-		s, err := loadtest.FindRate(ctx, cfg, *findRate, startRate, *maxRate, *probe)
+		s, err := loadtest.FindRate(ctx, cfg, *findRate, startRate, *maxRate, *probe, *probeEvents)
 		if err != nil {
 			fmt.Fprintln(stderr, "olbot load:", err)
 			return 2
@@ -136,6 +137,11 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			fmt.Fprintf(stdout, "  %8.0f events/s  p50 %-9s p99 %-9s sent %d, errors %d, late %d  %s\n", p.Rate, p.P50.Round(10*time.Microsecond), p.P99.Round(10*time.Microsecond), p.Sent, p.Errors, p.Late, map[bool]string{true: "pass", false: "fail"}[p.Pass])
 		}
 		fmt.Fprintf(stdout, "highest rate with p99 ≤ %s: %.0f events/s\n", *findRate, s.Best)
+		if s.Best == 0 && len(s.Probes) > 0 {
+			low := s.Probes[len(s.Probes)-1]
+			fmt.Fprintf(stdout, "no rate passed, down to %.0f events/s (p99 %s, %d errors): a tail that stays when the load is this low is not the load's; look at the errors, and at the disk's fsync latency and other work on the machine\n",
+				low.Rate, low.P99.Round(10*time.Microsecond), low.Errors)
+		}
 		return 0
 	}
 	rep, err := loadtest.Run(ctx, cfg)
