@@ -77,6 +77,14 @@ fresh() {
   stop_all
 }
 
+# The machine, so that runs on different machines can be told apart: the
+# ratios are same-run, but the figures beside them depend on the CPU and on
+# how fast the disk makes a small append durable (the commit log's fdatasync).
+echo "### the machine"
+echo "$(nproc) CPUs: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); $(go version | cut -d' ' -f3-)"
+echo "one commit-log group appended and fdatasynced (BenchmarkLogSync, in $(dirname "$work")):"
+TMPDIR=$(dirname "$work") go test -run '^$' -bench LogSync -benchtime 1000x ./bolt/ | awk '/^BenchmarkLogSync/ { printf "  %-36s %8.0f µs/op %8s CPU-µs/op\n", $1, $3 / 1000, $5 }'
+echo
 echo "### same-run ratios: embedded store (bbolt, durable, group commit), each on a fresh store"
 loadavg
 LOAD_EXTRA=()
