@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		return err
 	}
 	defer store.Close()
+	gc := setGCTarget(cfg.Store, os.LookupEnv)
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	calls, err := newCalls(ctx, cfg, store)
@@ -162,7 +163,7 @@ func serve(ctx context.Context, cfg *serveConfig, out io.Writer, log *slog.Logge
 		}
 	}
 	log.Info("olbot starting", "listen", cfg.Listen, "scenarios", cfg.Scenarios, "store", storeDesc, "portal", ob.Mode(),
-		"admin_token", cfg.AdminToken != "", "retention", cfg.Retention, "uninstall_grace", cfg.UninstallGrace, "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout)
+		"admin_token", cfg.AdminToken != "", "retention", cfg.Retention, "uninstall_grace", cfg.UninstallGrace, "rate", cfg.Rate.PerSecond, "burst", cfg.Rate.Burst, "portal_timeout", cfg.PortalTimeout, "gc", gc)
 	if err := srv.Open(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestGCTarget: serve raises the GC target only for a durable store, and
+// never over a GOGC the environment sets.
+func TestGCTarget(t *testing.T) {
+	for _, tc := range []struct {
+		store   string
+		env     map[string]string
+		want    int
+		mention string
+	}{
+		{store: "./data/olbot.db", want: durableGCPercent, mention: "durable store"},
+		{store: "postgres://postgres@127.0.0.1:5432/test", want: durableGCPercent, mention: "durable store"},
+		{store: "memory", want: 0, mention: "memory store"},
+		{store: "./data/olbot.db", env: map[string]string{"GOGC": "50"}, want: 0, mention: "GOGC=50"},
+		{store: "memory", env: map[string]string{"GOGC": "off"}, want: 0, mention: "GOGC=off"},
+	} {
+		t.Run(tc.store+" "+tc.env["GOGC"], func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			got, why := gcTarget(tc.store, lookup)
+			if got != tc.want || !strings.Contains(why, tc.mention) {
+				t.Errorf("gcTarget(%q) = %d, %q; want %d, mentioning %q", tc.store, got, why, tc.want, tc.mention)
+			}
+		})
+	}
+}
