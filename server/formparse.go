@@ -43,9 +43,18 @@ func parseForm(body string) (url.Values, error) {
 	}
 	text := string(buf)
 	form := make(url.Values, len(spans))
-	for _, sp := range spans {
+	// every key's values are a slice of one array (a key given once, as
+	// the portal's keys are, is one element: an allocation per key saved);
+	// a key given again gets its own array from append, as capacity is cut
+	vals := make([]string, len(spans))
+	for i, sp := range spans {
 		k := text[sp.k0:sp.k1]
-		form[k] = append(form[k], text[sp.v0:sp.v1])
+		vals[i] = text[sp.v0:sp.v1]
+		if old, ok := form[k]; ok {
+			form[k] = append(old, vals[i])
+		} else {
+			form[k] = vals[i : i+1 : i+1]
+		}
 	}
 	return form, nil
 }
