@@ -7,11 +7,12 @@ import (
 
 // durableGCPercent is the Go garbage collector's target (GOGC) that olbot
 // serve sets with a durable store. Such a store keeps the dialogs in its
-// file or database, not in the heap: the live heap stays small (≈ 20 MB
-// with 1,000,000 stored dialogs), so the default target of 100 % collects
-// several times a second under load for little memory saved. At 400 % a
-// Bitrix24 form event costs ≈ 15 % less server CPU, for ≈ 25 MB more
-// RssAnon under load (BENCHMARKS.md, "The garbage collector's target").
+// file or database, not in the heap: the server's own memory stays small
+// (RssAnon ≈ 20 MB with 1,000,000 stored dialogs at Go's default), so the
+// default target of 100 % collects several times a second under load for
+// little memory saved. At 400 % a Bitrix24 form event costs ≈ 15 % less
+// server CPU, for ≈ 25–40 MB more RssAnon under load (BENCHMARKS.md, "The
+// garbage collector's target").
 const durableGCPercent = 400
 
 // gcTarget is the GC target serve sets for a --store value, and why; 0: it
