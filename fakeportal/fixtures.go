@@ -131,6 +131,9 @@ var trees sync.Map
 
 // copyTree copies a decoded JSON tree deeply: its maps and slices are
 // new, its strings, json.Numbers, booleans and nils shared (immutable).
+// It is for trees as Tree decodes them; cloneTree (v2.go) round-trips
+// through JSON instead, for trees the fake has filled with Go values
+// (ints, typed slices), at many times the cost.
 func copyTree(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
