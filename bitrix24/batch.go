@@ -50,11 +50,48 @@ var jsonValued = map[string]bool{"KEYBOARD": true, "ATTACH": true, "MENU": true}
 // the docs give no way to escape it. Such a call (client text can hold
 // anything) is sent by itself.
 func substitutes(params any) bool {
-	b, err := json.Marshal(params)
-	if r, ok := params.(json.RawMessage); ok {
-		b, err = r, nil
+	b, ok := params.(json.RawMessage)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(params); err != nil {
+			return false
+		}
 	}
-	return err == nil && bytes.Contains(bytes.ToLower(b), []byte("$result"))
+	if containsFoldASCII(b, "$result") {
+		return true
+	}
+	if !bytes.Contains(b, []byte(`\u`)) {
+		return false
+	}
+	// an escape such as \u0024 travels as the character it stands for:
+	// look again at the JSON written without such escapes
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return false
+	}
+	plain, err := json.Marshal(v) // escapes only control characters, <, >, &, U+2028/9
+	return err == nil && containsFoldASCII(plain, "$result")
+}
+
+// containsFoldASCII reports whether b holds word (lower-case ASCII, no k)
+// in any case: bytes.Contains(bytes.ToLower(b), word) without the copy.
+// The only non-ASCII rune that lowers to an ASCII letter is U+212A (the
+// Kelvin sign, to k), so for such a word ASCII folding is the same test.
+func containsFoldASCII(b []byte, word string) bool {
+	for i := bytes.IndexByte(b, word[0]); i >= 0 && len(b)-i >= len(word); {
+		j := 1
+		for ; j < len(word) && b[i+j]|0x20 == word[j]; j++ {
+		}
+		if j == len(word) {
+			return true
+		}
+		k := bytes.IndexByte(b[i+1:], word[0])
+		if k < 0 {
+			return false
+		}
+		i += 1 + k
+	}
+	return false
 }
 
 // BatchCommand renders one sub-call the way it travels inside a batch's cmd:

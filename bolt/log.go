@@ -3,7 +3,6 @@ package bolt
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -459,7 +458,7 @@ func (s *Store) appendCommits(batch []*request) {
 func encodeCalls(calls []engine.Call) ([][]byte, error) {
 	var out [][]byte
 	for i, call := range calls {
-		raw, err := json.Marshal(call)
+		raw, err := encodeCall(&call)
 		if err != nil {
 			return nil, fmt.Errorf("encode call %d: %w", i, err)
 		}

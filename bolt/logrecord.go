@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -219,7 +218,7 @@ func (e *logEntry) commit() (engine.Commit, error) {
 	}
 	for i, raw := range e.calls {
 		var call engine.Call
-		if err := json.Unmarshal(raw, &call); err != nil {
+		if err := decodeCall(raw, &call); err != nil {
 			return engine.Commit{}, fmt.Errorf("log record %d: call %d: %w", e.seq, i, err)
 		}
 		c.Calls = append(c.Calls, call)

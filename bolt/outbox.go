@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -183,14 +182,14 @@ func getCall(b buckets, id uint64) (engine.Call, bool, error) {
 		return engine.Call{}, false, nil
 	}
 	var c engine.Call
-	if err := json.Unmarshal(v, &c); err != nil {
+	if err := decodeCall(v, &c); err != nil {
 		return engine.Call{}, false, fmt.Errorf("decode call %d: %w", id, err)
 	}
 	return c, true, nil
 }
 
 func putCall(b buckets, c *engine.Call) error {
-	v, err := json.Marshal(c)
+	v, err := encodeCall(c)
 	if err != nil {
 		return fmt.Errorf("encode call %d: %w", c.ID, err)
 	}
