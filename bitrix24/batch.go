@@ -103,6 +103,25 @@ func containsFoldASCII(b []byte, word string) bool {
 // calls) but no auth: the batch request's own auth applies to every
 // sub-call.
 func (c *Client) BatchCommand(call BatchCall) (string, error) {
+	var raw []byte
+	switch p := call.Params.(type) {
+	case json.RawMessage:
+		raw = p
+	case []byte:
+		raw = p
+	}
+	if raw != nil && validMethod(call.Method) {
+		if q, ok := c.batchQueryFast(call.Method, raw); ok && q == "" {
+			return call.Method, nil
+		} else if ok {
+			return call.Method + "?" + q, nil
+		}
+	}
+	return c.batchCommandTree(call)
+}
+
+// batchCommandTree is BatchCommand through the generic tree.
+func (c *Client) batchCommandTree(call BatchCall) (string, error) {
 	body, err := c.prepare(call.Method, call.Params)
 	if err != nil {
 		return "", err
