@@ -1,6 +1,7 @@
 package bitrix24
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"testing"
@@ -126,4 +127,42 @@ func FuzzQueryEscape(f *testing.F) {
 			t.Fatalf("appendQueryEscape(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// FuzzAppendEncodedForm compares AppendEncodedForm with
+// EncodeForm(tree).Encode() on trees decoded from random JSON objects,
+// where the direct path answers (elsewhere both are EncodeForm, which
+// keeps either of two values flattened to one key).
+func FuzzAppendEncodedForm(f *testing.F) {
+	f.Add([]byte(`{"event":"ONIMBOTMESSAGEADD","data":{"PARAMS":{"MESSAGE":"Hi there & <you>","CHAT_ID":"1777"},"BOT":{"39":{"BOT_ID":"39"}}},"ts":"1","auth":{"domain":"x.bitrix24.com"}}`))
+	f.Add([]byte(`{"a":[1,"b",true,false,null,{"c":[]}],"d":{},"e":-1.5}`))
+	f.Add([]byte(`{"a":{"b":1},"a[b]":2}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		var tree map[string]any
+		if d.Decode(&tree) != nil {
+			return
+		}
+		if _, ok := flatTree(nil, "", tree, true); !ok {
+			return
+		}
+		want := EncodeForm(tree).Encode()
+		if got := string(AppendEncodedForm([]byte("x"), tree)); got != "x"+want && !ambiguous(tree) {
+			t.Fatalf("AppendEncodedForm = %q, EncodeForm(…).Encode() = %q", got, want)
+		}
+	})
+}
+
+// ambiguous reports whether two paths of tree flatten to one key.
+func ambiguous(tree map[string]any) bool {
+	pairs, _ := flatTree(nil, "", tree, true)
+	seen := map[string]bool{}
+	for _, p := range pairs {
+		if seen[p.key] {
+			return true
+		}
+		seen[p.key] = true
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -272,4 +273,90 @@ func encodeReflect(out url.Values, key string, rv reflect.Value) {
 	default:
 		out.Set(key, fmt.Sprint(rv.Interface()))
 	}
+}
+
+// AppendEncodedForm appends EncodeForm(tree).Encode() to dst: the body a
+// portal sends, built straight from the tree (the load tool's fake portal
+// builds one per event). Trees holding values other than strings, bools,
+// json.Number, nil and maps and slices of those take EncodeForm's way, as
+// do trees in which two paths flatten to one key (EncodeForm keeps either).
+func AppendEncodedForm(dst []byte, tree map[string]any) []byte {
+	pairs, ok := flatTree(nil, "", tree, true)
+	if ok {
+		slices.SortFunc(pairs, func(a, b formPair) int { return strings.Compare(a.key, b.key) })
+		for i := 1; i < len(pairs); i++ {
+			if pairs[i-1].key == pairs[i].key {
+				ok = false
+				break
+			}
+		}
+	}
+	if !ok {
+		return append(dst, EncodeForm(tree).Encode()...)
+	}
+	for i, pr := range pairs {
+		if i > 0 {
+			dst = append(dst, '&')
+		}
+		dst = appendQueryEscape(dst, pr.key)
+		dst = append(dst, '=')
+		dst = appendQueryEscape(dst, pr.value)
+	}
+	return dst
+}
+
+// flatTree appends the form pairs of v under key (top: v is the root, its
+// keys stand alone), as encodeValue sets them; false for a value it leaves
+// to encodeValue.
+func flatTree(pairs []formPair, key string, v any, top bool) ([]formPair, bool) {
+	sub := func(k string) string {
+		if top {
+			return k
+		}
+		return key + "[" + k + "]"
+	}
+	switch x := v.(type) {
+	case nil:
+	case string:
+		pairs = append(pairs, formPair{key, x})
+	case bool:
+		if x {
+			pairs = append(pairs, formPair{key, "1"})
+		} else {
+			pairs = append(pairs, formPair{key, "0"})
+		}
+	case json.Number:
+		pairs = append(pairs, formPair{key, x.String()})
+	case map[string]any:
+		for k, e := range x {
+			var ok bool
+			if pairs, ok = flatTree(pairs, sub(k), e, false); !ok {
+				return pairs, false
+			}
+		}
+	case map[string]string:
+		for k, e := range x {
+			pairs = append(pairs, formPair{sub(k), e})
+		}
+	case []any:
+		if top {
+			return pairs, false
+		}
+		for i, e := range x {
+			var ok bool
+			if pairs, ok = flatTree(pairs, key+"["+strconv.Itoa(i)+"]", e, false); !ok {
+				return pairs, false
+			}
+		}
+	case []string:
+		if top {
+			return pairs, false
+		}
+		for i, e := range x {
+			pairs = append(pairs, formPair{key + "[" + strconv.Itoa(i) + "]", e})
+		}
+	default:
+		return pairs, false
+	}
+	return pairs, true
 }

@@ -263,7 +263,13 @@ func userValues(u bitrix24.User) map[string]any {
 // Join builds ONIMBOTJOINCHAT: the session was routed to the bot. The chat
 // goes back to the bot (ChatState StateBot). As documented, it carries no
 // CHAT_ENTITY_DATA_*: olbot learns the CRM bindings from the first message.
-func (c *Chat) Join() url.Values {
+func (c *Chat) Join() url.Values { return bitrix24.EncodeForm(c.join()) }
+
+// JoinBody is Join().Encode(), built without the url.Values (the load
+// tool sends one per dialog).
+func (c *Chat) JoinBody() []byte { return bitrix24.AppendEncodedForm(nil, c.join()) }
+
+func (c *Chat) join() map[string]any {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	c.p.chats[c.ChatID] = StateBot
@@ -274,7 +280,7 @@ func (c *Chat) Join() url.Values {
 	setPresent(group(data, "PARAMS"), c.chatValues())
 	setPresent(group(data, "USER"), userValues(c.Client))
 	tree["event_handler_id"] = "459"
-	return bitrix24.EncodeForm(tree)
+	return tree
 }
 
 // message builds ONIMBOTMESSAGEADD from the fixture base, with text and a
@@ -302,10 +308,16 @@ func (c *Chat) messageLocked(base, text string, author *bitrix24.User) map[strin
 
 // Say builds ONIMBOTMESSAGEADD: the client wrote text. Each message gets a
 // new, increasing MESSAGE_ID (shared with the ids imbot.message.add returns).
-func (c *Chat) Say(text string) url.Values {
+func (c *Chat) Say(text string) url.Values { return bitrix24.EncodeForm(c.say(text)) }
+
+// SayBody is Say(text).Encode(), built without the url.Values (the load
+// tool sends one per client message).
+func (c *Chat) SayBody(text string) []byte { return bitrix24.AppendEncodedForm(nil, c.say(text)) }
+
+func (c *Chat) say(text string) map[string]any {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.openline", text, &c.Client))
+	return c.messageLocked("v1.event.onimbotmessageadd.openline", text, &c.Client)
 }
 
 // OperatorSay builds ONIMBOTMESSAGEADD of an employee (IS_CONNECTOR N)

@@ -475,3 +475,44 @@ func TestWaitCalls(t *testing.T) {
 		t.Fatalf("WaitCalls with a cancelled ctx: %v", err)
 	}
 }
+
+// TestEventBodies: the bodies the load tool sends (JoinBody, SayBody) are
+// the encoded forms of Join and Say.
+func TestEventBodies(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC) }
+	chats := func() *fakeportal.Chat {
+		return fakeportal.New(fakeportal.Config{Now: now}).Chat(8, 1777, bitrix24.User{FirstName: "Ivan", LastName: "Petrov & Sons"})
+	}
+	a, b := chats(), chats()
+	for i, text := range []string{"", "Leave a request", "Anna <anna@example.com> 100% + ещё"} {
+		if i == 0 {
+			if got, want := string(b.JoinBody()), a.Join().Encode(); got != want {
+				t.Fatalf("JoinBody:\n got %s\nwant %s", got, want)
+			}
+			continue
+		}
+		if got, want := string(b.SayBody(text)), a.Say(text).Encode(); got != want {
+			t.Fatalf("SayBody(%q):\n got %s\nwant %s", text, got, want)
+		}
+	}
+}
+
+// BenchmarkSayBody: the load tool's cost of one client message's body,
+// built directly and through url.Values.
+//
+//	go test -run '^$' -bench SayBody -benchmem ./fakeportal/
+func BenchmarkSayBody(b *testing.B) {
+	chat := fakeportal.New(fakeportal.Config{}).Chat(8, 1777, bitrix24.User{FirstName: "Ivan"})
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			chat.SayBody("Leave a request")
+		}
+	})
+	b.Run("url.Values", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = chat.Say("Leave a request").Encode()
+		}
+	})
+}

@@ -103,9 +103,9 @@ func jsonBody(id string, line int, scenario string, client string, st Step) ([]b
 // formBody is the POST /bitrix24/events body of step st in a fake-portal chat.
 func formBody(chat *fakeportal.Chat, st Step) []byte {
 	if st.Type == StepStart {
-		return []byte(chat.Join().Encode())
+		return chat.JoinBody()
 	}
-	return []byte(chat.Say(st.Text).Encode())
+	return chat.SayBody(st.Text)
 }
 
 // newChat opens a fake-portal chat for one dialog.
