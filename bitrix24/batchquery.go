@@ -146,24 +146,11 @@ func (p *flatParser) byte(c byte) bool {
 // plain consumes a string without escapes or control characters, valid
 // UTF-8, and returns its value.
 func (p *flatParser) plain() (string, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
+	start := p.i + 1
+	if !p.plainSpan() {
 		return "", false
 	}
-	start := p.i + 1
-	for i := start; i < len(p.b); i++ {
-		switch b := p.b[i]; {
-		case b == '"':
-			s := p.b[start:i]
-			if !utf8.Valid(s) {
-				return "", false
-			}
-			p.i = i + 1
-			return string(s), true
-		case b == '\\' || b < 0x20:
-			return "", false
-		}
-	}
-	return "", false
+	return string(p.b[start : p.i-1]), true
 }
 
 // plainSpan is plain without making the string.
