@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -66,6 +67,11 @@ func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	}
 	select {
 	case <-o.done:
+		if o.err != nil && errors.Is(o.err, context.Canceled) && ctx.Err() != nil {
+			// the batch's context ended because every caller gave up:
+			// this caller gets its own context's error
+			return zero, ctx.Err()
+		}
 		return o.out, o.err
 	case <-ctx.Done():
 		return zero, ctx.Err()
