@@ -429,6 +429,12 @@ func ParseEvent(form url.Values) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseEventTree(tree)
+}
+
+// ParseEventTree is ParseEvent of a form already decoded into its tree
+// (DecodeForm, DecodeFormBody). The event's Data keeps parts of tree.
+func ParseEventTree(tree map[string]any) (*Event, error) {
 	root := node{m: tree}
 	ev := &Event{}
 	name, err := root.str("event")

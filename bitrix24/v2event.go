@@ -476,8 +476,21 @@ func ParseV2Form(form url.Values) (V2Event, error) {
 	if err != nil {
 		return V2Event{}, &V2Rejection{Msg: err.Error()}
 	}
+	return ParseV2Tree(tree)
+}
+
+// IsV2Tree is IsV2Form of a form decoded into its tree.
+func IsV2Tree(tree map[string]any) bool {
+	name, _ := tree["event"].(string)
+	return strings.HasPrefix(strings.ToUpper(name), "ONIMBOTV2")
+}
+
+// ParseV2Tree is ParseV2Form of a form already decoded into its tree
+// (DecodeForm, DecodeFormBody).
+func ParseV2Tree(tree map[string]any) (V2Event, error) {
 	root := vnode{m: tree, form: true}
 	var e V2Event
+	var err error
 	if e.Type, err = root.str("event", true); err != nil {
 		return e, e.reject(err)
 	}

@@ -28,10 +28,10 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if bitrix24.IsV2Form(form) {
+	if form.v2() {
 		return s.handleV2(c, form)
 	}
-	ev, err := parseEvent(form)
+	ev, err := form.event()
 	if err != nil {
 		return err
 	}
@@ -74,22 +74,57 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	return s.ignored(c, ev, "olbot does not handle "+ev.Name)
 }
 
-// readForm reads the portal's form body.
-func readForm(c echo.Context) (url.Values, error) {
-	body, err := readBody(c)
-	if err != nil {
-		return nil, err
-	}
-	form, err := parseForm(string(body))
-	if err != nil {
-		return nil, &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
-	}
-	return form, nil
+// postedForm is the portal's form body, decoded: its tree from the one
+// pass of bitrix24.DecodeFormBody or, for a body that pass leaves alone
+// (a malformed one, mostly), its url.Values, whose two-step decode says
+// what is wrong.
+type postedForm struct {
+	tree   map[string]any
+	values url.Values
 }
 
-// parseEvent decodes a v1 event's form.
-func parseEvent(form url.Values) (*bitrix24.Event, error) {
-	ev, err := bitrix24.ParseEvent(form)
+// readForm reads the portal's form body.
+func readForm(c echo.Context) (postedForm, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return postedForm{}, err
+	}
+	if tree, ok := bitrix24.DecodeFormBody(string(body)); ok {
+		return postedForm{tree: tree}, nil
+	}
+	values, err := url.ParseQuery(string(body))
+	if err != nil {
+		return postedForm{}, &Error{Code: EInvalid, Message: "the body is not form-encoded: " + err.Error()}
+	}
+	return postedForm{values: values}, nil
+}
+
+// v2 reports whether the form is an imbot.v2 webhook event.
+func (f postedForm) v2() bool {
+	if f.tree != nil {
+		return bitrix24.IsV2Tree(f.tree)
+	}
+	return bitrix24.IsV2Form(f.values)
+}
+
+// event decodes a v1 event.
+func (f postedForm) event() (*bitrix24.Event, error) {
+	if f.tree != nil {
+		return parseEvent(bitrix24.ParseEventTree(f.tree))
+	}
+	return parseEvent(bitrix24.ParseEvent(f.values))
+}
+
+// v2Event decodes an imbot.v2 webhook event.
+func (f postedForm) v2Event() (bitrix24.V2Event, error) {
+	if f.tree != nil {
+		return bitrix24.ParseV2Tree(f.tree)
+	}
+	return bitrix24.ParseV2Form(f.values)
+}
+
+// parseEvent checks a v1 event's decode, as bitrix24.ParseEvent returns it.
+func parseEvent(ev *bitrix24.Event, err error) (*bitrix24.Event, error) {
 	if err != nil {
 		var fe *bitrix24.FieldError
 		if errors.As(err, &fe) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,8 +20,8 @@ import (
 // never by data[bot][auth], the bot's callback tokens (events.md,
 // "Webhook Notification Structure"). The chat events become the same
 // dialog steps as in fetch mode (pull.DialogInput), under the same keys.
-func (s *Server) handleV2(c echo.Context, form url.Values) error {
-	ev, err := bitrix24.ParseV2Form(form)
+func (s *Server) handleV2(c echo.Context, form postedForm) error {
+	ev, err := form.v2Event()
 	if err != nil {
 		var r *bitrix24.V2Rejection
 		if errors.As(err, &r) {

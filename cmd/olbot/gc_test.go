@@ -29,3 +29,20 @@ func TestGCTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadGCTarget: the load tool raises its GC target unless GOGC is set.
+func TestLoadGCTarget(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		want    int
+		mention string
+	}{
+		{want: loadGCPercent, mention: "load tool"},
+		{env: map[string]string{"GOGC": "100"}, want: 0, mention: "GOGC=100"},
+	} {
+		lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+		if got, why := loadGCTarget(lookup); got != tc.want || !strings.Contains(why, tc.mention) {
+			t.Errorf("loadGCTarget(%v) = %d, %q; want %d, mentioning %q", tc.env, got, why, tc.want, tc.mention)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -107,6 +108,9 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if !*quiet {
 		cfg.Log = stderr
+	}
+	if pct, _ := loadGCTarget(os.LookupEnv); pct > 0 {
+		debug.SetGCPercent(pct)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -1,0 +1,116 @@
+package bitrix24
+
+import "strings"
+
+// DecodeFormBody is DecodeForm(url.ParseQuery(body)) in one pass, for the
+// bodies the portal posts: every pair is unescaped into one buffer, shared
+// out of a single string, and put straight into the tree, without the
+// url.Values in between (a portal event has about a hundred keys, each of
+// them escaped: data%5BPARAMS%5D%5BMESSAGE%5D). ok is false for any body
+// that either of the two would refuse, and for the shapes this pass leaves
+// to them (a ';', more than MaxFormKeys separators); the caller then takes
+// the two-step path, which says what is wrong. FuzzDecodeFormBody compares
+// the two on random bodies.
+func DecodeFormBody(body string) (tree map[string]any, ok bool) {
+	if strings.IndexByte(body, ';') >= 0 {
+		return nil, false
+	}
+	pairs := strings.Count(body, "&") + 1
+	if pairs > MaxFormKeys {
+		return nil, false
+	}
+	// the unescaped text is never longer than the body
+	buf := make([]byte, 0, len(body))
+	type span struct{ k0, k1, v0, v1 int }
+	spans := make([]span, 0, pairs)
+	rest := body
+	for rest != "" {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		if pair == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		var sp span
+		sp.k0 = len(buf)
+		if buf, ok = unescapeQuery(buf, key); !ok {
+			return nil, false
+		}
+		sp.k1, sp.v0 = len(buf), len(buf)
+		if buf, ok = unescapeQuery(buf, value); !ok {
+			return nil, false
+		}
+		sp.v1 = len(buf)
+		spans = append(spans, sp)
+	}
+	text := string(buf)
+	root := map[string]any{}
+	var parts [MaxFormDepth + 1]string
+	for _, sp := range spans {
+		ps, err := splitKeyInto(parts[:0], text[sp.k0:sp.k1])
+		if err != nil {
+			return nil, false
+		}
+		node := root
+		for _, p := range ps[:len(ps)-1] {
+			switch child := node[p].(type) {
+			case nil:
+				m := map[string]any{}
+				node[p] = m
+				node = m
+			case map[string]any:
+				node = child
+			default:
+				return nil, false // a value and a group
+			}
+		}
+		last := ps[len(ps)-1]
+		if _, taken := node[last]; taken {
+			return nil, false // given twice, or a group and a value
+		}
+		node[last] = text[sp.v0:sp.v1]
+	}
+	return root, true
+}
+
+// unescapeQuery appends s unescaped as url.QueryUnescape does ('+' is a
+// space, %XX a byte); false on a bad escape. The runs between escapes are
+// copied whole (a portal body's keys are mostly %5B and %5D between short
+// names).
+func unescapeQuery(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] != '%' && s[j] != '+' {
+			j++
+		}
+		dst = append(dst, s[i:j]...)
+		if j == len(s) {
+			break
+		}
+		if s[j] == '+' {
+			dst = append(dst, ' ')
+			i = j + 1
+			continue
+		}
+		if j+2 >= len(s) || !isHex(s[j+1]) || !isHex(s[j+2]) {
+			return dst, false
+		}
+		dst = append(dst, unhex(s[j+1])<<4|unhex(s[j+2]))
+		i = j + 3
+	}
+	return dst, true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
