@@ -37,6 +37,7 @@ type batcher struct {
 type request struct {
 	fn func(*bbolt.Tx) error
 	lc *logCommit // a Commit that may go to the commit log instead of fn
+	ld *logDone   // a Done that may go to the commit log instead of fn
 	// newLogID: fn writes it into bbolt; once that committed, the commit
 	// log starts over under it
 	newLogID []byte

@@ -23,11 +23,16 @@ import (
 // dialog records are read from an in-memory index of the log's tail
 // (Store.ov), and every other read (Claim, Calls, Idle, Ended, Cursor,
 // ScanDialogs, Backup) first applies what is pending, so that it sees
-// every commit that returned before it began. Writes other than Commit
-// (Done, Retry, Park, Put, Delete, Erase) go to bbolt as before, after the
-// pending commits are applied, in the same goroutine that appends to the
-// log: commits and those writes keep one order, and an erased dialog is
-// never brought back by a commit applied after the erase.
+// every commit that returned before it began. Done goes to the log too (a
+// done record: the delivered calls' ids), in the same group as the commits
+// (the outbox records a done per delivered call, and a group holding one
+// used to be a whole bbolt transaction). Its call stays busy for Claim
+// until the B-tree has the done, so that no claim leases it again from a
+// snapshot taken before the apply. The other writes (Retry, Park, Put,
+// Delete, Erase) go to bbolt as before, after the pending commits are
+// applied, in the same goroutine that appends to the log: commits and
+// those writes keep one order, and an erased dialog is never brought back
+// by a commit applied after the erase.
 //
 // The B-tree's meta bucket holds the seq of the last applied record
 // (keyLogApplied). On Open the records after it are applied (the process
@@ -118,6 +123,16 @@ type pendEntry struct {
 	rec     []byte
 	calls   []engine.Call
 	cursor  *engine.Cursor
+	done    []uint64 // a done record: the delivered calls' ids
+}
+
+// logDone is a Done on its way through the log.
+type logDone struct {
+	id  uint64
+	res *callResult
+	// logged: the done is in the log, and the call stays busy until the
+	// B-tree has it (applied)
+	logged bool
 }
 
 // logCommit is a Commit on its way through the log.
@@ -168,7 +183,7 @@ func (s *Store) recover(l *commitLog) (uint64, error) {
 	last := applied
 	switch {
 	case len(data) == 0:
-	case len(data) < logHeaderSize || string(data[:len(logMagic)]) != logMagic:
+	case len(data) < logHeaderSize || string(data[:len(logMagic)]) != logMagic && string(data[:len(logMagic)]) != logMagicV1:
 		return 0, fmt.Errorf("%w: %s is not an olbot commit log", ErrCorrupt, l.path)
 	default:
 		entries, _ := scanLog(data[logHeaderSize:])
@@ -189,6 +204,12 @@ func (s *Store) recover(l *commitLog) (uint64, error) {
 		b := txBuckets(tx)
 		kv := tx.Bucket(bucketKV)
 		for _, e := range todo {
+			if len(e.done) > 0 {
+				if err := doneTx(b, e.done); err != nil {
+					return fmt.Errorf("apply commit log record %d: %w", e.seq, err)
+				}
+				continue
+			}
 			c, err := e.commit()
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -246,13 +267,24 @@ func (s *Store) logged(fn func(tx *bbolt.Tx) error, lc *logCommit) error {
 	return s.batch.doLogged(fn, lc)
 }
 
+// loggedDone runs a Done through the writer goroutine: appended to the log
+// (or, in a batch with other writes, straight into bbolt by fn).
+func (s *Store) loggedDone(fn func(tx *bbolt.Tx) error, ld *logDone) error {
+	s.closing.RLock()
+	defer s.closing.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.batch.send(&request{fn: fn, ld: ld, done: make(chan error, 1)})
+}
+
 // runBatch is the writer goroutine's work with the log on: a batch of
 // commits only goes to the log; a batch with other writes goes to bbolt,
 // after the commits pending before it.
 func (s *Store) runBatch(b *batcher, batch []*request) {
 	commitsOnly := true
 	for _, r := range batch {
-		if r.lc == nil {
+		if r.lc == nil && r.ld == nil {
 			commitsOnly = false
 			break
 		}
@@ -346,8 +378,16 @@ func (s *Store) appendCommits(batch []*request) {
 	// bbolt has it)
 	cur := make(map[string]recMeta, len(batch))
 	var missing []string
+	var dones []*request
 	s.ovMu.RLock()
 	for _, r := range batch {
+		if r.ld != nil {
+			*r.ld.res = callResult{}
+			// a done of a call whose done is still pending: it is gone
+			r.ld.res.notFound = s.doneIDs[r.ld.id]
+			dones = append(dones, r)
+			continue
+		}
 		key := r.lc.c.Dialog.Key
 		if _, ok := cur[key]; ok {
 			continue
@@ -360,7 +400,7 @@ func (s *Store) appendCommits(batch []*request) {
 		}
 	}
 	s.ovMu.RUnlock()
-	if len(missing) > 0 {
+	if len(missing) > 0 || len(dones) > 0 {
 		err := s.db.View(func(tx *bbolt.Tx) error {
 			dialogs := tx.Bucket(bucketDialogs)
 			for _, key := range missing {
@@ -370,6 +410,26 @@ func (s *Store) appendCommits(batch []*request) {
 						return fmt.Errorf("dialog %q: %w", key, err)
 					}
 					cur[key] = metaOf(&d)
+				}
+			}
+			// a call's id comes from bbolt (an apply gives it), so a call
+			// to be done is there, unless a done or an erase took it
+			b := txBuckets(tx)
+			for _, r := range dones {
+				if r.ld.res.notFound {
+					continue
+				}
+				c, ok, err := getCall(b, r.ld.id)
+				if err != nil {
+					return err
+				}
+				switch {
+				case !ok:
+					r.ld.res.notFound = true
+				case c.Parked:
+					r.ld.res.parked = -1
+				default:
+					r.ld.res.pending = -1
 				}
 			}
 			return nil
@@ -385,6 +445,9 @@ func (s *Store) appendCommits(batch []*request) {
 	accepted := make([]*pendEntry, 0, len(batch))
 	reqs := make([]*request, 0, len(batch))
 	for _, r := range batch {
+		if r.ld != nil {
+			continue
+		}
 		c := r.lc.c
 		key := c.Dialog.Key
 		*r.lc.res = commitResult{}
@@ -414,6 +477,27 @@ func (s *Store) appendCommits(batch []*request) {
 		accepted = append(accepted, e)
 		reqs = append(reqs, r)
 	}
+	// the batch's dones, one record (a done given twice in the batch: the
+	// second finds the call gone)
+	var doneIDs []uint64
+	var doneReqs []*request
+	seen := map[uint64]bool{}
+	for _, r := range dones {
+		if r.ld.res.notFound || seen[r.ld.id] {
+			r.ld.res.notFound = true
+			r.done <- nil
+			continue
+		}
+		seen[r.ld.id] = true
+		doneIDs = append(doneIDs, r.ld.id)
+		doneReqs = append(doneReqs, r)
+	}
+	if len(doneIDs) > 0 {
+		seq++
+		buf = appendLogRecord(buf, &logEntry{seq: seq, done: doneIDs})
+		accepted = append(accepted, &pendEntry{seq: seq, done: doneIDs})
+		reqs = append(reqs, doneReqs...)
+	}
 	if cap(buf) <= 1<<20 {
 		l.buf = buf
 	}
@@ -442,11 +526,19 @@ func (s *Store) appendCommits(batch []*request) {
 	s.appends++
 	s.ovMu.Lock()
 	for _, e := range accepted {
-		s.ov[e.key] = &ovEntry{seq: e.seq, meta: e.nw, rec: e.rec}
+		if e.done == nil {
+			s.ov[e.key] = &ovEntry{seq: e.seq, meta: e.nw, rec: e.rec}
+		}
+	}
+	for _, id := range doneIDs {
+		s.doneIDs[id] = true
 	}
 	s.pend = append(s.pend, accepted...)
 	s.ovMu.Unlock()
 	for _, r := range reqs {
+		if r.ld != nil {
+			r.ld.logged = true
+		}
 		r.done <- nil
 	}
 	select {
@@ -541,6 +633,12 @@ func applyTx(tx *bbolt.Tx, batch []*pendEntry) error {
 	b.dialogs.FillPercent = 0.75
 	kv := tx.Bucket(bucketKV)
 	for _, e := range batch {
+		if e.done != nil {
+			if err := doneTx(b, e.done); err != nil {
+				return fmt.Errorf("apply delivered calls: %w", err)
+			}
+			continue
+		}
 		var res commitResult
 		if err := writeCommit(b, e.key, e.old, e.nw, e.rec, e.calls, &res); err != nil {
 			return fmt.Errorf("apply commit of %q: %w", e.key, err)
@@ -558,14 +656,33 @@ func applyTx(tx *bbolt.Tx, batch []*pendEntry) error {
 // the index of the log's tail. The caller holds applyMu.
 func (s *Store) applied(batch []*pendEntry) {
 	s.applyErr.Store(nil)
+	var done []uint64
 	s.ovMu.Lock()
-	defer s.ovMu.Unlock()
 	s.pend = slices.Clone(s.pend[len(batch):])
 	for _, e := range batch {
+		if e.done != nil {
+			for _, id := range e.done {
+				delete(s.doneIDs, id)
+			}
+			done = append(done, e.done...)
+			continue
+		}
 		if o := s.ov[e.key]; o != nil && o.seq == e.seq {
 			delete(s.ov, e.key)
 		}
 	}
+	s.ovMu.Unlock()
+	if len(done) == 0 {
+		return
+	}
+	// bbolt has the dones: Claim may look at the ids again (they are gone)
+	s.mu.Lock()
+	for _, id := range done {
+		if s.busy[id]--; s.busy[id] <= 0 {
+			delete(s.busy, id)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // applyFailure is the error of the last apply when it failed.
@@ -610,7 +727,13 @@ func (s *Store) closeLog() error {
 	<-s.applyDone
 	err := s.catchUp()
 	if err == nil { // every step is in bbolt: the log is empty, and a backup may be copied over the file
+		// the empty log in the older format: an olbot from before done
+		// records opens the store after a clean stop (one that finds an
+		// OLBOTLG2 header refuses the store instead of misreading the log)
 		if err = s.log.f.Truncate(logHeaderSize); err == nil {
+			_, err = s.log.f.WriteAt([]byte(logMagicV1), 0)
+		}
+		if err == nil {
 			err = fdatasync(s.log.f)
 		}
 		if err != nil {

@@ -429,6 +429,8 @@ func FuzzLogRecord(f *testing.F) {
 	f.Add(appendLogRecord(nil, &logEntry{seq: 1, key: "api:1", prevRev: 2, rec: d.AppendRecord(nil)}))
 	f.Add(appendLogRecord(appendLogRecord(nil, &logEntry{seq: 7, key: "api:1", rec: d.AppendRecord(nil), cursor: cur, calls: [][]byte{[]byte(`{"method":"imbot.message.add"}`)}}),
 		&logEntry{seq: 9, key: "b24:p:1", prevRev: -1, calls: [][]byte{nil, []byte("x")}}))
+	f.Add(appendLogRecord(appendLogRecord(nil, &logEntry{seq: 3, done: []uint64{1, 300, 1 << 40}}),
+		&logEntry{seq: 4, key: "api:1", prevRev: 3, rec: d.AppendRecord(nil)}))
 	f.Add([]byte{})
 	f.Add(make([]byte, 12))
 	f.Add([]byte{5, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5})

@@ -20,6 +20,11 @@ import (
 //	         (uvarint length, bytes) and value (varint) when flagged, then
 //	         the number of calls (uvarint) and each call as JSON (uvarint
 //	         length, bytes), as the outbox bucket stores them.
+//	done     a record of delivered calls (Store.Done) instead of a step: seq,
+//	         an empty key, PrevRev 0, an empty record, flags 2, then the
+//	         number of calls (uvarint) and each call's id (uvarint). Only a
+//	         log whose header says OLBOTLG2 holds them; an OLBOTLG1 log (an
+//	         older olbot's) is read as before.
 //
 // A record is whole or it is not there: a torn write shows as a short
 // record or a CRC that does not match, and the log ends before it. Seqs
@@ -29,7 +34,8 @@ import (
 // an append that failed can leave records that a shorter one did not
 // overwrite), and the log ends there too.
 const (
-	logMagic      = "OLBOTLG1"
+	logMagic      = "OLBOTLG2"
+	logMagicV1    = "OLBOTLG1" // before done records: read, and written over an emptied log
 	logHeaderSize = 16
 	logFrameSize  = 8 // length + CRC
 	// maxLogPayload bounds one record: a commit is far smaller (a dialog
@@ -50,7 +56,14 @@ type logEntry struct {
 	rec     []byte // Dialog.AppendRecord
 	cursor  *engine.Cursor
 	calls   [][]byte // JSON engine.Call, ID/Seq/Dialog not yet assigned
+	done    []uint64 // a done record: the ids of the calls delivered
 }
+
+// The flags byte of a record.
+const (
+	flagCursor = 1 // a step with a cursor
+	flagDone   = 2 // a done record
+)
 
 // appendLogRecord appends e as a framed record to b.
 func appendLogRecord(b []byte, e *logEntry) []byte {
@@ -60,16 +73,25 @@ func appendLogRecord(b []byte, e *logEntry) []byte {
 	b = appendBytes(b, []byte(e.key))
 	b = binary.AppendVarint(b, e.prevRev)
 	b = appendBytes(b, e.rec)
-	if e.cursor != nil {
-		b = append(b, 1)
+	switch {
+	case len(e.done) > 0:
+		b = append(b, flagDone)
+		b = binary.AppendUvarint(b, uint64(len(e.done)))
+		for _, id := range e.done {
+			b = binary.AppendUvarint(b, id)
+		}
+	case e.cursor != nil:
+		b = append(b, flagCursor)
 		b = appendBytes(b, []byte(e.cursor.Key))
 		b = binary.AppendVarint(b, e.cursor.Value)
-	} else {
+	default:
 		b = append(b, 0)
 	}
-	b = binary.AppendUvarint(b, uint64(len(e.calls)))
-	for _, c := range e.calls {
-		b = appendBytes(b, c)
+	if len(e.done) == 0 {
+		b = binary.AppendUvarint(b, uint64(len(e.calls)))
+		for _, c := range e.calls {
+			b = appendBytes(b, c)
+		}
 	}
 	payload := b[start+logFrameSize:]
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
@@ -115,8 +137,27 @@ func decodeLogPayload(p []byte) (logEntry, error) {
 	e.rec = d.bytes()
 	switch d.byte() {
 	case 0:
-	case 1:
+	case flagCursor:
 		e.cursor = &engine.Cursor{Key: string(d.bytes()), Value: d.varint()}
+	case flagDone:
+		// a done record has nothing of a step, and at least one id
+		if e.key != "" || e.prevRev != 0 || len(e.rec) != 0 {
+			d.fail()
+		}
+		n := d.uvarint()
+		if n == 0 || n > uint64(len(d.b)) { // each id takes at least a byte
+			d.fail()
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			e.done = append(e.done, d.uvarint())
+		}
+		if d.err == nil && len(d.b) != 0 {
+			d.fail()
+		}
+		if d.err != nil {
+			return logEntry{}, d.err
+		}
+		return e, nil
 	default:
 		d.fail()
 	}
@@ -126,6 +167,9 @@ func decodeLogPayload(p []byte) (logEntry, error) {
 	}
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		e.calls = append(e.calls, d.bytes())
+	}
+	if e.key == "" {
+		d.fail() // a step always has its dialog
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()

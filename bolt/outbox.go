@@ -231,24 +231,29 @@ type callResult struct {
 
 // update runs a batched write on call id, marking the id busy for Claim
 // while it runs and releasing its lease afterwards.
-func (s *Store) update(ctx context.Context, op string, id uint64, fn func(b buckets, c *engine.Call, res *callResult) error) error {
+// With viaLog and the commit log on, the write is a done record of the
+// log (Done), and the id stays busy until the B-tree has it (applied).
+func (s *Store) update(ctx context.Context, op string, id uint64, viaLog bool, fn func(b buckets, c *engine.Call, res *callResult) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var ld *logDone
 	s.mu.Lock()
 	s.busy[id]++
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		if s.busy[id]--; s.busy[id] == 0 {
-			delete(s.busy, id)
+		if ld == nil || !ld.logged {
+			if s.busy[id]--; s.busy[id] == 0 {
+				delete(s.busy, id)
+			}
 		}
 		delete(s.leases, id)
 		s.mu.Unlock()
 	}()
 
 	var res callResult
-	err := s.write(func(tx *bbolt.Tx) error {
+	write := func(tx *bbolt.Tx) error {
 		res = callResult{}
 		b := txBuckets(tx)
 		c, ok, err := getCall(b, id)
@@ -257,7 +262,14 @@ func (s *Store) update(ctx context.Context, op string, id uint64, fn func(b buck
 			return err
 		}
 		return fn(b, &c, &res)
-	})
+	}
+	var err error
+	if viaLog && s.log != nil {
+		ld = &logDone{id: id, res: &res}
+		err = s.loggedDone(write, ld)
+	} else {
+		err = s.write(write)
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s call %d: %w", op, id, err)
@@ -272,23 +284,51 @@ func (s *Store) update(ctx context.Context, op string, id uint64, fn func(b buck
 // Done removes a delivered (or parked) call, or returns engine.ErrNotFound.
 // The dialog's next call becomes claimable.
 func (s *Store) Done(ctx context.Context, id uint64) error {
-	return s.update(ctx, "done", id, func(b buckets, c *engine.Call, res *callResult) error {
-		if err := b.outbox.Delete(u64(id)); err != nil {
-			return err
-		}
+	return s.update(ctx, "done", id, true, func(b buckets, c *engine.Call, res *callResult) error {
 		if c.Parked {
 			res.parked = -1
-			return b.parked.Delete(seqKey(c.Dialog, c.Seq))
+		} else {
+			res.pending = -1
 		}
-		res.pending = -1
-		return unqueue(b, c)
+		return delivered(b, id, c)
 	})
+}
+
+// delivered removes a delivered (or parked) call.
+func delivered(b buckets, id uint64, c *engine.Call) error {
+	if err := b.outbox.Delete(u64(id)); err != nil {
+		return err
+	}
+	if c.Parked {
+		return b.parked.Delete(seqKey(c.Dialog, c.Seq))
+	}
+	return unqueue(b, c)
+}
+
+// doneTx applies a done record: the calls of ids are removed. A call that
+// is not there is skipped: its done was applied before (a recovery that
+// repeats a record bbolt already has cannot happen, the applied seq is in
+// the same transaction, but a done never resurrects anything).
+func doneTx(b buckets, ids []uint64) error {
+	for _, id := range ids {
+		c, ok, err := getCall(b, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := delivered(b, id, &c); err != nil {
+			return fmt.Errorf("call %d: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // Retry records a failed attempt (Attempts+1, Error) and makes the call due
 // at next, releasing its lease. A parked call stays parked.
 func (s *Store) Retry(ctx context.Context, id uint64, next time.Time, errText string) error {
-	return s.update(ctx, "retry", id, func(b buckets, c *engine.Call, res *callResult) error {
+	return s.update(ctx, "retry", id, false, func(b buckets, c *engine.Call, res *callResult) error {
 		if headID, _ := head(b, c.Dialog); !c.Parked && headID == c.ID {
 			if err := b.ready.Delete(readyKey(c.NextAt, c.ID)); err != nil {
 				return err
@@ -306,7 +346,7 @@ func (s *Store) Retry(ctx context.Context, id uint64, next time.Time, errText st
 // Park makes the call a dead letter with errText, releasing its lease; the
 // dialog's later calls proceed. Parking a parked call updates its Error.
 func (s *Store) Park(ctx context.Context, id uint64, errText string) error {
-	return s.update(ctx, "park", id, func(b buckets, c *engine.Call, res *callResult) error {
+	return s.update(ctx, "park", id, false, func(b buckets, c *engine.Call, res *callResult) error {
 		if !c.Parked {
 			if err := unqueue(b, c); err != nil {
 				return err

@@ -132,6 +132,7 @@ type Store struct {
 	ovMu      sync.RWMutex
 	ov        map[string]*ovEntry
 	pend      []*pendEntry
+	doneIDs   map[uint64]bool // the calls of the pending done records
 	applyMu   sync.Mutex
 	applyErr  atomic.Pointer[error]
 	logErr    atomic.Pointer[error] // the log could not start over (renewLogID)
@@ -185,7 +186,7 @@ func Open(path string, opts Options) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
-		s.log, s.seq, s.ov = l, last, map[string]*ovEntry{}
+		s.log, s.seq, s.ov, s.doneIDs = l, last, map[string]*ovEntry{}, map[uint64]bool{}
 		s.applyWake, s.applyStop, s.applyDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go s.applyLoop(opts.ApplyDelay)
 	}
