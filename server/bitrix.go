@@ -85,7 +85,14 @@ type postedForm struct {
 
 // readForm reads the portal's form body.
 func readForm(c echo.Context) (postedForm, error) {
-	body, err := readBody(c)
+	// the tree and the url.Values hold copies of the body's text, so the
+	// body is read into a pooled buffer
+	bp := bodyBufs.Get().(*[]byte)
+	body, err := readBodyInto(c, (*bp)[:0])
+	if cap(body) <= maxPresize {
+		*bp = body
+		defer bodyBufs.Put(bp)
+	}
 	if err != nil {
 		return postedForm{}, err
 	}
