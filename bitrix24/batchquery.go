@@ -93,16 +93,16 @@ func (c *Client) batchQueryFast(method string, raw []byte) (string, bool) {
 			}
 			q = append(q, '&')
 		}
-		q = appendQueryEscape(q, pr.key)
+		q = AppendQueryEscape(q, pr.key)
 		q = append(q, '=')
-		q = appendQueryEscape(q, pr.value)
+		q = AppendQueryEscape(q, pr.value)
 	}
 	return string(q), true
 }
 
-// appendQueryEscape appends url.QueryEscape(s): letters, digits and
+// AppendQueryEscape appends url.QueryEscape(s) to dst: letters, digits and
 // -_.~ as they are, space as +, every other byte as %XX.
-func appendQueryEscape(dst []byte, s string) []byte {
+func AppendQueryEscape(dst []byte, s string) []byte {
 	const upperhex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

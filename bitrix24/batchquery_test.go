@@ -117,14 +117,14 @@ func BenchmarkBatchCommand(b *testing.B) {
 	}
 }
 
-// FuzzQueryEscape compares appendQueryEscape with url.QueryEscape.
+// FuzzQueryEscape compares AppendQueryEscape with url.QueryEscape.
 func FuzzQueryEscape(f *testing.F) {
 	for _, s := range []string{"", "KEYBOARD[0][TEXT]", "a b+c&d=e/f?g", "Ünï~-_.", "\x00\xff%"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(appendQueryEscape([]byte("x"), s)), "x"+url.QueryEscape(s); got != want {
-			t.Fatalf("appendQueryEscape(%q) = %q, want %q", s, got, want)
+		if got, want := string(AppendQueryEscape([]byte("x"), s)), "x"+url.QueryEscape(s); got != want {
+			t.Fatalf("AppendQueryEscape(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -298,9 +298,9 @@ func AppendEncodedForm(dst []byte, tree map[string]any) []byte {
 		if i > 0 {
 			dst = append(dst, '&')
 		}
-		dst = appendQueryEscape(dst, pr.key)
+		dst = AppendQueryEscape(dst, pr.key)
 		dst = append(dst, '=')
-		dst = appendQueryEscape(dst, pr.value)
+		dst = AppendQueryEscape(dst, pr.value)
 	}
 	return dst
 }

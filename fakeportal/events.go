@@ -263,61 +263,127 @@ func userValues(u bitrix24.User) map[string]any {
 // Join builds ONIMBOTJOINCHAT: the session was routed to the bot. The chat
 // goes back to the bot (ChatState StateBot). As documented, it carries no
 // CHAT_ENTITY_DATA_*: olbot learns the CRM bindings from the first message.
-func (c *Chat) Join() url.Values { return bitrix24.EncodeForm(c.join()) }
-
-// JoinBody is Join().Encode(), built without the url.Values (the load
-// tool sends one per dialog).
-func (c *Chat) JoinBody() []byte { return bitrix24.AppendEncodedForm(nil, c.join()) }
-
-func (c *Chat) join() map[string]any {
+func (c *Chat) Join() url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	c.p.chats[c.ChatID] = StateBot
-	tree := mustTree("v1.event.onimbotjoinchat.openline")
-	c.p.stampLocked(tree, false)
-	data := group(tree, "data")
-	c.p.botGroupLocked(group(data, "BOT"), strconv.Itoa(c.BotID), c.botLocked(), nil)
-	setPresent(group(data, "PARAMS"), c.chatValues())
-	setPresent(group(data, "USER"), userValues(c.Client))
-	tree["event_handler_id"] = "459"
-	return tree
+	shape, as := c.joinLocked()
+	tree := shape()
+	applyAssigns(tree, as)
+	return bitrix24.EncodeForm(tree)
 }
 
-// message builds ONIMBOTMESSAGEADD from the fixture base, with text and a
-// new MESSAGE_ID; author 0 keeps the fixture's author (the client, or
-// none for a system message).
-func (c *Chat) messageLocked(base, text string, author *bitrix24.User) map[string]any {
+// JoinBody is Join().Encode(), from the shape's template (bodies.go; the
+// load tool sends one per dialog).
+func (c *Chat) JoinBody() []byte {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	shape, as := c.joinLocked()
+	return c.p.bodyLocked(c.shapeKey(joinBase, true), shape, as)
+}
+
+const (
+	joinBase = "v1.event.onimbotjoinchat.openline"
+	sayBase  = "v1.event.onimbotmessageadd.openline"
+)
+
+func (c *Chat) joinLocked() (func() map[string]any, []assign) {
+	c.p.chats[c.ChatID] = StateBot
+	as := append(c.envelopeLocked(),
+		assign{[]string{"data", "PARAMS"}, c.chatValues()},
+		assign{[]string{"data", "USER"}, userValues(c.Client)})
+	return c.shape(joinBase, "459"), as
+}
+
+// shapeKey names the shape of base for this chat's bot (its id is a key of
+// data[BOT]), with or without an author's assigns.
+func (c *Chat) shapeKey(base string, author bool) string {
+	return base + "|" + strconv.Itoa(c.BotID) + "|" + strconv.FormatBool(author)
+}
+
+// shape is the fixture base as the chat's events change its structure:
+// no refresh tokens (the fake hands its refresh token out only with the
+// install), the documented bot's entry of data[BOT] under the chat's bot
+// id, the handler id.
+func (c *Chat) shape(base, handlerID string) func() map[string]any {
+	key := strconv.Itoa(c.BotID)
+	return func() map[string]any {
+		tree := mustTree(base)
+		delete(group(tree, "auth"), "refresh_token")
+		if bots, ok := groupAt(tree, []string{"data", "BOT"}); ok {
+			var entry map[string]any
+			for k, v := range bots {
+				entry, _ = v.(map[string]any)
+				delete(bots, k)
+			}
+			delete(entry, "refresh_token")
+			if inner, ok := entry["AUTH"].(map[string]any); ok {
+				delete(inner, "refresh_token")
+			}
+			bots[key] = entry
+		}
+		tree["event_handler_id"] = handlerID
+		return tree
+	}
+}
+
+// envelopeLocked are the assigns of an event's envelope (stampLocked and
+// botGroupLocked): auth, ts, and the chat's bot in data[BOT].
+func (c *Chat) envelopeLocked() []assign {
+	b := c.botLocked()
+	ba := c.p.botAuthLocked(b)
+	bot := authValues(ba.Auth)
+	key := strconv.Itoa(c.BotID)
+	return []assign{
+		{[]string{"auth"}, authValues(c.p.eventAuthLocked())},
+		{nil, map[string]any{"ts": strconv.FormatInt(c.p.cfg.Now().Unix(), 10)}},
+		{[]string{"data", "BOT", key}, bot},
+		{[]string{"data", "BOT", key, "AUTH"}, bot},
+		{[]string{"data", "BOT", key}, map[string]any{"BOT_ID": strconv.Itoa(b.ID), "BOT_CODE": b.Code}},
+	}
+}
+
+// messageLocked is ONIMBOTMESSAGEADD from the fixture base, with text and
+// a new MESSAGE_ID; author nil keeps the fixture's author (none, for a
+// system message): its shape and assigns.
+func (c *Chat) messageLocked(base, text string, author *bitrix24.User) (func() map[string]any, []assign) {
 	c.p.nextMessage++
 	c.lastMsg = c.p.nextMessage
-	tree := mustTree(base)
-	c.p.stampLocked(tree, false)
-	data := group(tree, "data")
-	c.p.botGroupLocked(group(data, "BOT"), strconv.Itoa(c.BotID), c.botLocked(), nil)
-	prm := group(data, "PARAMS")
-	setPresent(prm, c.chatValues())
-	setPresent(prm, map[string]any{"MESSAGE": text, "MESSAGE_ORIGINAL": text, "MESSAGE_ID": strconv.Itoa(c.lastMsg),
-		"CHAT_PREV_MESSAGE_ID": strconv.Itoa(c.lastMsg - 1), "TEMPLATE_ID": fmt.Sprintf("00000000-0000-4000-8000-%012d", c.lastMsg)})
+	as := append(c.envelopeLocked(),
+		assign{[]string{"data", "PARAMS"}, c.chatValues()},
+		assign{[]string{"data", "PARAMS"}, map[string]any{"MESSAGE": text, "MESSAGE_ORIGINAL": text, "MESSAGE_ID": strconv.Itoa(c.lastMsg),
+			"CHAT_PREV_MESSAGE_ID": strconv.Itoa(c.lastMsg - 1), "TEMPLATE_ID": fmt.Sprintf("00000000-0000-4000-8000-%012d", c.lastMsg)}})
 	if author != nil {
 		id := strconv.Itoa(author.ID)
-		setPresent(prm, map[string]any{"FROM_USER_ID": id, "AUTHOR_ID": id, "RID": id})
-		setPresent(group(data, "USER"), userValues(*author))
+		as = append(as,
+			assign{[]string{"data", "PARAMS"}, map[string]any{"FROM_USER_ID": id, "AUTHOR_ID": id, "RID": id}},
+			assign{[]string{"data", "USER"}, userValues(*author)})
 	}
-	tree["event_handler_id"] = "403"
+	return c.shape(base, "403"), as
+}
+
+// messageTreeLocked is messageLocked's event as a tree.
+func (c *Chat) messageTreeLocked(base, text string, author *bitrix24.User) map[string]any {
+	shape, as := c.messageLocked(base, text, author)
+	tree := shape()
+	applyAssigns(tree, as)
 	return tree
 }
 
 // Say builds ONIMBOTMESSAGEADD: the client wrote text. Each message gets a
 // new, increasing MESSAGE_ID (shared with the ids imbot.message.add returns).
-func (c *Chat) Say(text string) url.Values { return bitrix24.EncodeForm(c.say(text)) }
-
-// SayBody is Say(text).Encode(), built without the url.Values (the load
-// tool sends one per client message).
-func (c *Chat) SayBody(text string) []byte { return bitrix24.AppendEncodedForm(nil, c.say(text)) }
-
-func (c *Chat) say(text string) map[string]any {
+func (c *Chat) Say(text string) url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	return c.messageLocked("v1.event.onimbotmessageadd.openline", text, &c.Client)
+	return bitrix24.EncodeForm(c.messageTreeLocked(sayBase, text, &c.Client))
+}
+
+// SayBody is Say(text).Encode(), from the shape's template (bodies.go; the
+// load tool sends one per client message).
+func (c *Chat) SayBody(text string) []byte {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	shape, as := c.messageLocked(sayBase, text, &c.Client)
+	return c.p.bodyLocked(c.shapeKey(sayBase, true), shape, as)
 }
 
 // OperatorSay builds ONIMBOTMESSAGEADD of an employee (IS_CONNECTOR N)
@@ -325,14 +391,14 @@ func (c *Chat) say(text string) map[string]any {
 func (c *Chat) OperatorSay(operator bitrix24.User, text string) url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.operator", text, &operator))
+	return bitrix24.EncodeForm(c.messageTreeLocked("v1.event.onimbotmessageadd.operator", text, &operator))
 }
 
 // SystemSay builds a system message (SYSTEM=Y, FROM_USER_ID=0, no USER).
 func (c *Chat) SystemSay(text string) url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	return bitrix24.EncodeForm(c.messageLocked("v1.event.onimbotmessageadd.system", text, nil))
+	return bitrix24.EncodeForm(c.messageTreeLocked("v1.event.onimbotmessageadd.system", text, nil))
 }
 
 // Command builds ONIMCOMMANDADD: the client typed /command params

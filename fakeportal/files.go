@@ -57,7 +57,7 @@ func (c *Chat) SendFile(name string) url.Values {
 func (c *Chat) SendFileOf(f bitrix24.File, caption string) url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	tree := c.messageLocked("v1.event.onimbotmessageadd.files", caption, &c.Client)
+	tree := c.messageTreeLocked("v1.event.onimbotmessageadd.files", caption, &c.Client)
 	f = completeFile(f, c.lastMsg)
 	if f.URL == "" {
 		f.URL = fmt.Sprintf("%s/bitrix/services/main/ajax.php?action=disk.api.file.download&fileId=%s&fileName=%s",

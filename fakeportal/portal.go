@@ -159,6 +159,7 @@ type Portal struct {
 	peers        []*Portal                         // AlsoIssues: portals whose tokens the OAuth endpoint exchanges too
 	crm          map[string]map[int]map[string]any // contacts and deals (AddCRM)
 	v2           v2State                           // imbot.v2 bots and their event queues (v2.go)
+	bodies       map[string]*bodyTemplate          // event bodies' templates by shape (bodies.go)
 
 	failQueue  []string
 	chatFails  map[int][]string // FailChat: codes waiting for calls about a chat
