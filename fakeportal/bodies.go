@@ -2,6 +2,7 @@ package fakeportal
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,7 @@ func groupAt(tree map[string]any, path []string) (map[string]any, bool) {
 type bodyTemplate struct {
 	parts [][]byte
 	holes []hole
+	size  int // of the parts
 }
 
 // hole names the value that fills it: the key of one assign.
@@ -114,12 +116,24 @@ func newBodyTemplate(shape map[string]any, as []assign) *bodyTemplate {
 		enc = rest[6:]
 	}
 	t.parts = append(t.parts, enc)
+	for _, p := range t.parts {
+		t.size += len(p)
+	}
 	return t
 }
 
 // fill appends the body with the assigns' values in its holes; false when
 // an assign lacks a value the template has a hole for.
 func (t *bodyTemplate) fill(dst []byte, as []assign) ([]byte, bool) {
+	// one allocation: the parts, and the values at their longest escaped
+	n := t.size
+	for _, h := range t.holes {
+		if h.assign < len(as) {
+			v, _ := as[h.assign].values[h.key].(string)
+			n += 3 * len(v)
+		}
+	}
+	dst = slices.Grow(dst, n)
 	for i, h := range t.holes {
 		dst = append(dst, t.parts[i]...)
 		if h.assign >= len(as) {
