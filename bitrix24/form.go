@@ -159,30 +159,45 @@ func decodeKeys(form url.Values, keys []string) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		node := root
-		for i, p := range parts[:len(parts)-1] {
-			switch child := node[p].(type) {
-			case nil:
-				m := map[string]any{}
-				node[p] = m
-				node = m
-			case map[string]any:
-				node = child
-			default:
-				return nil, &FieldError{Field: clip(joinKey(parts[:i+1])), Msg: "is both a value and a group of keys"}
-			}
-		}
-		last := parts[len(parts)-1]
-		if _, isMap := node[last].(map[string]any); isMap {
-			return nil, &FieldError{Field: clip(key), Msg: "is both a value and a group of keys"}
-		}
 		var v string
 		if len(vs) == 1 {
 			v = vs[0]
 		}
-		node[last] = v
+		switch at := insert(root, parts, v); {
+		case at < 0:
+		case at < len(parts)-1:
+			return nil, &FieldError{Field: clip(joinKey(parts[:at+1])), Msg: "is both a value and a group of keys"}
+		default:
+			return nil, &FieldError{Field: clip(key), Msg: "is both a value and a group of keys"}
+		}
 	}
 	return root, nil
+}
+
+// insert sets the leaf at parts of the tree root to v. It returns -1, or
+// the index of the part where the key runs into what the tree holds: a
+// value where the key needs a group (an index before the last), or a group
+// or a value already at the leaf (the last).
+func insert(root map[string]any, parts []string, v string) int {
+	node := root
+	for i, p := range parts[:len(parts)-1] {
+		switch child := node[p].(type) {
+		case nil:
+			m := map[string]any{}
+			node[p] = m
+			node = m
+		case map[string]any:
+			node = child
+		default:
+			return i
+		}
+	}
+	last := parts[len(parts)-1]
+	if _, taken := node[last]; taken {
+		return len(parts) - 1
+	}
+	node[last] = v
+	return -1
 }
 
 // EncodeForm flattens a tree into the PHP http_build_query wire form:

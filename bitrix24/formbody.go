@@ -51,24 +51,9 @@ func DecodeFormBody(body string) (tree map[string]any, ok bool) {
 		if err != nil {
 			return nil, false
 		}
-		node := root
-		for _, p := range ps[:len(ps)-1] {
-			switch child := node[p].(type) {
-			case nil:
-				m := map[string]any{}
-				node[p] = m
-				node = m
-			case map[string]any:
-				node = child
-			default:
-				return nil, false // a value and a group
-			}
+		if insert(root, ps, text[sp.v0:sp.v1]) >= 0 {
+			return nil, false // a value and a group, or given twice
 		}
-		last := ps[len(ps)-1]
-		if _, taken := node[last]; taken {
-			return nil, false // given twice, or a group and a value
-		}
-		node[last] = text[sp.v0:sp.v1]
 	}
 	return root, true
 }
