@@ -1,10 +1,10 @@
 package fakeportal
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/olbot/olbot/bitrix24"
 )
@@ -35,6 +35,14 @@ func applyAssigns(tree map[string]any, as []assign) {
 			setPresent(g, a.values)
 		}
 	}
+}
+
+// treeOf is a shape's tree with the assigns' values: the body as the
+// portal's fixture gives it, without a template.
+func treeOf(shape func() map[string]any, as []assign) map[string]any {
+	tree := shape()
+	applyAssigns(tree, as)
+	return tree
 }
 
 // groupAt is group without the panic: false when tree has no such group.
@@ -98,7 +106,7 @@ func newBodyTemplate(shape map[string]any, as []assign) *bodyTemplate {
 	t := &bodyTemplate{}
 	used := make([]bool, len(refs))
 	for {
-		i := strings.Index(string(enc), holePrefix)
+		i := bytes.Index(enc, []byte(holePrefix))
 		if i < 0 {
 			break
 		}
@@ -125,15 +133,9 @@ func newBodyTemplate(shape map[string]any, as []assign) *bodyTemplate {
 // fill appends the body with the assigns' values in its holes; false when
 // an assign lacks a value the template has a hole for.
 func (t *bodyTemplate) fill(dst []byte, as []assign) ([]byte, bool) {
-	// one allocation: the parts, and the values at their longest escaped
-	n := t.size
-	for _, h := range t.holes {
-		if h.assign < len(as) {
-			v, _ := as[h.assign].values[h.key].(string)
-			n += 3 * len(v)
-		}
-	}
-	dst = slices.Grow(dst, n)
+	// room for the parts and values as long again (an event's values are
+	// shorter than its keys); a long text grows it once more
+	dst = slices.Grow(dst, 2*t.size)
 	for i, h := range t.holes {
 		dst = append(dst, t.parts[i]...)
 		if h.assign >= len(as) {
@@ -165,7 +167,5 @@ func (p *Portal) bodyLocked(key string, shape func() map[string]any, as []assign
 			return b
 		}
 	}
-	tree := shape()
-	applyAssigns(tree, as)
-	return bitrix24.AppendEncodedForm(nil, tree)
+	return bitrix24.AppendEncodedForm(nil, treeOf(shape, as))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,44 +89,58 @@ func authValues(a bitrix24.Auth) map[string]any {
 	}
 }
 
-// stamp sets the envelope of a documented event: auth, ts and the handler id.
+// stamp sets the envelope of a documented event: auth and ts.
 func (p *Portal) stampLocked(tree map[string]any, refresh bool) {
+	if !refresh {
+		delete(group(tree, "auth"), "refresh_token") // the fake hands its refresh token out only with the install
+	}
+	applyAssigns(tree, p.stampAssignsLocked(refresh))
+}
+
+// stampAssignsLocked are stampLocked's values: auth (with the refresh
+// token or without) and ts.
+func (p *Portal) stampAssignsLocked(refresh bool) []assign {
 	a := p.eventAuthLocked()
 	if refresh {
 		a.RefreshToken = p.refTok
 	}
-	auth := group(tree, "auth")
-	if !refresh {
-		delete(auth, "refresh_token") // the fake hands its refresh token out only with the install
-	}
-	setPresent(auth, authValues(a))
-	if _, ok := tree["ts"]; ok {
-		tree["ts"] = strconv.FormatInt(p.cfg.Now().Unix(), 10)
+	return []assign{
+		{[]string{"auth"}, authValues(a)},
+		{nil, map[string]any{"ts": strconv.FormatInt(p.cfg.Now().Unix(), 10)}},
 	}
 }
 
 // botGroup replaces the one documented entry of data[BOT] (or
 // data[COMMAND]) by the fake's bot b, keyed by key, with extra values set.
 func (p *Portal) botGroupLocked(g map[string]any, key string, b *Bot, extra map[string]any) {
+	rekeyBot(g, key)
+	applyAssigns(g, p.botAssignsLocked([]string{key}, b, extra))
+}
+
+// rekeyBot puts the one documented entry of a bot group under key,
+// without its refresh tokens (the bot's own and its AUTH's).
+func rekeyBot(g map[string]any, key string) {
 	var entry map[string]any
 	for k, v := range g {
 		entry, _ = v.(map[string]any)
 		delete(g, k)
 	}
-	ba := p.botAuthLocked(b)
-	vals := authValues(ba.Auth)
 	delete(entry, "refresh_token")
-	setPresent(entry, vals)
 	if inner, ok := entry["AUTH"].(map[string]any); ok {
 		delete(inner, "refresh_token")
-		setPresent(inner, vals)
 	}
-	vals = map[string]any{"BOT_ID": strconv.Itoa(b.ID), "BOT_CODE": b.Code}
-	for k, v := range extra {
-		vals[k] = v
-	}
-	setPresent(entry, vals)
 	g[key] = entry
+}
+
+// botAssignsLocked are the values of bot b's entry at path: its token
+// (in the entry and its AUTH), BOT_ID, BOT_CODE and extra.
+func (p *Portal) botAssignsLocked(path []string, b *Bot, extra map[string]any) []assign {
+	vals := authValues(p.botAuthLocked(b).Auth)
+	ids := map[string]any{"BOT_ID": strconv.Itoa(b.ID), "BOT_CODE": b.Code}
+	for k, v := range extra {
+		ids[k] = v
+	}
+	return []assign{{path, vals}, {append(slices.Clip(path), "AUTH"), vals}, {path, ids}}
 }
 
 // InstallEvent builds the ONAPPINSTALL body, with the refresh token, from
@@ -266,10 +281,7 @@ func userValues(u bitrix24.User) map[string]any {
 func (c *Chat) Join() url.Values {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	shape, as := c.joinLocked()
-	tree := shape()
-	applyAssigns(tree, as)
-	return bitrix24.EncodeForm(tree)
+	return bitrix24.EncodeForm(treeOf(c.joinLocked()))
 }
 
 // JoinBody is Join().Encode(), from the shape's template (bodies.go; the
@@ -310,16 +322,7 @@ func (c *Chat) shape(base, handlerID string) func() map[string]any {
 		tree := mustTree(base)
 		delete(group(tree, "auth"), "refresh_token")
 		if bots, ok := groupAt(tree, []string{"data", "BOT"}); ok {
-			var entry map[string]any
-			for k, v := range bots {
-				entry, _ = v.(map[string]any)
-				delete(bots, k)
-			}
-			delete(entry, "refresh_token")
-			if inner, ok := entry["AUTH"].(map[string]any); ok {
-				delete(inner, "refresh_token")
-			}
-			bots[key] = entry
+			rekeyBot(bots, key)
 		}
 		tree["event_handler_id"] = handlerID
 		return tree
@@ -329,17 +332,8 @@ func (c *Chat) shape(base, handlerID string) func() map[string]any {
 // envelopeLocked are the assigns of an event's envelope (stampLocked and
 // botGroupLocked): auth, ts, and the chat's bot in data[BOT].
 func (c *Chat) envelopeLocked() []assign {
-	b := c.botLocked()
-	ba := c.p.botAuthLocked(b)
-	bot := authValues(ba.Auth)
-	key := strconv.Itoa(c.BotID)
-	return []assign{
-		{[]string{"auth"}, authValues(c.p.eventAuthLocked())},
-		{nil, map[string]any{"ts": strconv.FormatInt(c.p.cfg.Now().Unix(), 10)}},
-		{[]string{"data", "BOT", key}, bot},
-		{[]string{"data", "BOT", key, "AUTH"}, bot},
-		{[]string{"data", "BOT", key}, map[string]any{"BOT_ID": strconv.Itoa(b.ID), "BOT_CODE": b.Code}},
-	}
+	return append(c.p.stampAssignsLocked(false),
+		c.p.botAssignsLocked([]string{"data", "BOT", strconv.Itoa(c.BotID)}, c.botLocked(), nil)...)
 }
 
 // messageLocked is ONIMBOTMESSAGEADD from the fixture base, with text and
@@ -363,10 +357,7 @@ func (c *Chat) messageLocked(base, text string, author *bitrix24.User) (func() m
 
 // messageTreeLocked is messageLocked's event as a tree.
 func (c *Chat) messageTreeLocked(base, text string, author *bitrix24.User) map[string]any {
-	shape, as := c.messageLocked(base, text, author)
-	tree := shape()
-	applyAssigns(tree, as)
-	return tree
+	return treeOf(c.messageLocked(base, text, author))
 }
 
 // Say builds ONIMBOTMESSAGEADD: the client wrote text. Each message gets a
