@@ -464,9 +464,9 @@ func DecodeV2Event(raw json.RawMessage) (V2Event, error) {
 
 // IsV2Form reports whether a form-encoded post is an imbot.v2 webhook
 // event (event=ONIMBOTV2…), not a v1 one.
-func IsV2Form(form url.Values) bool {
-	return strings.HasPrefix(strings.ToUpper(form.Get("event")), "ONIMBOTV2")
-}
+func IsV2Form(form url.Values) bool { return isV2Event(form.Get("event")) }
+
+func isV2Event(name string) bool { return strings.HasPrefix(strings.ToUpper(name), "ONIMBOTV2") }
 
 // ParseV2Form decodes a v2 webhook post (application/x-www-form-urlencoded,
 // event=ONIMBOTV2…&data[…]=…&auth[…]=…; every scalar a string, booleans
@@ -482,7 +482,7 @@ func ParseV2Form(form url.Values) (V2Event, error) {
 // IsV2Tree is IsV2Form of a form decoded into its tree.
 func IsV2Tree(tree map[string]any) bool {
 	name, _ := tree["event"].(string)
-	return strings.HasPrefix(strings.ToUpper(name), "ONIMBOTV2")
+	return isV2Event(name)
 }
 
 // ParseV2Tree is ParseV2Form of a form already decoded into its tree

@@ -481,14 +481,12 @@ func (s *Store) appendCommits(batch []*request) {
 	// second finds the call gone)
 	var doneIDs []uint64
 	var doneReqs []*request
-	seen := map[uint64]bool{}
 	for _, r := range dones {
-		if r.ld.res.notFound || seen[r.ld.id] {
+		if r.ld.res.notFound || slices.Contains(doneIDs, r.ld.id) {
 			r.ld.res.notFound = true
 			r.done <- nil
 			continue
 		}
-		seen[r.ld.id] = true
 		doneIDs = append(doneIDs, r.ld.id)
 		doneReqs = append(doneReqs, r)
 	}

@@ -306,9 +306,8 @@ func delivered(b buckets, id uint64, c *engine.Call) error {
 }
 
 // doneTx applies a done record: the calls of ids are removed. A call that
-// is not there is skipped: its done was applied before (a recovery that
-// repeats a record bbolt already has cannot happen, the applied seq is in
-// the same transaction, but a done never resurrects anything).
+// is not there is skipped: a done removes, it never fails the records
+// applied after it.
 func doneTx(b buckets, ids []uint64) error {
 	for _, id := range ids {
 		c, ok, err := getCall(b, id)
