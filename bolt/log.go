@@ -481,11 +481,18 @@ func (s *Store) appendCommits(batch []*request) {
 	// second finds the call gone)
 	var doneIDs []uint64
 	var doneReqs []*request
+	var seen map[uint64]bool // only for a batch of dones (up to BatchSize)
+	if len(dones) > 1 {
+		seen = make(map[uint64]bool, len(dones))
+	}
 	for _, r := range dones {
-		if r.ld.res.notFound || slices.Contains(doneIDs, r.ld.id) {
+		if r.ld.res.notFound || seen[r.ld.id] {
 			r.ld.res.notFound = true
 			r.done <- nil
 			continue
+		}
+		if seen != nil {
+			seen[r.ld.id] = true
 		}
 		doneIDs = append(doneIDs, r.ld.id)
 		doneReqs = append(doneReqs, r)
