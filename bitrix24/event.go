@@ -44,8 +44,13 @@ type Event struct {
 
 	// Data is the whole decoded data[…] tree (strings and map[string]any),
 	// for fields the typed view does not carry. ParseEvent fills it; Form
-	// ignores it.
+	// ignores it. DecodeEventBody leaves it nil: it takes only the posts
+	// whose data holds nothing olbot reads outside the typed view.
 	Data map[string]any
+
+	// fromZero: data[PARAMS][FROM_USER_ID] was sent as "0" (a system
+	// message), not left out.
+	fromZero bool
 }
 
 // Auth is an OAuth token set as it appears in auth[…], in data[BOT][id] and
@@ -308,31 +313,42 @@ func (n node) decode(fs []field) error {
 		if s == "" {
 			continue
 		}
-		switch p := f.ptr.(type) {
-		case *string:
-			*p = s
-		case *int:
-			v, err := parseNumber(n.at(f.key), s)
-			if err != nil {
-				return err
-			}
-			if int64(int(v)) != v {
-				return &FieldError{Field: n.at(f.key), Msg: fmt.Sprintf("%q is out of range", clip(s))}
-			}
-			*p = int(v)
-		case *int64:
-			v, err := parseNumber(n.at(f.key), s)
-			if err != nil {
-				return err
-			}
-			*p = v
-		case *bool:
-			v, err := parseBool(n.at(f.key), s)
-			if err != nil {
-				return err
-			}
-			*p = v
+		if fe := assign(f.ptr, s); fe != nil {
+			fe.Field = n.at(f.key)
+			return fe
 		}
+	}
+	return nil
+}
+
+// assign sets the field behind ptr (*string, *int, *int64 or *bool) from
+// its wire value s, which is not empty. A refusal's Field is for the
+// caller to fill.
+func assign(ptr any, s string) *FieldError {
+	switch p := ptr.(type) {
+	case *string:
+		*p = s
+	case *int:
+		v, err := parseNumber("", s)
+		if err != nil {
+			return err.(*FieldError)
+		}
+		if int64(int(v)) != v {
+			return &FieldError{Msg: fmt.Sprintf("%q is out of range", clip(s))}
+		}
+		*p = int(v)
+	case *int64:
+		v, err := parseNumber("", s)
+		if err != nil {
+			return err.(*FieldError)
+		}
+		*p = v
+	case *bool:
+		v, err := parseBool("", s)
+		if err != nil {
+			return err.(*FieldError)
+		}
+		*p = v
 	}
 	return nil
 }
@@ -394,6 +410,12 @@ func decodeAuth(n node, a *Auth) error {
 	if err := inner.decode(copyAuth.fields()); err != nil {
 		return err
 	}
+	mergeAuth(a, &copyAuth)
+	return nil
+}
+
+// mergeAuth fills the fields of a that are empty from its AUTH copy.
+func mergeAuth(a, copyAuth *Auth) {
 	top, fallback := a.fields(), copyAuth.fields()
 	for i := range top {
 		switch p := top[i].ptr.(type) {
@@ -411,7 +433,6 @@ func decodeAuth(n node, a *Auth) error {
 			}
 		}
 	}
-	return nil
 }
 
 // ParseEvent decodes an event post (the form body of POST /bitrix24/events)
@@ -491,6 +512,8 @@ func (ev *Event) decodeData(data node) error {
 		if err := params.decode(ev.Params.fields()); err != nil {
 			return err
 		}
+		v, _ := params.str("FROM_USER_ID")
+		ev.fromZero = strings.TrimSpace(v) == "0"
 	}
 	if user, ok, err := data.child("USER"); err != nil {
 		return err

@@ -21,7 +21,11 @@ func (ev *Event) Form() url.Values {
 	}
 	data := map[string]any{}
 	params := ev.Params
-	if m := encode(params.fields()); len(m) > 0 {
+	m := encode(params.fields())
+	if ev.fromZero && params.FromUserID == 0 {
+		m["FROM_USER_ID"] = "0" // a system message: sent as 0, not left out
+	}
+	if len(m) > 0 {
 		data["PARAMS"] = m
 	}
 	if ev.User != nil {

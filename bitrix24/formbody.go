@@ -12,17 +12,43 @@ import "strings"
 // the two-step path, which says what is wrong. FuzzDecodeFormBody compares
 // the two on random bodies.
 func DecodeFormBody(body string) (tree map[string]any, ok bool) {
-	if strings.IndexByte(body, ';') >= 0 {
+	text, spans, ok := unescapePairs(body)
+	if !ok {
 		return nil, false
+	}
+	root := map[string]any{}
+	var parts [MaxFormDepth + 1]string
+	for _, sp := range spans {
+		ps, err := splitKeyInto(parts[:0], text[sp.k0:sp.k1])
+		if err != nil {
+			return nil, false
+		}
+		if insert(root, ps, text[sp.k1:sp.v1]) >= 0 {
+			return nil, false // a value and a group, or given twice
+		}
+	}
+	return root, true
+}
+
+// pairSpan is one pair of a body in the unescaped text: the key is
+// text[k0:k1], the value text[k1:v1].
+type pairSpan struct{ k0, k1, v1 int }
+
+// unescapePairs unescapes a body's pairs into one string, as
+// url.ParseQuery reads them (empty pairs skipped); ok is false for a bad
+// escape and for the shapes DecodeFormBody leaves to the two steps (a ';',
+// more than MaxFormKeys separators).
+func unescapePairs(body string) (text string, spans []pairSpan, ok bool) {
+	if strings.IndexByte(body, ';') >= 0 {
+		return "", nil, false
 	}
 	pairs := strings.Count(body, "&") + 1
 	if pairs > MaxFormKeys {
-		return nil, false
+		return "", nil, false
 	}
 	// the unescaped text is never longer than the body
 	buf := make([]byte, 0, len(body))
-	type span struct{ k0, k1, v0, v1 int }
-	spans := make([]span, 0, pairs)
+	spans = make([]pairSpan, 0, pairs)
 	rest := body
 	for rest != "" {
 		var pair string
@@ -31,31 +57,18 @@ func DecodeFormBody(body string) (tree map[string]any, ok bool) {
 			continue
 		}
 		key, value, _ := strings.Cut(pair, "=")
-		var sp span
-		sp.k0 = len(buf)
+		sp := pairSpan{k0: len(buf)}
 		if buf, ok = unescapeQuery(buf, key); !ok {
-			return nil, false
+			return "", nil, false
 		}
-		sp.k1, sp.v0 = len(buf), len(buf)
+		sp.k1 = len(buf)
 		if buf, ok = unescapeQuery(buf, value); !ok {
-			return nil, false
+			return "", nil, false
 		}
 		sp.v1 = len(buf)
 		spans = append(spans, sp)
 	}
-	text := string(buf)
-	root := map[string]any{}
-	var parts [MaxFormDepth + 1]string
-	for _, sp := range spans {
-		ps, err := splitKeyInto(parts[:0], text[sp.k0:sp.k1])
-		if err != nil {
-			return nil, false
-		}
-		if insert(root, ps, text[sp.v0:sp.v1]) >= 0 {
-			return nil, false // a value and a group, or given twice
-		}
-	}
-	return root, true
+	return string(buf), spans, true
 }
 
 // unescapeQuery appends s unescaped as url.QueryUnescape does ('+' is a

@@ -142,11 +142,7 @@ func (ev *Event) Author() (client bool, why string) {
 }
 
 // fromNobody reports a FROM_USER_ID that the event sends as 0.
-func (ev *Event) fromNobody() bool {
-	params, _ := ev.Data["PARAMS"].(map[string]any)
-	v, ok := params["FROM_USER_ID"].(string)
-	return ok && strings.TrimSpace(v) == "0"
-}
+func (ev *Event) fromNobody() bool { return ev.fromZero }
 
 // HasFiles reports whether a message carries files (data[PARAMS][FILES]).
 // The docs do not describe FILES; its presence is all olbot relies on.

@@ -74,11 +74,13 @@ func (s *Server) handleBitrix24(c echo.Context) error {
 	return s.ignored(c, ev, "olbot does not handle "+ev.Name)
 }
 
-// postedForm is the portal's form body, decoded: its tree from the one
-// pass of bitrix24.DecodeFormBody or, for a body that pass leaves alone
-// (a malformed one, mostly), its url.Values, whose two-step decode says
-// what is wrong.
+// postedForm is the portal's form body, decoded: a line's everyday post
+// (a message, a join) straight into its event by bitrix24.DecodeEventBody;
+// any other, its tree from the one pass of bitrix24.DecodeFormBody; a body
+// both leave alone (a malformed one, mostly), its url.Values, whose
+// two-step decode says what is wrong.
 type postedForm struct {
+	ev     *bitrix24.Event
 	tree   map[string]any
 	values url.Values
 }
@@ -96,6 +98,9 @@ func readForm(c echo.Context) (postedForm, error) {
 	if err != nil {
 		return postedForm{}, err
 	}
+	if ev, ok := bitrix24.DecodeEventBody(string(body)); ok {
+		return postedForm{ev: ev}, nil
+	}
 	if tree, ok := bitrix24.DecodeFormBody(string(body)); ok {
 		return postedForm{tree: tree}, nil
 	}
@@ -108,6 +113,9 @@ func readForm(c echo.Context) (postedForm, error) {
 
 // v2 reports whether the form is an imbot.v2 webhook event.
 func (f postedForm) v2() bool {
+	if f.ev != nil {
+		return false // DecodeEventBody takes v1 events only
+	}
 	if f.tree != nil {
 		return bitrix24.IsV2Tree(f.tree)
 	}
@@ -116,6 +124,9 @@ func (f postedForm) v2() bool {
 
 // event decodes a v1 event.
 func (f postedForm) event() (*bitrix24.Event, error) {
+	if f.ev != nil {
+		return parseEvent(f.ev, nil)
+	}
 	if f.tree != nil {
 		return parseEvent(bitrix24.ParseEventTree(f.tree))
 	}
