@@ -264,14 +264,40 @@ func (c *Client) Call(ctx context.Context, method string, params any) (json.RawM
 	if err != nil {
 		return nil, err
 	}
+	return c.call(ctx, method, mapBody(body))
+}
+
+// A bodyWriter writes a call's JSON body. With tokens (OAuth mode) the
+// body's auth is tok, or is left out when tok is "".
+type bodyWriter func(tokens bool, tok string) ([]byte, error)
+
+// mapBody writes a prepared body as encoding/json does (keys sorted).
+func mapBody(body map[string]json.RawMessage) bodyWriter {
+	return func(tokens bool, tok string) ([]byte, error) {
+		if tokens {
+			if tok == "" {
+				delete(body, "auth")
+			} else {
+				b, _ := json.Marshal(tok)
+				body["auth"] = b
+			}
+		}
+		return json.Marshal(body)
+	}
+}
+
+// call sends a body to method with the client's token, if it has tokens:
+// an expired_token answer makes it refresh the token once and repeat the
+// call.
+func (c *Client) call(ctx context.Context, method string, body bodyWriter) (json.RawMessage, error) {
 	if c.tokens == nil {
-		return c.send(ctx, method, body)
+		return c.send(ctx, method, body, false, "")
 	}
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bitrix24: %s: get token: %w", method, err)
 	}
-	res, err := c.sendAuth(ctx, method, body, tok)
+	res, err := c.send(ctx, method, body, true, tok)
 	if Classify(err) != ClassExpired {
 		return res, err
 	}
@@ -280,22 +306,12 @@ func (c *Client) Call(ctx context.Context, method string, params any) (json.RawM
 	if rerr != nil {
 		return nil, fmt.Errorf("bitrix24: %s: refresh after expired_token: %w", method, rerr)
 	}
-	return c.sendAuth(ctx, method, body, tok)
+	return c.send(ctx, method, body, true, tok)
 }
 
 // Do is Call for a prepared Request.
 func (c *Client) Do(ctx context.Context, r Request) (json.RawMessage, error) {
 	return c.Call(ctx, r.Method, r.Params)
-}
-
-func (c *Client) sendAuth(ctx context.Context, method string, body map[string]json.RawMessage, tok string) (json.RawMessage, error) {
-	if tok == "" {
-		delete(body, "auth")
-	} else {
-		b, _ := json.Marshal(tok)
-		body["auth"] = b
-	}
-	return c.send(ctx, method, body)
 }
 
 // envelope is the JSON answer: {"result":…,"time":{…}} or {"error":…}.
@@ -306,8 +322,8 @@ type envelope struct {
 	Time        json.RawMessage `json:"time"`
 }
 
-func (c *Client) send(ctx context.Context, method string, body map[string]json.RawMessage) (json.RawMessage, error) {
-	payload, err := json.Marshal(body)
+func (c *Client) send(ctx context.Context, method string, body bodyWriter, tokens bool, tok string) (json.RawMessage, error) {
+	payload, err := body(tokens, tok)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidRequest, method, err)
 	}
