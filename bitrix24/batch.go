@@ -184,14 +184,7 @@ func (c *Client) Batch(ctx context.Context, calls []BatchCall) ([]BatchResult, e
 			out[i].Err = fmt.Errorf("batch call %d: %w", i, err)
 			continue
 		}
-		if sent > 0 {
-			cmd.WriteByte(',')
-		}
-		k, _ := json.Marshal(batchKey(i))
-		v, _ := json.Marshal(line)
-		cmd.Write(k)
-		cmd.WriteByte(':')
-		cmd.Write(v)
+		writeCmdEntry(&cmd, sent == 0, i, line)
 		sent++
 	}
 	cmd.WriteByte('}')
@@ -250,6 +243,19 @@ func (c *Client) sendBatch(ctx context.Context, calls []BatchCall, cmd []byte, o
 		out[i].Time = times[k]
 	}
 	return nil
+}
+
+// writeCmdEntry writes call i's "cI":"METHOD?QUERY" into a batch's cmd,
+// after a comma unless it is the first, with json.Marshal's escaping.
+func writeCmdEntry(cmd *bytes.Buffer, first bool, i int, line string) {
+	if !first {
+		cmd.WriteByte(',')
+	}
+	k, _ := json.Marshal(batchKey(i))
+	v, _ := json.Marshal(line)
+	cmd.Write(k)
+	cmd.WriteByte(':')
+	cmd.Write(v)
 }
 
 // batchBody writes the batch request {"auth":…,"cmd":cmd,"halt":0} as

@@ -17,14 +17,7 @@ func TestBatchBody(t *testing.T) {
 		"imopenlines.bot.session.finish?CHAT_ID=7",
 		"x?<script>&\u2028",
 	} {
-		if i > 0 {
-			cmd.WriteByte(',')
-		}
-		k, _ := json.Marshal(batchKey(i))
-		v, _ := json.Marshal(line)
-		cmd.Write(k)
-		cmd.WriteByte(':')
-		cmd.Write(v)
+		writeCmdEntry(&cmd, i == 0, i, line)
 	}
 	cmd.WriteByte('}')
 	for _, tc := range []struct {
@@ -65,14 +58,7 @@ func BenchmarkBatchBody(b *testing.B) {
 	var cmd bytes.Buffer
 	cmd.WriteByte('{')
 	for i := range MaxBatch {
-		if i > 0 {
-			cmd.WriteByte(',')
-		}
-		k, _ := json.Marshal(batchKey(i))
-		v, _ := json.Marshal("imbot.message.add?BOT_ID=1011&CLIENT_ID=olbot-key&DIALOG_ID=chat1777&KEYBOARD=%7B%22BOT_ID%22%3A1011%2C%22BUTTONS%22%3A%5B%7B%22ACTION%22%3A%22SEND%22%2C%22ACTION_VALUE%22%3A%22Yes%22%2C%22DISPLAY%22%3A%22LINE%22%2C%22TEXT%22%3A%22Yes%22%7D%5D%7D&MESSAGE=Thank+you%2C+Anna%21+We+will+write+to+anna%40example.com")
-		cmd.Write(k)
-		cmd.WriteByte(':')
-		cmd.Write(v)
+		writeCmdEntry(&cmd, i == 0, i, "imbot.message.add?BOT_ID=1011&CLIENT_ID=olbot-key&DIALOG_ID=chat1777&KEYBOARD=%7B%22BOT_ID%22%3A1011%2C%22BUTTONS%22%3A%5B%7B%22ACTION%22%3A%22SEND%22%2C%22ACTION_VALUE%22%3A%22Yes%22%2C%22DISPLAY%22%3A%22LINE%22%2C%22TEXT%22%3A%22Yes%22%7D%5D%7D&MESSAGE=Thank+you%2C+Anna%21+We+will+write+to+anna%40example.com")
 	}
 	cmd.WriteByte('}')
 	b.Run("by-hand", func(b *testing.B) {
