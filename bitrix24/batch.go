@@ -207,18 +207,12 @@ func (c *Client) sendBatch(ctx context.Context, calls []BatchCall, cmd []byte, o
 	if err != nil {
 		return err
 	}
-	var ans struct {
-		Result json.RawMessage `json:"result"`
-		Errors json.RawMessage `json:"result_error"`
-		Total  json.RawMessage `json:"result_total"`
-		Next   json.RawMessage `json:"result_next"`
-		Time   json.RawMessage `json:"result_time"`
-	}
-	if err := json.Unmarshal(raw, &ans); err != nil {
+	parts, err := splitBatchAnswer(raw)
+	if err != nil {
 		return fmt.Errorf("%w: batch: result is not an object", ErrBadResponse)
 	}
-	results, errs := phpObject(ans.Result), phpObject(ans.Errors)
-	totals, nexts, times := phpObject(ans.Total), phpObject(ans.Next), phpObject(ans.Time)
+	results, errs := parts.results, parts.errs
+	totals, nexts, times := parts.totals, parts.nexts, parts.times
 	for i, call := range calls {
 		if out[i].Err != nil || substitutes(call.Params) {
 			continue
