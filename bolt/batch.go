@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -12,9 +13,11 @@ import (
 // batcher is the group commit: one goroutine runs the queued writes in one
 // bbolt transaction (one fsync) at a time.
 //
-// When it is idle, the first write waits up to delay for others to join it
-// (or until size are queued). Writes that queue while a transaction is being
-// written go together into the next transaction at once, without waiting.
+// When it is idle, the first write waits for others to join it (or until
+// size are queued): up to delay, or, when the write is a step bound for the
+// commit log, up to as long as the log's recent appends took (groupWait).
+// Writes that queue while a transaction is being written go together into
+// the next transaction at once, without waiting.
 // bbolt's own DB.Batch is not used: its timer starts at a batch's first
 // write and the batch takes no more writes once the timer fires, even while
 // it waits for the previous transaction, so under load the writers split
@@ -28,6 +31,10 @@ type batcher struct {
 
 	mu    sync.Mutex
 	queue []*request
+
+	// syncAvg is a moving average of the commit log's append and
+	// fdatasync, in ns (0: none yet; noteSync)
+	syncAvg atomic.Int64
 
 	wake    chan struct{} // capacity 1: there is work
 	stop    chan struct{} // closed by close
@@ -130,12 +137,16 @@ func (b *batcher) loop() {
 	}
 }
 
-// gather waits up to delay for writes to join the first one.
+// gather waits for writes to join the first one (groupWait).
 func (b *batcher) gather() {
-	if b.delay <= 0 {
+	b.mu.Lock()
+	step := len(b.queue) > 0 && b.queue[0].lc != nil
+	b.mu.Unlock()
+	wait := groupWait(b.delay, time.Duration(b.syncAvg.Load()), step)
+	if wait <= 0 {
 		return
 	}
-	timer := time.NewTimer(b.delay)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for b.queued() < b.size {
 		select {
@@ -146,6 +157,40 @@ func (b *batcher) gather() {
 			return
 		}
 	}
+}
+
+// minGroupWait is the shortest wait of a group that starts with a step.
+const minGroupWait = 50 * time.Microsecond
+
+// groupWait is how long a group waits for writes to join its first one.
+//
+// A group that starts with a step (a Commit bound for the commit log) waits
+// about as long as one of the log's appends takes (syncTime, a moving
+// average; between minGroupWait and delay): a write that joins saves the
+// group an fdatasync, and waiting longer than one costs more latency than
+// the sync it could save. On a fast disk that is far less than delay, which
+// made a round trip at 32 clients mostly waiting (same-run A/B,
+// BENCHMARKS.md: +11 % events/s at 32 and at 256 clients, the form route
+// the same). Any other group — the outbox's dones of a batch, which arrive
+// together from goroutines of their own, and the writes that go to bbolt —
+// and any group before the first append waits the whole delay.
+func groupWait(delay, syncTime time.Duration, step bool) time.Duration {
+	if delay <= 0 || !step || syncTime <= 0 {
+		return delay
+	}
+	return min(delay, max(minGroupWait, syncTime))
+}
+
+// noteSync adds one append and fdatasync of the commit log, which took d,
+// to syncAvg (an exponential moving average over about eight appends). Only
+// the writer goroutine calls it.
+func (b *batcher) noteSync(d time.Duration) {
+	old := b.syncAvg.Load()
+	if old == 0 {
+		b.syncAvg.Store(int64(d))
+		return
+	}
+	b.syncAvg.Store(old + (int64(d)-old)/8)
 }
 
 // run commits the batch in one transaction. A function that fails gets its

@@ -513,12 +513,16 @@ func (s *Store) appendCommits(batch []*request) {
 	// them, or a record of the failed write left behind a shorter one would
 	// read as its successor.
 	s.seq = seq
+	start := time.Now()
 	err := l.fill(l.off + int64(len(buf)))
 	if err == nil {
 		_, err = l.f.WriteAt(buf, l.off)
 	}
 	if err == nil {
 		err = fdatasync(l.f)
+	}
+	if err == nil {
+		s.batch.noteSync(time.Since(start))
 	}
 	if err != nil {
 		err = fmt.Errorf("append to the commit log %s: %w", l.path, err)

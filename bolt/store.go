@@ -4,7 +4,8 @@
 //
 // Writes (Commit, Done, Retry, Park) are durable when they return, and
 // concurrent writes are grouped (group commit): a write to an idle store
-// waits up to Options.BatchDelay for others to join it, and writes that
+// waits up to Options.BatchDelay for others to join it (a step, up to as
+// long as the log's recent appends took), and writes that
 // arrive while a group is being written go together into the next one. A
 // group of commits is one append and one fdatasync of the commit log
 // beside the file (PATH-log, see log.go), written into the B-tree in the
@@ -52,7 +53,9 @@ type Options struct {
 	// BatchDelay is how long a write to an idle store waits for concurrent
 	// writes to join its transaction (group commit). Writes that arrive
 	// while a transaction is being written share the next one without
-	// waiting. Default 1ms; negative: do not wait.
+	// waiting. A step bound for the commit log waits less: as long as the
+	// log's recent appends took, at least 50µs (batch.go, groupWait).
+	// Default 1ms; negative: do not wait.
 	BatchDelay time.Duration
 	// BatchSize is the most writes one transaction takes. Default 1000.
 	BatchSize int

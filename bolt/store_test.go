@@ -439,3 +439,59 @@ func cpuTime(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestGroupWait(t *testing.T) {
+	const ms = time.Millisecond
+	tests := []struct {
+		name        string
+		delay, sync time.Duration
+		step        bool
+		want        time.Duration
+	}{
+		{"a step waits one append", ms, 300 * time.Microsecond, true, 300 * time.Microsecond},
+		{"at least minGroupWait", ms, 5 * time.Microsecond, true, minGroupWait},
+		{"at most the delay", ms, 7 * ms, true, ms},
+		{"before the first append: the delay", ms, 0, true, ms},
+		{"not a step (dones, bbolt writes): the delay", ms, 300 * time.Microsecond, false, ms},
+		{"no wait stays no wait", 0, 300 * time.Microsecond, true, 0},
+		{"a delay below minGroupWait is kept", 20 * time.Microsecond, 300 * time.Microsecond, true, 20 * time.Microsecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := groupWait(tt.delay, tt.sync, tt.step); got != tt.want {
+				t.Errorf("groupWait(%v, %v, %v) = %v, want %v", tt.delay, tt.sync, tt.step, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestNoteSync: the log's appends feed the moving average that a step's
+// group waits by, and the average follows them.
+func TestNoteSync(t *testing.T) {
+	var b batcher
+	for _, tc := range []struct {
+		d    time.Duration
+		want int64
+	}{{800, 800}, {1600, 900}, {900, 900}, {100, 800}} {
+		b.noteSync(tc.d)
+		if got := b.syncAvg.Load(); got != tc.want {
+			t.Fatalf("after %v: average %d ns, want %d", tc.d, got, tc.want)
+		}
+	}
+
+	s := mustOpen(t, filepath.Join(t.TempDir(), "olbot.db"), Options{BatchDelay: 20 * time.Millisecond})
+	defer s.Close()
+	if got := s.batch.syncAvg.Load(); got != 0 {
+		t.Fatalf("a new store's average is %d ns, want 0 (no append yet)", got)
+	}
+	if err := s.Commit(t.Context(), engine.Commit{Dialog: engine.Dialog{Key: "api:a", Rev: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	avg := time.Duration(s.batch.syncAvg.Load())
+	if avg <= 0 {
+		t.Fatalf("after a logged commit the average is %v, want the append's time", avg)
+	}
+	if w := groupWait(s.batch.delay, avg, true); w > avg && w > minGroupWait {
+		t.Fatalf("a step's group would wait %v, more than the append's %v", w, avg)
+	}
+}
