@@ -130,15 +130,11 @@ func phpObjectFast(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 // reports false when b is not an object it can walk or a key is not plain
 // ASCII without escapes.
 func walkObject(b []byte, fn func(key, val []byte) bool) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
+	i, empty, ok := openWalk(b, '{', '}')
+	if !ok || empty {
+		return ok
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return skipSpace(b, i+1) == len(b)
-	}
-	for {
+	for more := true; more; {
 		if i >= len(b) || b[i] != '"' {
 			return false
 		}
@@ -163,50 +159,61 @@ func walkObject(b []byte, fn func(key, val []byte) bool) bool {
 		if !ok || !fn(key, b[i:end:end]) { // capped: an append to one value must not write over the next
 			return false
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return skipSpace(b, i+1) == len(b)
-		default:
+		if i, more, ok = nextElement(b, end, '}'); !ok {
 			return false
 		}
 	}
+	return true
 }
 
 // walkArray calls fn with each element of the JSON array b, as walkObject.
 func walkArray(b []byte, fn func(i int, val []byte)) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '[' {
-		return false
+	i, empty, ok := openWalk(b, '[', ']')
+	if !ok || empty {
+		return ok
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return skipSpace(b, i+1) == len(b)
-	}
-	for n := 0; ; n++ {
+	for n, more := 0, true; more; n++ {
 		end, ok := skipValue(b, i)
 		if !ok {
 			return false
 		}
 		fn(n, b[i:end:end])
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			return skipSpace(b, i+1) == len(b)
-		default:
+		if i, more, ok = nextElement(b, end, ']'); !ok {
 			return false
 		}
 	}
+	return true
+}
+
+// openWalk enters the object or array b, which opener and closer delimit:
+// i is where its first element begins; empty when it closes at once
+// (then ok says that nothing follows it).
+func openWalk(b []byte, opener, closer byte) (i int, empty, ok bool) {
+	i = skipSpace(b, 0)
+	if i >= len(b) || b[i] != opener {
+		return i, false, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == closer {
+		return i, true, skipSpace(b, i+1) == len(b)
+	}
+	return i, false, true
+}
+
+// nextElement reads what follows an element that ends at end: a comma
+// (more, and i is where the next element begins) or closer, which must end b.
+func nextElement(b []byte, end int, closer byte) (i int, more, ok bool) {
+	i = skipSpace(b, end)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), true, true
+	case closer:
+		return i, false, skipSpace(b, i+1) == len(b)
+	}
+	return i, false, false
 }
 
 // skipValue returns the end of the JSON value starting at b[i]. It walks
