@@ -169,9 +169,9 @@ const minGroupWait = 50 * time.Microsecond
 // average; between minGroupWait and delay): a write that joins saves the
 // group an fdatasync, and waiting longer than one costs more latency than
 // the sync it could save. On a fast disk that is far less than delay, which
-// made a round trip at 32 clients mostly waiting (same-run A/B,
-// BENCHMARKS.md: +11 % events/s at 32 and at 256 clients, the form route
-// the same). Any other group — the outbox's dones of a batch, which arrive
+// made a round trip at 32 clients mostly waiting (same-run A/Bs,
+// BENCHMARKS.md: +7.5–11 % events/s at 32 clients, +9–11 % at 256, the
+// form route within the noise). Any other group — the outbox's dones of a batch, which arrive
 // together from goroutines of their own, and the writes that go to bbolt —
 // and any group before the first append waits the whole delay.
 func groupWait(delay, syncTime time.Duration, step bool) time.Duration {
