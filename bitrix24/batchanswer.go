@@ -1,8 +1,10 @@
 package bitrix24
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // batchParts is a batch answer's result split into its five parts, each a
@@ -45,19 +47,19 @@ func splitBatchSlow(raw json.RawMessage) (batchParts, error) {
 }
 
 // splitBatchFast is splitBatchAnswer without reflection or a second scan,
-// for valid JSON (raw comes from the envelope's json.Unmarshal) whose
-// object keys are plain ASCII: the values are slices of raw. It reports
-// false, and the slow path decides, for anything else: a result that is
-// not an object, a key with an escape or a byte past ASCII (encoding/json
-// unescapes them and folds case by Unicode rules), or bytes it cannot
-// walk.
+// for valid JSON (raw comes from the envelope's json.Unmarshal) whose keys
+// have no escapes: the values are slices of raw. It reports false, and the
+// slow path decides, for anything else: a result that is not an object, a
+// key with an escape, a result key past ASCII (encoding/json folds the
+// case of field names by Unicode rules), or bytes it cannot walk.
 func splitBatchFast(raw json.RawMessage) (batchParts, bool) {
 	var parts [5]json.RawMessage // result, result_error, result_total, result_next, result_time
 	ok := walkObject(raw, func(key, val []byte) bool {
-		if i := batchPart(key); i >= 0 {
+		i, ok := batchPart(key)
+		if i >= 0 {
 			parts[i] = val // the last of a repeated key wins, as in encoding/json
 		}
-		return true
+		return ok
 	})
 	if !ok {
 		return batchParts{}, false
@@ -73,36 +75,29 @@ func splitBatchFast(raw json.RawMessage) (batchParts, bool) {
 	return p, true
 }
 
-// batchPart is the index in splitBatchFast's parts of a result key,
-// matched as encoding/json matches ASCII names (case-insensitively), or -1.
-func batchPart(key []byte) int {
-	for i, name := range [...]string{"result", "result_error", "result_total", "result_next", "result_time"} {
-		if equalFoldASCII(key, name) {
-			return i
-		}
-	}
-	return -1
-}
+// batchPartNames are the result's keys, in splitBatchFast's order.
+var batchPartNames = [...][]byte{[]byte("result"), []byte("result_error"), []byte("result_total"), []byte("result_next"), []byte("result_time")}
 
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c, d := b[i], s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != d {
-			return false
+// batchPart is the index in splitBatchFast's parts of a result key,
+// matched as encoding/json matches a name (case-insensitively), or -1;
+// false for a key past ASCII, which splitBatchFast leaves to encoding/json.
+func batchPart(key []byte) (int, bool) {
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return -1, false
 		}
 	}
-	return true
+	for i, name := range batchPartNames {
+		if bytes.EqualFold(key, name) {
+			return i, true
+		}
+	}
+	return -1, true
 }
 
 // phpObjectFast is phpObject for splitBatchFast: an object's values by key,
 // a list's by index, nil for anything else (null, a string, a number) or
-// no part at all; false when a key is not plain ASCII.
+// no part at all; false when a key has an escape.
 func phpObjectFast(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 	if len(raw) == 0 {
 		return nil, true
@@ -127,160 +122,131 @@ func phpObjectFast(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 
 // walkObject calls fn with each key and value of the JSON object b (its
 // values trimmed of white space, as json.RawMessage holds them). It
-// reports false when b is not an object it can walk or a key is not plain
-// ASCII without escapes.
+// reports false when b is not an object it can walk, a key has an escape,
+// or fn says so.
 func walkObject(b []byte, fn func(key, val []byte) bool) bool {
-	i, empty, ok := openWalk(b, '{', '}')
-	if !ok || empty {
-		return ok
+	p := flatParser{b: b}
+	p.space()
+	if !p.byte('{') {
+		return false
 	}
-	for more := true; more; {
-		if i >= len(b) || b[i] != '"' {
-			return false
-		}
-		start := i + 1
-		j := start
-		for j < len(b) && b[j] != '"' {
-			if b[j] == '\\' || b[j] >= 0x80 || b[j] < 0x20 {
+	p.space()
+	if !p.byte('}') {
+		for {
+			p.space()
+			k := p.i + 1
+			if !p.plainSpan() {
 				return false
 			}
-			j++
-		}
-		if j >= len(b) {
-			return false
-		}
-		key := b[start:j]
-		i = skipSpace(b, j+1)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-		end, ok := skipValue(b, i)
-		if !ok || !fn(key, b[i:end:end]) { // capped: an append to one value must not write over the next
-			return false
-		}
-		if i, more, ok = nextElement(b, end, '}'); !ok {
+			key := b[k : p.i-1]
+			p.space()
+			if !p.byte(':') {
+				return false
+			}
+			p.space()
+			v := p.i
+			// capped: an append to one value must not write over the next
+			if !p.skipValid() || !fn(key, b[v:p.i:p.i]) {
+				return false
+			}
+			p.space()
+			if p.byte(',') {
+				continue
+			}
+			if p.byte('}') {
+				break
+			}
 			return false
 		}
 	}
-	return true
+	p.space()
+	return p.i == len(b)
 }
 
 // walkArray calls fn with each element of the JSON array b, as walkObject.
 func walkArray(b []byte, fn func(i int, val []byte)) bool {
-	i, empty, ok := openWalk(b, '[', ']')
-	if !ok || empty {
-		return ok
+	p := flatParser{b: b}
+	p.space()
+	if !p.byte('[') {
+		return false
 	}
-	for n, more := 0, true; more; n++ {
-		end, ok := skipValue(b, i)
-		if !ok {
+	p.space()
+	if !p.byte(']') {
+		for n := 0; ; n++ {
+			p.space()
+			v := p.i
+			if !p.skipValid() {
+				return false
+			}
+			fn(n, b[v:p.i:p.i])
+			p.space()
+			if p.byte(',') {
+				continue
+			}
+			if p.byte(']') {
+				break
+			}
 			return false
 		}
-		fn(n, b[i:end:end])
-		if i, more, ok = nextElement(b, end, ']'); !ok {
-			return false
-		}
 	}
-	return true
+	p.space()
+	return p.i == len(b)
 }
 
-// openWalk enters the object or array b, which opener and closer delimit:
-// i is where its first element begins; empty when it closes at once
-// (then ok says that nothing follows it).
-func openWalk(b []byte, opener, closer byte) (i int, empty, ok bool) {
-	i = skipSpace(b, 0)
-	if i >= len(b) || b[i] != opener {
-		return i, false, false
+// skipValid consumes one value of JSON known to be valid, following only
+// strings and nesting (skip checks what it reads, and refuses escapes). It
+// reports false rather than read past b.
+func (p *flatParser) skipValid() bool {
+	b := p.b
+	if p.i >= len(b) {
+		return false
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == closer {
-		return i, true, skipSpace(b, i+1) == len(b)
-	}
-	return i, false, true
-}
-
-// nextElement reads what follows an element that ends at end: a comma
-// (more, and i is where the next element begins) or closer, which must end b.
-func nextElement(b []byte, end int, closer byte) (i int, more, ok bool) {
-	i = skipSpace(b, end)
-	if i >= len(b) {
-		return i, false, false
-	}
-	switch b[i] {
-	case ',':
-		return skipSpace(b, i+1), true, true
-	case closer:
-		return i, false, skipSpace(b, i+1) == len(b)
-	}
-	return i, false, false
-}
-
-// skipValue returns the end of the JSON value starting at b[i]. It walks
-// strings and nesting only: the bytes are valid JSON (the envelope's
-// decode checked them), and it reports false rather than read past b.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return i, false
-	}
-	switch b[i] {
+	switch b[p.i] {
 	case '"':
-		return skipString(b, i)
+		return p.skipString()
 	case '{', '[':
 		depth := 0
-		for i < len(b) {
-			switch b[i] {
+		for p.i < len(b) {
+			switch b[p.i] {
 			case '"':
-				end, ok := skipString(b, i)
-				if !ok {
-					return i, false
+				if !p.skipString() {
+					return false
 				}
-				i = end
 				continue
 			case '{', '[':
 				depth++
 			case '}', ']':
 				depth--
 				if depth == 0 {
-					return i + 1, true
+					p.i++
+					return true
 				}
 			}
-			i++
+			p.i++
 		}
-		return i, false
+		return false
 	}
-	start := i
-	for i < len(b) {
-		switch b[i] {
+	start := p.i // a number or a literal
+	for p.i < len(b) {
+		switch b[p.i] {
 		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i, i > start
+			return p.i > start
 		}
-		i++
+		p.i++
 	}
-	return i, i > start
+	return p.i > start
 }
 
-// skipString returns the end of the JSON string whose quote is b[i].
-func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
+// skipString consumes the string whose quote is at p.i, escapes and all.
+func (p *flatParser) skipString() bool {
+	for i := p.i + 1; i < len(p.b); i++ {
+		switch p.b[i] {
 		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return len(b), false
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
 			i++
-		default:
-			return i
+		case '"':
+			p.i = i + 1
+			return true
 		}
 	}
-	return i
+	return false
 }
