@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -33,8 +32,9 @@ type batcher struct {
 	queue []*request
 
 	// syncAvg is a moving average of the commit log's append and
-	// fdatasync, in ns (0: none yet; noteSync)
-	syncAvg atomic.Int64
+	// fdatasync (0: none yet; noteSync). Only the loop's goroutine, which
+	// runs the appends and the gathers, uses it.
+	syncAvg time.Duration
 
 	wake    chan struct{} // capacity 1: there is work
 	stop    chan struct{} // closed by close
@@ -142,7 +142,7 @@ func (b *batcher) gather() {
 	b.mu.Lock()
 	step := len(b.queue) > 0 && b.queue[0].lc != nil
 	b.mu.Unlock()
-	wait := groupWait(b.delay, time.Duration(b.syncAvg.Load()), step)
+	wait := groupWait(b.delay, b.syncAvg, step)
 	if wait <= 0 {
 		return
 	}
@@ -182,15 +182,13 @@ func groupWait(delay, syncTime time.Duration, step bool) time.Duration {
 }
 
 // noteSync adds one append and fdatasync of the commit log, which took d,
-// to syncAvg (an exponential moving average over about eight appends). Only
-// the writer goroutine calls it.
+// to syncAvg (an exponential moving average over about eight appends).
 func (b *batcher) noteSync(d time.Duration) {
-	old := b.syncAvg.Load()
-	if old == 0 {
-		b.syncAvg.Store(int64(d))
+	if b.syncAvg == 0 {
+		b.syncAvg = d
 		return
 	}
-	b.syncAvg.Store(old + (int64(d)-old)/8)
+	b.syncAvg += (d - b.syncAvg) / 8
 }
 
 // run commits the batch in one transaction. A function that fails gets its
