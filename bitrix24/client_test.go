@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -668,5 +669,60 @@ func TestRequestHeaders(t *testing.T) {
 	h := seen[0]
 	if h.Get("Content-Type") != "application/json" || h.Get("Accept") != "application/json" || h.Get("User-Agent") != "olbot-test/1" {
 		t.Fatalf("headers=%v", h)
+	}
+}
+
+// TestConnectionsReused: the outbox sends up to 8 requests to a portal at
+// once, round after round; the default client keeps their connections
+// open between rounds instead of closing all but net/http's default 2 (and
+// opening them again, a TLS handshake each against a real portal).
+func TestConnectionsReused(t *testing.T) {
+	const rounds, concurrent = 20, 8
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, p *fakeportal.Portal) *bitrix24.Client
+	}{
+		{"webhook", func(t *testing.T, p *fakeportal.Portal) *bitrix24.Client { return webhookClient(t, p, "k") }},
+		{"oauth", func(t *testing.T, p *fakeportal.Portal) *bitrix24.Client { c, _ := oauthClient(t, p, nil); return c }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fakeportal.New(fakeportal.Config{Burst: -1})
+			var mu sync.Mutex
+			opened := 0
+			srv := httptest.NewUnstartedServer(p)
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					mu.Lock()
+					opened++
+					mu.Unlock()
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			p.SetBaseURL(srv.URL)
+			c := tc.setup(t, p)
+			for r := range rounds {
+				var wg sync.WaitGroup
+				errs := make(chan error, concurrent)
+				for i := range concurrent {
+					wg.Go(func() { errs <- c.SessionOperator(context.Background(), r*concurrent+i+1) })
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// every round opening 6 anew (net/http's 2 idle per host) would
+			// be 8 + 19×6 = 122; a connection handed back a moment after its
+			// request returned may make a round open one or two more
+			if opened > 2*concurrent {
+				t.Fatalf("%d connections opened for %d rounds of %d concurrent calls, want at most %d", opened, rounds, concurrent, 2*concurrent)
+			}
+		})
 	}
 }
