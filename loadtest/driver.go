@@ -416,18 +416,9 @@ func (d *driver) jsonPhase() phase {
 		},
 		check: func(step int, body []byte) (string, string, bool, int) {
 			// Only what is checked is decoded (not the actions, times and
-			// fields): the generator shares the CPU with the server, and its
-			// own work per answer should not count against the server.
-			var r struct {
-				Outcome string `json:"outcome"`
-				Reason  string `json:"reason"`
-				Dialog  struct {
-					Key    string `json:"key"`
-					State  string `json:"state"`
-					Status string `json:"status"`
-				} `json:"dialog"`
-			}
-			if err := json.Unmarshal(body, &r); err != nil {
+			// fields), in one pass where it can be (decodeJSONAnswer).
+			r, err := decodeJSONAnswer(body)
+			if err != nil {
 				return "bad answer", snippet(body), false, 0
 			}
 			if r.Outcome != "applied" {
