@@ -27,6 +27,7 @@ const lateThreshold = 5 * time.Millisecond
 type driver struct {
 	cfg    *Config
 	client *http.Client
+	raw    *rawClient // plain http targets: the requests go through it, not client
 }
 
 func newDriver(cfg *Config) *driver {
@@ -43,7 +44,15 @@ func newDriver(cfg *Config) *driver {
 		// the tool pays on the cores it shares with the server.
 		WriteBufferSize: 16 << 10,
 	}
-	return &driver{cfg: cfg, client: &http.Client{Transport: tr}}
+	return &driver{cfg: cfg, client: &http.Client{Transport: tr}, raw: newRawClient(cfg.Target, cfg.Timeout, dialer)}
+}
+
+// closeIdle closes the idle connections of the run.
+func (d *driver) closeIdle() {
+	d.client.CloseIdleConnections()
+	if d.raw != nil {
+		d.raw.closeIdle()
+	}
 }
 
 // loopbackOnly refuses, at dial time, any address that is not loopback
@@ -67,6 +76,13 @@ type answer struct {
 }
 
 func (d *driver) do(ctx context.Context, method, path, ctype string, body []byte) answer {
+	auth := ""
+	if d.cfg.AdminToken != "" && strings.HasPrefix(path, "/v1/") {
+		auth = "Bearer " + d.cfg.AdminToken
+	}
+	if d.raw != nil {
+		return d.raw.do(ctx, method, path, ctype, auth, body)
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
@@ -80,8 +96,8 @@ func (d *driver) do(ctx context.Context, method, path, ctype string, body []byte
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	if d.cfg.AdminToken != "" && strings.HasPrefix(path, "/v1/") {
-		req.Header.Set("Authorization", "Bearer "+d.cfg.AdminToken)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {

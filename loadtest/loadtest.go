@@ -33,7 +33,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	d := newDriver(&cfg)
-	defer d.client.CloseIdleConnections()
+	defer d.closeIdle()
 	rep := &Report{Mode: cfg.Mode, Target: cfg.Target, RunID: cfg.RunID, Script: cfg.Script.Name, Dialogs: cfg.Dialogs,
 		Steps: len(cfg.Script.Steps), Concurrency: cfg.Concurrency, Rate: cfg.Rate}
 	if cfg.Events > 0 && cfg.Events < cfg.Dialogs*len(cfg.Script.Steps) {
