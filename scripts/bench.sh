@@ -10,6 +10,7 @@
 #   scripts/bench.sh                 # all of it
 #   DIALOGS=20000 scripts/bench.sh   # more dialogs per run
 #   PPROF=0 PG=skip scripts/bench.sh # no CPU profile, no PostgreSQL
+#   ROUNDS=5 scripts/bench.sh        # the same-run ratios 5 times (default 3)
 #
 # Each closed-loop run plays DIALOGS support conversations (4 events each:
 # start, menu choice, name, email) with the given number of concurrent
@@ -20,7 +21,9 @@
 # The open-loop runs send each event at its due time on its own goroutine
 # (latency from the due time: no coordinated omission) at 1,000 and 5,000
 # events/s, and search for the highest rate whose p99 stays within 10 ms.
-# PPROF=1 (default) takes a CPU profile of the server during a 256-client
+# Every same-run ratio is taken ROUNDS times (a round: each run it needs,
+# one after the other) and the summary gives the median with every round's
+# figure. PPROF=1 (default) takes a CPU profile of the server during a 256-client
 # run and prints where an event's CPU goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +37,7 @@ OPEN_FOR=${OPEN_FOR:-10s}        # each open-loop run (whole seconds)
 OPEN_INFLIGHT=${OPEN_INFLIGHT:-4096} # open loop: cap on requests in flight
 PROBE=${PROBE:-5s}               # each probe of the rate search
 PPROF=${PPROF:-1}
+ROUNDS=${ROUNDS:-3}              # rounds of the same-run ratios (the summary gives their median)
 PROFILE_SECONDS=${PROFILE_SECONDS:-4}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 TOKEN=bench-admin-token
@@ -64,11 +68,12 @@ loadavg() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 row() { awk -v ph="$2" '$1 == ph && $2 ~ /^[0-9]+$/ { print $6, $7, $9; exit }' "$1"; }
 rate_of() { row "$1" "$2" | cut -d' ' -f1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+median() { printf '%s\n' "$@" | grep -v '^-$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 declare -A R # same-run figures for the summary
 
 # fresh LABEL CONC [serve flags]: an olbot run on a new embedded store,
 # noop baseline first, CPU per event; keeps the report in $work/LABEL.txt
-fresh_port=18510
+fresh_port=18610
 fresh() {
   local label=$1 conc=$2; shift 2
   fresh_port=$((fresh_port + 1))
@@ -85,43 +90,65 @@ echo "$(nproc) CPUs: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuin
 echo "one commit-log group appended and fdatasynced (BenchmarkLogSync, in $(dirname "$work")):"
 TMPDIR=$(dirname "$work") go test -run '^$' -bench LogSync -benchtime 1000x ./bolt/ | awk '/^BenchmarkLogSync/ { printf "  %-36s %8.0f µs/op %8s CPU-µs/op\n", $1, $3 / 1000, $5 }'
 echo
-echo "### same-run ratios: embedded store (bbolt, durable, group commit), each on a fresh store"
-loadavg
-LOAD_EXTRA=()
-echo; echo "## $CONC_HIGH clients"; fresh emb-high "$CONC_HIGH"
-echo; echo "## $CONC_LOW clients"; fresh emb-low "$CONC_LOW"
-echo; echo "## $CONC clients"; fresh emb-mid "$CONC"
-R[high]=$(rate_of "$work/emb-high.txt" json); R[high_noop]=$(rate_of "$work/emb-high.txt" noop)
-R[low]=$(rate_of "$work/emb-low.txt" json); R[low_noop]=$(rate_of "$work/emb-low.txt" noop)
-
-echo; echo "### the botbuilder-js peer (bench/botbuilder: MemoryStorage, a waterfall dialog; POST /api/messages, replies in the answer)"
+# peer LABEL CONC: the botbuilder-js peer started afresh and driven by the same
+# tool; keeps the report in $work/LABEL.txt
+peer_ok=0
 if command -v node >/dev/null && command -v npm >/dev/null; then
   (cd bench/botbuilder && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  echo "node $(node --version), botbuilder $(node -p 'require("./bench/botbuilder/node_modules/botbuilder/package.json").version')"
-  for c in "$CONC_LOW" "$CONC_HIGH"; do
-    node bench/botbuilder/index.js --listen 127.0.0.1:18520 >>"$work/peer.log" 2>&1 &
-    peer=$!; pids+=($peer)
-    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18520/healthz >/dev/null && break; sleep 0.1; done
-    echo; echo "## peer, $c clients"
-    { "$work/olbot" load --mode botframework --target http://127.0.0.1:18520 --dialogs "$DIALOGS" --concurrency "$c" \
-      --baseline=false --server-pid "$peer" --quiet || echo "(olbot load: exit status $?)"; } | tee "$work/peer-$c.txt"
-    stop_all
-  done
-  R[peer_low]=$(rate_of "$work/peer-$CONC_LOW.txt" botframework)
-  R[peer_high]=$(rate_of "$work/peer-$CONC_HIGH.txt" botframework)
-else
-  echo "node or npm missing: the peer is skipped"
+  peer_ok=1
 fi
-
-echo; echo "### the Bitrix24 form route beside the JSON route ($CONC clients, fresh stores, --bot-api v1)"
-loadavg
-# the load tool's fake portal proves the install (its OAuth server) and takes the REST calls
+peer() {
+  local label=$1 c=$2
+  node bench/botbuilder/index.js --listen 127.0.0.1:18520 >>"$work/peer.log" 2>&1 &
+  local p=$!; pids+=($p)
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18520/healthz >/dev/null && break; sleep 0.1; done
+  { "$work/olbot" load --mode botframework --target http://127.0.0.1:18520 --dialogs "$DIALOGS" --concurrency "$c" \
+    --baseline=false --server-pid "$p" --quiet || echo "(olbot load: exit status $?)"; } | tee "$work/$label.txt"
+  stop_all
+}
+# the Bitrix24 form route's server: the load tool's fake portal proves the
+# install (its OAuth server) and takes the REST calls
 portal=(--bot-api v1 --oauth-url http://127.0.0.1:18540/oauth/token/ --app-client-id local.fakeportal.app --app-client-secret fake-client-secret)
-LOAD_EXTRA=(--mode json); echo "## JSON: POST /v1/events"; fresh route-json "$CONC" "${portal[@]}"
-LOAD_EXTRA=(--mode bitrix24 --portal-listen 127.0.0.1:18540)
-echo; echo "## form: POST /bitrix24/events (fake portal installed, olbot delivers every REST call to it)"; fresh route-form "$CONC" "${portal[@]}"
-LOAD_EXTRA=()
-R[json]=$(rate_of "$work/route-json.txt" json); R[form]=$(rate_of "$work/route-form.txt" bitrix24)
+
+# Each same-run ratio is taken ROUNDS times, a round being every run it needs
+# one after the other (olbot at CONC_HIGH and CONC_LOW clients with the no-op
+# route first, the peer at both, the JSON and the form route); the summary
+# gives the median of the rounds' ratios and their spread. On a shared
+# machine one run of a few seconds can come out 20 % off.
+declare -A RR # per-round ratios: RR[name] = "r1 r2 …"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "### same-run ratios, round $round of $ROUNDS: embedded store (bbolt, durable, group commit), each on a fresh store"
+  loadavg
+  LOAD_EXTRA=()
+  echo; echo "## $CONC_HIGH clients"; fresh "emb-high-$round" "$CONC_HIGH"
+  echo; echo "## $CONC_LOW clients"; fresh "emb-low-$round" "$CONC_LOW"
+  high=$(rate_of "$work/emb-high-$round.txt" json); high_noop=$(rate_of "$work/emb-high-$round.txt" noop)
+  low=$(rate_of "$work/emb-low-$round.txt" json); low_noop=$(rate_of "$work/emb-low-$round.txt" noop)
+  RR[high]+="$(ratio "$high" "$high_noop") "; RR[low]+="$(ratio "$low" "$low_noop") "
+  R[high]+="$high/$high_noop "; R[low]+="$low/$low_noop "
+  if [ "$peer_ok" = 1 ]; then
+    echo; echo "### the botbuilder-js peer (bench/botbuilder: MemoryStorage, a waterfall dialog; POST /api/messages, replies in the answer)"
+    echo "node $(node --version), botbuilder $(node -p 'require("./bench/botbuilder/node_modules/botbuilder/package.json").version')"
+    echo; echo "## peer, $CONC_LOW clients"; peer "peer-low-$round" "$CONC_LOW"
+    echo; echo "## peer, $CONC_HIGH clients"; peer "peer-high-$round" "$CONC_HIGH"
+    peer_low=$(rate_of "$work/peer-low-$round.txt" botframework); peer_high=$(rate_of "$work/peer-high-$round.txt" botframework)
+    RR[peer_low]+="$(ratio "$low" "$peer_low") "; RR[peer_high]+="$(ratio "$high" "$peer_high") "
+    R[peer_low]+="$low/$peer_low "; R[peer_high]+="$high/$peer_high "
+  else
+    echo "node or npm missing: the peer is skipped"
+  fi
+  echo; echo "### the Bitrix24 form route beside the JSON route ($CONC clients, fresh stores, --bot-api v1)"
+  loadavg
+  LOAD_EXTRA=(--mode json); echo "## JSON: POST /v1/events"; fresh "route-json-$round" "$CONC" "${portal[@]}"
+  LOAD_EXTRA=(--mode bitrix24 --portal-listen 127.0.0.1:18540)
+  echo; echo "## form: POST /bitrix24/events (fake portal installed, olbot delivers every REST call to it)"; fresh "route-form-$round" "$CONC" "${portal[@]}"
+  LOAD_EXTRA=()
+  json=$(rate_of "$work/route-json-$round.txt" json); form=$(rate_of "$work/route-form-$round.txt" bitrix24)
+  RR[form]+="$(ratio "$form" "$json") "; R[form]+="$form/$json "
+  echo
+done
+echo "### embedded store, $CONC clients"
+fresh emb-mid "$CONC"
 
 # profile LABEL CONC DIALOGS SERVE_FLAGS… -- LOAD_FLAGS…: a PROFILE_SECONDS CPU profile
 # of a server on a fresh embedded store, one second into a flat-out run,
@@ -167,14 +194,18 @@ echo; echo "### embedded store, highest open-loop rate with p99 <= 10ms"
 loadavg
 { "$work/olbot" load --target http://127.0.0.1:18502 --admin-token "$TOKEN" --find-rate 10ms --probe "$PROBE" --concurrency "$OPEN_INFLIGHT" --quiet || true; } | tee "$work/find.txt"
 loadavg
-echo; echo "### summary: same-run ratios (targets of issue 20)"
-printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.5)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[high_noop]}")" "${R[high]}" "${R[high_noop]}"
-printf "  embedded / noop, %3s clients: %s× (%s / %s events/s; target >= 0.3)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[low_noop]}")" "${R[low]}" "${R[low_noop]}"
-if [ -n "${R[peer_low]:-}" ]; then
-  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s; target >= 10)\n" "$CONC_LOW" "$(ratio "${R[low]}" "${R[peer_low]}")" "${R[low]}" "${R[peer_low]}"
-  printf "  embedded / peer, %3s clients: %s× (%s / %s events/s)\n" "$CONC_HIGH" "$(ratio "${R[high]}" "${R[peer_high]}")" "${R[high]}" "${R[peer_high]}"
-fi
-printf "  form route / JSON route, %s clients: %s× (%s / %s events/s; target within 10%%)\n" "$CONC" "$(ratio "${R[form]}" "${R[json]}")" "${R[form]}" "${R[json]}"
+echo; echo "### summary: same-run ratios (targets of issue 20), the median of $ROUNDS rounds"
+# summary NAME LABEL TARGET: the median of a ratio's rounds, their spread and figures
+summary() {
+  local rs=${RR[$1]:-}
+  [ -z "$rs" ] && return
+  printf "  %-36s %s× (rounds: %s; events/s: %s)%s\n" "$2:" "$(median $rs)" "$(echo $rs | sed 's/ /, /g')" "$(echo ${R[$1]} | sed 's/ /, /g')" "${3:+; target $3}"
+}
+summary high "embedded / noop, $CONC_HIGH clients" ">= 0.5"
+summary low "embedded / noop, $CONC_LOW clients" ">= 0.3"
+summary peer_low "embedded / peer, $CONC_LOW clients" ">= 10"
+summary peer_high "embedded / peer, $CONC_HIGH clients" ""
+summary form "form route / JSON route, $CONC clients" "within 10% (>= 0.9)"
 for r in 1000 5000; do
   printf "  open loop %5s events/s: p50 / p99 %s / %s\n" "$r" "$(row "$work/open-$r.txt" json | cut -d' ' -f2)" "$(row "$work/open-$r.txt" json | cut -d' ' -f3)"
 done
