@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawClient sends the tool's requests over HTTP/1.1 keep-alive connections
@@ -28,6 +30,9 @@ type rawClient struct {
 	prefix  string // the target's path, before each request's
 	timeout time.Duration
 	dialer  *net.Dialer
+	// probeAfter: a connection idle longer than this is checked before
+	// it carries a request (has the server closed it meanwhile?)
+	probeAfter time.Duration
 
 	mu   sync.Mutex
 	idle []*rawConn
@@ -35,9 +40,10 @@ type rawClient struct {
 
 // rawConn is one keep-alive connection.
 type rawConn struct {
-	c    net.Conn
-	br   *bufio.Reader
-	wbuf []byte
+	c         net.Conn
+	br        *bufio.Reader
+	wbuf      []byte
+	idleSince time.Time
 }
 
 // newRawClient returns a client for target (http://host:port[/path]), or nil
@@ -51,7 +57,7 @@ func newRawClient(target string, timeout time.Duration, dialer *net.Dialer) *raw
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	return &rawClient{addr: addr, host: u.Host, prefix: u.EscapedPath(), timeout: timeout, dialer: dialer}
+	return &rawClient{addr: addr, host: u.Host, prefix: u.EscapedPath(), timeout: timeout, dialer: dialer, probeAfter: time.Second}
 }
 
 // errBodyTooLong marks an answer longer than the tool reads.
@@ -70,10 +76,12 @@ func (rc *rawClient) do(ctx context.Context, method, path, ctype, auth string, b
 		} else {
 			pc.c.Close()
 		}
-		// The server may close an idle connection as the request goes
-		// out on it: nothing came back, so the request is sent again on
-		// a new connection (as net/http does for a request it could
-		// not have started).
+		// A server closes a connection that was idle too long (node's
+		// after 5 s): get checks one idle for over probeAfter before
+		// using it, and when the close crossed the request anyway —
+		// nothing came back on the kept-alive connection, which the
+		// server had closed without reading the request — the request
+		// goes once more on a new connection.
 		if a.err != nil && reused && fresh && attempt == 0 && ctx.Err() == nil {
 			continue
 		}
@@ -158,14 +166,21 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 func (rc *rawClient) get(ctx context.Context) (*rawConn, bool, error) {
-	rc.mu.Lock()
-	if n := len(rc.idle); n > 0 {
+	for {
+		rc.mu.Lock()
+		n := len(rc.idle)
+		if n == 0 {
+			rc.mu.Unlock()
+			break
+		}
 		pc := rc.idle[n-1]
 		rc.idle = rc.idle[:n-1]
 		rc.mu.Unlock()
-		return pc, true, nil
+		if time.Since(pc.idleSince) <= rc.probeAfter || pc.alive() {
+			return pc, true, nil
+		}
+		pc.c.Close()
 	}
-	rc.mu.Unlock()
 	c, err := rc.dialer.DialContext(ctx, "tcp", rc.addr)
 	if err != nil {
 		return nil, false, err
@@ -173,7 +188,33 @@ func (rc *rawClient) get(ctx context.Context) (*rawConn, bool, error) {
 	return &rawConn{c: c, br: bufio.NewReaderSize(c, 16<<10)}, false, nil
 }
 
+// alive reports whether the server has neither closed the idle
+// connection nor sent anything on it: a peek at the socket that does not
+// wait (a read deadline in the past would fail before it reads).
+func (pc *rawConn) alive() bool {
+	if pc.br.Buffered() > 0 {
+		return false // bytes nobody asked for
+	}
+	sc, ok := pc.c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		_, _, perr := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		alive = errors.Is(perr, unix.EAGAIN) // nothing to read: open, and quiet
+		return true
+	})
+	return err == nil && alive
+}
+
 func (rc *rawClient) put(pc *rawConn) {
+	pc.idleSince = time.Now()
 	rc.mu.Lock()
 	rc.idle = append(rc.idle, pc)
 	rc.mu.Unlock()

@@ -115,44 +115,64 @@ func TestRawClientRequestHead(t *testing.T) {
 }
 
 // A server that closes a kept-alive connection without saying so (an idle
-// timeout racing the next request): the request goes again on a new one.
+// timeout): a connection idle past probeAfter is checked before it is used;
+// one whose close crosses the request is retried on a new connection. Either
+// way every request is answered once and the server sees each once.
 func TestRawClientServerClosedIdle(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan int, 10)
-	go func() {
-		for n := 1; ; n++ {
-			c, err := ln.Accept()
+	for _, tc := range []struct {
+		name       string
+		probeAfter time.Duration
+	}{
+		{"checked before use", 0},
+		{"retried after the close crossed it", time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
-				return
+				t.Fatal(err)
 			}
-			accepted <- n
-			go func(c net.Conn) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
+			defer ln.Close()
+			var mu sync.Mutex
+			accepted, requests := 0, 0
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					accepted++
+					mu.Unlock()
+					go func(c net.Conn) {
+						defer c.Close()
+						req, err := http.ReadRequest(bufio.NewReader(c))
+						if err != nil {
+							return
+						}
+						io.Copy(io.Discard, req.Body)
+						mu.Lock()
+						requests++
+						mu.Unlock()
+						// one answer, keep-alive in all but fact: then the close
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					}(c)
 				}
-				io.Copy(io.Discard, req.Body)
-				// one answer, keep-alive in all but fact: then the close
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}(c)
-		}
-	}()
-	rc := newRawClient("http://"+ln.Addr().String(), 5*time.Second, testDialer())
-	defer rc.closeIdle()
-	for i := range 3 {
-		if a := rc.do(context.Background(), http.MethodPost, "/v1/noop", "", "", []byte("{}")); a.err != nil || string(a.body) != "ok" {
-			t.Fatalf("request %d: %+v", i, a)
-		}
-		time.Sleep(20 * time.Millisecond) // the server's close arrives first
-	}
-	if n := len(accepted); n != 3 {
-		t.Fatalf("%d connections accepted, want 3 (one per request, each closed after its answer)", n)
+			}()
+			rc := newRawClient("http://"+ln.Addr().String(), 5*time.Second, testDialer())
+			rc.probeAfter = tc.probeAfter
+			defer rc.closeIdle()
+			for i := range 3 {
+				if a := rc.do(context.Background(), http.MethodPost, "/v1/noop", "", "", []byte("{}")); a.err != nil || string(a.body) != "ok" {
+					t.Fatalf("request %d: %+v", i, a)
+				}
+				time.Sleep(20 * time.Millisecond) // the server's close arrives first
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if accepted != 3 || requests != 3 {
+				t.Fatalf("%d connections accepted, %d requests read; want 3 and 3 (one per request, each closed after its answer)", accepted, requests)
+			}
+		})
 	}
 }
 
