@@ -101,7 +101,11 @@ func (rc *rawClient) exchange(ctx context.Context, pc *rawConn, method, path, ct
 		return answer{err: err}, false, false
 	}
 	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer func() {
+		if !stop() {
+			keep = false // the cancel's deadline may land after the next request set its own
+		}
+	}()
 
 	w := append(pc.wbuf[:0], method...)
 	w = append(w, ' ')
