@@ -641,15 +641,42 @@ func applyTx(tx *bbolt.Tx, batch []*pendEntry) error {
 	// a transaction per group; 0.75: 552; BENCHMARKS.md).
 	b.dialogs.FillPercent = 0.75
 	kv := tx.Bucket(bucketKV)
-	for _, e := range batch {
+	// A dialog stepped more than once in the batch (its events come a few
+	// milliseconds apart, an apply every ApplyDelay) goes into the B-tree
+	// once, with its last record: its index entries move from the first
+	// step's old times straight to the last step's new ones (each step's
+	// old is the step before's new, appendCommits). Every step's calls and
+	// cursor still go in, in the log's order.
+	last := make(map[string]int, len(batch))
+	for i, e := range batch {
+		if e.done == nil {
+			last[e.key] = i
+		}
+	}
+	var first map[string]recMeta // the old times of a dialog's first step, while later ones wait
+	for i, e := range batch {
 		if e.done != nil {
 			if err := doneTx(b, e.done); err != nil {
 				return fmt.Errorf("apply delivered calls: %w", err)
 			}
 			continue
 		}
+		old, waited := first[e.key]
+		if !waited {
+			old = e.old
+		}
+		if last[e.key] != i {
+			if !waited {
+				if first == nil {
+					first = make(map[string]recMeta)
+				}
+				first[e.key] = e.old
+			}
+		} else if err := writeRecord(b, e.key, old, e.nw, e.rec); err != nil {
+			return fmt.Errorf("apply commit of %q: %w", e.key, err)
+		}
 		var res commitResult
-		if err := writeCommit(b, e.key, e.old, e.nw, e.rec, e.calls, &res); err != nil {
+		if err := writeCalls(b, e.key, e.calls, &res); err != nil {
 			return fmt.Errorf("apply commit of %q: %w", e.key, err)
 		}
 		if e.cursor != nil {

@@ -110,6 +110,16 @@ func metaOf(d *engine.Dialog) recMeta {
 // writeCommit stores the record rec of dialog key, which replaces one
 // described by old, with the indexes and calls of the new record nw.
 func writeCommit(b buckets, key string, old, nw recMeta, rec []byte, calls []engine.Call, res *commitResult) error {
+	if err := writeRecord(b, key, old, nw, rec); err != nil {
+		return err
+	}
+	return writeCalls(b, key, calls, res)
+}
+
+// writeRecord stores the record rec of dialog key, which replaces one
+// described by old, and moves its idle and ended index entries from old's
+// times to nw's.
+func writeRecord(b buckets, key string, old, nw recMeta, rec []byte) error {
 	if !old.idleAt.IsZero() {
 		if err := b.idle.Delete(idleKey(old.idleAt, key)); err != nil {
 			return err
@@ -123,9 +133,11 @@ func writeCommit(b buckets, key string, old, nw recMeta, rec []byte, calls []eng
 	if err := reindexEnded(b, key, old.endedAt, nw.endedAt); err != nil {
 		return err
 	}
-	if err := b.dialogs.Put([]byte(key), rec); err != nil {
-		return err
-	}
+	return b.dialogs.Put([]byte(key), rec)
+}
+
+// writeCalls queues a step's calls of dialog key behind its earlier ones.
+func writeCalls(b buckets, key string, calls []engine.Call, res *commitResult) error {
 	if len(calls) == 0 {
 		return nil
 	}
