@@ -161,8 +161,8 @@ const defaultLingerGap = 50 * time.Microsecond
 // costs ≈ 50–100 µs of CPU on this project's VM, shared by the group. The
 // writes that join while the group lingers share that cost, and the wait
 // is bounded as groupWait bounds an idle group's: never longer than the
-// sync it saves. Same-run A/Bs (BENCHMARKS.md): +9–16 % events/s at 256
-// clients, +15–20 % at 32.
+// sync it saves. Same-run A/Bs (BENCHMARKS.md): +8–10 % events/s at 256
+// clients, +3–12 % at 32, the form route and the open loop within the noise.
 func (b *batcher) linger() {
 	max, gap := b.syncAvg, b.lingerGap
 	if max <= 0 || gap <= 0 {

@@ -43,11 +43,13 @@ func TestLinger(t *testing.T) {
 				mu      sync.Mutex
 				groups  []int
 				first   = true
+				started = make(chan struct{})
 				release = make(chan struct{})
 			)
 			b.runner = func(b *batcher, batch []*request) {
 				if first {
 					first = false
+					close(started)
 					<-release // the test queues a write behind this append
 					if tt.syncAvg > 0 {
 						b.noteSync(tt.syncAvg)
@@ -69,9 +71,7 @@ func TestLinger(t *testing.T) {
 				}()
 			}
 			send()
-			for b.queued() != 0 { // the first append has begun
-				time.Sleep(time.Millisecond)
-			}
+			<-started // the first append has begun, alone
 			send()
 			for b.queued() != 1 {
 				time.Sleep(time.Millisecond)
