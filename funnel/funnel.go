@@ -72,8 +72,9 @@ func inc(m *map[string]int64, key string, n int64) {
 	if *m == nil {
 		*m = map[string]int64{}
 	}
-	(*m)[key] += n
-	if (*m)[key] == 0 {
+	if v := (*m)[key] + n; v != 0 {
+		(*m)[key] = v
+	} else {
 		delete(*m, key)
 	}
 }
@@ -146,6 +147,9 @@ func (b *Book) deltaFor(name string) *Funnel {
 // Committed counts one committed step of a real dialog (dialogs.Observer).
 // The live scenario set tells the built-in "hand off"/"finish" arrows
 // (drawn to the end) from the self-loops the engine records for them.
+//
+// Every handler's step comes here, so what the step adds is worked out
+// first and the book's lock is held only to add it.
 func (b *Book) Committed(s dialogs.Step) {
 	old, d, res, note := s.Old, s.New, s.Result, s.Note
 	if strings.HasPrefix(d.Key, engine.KeyPlayground) {
@@ -155,61 +159,102 @@ func (b *Book) Committed(s dialogs.Step) {
 	if b.registry != nil {
 		set = b.registry.Current().Set
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if old.Status == engine.Active && old.Scenario != "" && old.State != "" {
-		f := b.deltaFor(old.Scenario)
-		inc(&f.Active, old.State, -1)
-	}
-	if d.Status == engine.Active && d.Scenario != "" && d.State != "" {
-		f := b.deltaFor(d.Scenario)
-		inc(&f.Active, d.State, 1)
-	}
-	if d.Scenario == "" {
-		return // handed off without any scenario (no scenario serves the line)
+	leaving := old.Status == engine.Active && old.Scenario != "" && old.State != ""
+	entering := d.Status == engine.Active && d.Scenario != "" && d.State != ""
+	if d.Scenario == "" { // handed off without any scenario (no scenario serves the line)
+		if leaving || entering {
+			b.mu.Lock()
+			b.countActive(old, d, leaving, entering)
+			b.mu.Unlock()
+		}
+		return
 	}
 	var sc *scenarios.Scenario
 	if set != nil {
 		sc = set.ByName[d.Scenario]
 	}
-	f := b.deltaFor(d.Scenario)
+
+	// the step's arrows: at most a few moves, kept on the stack
+	type arrow struct {
+		edge, entered string // entered "": no state entered
+		started       bool
+		rating        int64 // 0: no rating
+	}
+	var buf [4]arrow
+	arrows := buf[:0]
 	toEnd := false
 	for _, m := range res.Moves {
 		to := m.To
 		if m.To == m.From && sc != nil && implicitEdge(sc, m.From, m.Event) {
 			to, toEnd = scenarios.NoState, true
 		}
-		inc(&f.Edges, scenarios.EdgeKey(m.From, to), 1)
-		if m.Event == scenarios.EdgeStart {
-			f.Started++
-		}
+		a := arrow{edge: scenarios.EdgeKey(m.From, to), started: m.Event == scenarios.EdgeStart}
 		if to != scenarios.NoState && m.Event != scenarios.EdgeRetry {
-			inc(&f.Entered, to, 1)
+			a.entered = to
 		}
 		if n, ok := rating(sc, m, d.Fields); ok {
-			f.Ratings++
-			f.RatingSum += n
+			a.rating = n
 		}
+		arrows = append(arrows, a)
 	}
 	newRun := d.Started != old.Started || !old.Exists()
-	if d.Status == old.Status && !newRun {
-		return
-	}
-	switch d.Status {
-	case engine.Finished:
-		inc(&f.Finished, d.State, 1)
-	case engine.HandedOff:
-		inc(&f.HandedOff, d.State, 1)
-		inc(&f.Reasons, dialogs.HandoffReason(res, note), 1)
+	ended := d.Status != old.Status || newRun
+	var endEdge, reason string
+	switch {
+	case !ended:
+	case d.Status == engine.Finished:
+	case d.Status == engine.HandedOff:
+		reason = dialogs.HandoffReason(res, note)
 	default:
-		return
+		ended = false
 	}
 	// the arrow to the end that the diagram draws from a handing-off or
 	// finishing state
-	if !toEnd && sc != nil && len(res.Moves) > 0 {
+	if ended && !toEnd && sc != nil && len(res.Moves) > 0 {
 		if st := sc.States[d.State]; st != nil && st.Terminal() {
-			inc(&f.Edges, scenarios.EdgeKey(d.State, scenarios.NoState), 1)
+			endEdge = scenarios.EdgeKey(d.State, scenarios.NoState)
 		}
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.countActive(old, d, leaving, entering)
+	f := b.deltaFor(d.Scenario)
+	for _, a := range arrows {
+		inc(&f.Edges, a.edge, 1)
+		if a.started {
+			f.Started++
+		}
+		if a.entered != "" {
+			inc(&f.Entered, a.entered, 1)
+		}
+		if a.rating != 0 {
+			f.Ratings++
+			f.RatingSum += a.rating
+		}
+	}
+	if !ended {
+		return
+	}
+	if d.Status == engine.Finished {
+		inc(&f.Finished, d.State, 1)
+	} else {
+		inc(&f.HandedOff, d.State, 1)
+		inc(&f.Reasons, reason, 1)
+	}
+	if endEdge != "" {
+		inc(&f.Edges, endEdge, 1)
+	}
+}
+
+// countActive moves a dialog's count among its scenarios' active states;
+// b.mu must be held.
+func (b *Book) countActive(old, d engine.Dialog, leaving, entering bool) {
+	if leaving {
+		inc(&b.deltaFor(old.Scenario).Active, old.State, -1)
+	}
+	if entering {
+		inc(&b.deltaFor(d.Scenario).Active, d.State, 1)
 	}
 }
 
