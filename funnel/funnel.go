@@ -164,7 +164,7 @@ func (b *Book) Committed(s dialogs.Step) {
 	if d.Scenario == "" { // handed off without any scenario (no scenario serves the line)
 		if leaving || entering {
 			b.mu.Lock()
-			b.countActive(old, d, leaving, entering)
+			b.countActive(&old, &d, leaving, entering)
 			b.mu.Unlock()
 		}
 		return
@@ -218,7 +218,7 @@ func (b *Book) Committed(s dialogs.Step) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.countActive(old, d, leaving, entering)
+	b.countActive(&old, &d, leaving, entering)
 	f := b.deltaFor(d.Scenario)
 	for _, a := range arrows {
 		inc(&f.Edges, a.edge, 1)
@@ -249,7 +249,7 @@ func (b *Book) Committed(s dialogs.Step) {
 
 // countActive moves a dialog's count among its scenarios' active states;
 // b.mu must be held.
-func (b *Book) countActive(old, d engine.Dialog, leaving, entering bool) {
+func (b *Book) countActive(old, d *engine.Dialog, leaving, entering bool) {
 	if leaving {
 		inc(&b.deltaFor(old.Scenario).Active, old.State, -1)
 	}
